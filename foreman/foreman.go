@@ -1,0 +1,459 @@
+// Package foreman runs jobs: one worker goroutine per (job, host) run, each
+// streaming its host's output through line framing into the job's log (the
+// archive first, then the live buffer), and keeping the job store up to date.
+// It depends only on the interfaces of the root package.
+package foreman
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gaffer-dev/gaffer"
+)
+
+// Causes of a run's context ending, told apart when the run's status is set.
+var (
+	errCanceled = errors.New("canceled by a user")
+	errTimeout  = errors.New("timed out")
+	errShutdown = errors.New("the server stopped before the run ended")
+)
+
+// DefaultConcurrency is how many runs of one job go at once unless asked.
+const DefaultConcurrency = 20
+
+// Config is what a Foreman needs; cmd/gaffer wires the concrete types.
+type Config struct {
+	Store   gaffer.JobStore
+	Live    gaffer.LiveLog
+	Archive gaffer.Archive
+	// Executor runs commands on remote hosts, Local on hosts with Local set.
+	Executor gaffer.Executor
+	Local    gaffer.Executor
+	// Hosts returns the current inventory.
+	Hosts  func() []gaffer.Host
+	Logger *slog.Logger
+	// LiveLinger is how long a finished job's live buffer is kept before it
+	// is deleted (its log is in the archive by then). Default 1 minute.
+	LiveLinger time.Duration
+}
+
+// Foreman knows every running job and its workers.
+type Foreman struct {
+	cfg Config
+	log *slog.Logger
+
+	mu      sync.Mutex
+	active  map[int64]*activeJob
+	closing bool
+	wg      sync.WaitGroup
+
+	stats Stats
+}
+
+// Stats are counters for /metrics.
+type Stats struct {
+	JobsStarted   atomic.Int64
+	RunsFinished  sync.Map // gaffer.Status -> *atomic.Int64
+	Records       atomic.Int64
+	Bytes         atomic.Int64
+	ActiveJobs    atomic.Int64
+	ActiveRuns    atomic.Int64
+	ArchiveErrors atomic.Int64
+}
+
+// RunsFinishedBy returns how many runs ended with each status.
+func (s *Stats) RunsFinishedBy() map[gaffer.Status]int64 {
+	out := map[gaffer.Status]int64{}
+	s.RunsFinished.Range(func(k, v any) bool {
+		out[k.(gaffer.Status)] = v.(*atomic.Int64).Load()
+		return true
+	})
+	return out
+}
+
+func (s *Stats) runFinished(st gaffer.Status) {
+	v, _ := s.RunsFinished.LoadOrStore(st, new(atomic.Int64))
+	v.(*atomic.Int64).Add(1)
+}
+
+// New returns a Foreman. Call Recover once before serving.
+func New(cfg Config) *Foreman {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if cfg.LiveLinger <= 0 {
+		cfg.LiveLinger = time.Minute
+	}
+	if cfg.Hosts == nil {
+		cfg.Hosts = func() []gaffer.Host { return nil }
+	}
+	return &Foreman{cfg: cfg, log: cfg.Logger, active: map[int64]*activeJob{}}
+}
+
+// Stats returns the live counters.
+func (f *Foreman) Stats() *Stats { return &f.stats }
+
+// Hosts returns the inventory.
+func (f *Foreman) Hosts() []gaffer.Host { return f.cfg.Hosts() }
+
+// Recover marks jobs that a previous process left unfinished as interrupted.
+func (f *Foreman) Recover(ctx context.Context) ([]int64, error) {
+	ids, err := f.cfg.Store.InterruptUnfinished(ctx, "the server stopped before the run ended")
+	if err != nil {
+		return nil, fmt.Errorf("recover unfinished jobs: %w", err)
+	}
+	return ids, nil
+}
+
+// activeJob is a running job: its state, guarded by mu, and its log writer.
+type activeJob struct {
+	mu     sync.Mutex
+	job    *gaffer.Job // the authoritative copy while the job runs
+	cancel context.CancelCauseFunc
+	log    *jobLog
+}
+
+func (a *activeJob) snapshot() *gaffer.Job {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return copyJob(a.job)
+}
+
+func copyJob(j *gaffer.Job) *gaffer.Job {
+	c := *j
+	c.Runs = make([]*gaffer.Run, len(j.Runs))
+	for i, r := range j.Runs {
+		rc := *r
+		c.Runs[i] = &rc
+	}
+	return &c
+}
+
+// Start validates the request, stores the job with its runs queued, and
+// starts its workers. It returns the job as stored.
+func (f *Foreman) Start(ctx context.Context, req gaffer.JobRequest, by string) (*gaffer.Job, error) {
+	if err := req.Validate(); err != nil {
+		return nil, err
+	}
+	hosts, err := gaffer.ResolveHosts(f.cfg.Hosts(), req.Hosts, req.Selector)
+	if err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	closing := f.closing
+	f.mu.Unlock()
+	if closing {
+		return nil, gaffer.Errorf(gaffer.EUNAVAILABLE, "the server is shutting down; start the job again when it is back")
+	}
+
+	now := time.Now().UTC()
+	job := &gaffer.Job{Command: req.Command, Status: gaffer.StatusQueued, CreatedBy: by, CreatedAt: now,
+		Timeout: req.Timeout, PTY: req.PTY, Concurrency: req.Concurrency}
+	if job.Concurrency == 0 {
+		job.Concurrency = DefaultConcurrency
+	}
+	for _, h := range hosts {
+		job.Runs = append(job.Runs, &gaffer.Run{Host: h.Name, Status: gaffer.StatusQueued})
+	}
+	if err := f.cfg.Store.CreateJob(ctx, job); err != nil {
+		return nil, fmt.Errorf("create job: %w", err)
+	}
+	aw, err := f.cfg.Archive.Create(ctx, job.ID)
+	if err != nil {
+		f.failJob(job, fmt.Errorf("could not open the job's log archive: %w", err))
+		return nil, fmt.Errorf("create archive: %w", err)
+	}
+	if err := f.cfg.Live.Create(ctx, job.ID); err != nil {
+		aw.Close()
+		f.failJob(job, fmt.Errorf("could not open the job's live log: %w", err))
+		return nil, fmt.Errorf("create live log: %w", err)
+	}
+
+	// The job's context outlives the request that started it.
+	jctx, cancel := context.WithCancelCause(context.Background())
+	if job.Timeout > 0 {
+		var stop context.CancelFunc
+		jctx, stop = context.WithTimeoutCause(jctx, time.Duration(job.Timeout), errTimeout)
+		prev := cancel
+		cancel = func(cause error) { prev(cause); stop() }
+	}
+	aj := &activeJob{job: copyJob(job), cancel: cancel,
+		log: &jobLog{jobID: job.ID, aw: aw, live: f.cfg.Live, stats: &f.stats, logger: f.log}}
+	f.mu.Lock()
+	f.active[job.ID] = aj
+	f.wg.Add(1)
+	f.mu.Unlock()
+	f.stats.JobsStarted.Add(1)
+	f.stats.ActiveJobs.Add(1)
+	f.log.Info("job started", "job", job.ID, "hosts", len(hosts), "by", by)
+
+	go f.runJob(jctx, aj, hosts)
+	return copyJob(job), nil
+}
+
+// failJob records a job that could not be started at all.
+func (f *Foreman) failJob(job *gaffer.Job, cause error) {
+	ctx := context.Background()
+	now := time.Now().UTC()
+	for _, r := range job.Runs {
+		r.Status, r.Error, r.FinishedAt = gaffer.StatusFailed, gaffer.ErrorMessage(cause), &now
+		if err := f.cfg.Store.UpdateRun(ctx, job.ID, r); err != nil {
+			f.log.Error("record failed run", "job", job.ID, "err", err)
+		}
+	}
+	job.Status, job.FinishedAt = gaffer.StatusFailed, &now
+	if err := f.cfg.Store.UpdateJob(ctx, job); err != nil {
+		f.log.Error("record failed job", "job", job.ID, "err", err)
+	}
+}
+
+// runJob runs every run with the job's concurrency limit, then finishes the job.
+func (f *Foreman) runJob(ctx context.Context, aj *activeJob, hosts []gaffer.Host) {
+	defer f.wg.Done()
+	sem := make(chan struct{}, aj.job.Concurrency)
+	var wg sync.WaitGroup
+	for i := range hosts {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			select {
+			case sem <- struct{}{}:
+				defer func() { <-sem }()
+				f.runOne(ctx, aj, i, &hosts[i])
+			case <-ctx.Done():
+				f.endRun(aj, i, statusFor(context.Cause(ctx)), nil, "", context.Cause(ctx).Error())
+			}
+		}(i)
+	}
+	wg.Wait()
+	f.finishJob(aj)
+	aj.cancel(nil)
+}
+
+// runOne is one worker: it runs the command on one host and records the result.
+func (f *Foreman) runOne(ctx context.Context, aj *activeJob, i int, host *gaffer.Host) {
+	f.stats.ActiveRuns.Add(1)
+	defer f.stats.ActiveRuns.Add(-1)
+	now := time.Now().UTC()
+	aj.mu.Lock()
+	run := aj.job.Runs[i]
+	run.Status, run.StartedAt = gaffer.StatusRunning, &now
+	if aj.job.StartedAt == nil {
+		aj.job.StartedAt = &now
+	}
+	aj.job.Status = gaffer.DeriveStatus(aj.job.Runs)
+	runCopy, jobCopy := *run, copyJob(aj.job)
+	aj.mu.Unlock()
+	if err := f.cfg.Store.UpdateRun(context.Background(), jobCopy.ID, &runCopy); err != nil {
+		f.log.Error("record run start", "job", jobCopy.ID, "host", host.Name, "err", err)
+	}
+	if err := f.cfg.Store.UpdateJob(context.Background(), jobCopy); err != nil {
+		f.log.Error("record job start", "job", jobCopy.ID, "err", err)
+	}
+
+	exec := f.cfg.Executor
+	where := fmt.Sprintf("%s (%s)", host.Name, hostAddr(host))
+	if host.Local {
+		exec, where = f.cfg.Local, host.Name+" (this server)"
+	}
+	aj.log.system(host.Name, "running on "+where+": "+jobCopy.Command)
+	if exec == nil {
+		f.endRun(aj, i, gaffer.StatusFailed, nil, "", "no executor for host "+host.Name)
+		return
+	}
+	stdout := gaffer.NewFramer(host.Name, gaffer.Stdout, 0, 0, aj.log.emit)
+	stderr := gaffer.NewFramer(host.Name, gaffer.Stderr, 0, 0, aj.log.emit)
+	res := exec.Exec(ctx, host, gaffer.ExecSpec{Command: jobCopy.Command, PTY: jobCopy.PTY}, stdout, stderr)
+	stdout.Close()
+	stderr.Close()
+
+	status, errText := gaffer.StatusSucceeded, ""
+	var code *int
+	switch {
+	case ctx.Err() != nil:
+		status, errText = statusFor(context.Cause(ctx)), context.Cause(ctx).Error()
+	case res.Err != nil:
+		status, errText = gaffer.StatusFailed, gaffer.ErrorMessage(res.Err)
+		if gaffer.ErrorCode(res.Err) == gaffer.EINTERNAL {
+			errText = res.Err.Error()
+		}
+	case res.Signal != "":
+		status, errText = gaffer.StatusFailed, "killed by signal "+res.Signal
+	case res.ExitCode != 0:
+		status = gaffer.StatusFailed
+	}
+	if res.Err == nil && res.Signal == "" && res.ExitCode >= 0 {
+		c := res.ExitCode
+		code = &c
+	}
+	f.endRun(aj, i, status, code, res.Signal, errText)
+}
+
+func hostAddr(h *gaffer.Host) string {
+	port := h.Port
+	if port == 0 {
+		port = 22
+	}
+	addr := fmt.Sprintf("%s:%d", h.Address, port)
+	if h.User != "" {
+		addr = h.User + "@" + addr
+	}
+	return addr
+}
+
+func statusFor(cause error) gaffer.Status {
+	switch {
+	case errors.Is(cause, errTimeout):
+		return gaffer.StatusTimedOut
+	case errors.Is(cause, errShutdown):
+		return gaffer.StatusInterrupted
+	}
+	return gaffer.StatusCanceled
+}
+
+// endRun records a run's end: a system line, the archive made durable, the store.
+func (f *Foreman) endRun(aj *activeJob, i int, status gaffer.Status, code *int, signal, errText string) {
+	now := time.Now().UTC()
+	aj.mu.Lock()
+	run := aj.job.Runs[i]
+	run.Status, run.ExitCode, run.Signal, run.Error, run.FinishedAt = status, code, signal, errText, &now
+	runCopy := *run
+	jobID := aj.job.ID
+	aj.mu.Unlock()
+
+	msg := string(status)
+	if code != nil {
+		msg = fmt.Sprintf("exit status %d", *code)
+	}
+	if errText != "" {
+		msg += ": " + errText
+	}
+	if runCopy.StartedAt != nil {
+		msg += fmt.Sprintf(" (%s)", now.Sub(*runCopy.StartedAt).Round(time.Millisecond))
+	}
+	aj.log.system(runCopy.Host, msg)
+	aj.log.sync()
+	if err := f.cfg.Store.UpdateRun(context.Background(), jobID, &runCopy); err != nil {
+		f.log.Error("record run end", "job", jobID, "host", runCopy.Host, "err", err)
+	}
+	f.stats.runFinished(status)
+
+	// The job's status follows from its runs; store it when it changes.
+	aj.mu.Lock()
+	st := gaffer.DeriveStatus(aj.job.Runs)
+	changed := st != aj.job.Status && !st.Done() // final status is stored by finishJob
+	aj.job.Status = st
+	jobCopy := copyJob(aj.job)
+	aj.mu.Unlock()
+	if changed {
+		if err := f.cfg.Store.UpdateJob(context.Background(), jobCopy); err != nil {
+			f.log.Error("record job status", "job", jobID, "err", err)
+		}
+	}
+}
+
+// finishJob completes the archive, stores the final status, and only then
+// closes the live log, so a reader that finds the live log gone finds the
+// archive complete.
+func (f *Foreman) finishJob(aj *activeJob) {
+	ctx := context.Background()
+	now := time.Now().UTC()
+	aj.mu.Lock()
+	aj.job.Status = gaffer.DeriveStatus(aj.job.Runs)
+	aj.job.FinishedAt = &now
+	job := copyJob(aj.job)
+	aj.mu.Unlock()
+
+	if err := aj.log.complete(); err != nil {
+		f.log.Error("complete archive", "job", job.ID, "err", err)
+	}
+	if err := f.cfg.Store.UpdateJob(ctx, job); err != nil {
+		f.log.Error("record job end", "job", job.ID, "err", err)
+	}
+	if err := f.cfg.Live.Close(ctx, job.ID); err != nil {
+		f.log.Error("close live log", "job", job.ID, "err", err)
+	}
+	f.mu.Lock()
+	delete(f.active, job.ID)
+	f.mu.Unlock()
+	f.stats.ActiveJobs.Add(-1)
+	f.log.Info("job finished", "job", job.ID, "status", job.Status)
+	time.AfterFunc(f.cfg.LiveLinger, func() {
+		if err := f.cfg.Live.Delete(context.Background(), job.ID); err != nil && gaffer.ErrorCode(err) != gaffer.ENOTFOUND {
+			f.log.Error("delete live log", "job", job.ID, "err", err)
+		}
+	})
+}
+
+// Cancel stops a running job: its runs end as canceled.
+func (f *Foreman) Cancel(ctx context.Context, id int64) (*gaffer.Job, error) {
+	f.mu.Lock()
+	aj := f.active[id]
+	f.mu.Unlock()
+	if aj == nil {
+		job, err := f.cfg.Store.FindJob(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		return job, gaffer.Errorf(gaffer.ECONFLICT, "job %d is not running (it is %s)", id, job.Status)
+	}
+	aj.cancel(errCanceled)
+	return aj.snapshot(), nil
+}
+
+// Job returns a job: from memory while it runs, else from the store.
+func (f *Foreman) Job(ctx context.Context, id int64) (*gaffer.Job, error) {
+	f.mu.Lock()
+	aj := f.active[id]
+	f.mu.Unlock()
+	if aj != nil {
+		return aj.snapshot(), nil
+	}
+	return f.cfg.Store.FindJob(ctx, id)
+}
+
+// Jobs lists jobs, newest first, with running ones shown as they are now.
+func (f *Foreman) Jobs(ctx context.Context, filter gaffer.JobFilter) ([]*gaffer.Job, error) {
+	jobs, err := f.cfg.Store.FindJobs(ctx, filter)
+	if err != nil {
+		return nil, err
+	}
+	for i, j := range jobs {
+		f.mu.Lock()
+		aj := f.active[j.ID]
+		f.mu.Unlock()
+		if aj != nil {
+			jobs[i] = aj.snapshot()
+		}
+	}
+	return jobs, nil
+}
+
+// Shutdown interrupts every running job, waits for the workers to record it
+// (until ctx ends), and returns the ids of the jobs it interrupted.
+func (f *Foreman) Shutdown(ctx context.Context) ([]int64, error) {
+	f.mu.Lock()
+	f.closing = true
+	var ids []int64
+	for id, aj := range f.active {
+		ids = append(ids, id)
+		aj.cancel(errShutdown)
+	}
+	f.mu.Unlock()
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	done := make(chan struct{})
+	go func() { f.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return ids, nil
+	case <-ctx.Done():
+		return ids, fmt.Errorf("workers still running after the shutdown grace period: %w", ctx.Err())
+	}
+}

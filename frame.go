@@ -1,0 +1,148 @@
+package gaffer
+
+import (
+	"bytes"
+	"sync"
+	"time"
+)
+
+// Framing defaults: records hold at most MaxRecord bytes, and an unfinished
+// line is shown after QuietFlush without new output (so "Password:" appears).
+const (
+	MaxRecord  = 64 << 10
+	QuietFlush = 50 * time.Millisecond
+)
+
+// Framer cuts one output stream into records: one per line, "\r" kept, lines
+// longer than max split into records with NL false, and a trailing partial
+// line flushed once the stream has been quiet for a short time. Emit is
+// called with complete lines at once, never held back for a batch.
+// A Framer is safe for use by one writer plus its own flush timer.
+type Framer struct {
+	host   string
+	stream Stream
+	max    int
+	quiet  time.Duration
+	emit   func([]Record)
+
+	mu      sync.Mutex
+	pending []byte // start of an unfinished line, shorter than max
+	timer   *time.Timer
+	closed  bool
+}
+
+// NewFramer returns a Framer that sends records to emit. max <= 0 means
+// MaxRecord; quiet <= 0 means QuietFlush.
+func NewFramer(host string, stream Stream, max int, quiet time.Duration, emit func([]Record)) *Framer {
+	if max <= 0 {
+		max = MaxRecord
+	}
+	if quiet <= 0 {
+		quiet = QuietFlush
+	}
+	return &Framer{host: host, stream: stream, max: max, quiet: quiet, emit: emit}
+}
+
+// Write frames p. It never fails; after Close it drops p.
+func (f *Framer) Write(p []byte) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed || len(p) == 0 {
+		return len(p), nil
+	}
+	if f.timer != nil {
+		f.timer.Stop()
+	}
+	now := time.Now().UTC()
+	var recs []Record
+	add := func(data []byte, nl bool) {
+		recs = append(recs, Record{TS: now, Host: f.host, Stream: f.stream, Data: data, NL: nl})
+	}
+	rest := p
+	for {
+		i := bytes.IndexByte(rest, '\n')
+		if i < 0 {
+			break
+		}
+		line := rest[:i]
+		rest = rest[i+1:]
+		// A line is the pending start plus this segment, cut into max-sized parts.
+		for len(f.pending)+len(line) > f.max {
+			n := f.max - len(f.pending)
+			add(concat(f.pending, line[:n]), false)
+			f.pending, line = nil, line[n:]
+		}
+		add(concat(f.pending, line), true)
+		f.pending = nil
+	}
+	for len(f.pending)+len(rest) >= f.max {
+		n := f.max - len(f.pending)
+		add(concat(f.pending, rest[:n]), false)
+		f.pending, rest = nil, rest[n:]
+	}
+	if len(rest) > 0 {
+		f.pending = concat(f.pending, rest)
+	}
+	if len(recs) > 0 {
+		f.emit(recs)
+	}
+	if len(f.pending) > 0 {
+		if f.timer == nil {
+			f.timer = time.AfterFunc(f.quiet, f.flushQuiet)
+		} else {
+			f.timer.Reset(f.quiet)
+		}
+	}
+	return len(p), nil
+}
+
+func (f *Framer) flushQuiet() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.closed {
+		f.flushLocked()
+	}
+}
+
+func (f *Framer) flushLocked() {
+	if len(f.pending) == 0 {
+		return
+	}
+	rec := Record{TS: time.Now().UTC(), Host: f.host, Stream: f.stream, Data: f.pending}
+	f.pending = nil
+	f.emit([]Record{rec})
+}
+
+// Close flushes an unfinished last line (NL false) and stops the timer.
+func (f *Framer) Close() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return
+	}
+	if f.timer != nil {
+		f.timer.Stop()
+	}
+	f.flushLocked()
+	f.closed = true
+}
+
+// concat returns a new slice holding a then b, so records never alias the
+// caller's buffer.
+func concat(a, b []byte) []byte {
+	out := make([]byte, len(a)+len(b))
+	copy(out, a)
+	copy(out[len(a):], b)
+	return out
+}
+
+// Rebuild writes back the exact bytes of records of one stream, the inverse
+// of framing: each record's data, plus "\n" where NL is set.
+func Rebuild(buf *bytes.Buffer, recs []Record) {
+	for i := range recs {
+		buf.Write(recs[i].Data)
+		if recs[i].NL {
+			buf.WriteByte('\n')
+		}
+	}
+}

@@ -1,0 +1,102 @@
+package gaffer
+
+import (
+	"sort"
+	"strings"
+)
+
+// JobRequest is what a client asks for when it starts a job.
+type JobRequest struct {
+	Command     string   `json:"command"`
+	Hosts       []string `json:"hosts"`
+	Selector    string   `json:"selector"`
+	Timeout     Duration `json:"timeout"`
+	PTY         bool     `json:"pty"`
+	Concurrency int      `json:"concurrency"`
+}
+
+// MaxCommand bounds the command line a job may hold.
+const MaxCommand = 64 << 10
+
+// Validate checks the request on its own, before hosts are resolved.
+func (r *JobRequest) Validate() error {
+	switch {
+	case strings.TrimSpace(r.Command) == "":
+		return Errorf(EINVALID, "command is empty: say what to run, e.g. {\"command\": \"uptime\", \"hosts\": [\"local\"]}")
+	case len(r.Command) > MaxCommand:
+		return Errorf(EINVALID, "command is %d bytes long; the limit is %d", len(r.Command), MaxCommand)
+	case strings.IndexByte(r.Command, 0) >= 0:
+		return Errorf(EINVALID, "command holds a NUL byte")
+	case len(r.Hosts) == 0 && strings.TrimSpace(r.Selector) == "":
+		return Errorf(EINVALID, "no hosts: give \"hosts\" (names) or \"selector\" (e.g. \"role=web\")")
+	case r.Concurrency < 0:
+		return Errorf(EINVALID, "concurrency must be a positive number, not %d", r.Concurrency)
+	}
+	_, err := ParseSelector(r.Selector)
+	return err
+}
+
+// Selector is a set of label=value pairs a host must all have.
+type Selector map[string]string
+
+// ParseSelector reads "role=web,env=prod". An empty string is an empty selector.
+func ParseSelector(s string) (Selector, error) {
+	sel := Selector{}
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(part, "=")
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		if !ok || k == "" {
+			return nil, Errorf(EINVALID, "selector %q: %q is not label=value", s, part)
+		}
+		sel[k] = v
+	}
+	return sel, nil
+}
+
+// Matches reports whether h has every label of the selector.
+func (s Selector) Matches(h *Host) bool {
+	for k, v := range s {
+		if h.Labels[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// ResolveHosts picks the hosts a request names, in inventory order: the named
+// ones plus those matching the selector. Unknown names are an EINVALID error
+// naming them all.
+func ResolveHosts(inventory []Host, names []string, selector string) ([]Host, error) {
+	sel, err := ParseSelector(selector)
+	if err != nil {
+		return nil, err
+	}
+	want := map[string]bool{}
+	for _, n := range names {
+		want[strings.TrimSpace(n)] = true
+	}
+	var out []Host
+	for i := range inventory {
+		h := &inventory[i]
+		if want[h.Name] || (len(sel) > 0 && sel.Matches(h)) {
+			out = append(out, *h)
+		}
+		delete(want, h.Name)
+	}
+	if len(want) > 0 {
+		var unknown []string
+		for n := range want {
+			unknown = append(unknown, n)
+		}
+		sort.Strings(unknown)
+		return nil, Errorf(EINVALID, "unknown host: %s (see GET /api/hosts or `gaffer hosts`)", strings.Join(unknown, ", "))
+	}
+	if len(out) == 0 {
+		return nil, Errorf(EINVALID, "selector %q matches no host", selector)
+	}
+	return out, nil
+}

@@ -1,0 +1,380 @@
+package web
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gaffer-dev/gaffer"
+)
+
+func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	f := gaffer.JobFilter{Status: gaffer.Status(q.Get("status")), Host: q.Get("host")}
+	if f.Status != "" && !f.Status.Valid() {
+		s.error(w, r, gaffer.Errorf(gaffer.EINVALID, "status %q is not one of queued, running, succeeded, failed, canceled, timed_out, interrupted", f.Status))
+		return
+	}
+	var err error
+	if f.Limit, err = intParam(q.Get("limit"), "limit", 50, 1, 1000); err != nil {
+		s.error(w, r, err)
+		return
+	}
+	before, err := intParam(q.Get("before"), "before", 0, 1, 1<<62)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	f.Before = int64(before)
+	jobs, err := s.Jobs.Jobs(r.Context(), f)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	if jobs == nil {
+		jobs = []*gaffer.Job{}
+	}
+	writeJSON(w, http.StatusOK, jobs)
+}
+
+// intParam parses an optional whole-number query parameter within bounds.
+func intParam(v, name string, def, min, max int) (int, error) {
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < min || n > max {
+		return 0, gaffer.Errorf(gaffer.EINVALID, "%s=%q must be a whole number from %d to %d", name, v, min, max)
+	}
+	return n, nil
+}
+
+func (s *Server) createJob(w http.ResponseWriter, r *http.Request) {
+	var req gaffer.JobRequest
+	if err := decodeJSON(r, &req); err != nil {
+		s.error(w, r, err)
+		return
+	}
+	job, err := s.Jobs.Start(r.Context(), req, UserFrom(r.Context()).Name)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	w.Header().Set("Location", "/api/jobs/"+strconv.FormatInt(job.ID, 10))
+	writeJSON(w, http.StatusCreated, job)
+}
+
+func (s *Server) getJob(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	job, err := s.Jobs.Job(r.Context(), id)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, job)
+}
+
+func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	job, err := s.Jobs.Cancel(r.Context(), id)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, job)
+}
+
+func (s *Server) listHosts(w http.ResponseWriter, r *http.Request) {
+	hosts := s.Jobs.Hosts()
+	if hosts == nil {
+		hosts = []gaffer.Host{}
+	}
+	for i := range hosts {
+		if hosts[i].Labels == nil {
+			hosts[i].Labels = map[string]string{}
+		}
+	}
+	writeJSON(w, http.StatusOK, hosts)
+}
+
+// getLog serves a job's log as SSE, NDJSON or raw bytes.
+func (s *Server) getLog(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	job, err := s.Jobs.Job(r.Context(), id)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	q := r.URL.Query()
+	switch {
+	case q.Get("format") == "raw":
+		s.rawLog(w, r, job)
+	case strings.Contains(r.Header.Get("Accept"), "text/event-stream") || q.Get("format") == "sse":
+		s.sseLog(w, r, job)
+	default:
+		s.ndjsonLog(w, r, job)
+	}
+}
+
+func (s *Server) rawLog(w http.ResponseWriter, r *http.Request, job *gaffer.Job) {
+	q := r.URL.Query()
+	host := q.Get("host")
+	if host == "" && len(job.Runs) == 1 {
+		host = job.Runs[0].Host
+	}
+	if !hasRun(job, host) {
+		s.error(w, r, gaffer.Errorf(gaffer.EINVALID, "raw log: host=%q is not a host of job %d; give one of %s", host, job.ID, runHosts(job)))
+		return
+	}
+	stream := gaffer.Stream(q.Get("stream"))
+	if stream == "" {
+		stream = gaffer.Stdout
+	}
+	if stream != gaffer.Stdout && stream != gaffer.Stderr && stream != gaffer.System {
+		s.error(w, r, gaffer.Errorf(gaffer.EINVALID, "stream=%q must be stdout, stderr or system", stream))
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Content-Disposition", "inline")
+	if err := s.Jobs.RawLog(r.Context(), job.ID, host, stream, w); err != nil {
+		s.Logger.Warn("raw log", "job", job.ID, "err", err)
+	}
+}
+
+func hasRun(job *gaffer.Job, host string) bool {
+	for _, r := range job.Runs {
+		if r.Host == host {
+			return true
+		}
+	}
+	return false
+}
+
+func runHosts(job *gaffer.Job) string {
+	var names []string
+	for _, r := range job.Runs {
+		names = append(names, r.Host)
+	}
+	return strings.Join(names, ", ")
+}
+
+// readAfter returns where a stream starts: ?after= or Last-Event-ID. A value
+// that is not a sequence number starts at the beginning rather than failing,
+// because any error status would stop an EventSource for good.
+func readAfter(r *http.Request) int64 {
+	v := r.URL.Query().Get("after")
+	if v == "" {
+		v = r.Header.Get("Last-Event-ID")
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+	if err != nil || n < 0 {
+		return 0
+	}
+	return n
+}
+
+const batchLimit = 1000
+
+// sseLog streams the log as Server-Sent Events from seq after+1 until the
+// log ends. The viewer reads from the log at its own pace; the job never
+// waits for it.
+func (s *Server) sseLog(w http.ResponseWriter, r *http.Request, job *gaffer.Job) {
+	ctx := r.Context()
+	s.streams.Add(1)
+	defer s.streams.Add(-1)
+	rc := http.NewResponseController(w)
+	// Long streams must outlive any server-wide write timeout.
+	rc.SetWriteDeadline(time.Time{})
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+
+	after := readAfter(r)
+	bw := bufio.NewWriterSize(w, 32<<10)
+	flush := func() error {
+		if err := bw.Flush(); err != nil {
+			return err
+		}
+		return rc.Flush()
+	}
+	bw.WriteString("retry: 2000\n\n")
+	lastStatus := s.writeStatus(bw, job, nil)
+	if flush() != nil {
+		return
+	}
+	ping := s.PingInterval
+	if ping <= 0 {
+		ping = 15 * time.Second
+	}
+	for {
+		recs, end, err := s.Jobs.ReadLog(ctx, job.ID, after, batchLimit)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.Logger.Error("sse read", "job", job.ID, "err", err)
+				writeEvent(bw, "", "error", []byte(`{"message":"the server could not read this log; reload to try again"}`))
+				flush()
+			}
+			return
+		}
+		system := false
+		for i := range recs {
+			data, _ := json.Marshal(recs[i])
+			writeEvent(bw, strconv.FormatInt(recs[i].Seq, 10), "line", data)
+			after = recs[i].Seq
+			system = system || recs[i].Stream == gaffer.System
+		}
+		// Status changes come with a system line (run started, run ended).
+		if system || end {
+			if j, err := s.Jobs.Job(ctx, job.ID); err == nil {
+				lastStatus = s.writeStatus(bw, j, lastStatus)
+				if end {
+					data, _ := json.Marshal(map[string]gaffer.Status{"status": j.Status})
+					writeEvent(bw, "", "end", data)
+				}
+			}
+		}
+		if len(recs) > 0 || end {
+			if flush() != nil || end {
+				return
+			}
+		}
+		if len(recs) == batchLimit {
+			continue
+		}
+		wctx, cancel := context.WithTimeout(ctx, ping)
+		err = s.Jobs.WaitLog(wctx, job.ID, after)
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil && wctx.Err() != nil {
+			bw.WriteString(": ping\n\n")
+			if flush() != nil {
+				return
+			}
+		}
+	}
+}
+
+// writeStatus sends a status event when the job differs from what was sent.
+func (s *Server) writeStatus(bw *bufio.Writer, job *gaffer.Job, last []byte) []byte {
+	data, _ := json.Marshal(job)
+	if string(data) != string(last) {
+		writeEvent(bw, "", "status", data)
+	}
+	return data
+}
+
+func writeEvent(bw *bufio.Writer, id, event string, data []byte) {
+	if id != "" {
+		bw.WriteString("id: ")
+		bw.WriteString(id)
+		bw.WriteByte('\n')
+	}
+	bw.WriteString("event: ")
+	bw.WriteString(event)
+	bw.WriteString("\ndata: ")
+	bw.Write(data)
+	bw.WriteString("\n\n")
+}
+
+// ndjsonLog writes the records so far (or, with follow=1, until the log
+// ends) as one JSON object per line, with optional filters.
+func (s *Server) ndjsonLog(w http.ResponseWriter, r *http.Request, job *gaffer.Job) {
+	ctx := r.Context()
+	q := r.URL.Query()
+	limit, err := intParam(q.Get("limit"), "limit", 0, 1, 1<<30)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	host, stream := q.Get("host"), gaffer.Stream(q.Get("stream"))
+	if stream != "" && stream != gaffer.Stdout && stream != gaffer.Stderr && stream != gaffer.System {
+		s.error(w, r, gaffer.Errorf(gaffer.EINVALID, "stream=%q must be stdout, stderr or system", stream))
+		return
+	}
+	after := int64(0)
+	if v := q.Get("after"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			s.error(w, r, gaffer.Errorf(gaffer.EINVALID, "after=%q must be a sequence number (0 or more)", v))
+			return
+		}
+		after = n
+	}
+	follow := q.Get("follow") == "1" || q.Get("follow") == "true"
+	rc := http.NewResponseController(w)
+	if follow {
+		rc.SetWriteDeadline(time.Time{})
+		s.streams.Add(1)
+		defer s.streams.Add(-1)
+	}
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.Header().Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	bw := bufio.NewWriterSize(w, 64<<10)
+	sent := 0
+	for {
+		recs, end, err := s.Jobs.ReadLog(ctx, job.ID, after, batchLimit)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.Logger.Error("ndjson read", "job", job.ID, "err", err)
+			}
+			bw.Flush()
+			return
+		}
+		for i := range recs {
+			after = recs[i].Seq
+			if (host != "" && recs[i].Host != host) || (stream != "" && recs[i].Stream != stream) {
+				continue
+			}
+			data, _ := json.Marshal(recs[i])
+			bw.Write(data)
+			bw.WriteByte('\n')
+			sent++
+			if limit > 0 && sent >= limit {
+				bw.Flush()
+				return
+			}
+		}
+		if end {
+			bw.Flush()
+			return
+		}
+		if len(recs) == batchLimit {
+			continue
+		}
+		if !follow {
+			bw.Flush()
+			return
+		}
+		if bw.Flush() != nil || rc.Flush() != nil {
+			return
+		}
+		wctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		s.Jobs.WaitLog(wctx, job.ID, after)
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+	}
+}

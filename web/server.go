@@ -1,0 +1,277 @@
+// Package web serves Gaffer's HTTP API, the log streams and the pages.
+package web
+
+import (
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/gaffer-dev/gaffer"
+)
+
+// JobService is what the web layer needs from the foreman.
+type JobService interface {
+	Start(ctx context.Context, req gaffer.JobRequest, by string) (*gaffer.Job, error)
+	Cancel(ctx context.Context, id int64) (*gaffer.Job, error)
+	Job(ctx context.Context, id int64) (*gaffer.Job, error)
+	Jobs(ctx context.Context, filter gaffer.JobFilter) ([]*gaffer.Job, error)
+	ReadLog(ctx context.Context, id, after int64, limit int) ([]gaffer.Record, bool, error)
+	WaitLog(ctx context.Context, id, after int64) error
+	RawLog(ctx context.Context, id int64, host string, stream gaffer.Stream, w io.Writer) error
+	Hosts() []gaffer.Host
+}
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// Server is the HTTP handler of the whole service.
+type Server struct {
+	Jobs    JobService
+	Auth    *Auth
+	Logger  *slog.Logger
+	Metrics http.Handler // /metrics; nil serves an empty page
+	// PingInterval is how often an idle SSE stream gets a comment line, so
+	// proxies and browsers keep it open. Default 15 s.
+	PingInterval time.Duration
+
+	pages   map[string]*template.Template
+	mux     *http.ServeMux
+	routes  []Route
+	streams atomic.Int64
+}
+
+// OpenStreams is how many log streams (SSE, NDJSON follow) are open now.
+func (s *Server) OpenStreams() int64 { return s.streams.Load() }
+
+// Route is one entry of the router's table. Public routes need no credential.
+type Route struct {
+	Method  string
+	Pattern string
+	Public  bool
+	Role    Role
+	handler http.HandlerFunc
+}
+
+// New parses the templates (failing fast on any error) and builds the router.
+func New(jobs JobService, auth *Auth, logger *slog.Logger) (*Server, error) {
+	if logger == nil {
+		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	s := &Server{Jobs: jobs, Auth: auth, Logger: logger, PingInterval: 15 * time.Second}
+	if err := s.parseTemplates(); err != nil {
+		return nil, err
+	}
+	static, _ := fs.Sub(staticFS, "static")
+	fileServer := http.StripPrefix("/static/", http.FileServerFS(static))
+	s.routes = []Route{
+		{Method: "GET", Pattern: "/healthz", Public: true, handler: s.healthz},
+		{Method: "GET", Pattern: "/login", Public: true, handler: s.loginPage},
+		{Method: "POST", Pattern: "/login", Public: true, handler: s.loginSubmit},
+		{Method: "POST", Pattern: "/logout", Role: RoleViewer, handler: s.logout},
+		{Method: "GET", Pattern: "/metrics", Role: RoleViewer, handler: s.metrics},
+		{Method: "GET", Pattern: "/api/jobs", Role: RoleViewer, handler: s.listJobs},
+		{Method: "POST", Pattern: "/api/jobs", Role: RoleOperator, handler: s.createJob},
+		{Method: "GET", Pattern: "/api/jobs/{id}", Role: RoleViewer, handler: s.getJob},
+		{Method: "POST", Pattern: "/api/jobs/{id}/cancel", Role: RoleOperator, handler: s.cancelJob},
+		{Method: "GET", Pattern: "/api/jobs/{id}/log", Role: RoleViewer, handler: s.getLog},
+		{Method: "GET", Pattern: "/api/hosts", Role: RoleViewer, handler: s.listHosts},
+		{Method: "GET", Pattern: "/{$}", Role: RoleViewer, handler: s.jobsPage},
+		{Method: "GET", Pattern: "/jobs/new", Role: RoleViewer, handler: s.newJobPage},
+		{Method: "GET", Pattern: "/jobs/{id}", Role: RoleViewer, handler: s.jobPage},
+		{Method: "GET", Pattern: "/static/", Role: RoleViewer, handler: fileServer.ServeHTTP},
+	}
+	s.mux = http.NewServeMux()
+	byPattern := map[string][]Route{}
+	var order []string
+	for _, rt := range s.routes {
+		if _, ok := byPattern[rt.Pattern]; !ok {
+			order = append(order, rt.Pattern)
+		}
+		byPattern[rt.Pattern] = append(byPattern[rt.Pattern], rt)
+	}
+	// Methods are dispatched here, not by the mux, so a wrong method gets
+	// the API's JSON 405 instead of the mux's plain-text one.
+	for _, p := range order {
+		s.mux.Handle(p, s.dispatch(byPattern[p]))
+	}
+	s.mux.HandleFunc("/", s.notFound)
+	return s, nil
+}
+
+// Routes returns the router's table (tests use it to check every route's auth).
+func (s *Server) Routes() []Route { return s.routes }
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Referrer-Policy", "same-origin")
+	s.mux.ServeHTTP(w, r)
+}
+
+func (s *Server) dispatch(routes []Route) http.Handler {
+	var allow []string
+	for _, rt := range routes {
+		allow = append(allow, rt.Method)
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		method := r.Method
+		if method == http.MethodHead {
+			method = http.MethodGet
+		}
+		for _, rt := range routes {
+			if rt.Method != method {
+				continue
+			}
+			if !rt.Public {
+				user, ok := s.Auth.Authenticate(r)
+				if !ok {
+					s.unauthorized(w, r)
+					return
+				}
+				if !user.Role.Allows(rt.Role) {
+					s.error(w, r, gaffer.Errorf(gaffer.EFORBIDDEN, "%s may not do this (needs the %s role)", user.Name, rt.Role))
+					return
+				}
+				r = r.WithContext(withUser(r.Context(), user))
+			}
+			rt.handler(w, r)
+			return
+		}
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		writeJSONError(w, http.StatusMethodNotAllowed, "method_not_allowed",
+			fmt.Sprintf("%s is not allowed on %s; use %s", r.Method, r.URL.Path, strings.Join(allow, " or ")))
+	})
+}
+
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	if _, ok := s.Auth.Authenticate(r); !ok {
+		s.unauthorized(w, r)
+		return
+	}
+	s.error(w, r, gaffer.Errorf(gaffer.ENOTFOUND, "there is no page at %s", r.URL.Path))
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	io.WriteString(w, "ok\n")
+}
+
+func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
+	if s.Metrics == nil {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+		return
+	}
+	s.Metrics.ServeHTTP(w, r)
+}
+
+// statusOf maps domain error codes to HTTP statuses: the one place that does.
+var statusOf = map[string]int{
+	gaffer.EINVALID:      http.StatusBadRequest,
+	gaffer.ENOTFOUND:     http.StatusNotFound,
+	gaffer.ECONFLICT:     http.StatusConflict,
+	gaffer.EUNAUTHORIZED: http.StatusUnauthorized,
+	gaffer.EFORBIDDEN:    http.StatusForbidden,
+	gaffer.EUNAVAILABLE:  http.StatusServiceUnavailable,
+	gaffer.EINTERNAL:     http.StatusInternalServerError,
+}
+
+// error writes err as the API's JSON error; internal errors are logged and
+// shown only as "internal error".
+func (s *Server) error(w http.ResponseWriter, r *http.Request, err error) {
+	code := gaffer.ErrorCode(err)
+	status, ok := statusOf[code]
+	if !ok {
+		status = http.StatusInternalServerError
+	}
+	if status >= 500 {
+		s.Logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	if wantsHTML(r) {
+		s.renderError(w, status, gaffer.ErrorMessage(err))
+		return
+	}
+	writeJSONError(w, status, code, gaffer.ErrorMessage(err))
+}
+
+func (s *Server) unauthorized(w http.ResponseWriter, r *http.Request) {
+	if wantsHTML(r) && r.Method == http.MethodGet {
+		http.Redirect(w, r, "/login?next="+urlQueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+		return
+	}
+	w.Header().Set("WWW-Authenticate", `Bearer realm="gaffer"`)
+	writeJSONError(w, http.StatusUnauthorized, gaffer.EUNAUTHORIZED,
+		"missing or invalid credential: send Authorization: Bearer <token>, or log in with the link the server printed")
+}
+
+// wantsHTML is true for page routes and browsers asking for HTML.
+func wantsHTML(r *http.Request) bool {
+	if strings.HasPrefix(r.URL.Path, "/api/") || r.URL.Path == "/metrics" {
+		return false
+	}
+	return strings.Contains(r.Header.Get("Accept"), "text/html")
+}
+
+func writeJSONError(w http.ResponseWriter, status int, code, msg string) {
+	writeJSON(w, status, map[string]any{"error": map[string]string{"code": code, "message": msg}})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.Encode(v)
+}
+
+// pathID reads the {id} path value as a job id.
+func pathID(r *http.Request) (int64, error) {
+	v := r.PathValue("id")
+	id, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || id <= 0 {
+		return 0, gaffer.Errorf(gaffer.EINVALID, "%q is not a job id (a positive whole number)", v)
+	}
+	return id, nil
+}
+
+// decodeJSON reads a JSON body into v, with a message a person understands.
+func decodeJSON(r *http.Request, v any) error {
+	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var ge *gaffer.Error
+		var se *json.SyntaxError
+		var te *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &ge):
+			return ge
+		case errors.Is(err, io.EOF):
+			return gaffer.Errorf(gaffer.EINVALID, "the request body is empty: send a JSON object")
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			return gaffer.Errorf(gaffer.EINVALID, "the request body is not valid JSON: it ends too early")
+		case errors.As(err, &se):
+			return gaffer.Errorf(gaffer.EINVALID, "the request body is not valid JSON (at byte %d): %v", se.Offset, err)
+		case errors.As(err, &te):
+			return gaffer.Errorf(gaffer.EINVALID, "field %q must be %s, not %s", te.Field, te.Type, te.Value)
+		case strings.HasPrefix(err.Error(), "json: unknown field"):
+			return gaffer.Errorf(gaffer.EINVALID, "%s", strings.TrimPrefix(err.Error(), "json: "))
+		}
+		return gaffer.Errorf(gaffer.EINVALID, "the request body could not be read as JSON: %v", err)
+	}
+	if dec.More() {
+		return gaffer.Errorf(gaffer.EINVALID, "the request body holds more than one JSON value")
+	}
+	return nil
+}

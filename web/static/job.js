@@ -1,0 +1,136 @@
+// The live log page. Every record arrives over one EventSource, which resumes
+// after a reconnect with Last-Event-ID, so no line is lost or repeated. Text
+// is only ever set with textContent: output is never parsed as HTML.
+(function () {
+  "use strict";
+  var root = document.getElementById("job");
+  var id = root.dataset.job;
+  var logEl = document.getElementById("log");
+  var followEl = document.getElementById("follow");
+  var connEl = document.getElementById("conn");
+  var countEl = document.getElementById("count");
+  var statusEl = document.getElementById("jobstatus");
+  var cancelEl = document.getElementById("cancel");
+  var MAX_LINES = 20000; // lines kept on the page; the raw log has them all
+  var pending = [];
+  var scheduled = false;
+  var open = {}; // host + stream -> line element still waiting for its "\n"
+  var lines = 0, dropped = 0, lastSeq = 0;
+
+  // A "\r" returns to the start of the line, as a terminal does: show what
+  // the last rewrite left, so a progress bar is one line, not a thousand.
+  function visible(raw) {
+    if (raw.indexOf("\r") < 0) return raw;
+    var parts = raw.split("\r");
+    for (var i = parts.length - 1; i >= 0; i--) {
+      if (parts[i] !== "") return parts[i];
+    }
+    return "";
+  }
+
+  function render(rec) {
+    var key = rec.host + "\u0000" + rec.stream;
+    var el = open[key];
+    if (el) {
+      el._raw += rec.text;
+      el.lastChild.textContent = visible(el._raw);
+    } else {
+      el = document.createElement("div");
+      el.className = "line " + rec.stream;
+      el.dataset.seq = rec.seq;
+      el._raw = rec.text;
+      var host = document.createElement("span");
+      host.className = "host";
+      host.textContent = rec.host;
+      var text = document.createElement("span");
+      text.className = "text";
+      text.textContent = visible(rec.text);
+      el.appendChild(host);
+      el.appendChild(text);
+      logEl.appendChild(el);
+      lines++;
+    }
+    if (rec.nl) delete open[key]; else open[key] = el;
+  }
+
+  function flush() {
+    scheduled = false;
+    var batch = pending;
+    pending = [];
+    for (var i = 0; i < batch.length; i++) render(batch[i]);
+    while (lines > MAX_LINES && logEl.firstChild) {
+      logEl.removeChild(logEl.firstChild);
+      lines--;
+      dropped++;
+    }
+    countEl.textContent = lastSeq + " records" + (dropped ? " (" + dropped + " older lines not shown; see the raw log)" : "");
+    if (followEl.checked) logEl.scrollTop = logEl.scrollHeight;
+  }
+
+  function duration(run) {
+    if (!run.started_at) return "";
+    var end = run.finished_at ? new Date(run.finished_at) : new Date();
+    var ms = end - new Date(run.started_at);
+    return ms < 1000 ? ms + "ms" : (ms / 1000).toFixed(1) + "s";
+  }
+
+  function setStatus(el, status) {
+    el.textContent = status;
+    el.className = "status s-" + status;
+  }
+
+  function updateJob(job) {
+    setStatus(statusEl, job.status);
+    var done = ["queued", "running"].indexOf(job.status) < 0;
+    cancelEl.hidden = done;
+    var body = document.getElementById("runs");
+    job.runs.forEach(function (run) {
+      var tr = body.querySelector('tr[data-host="' + CSS.escape(run.host) + '"]');
+      if (!tr) return;
+      setStatus(tr.children[1].firstChild, run.status);
+      var exit = run.exit_code !== null && run.exit_code !== undefined ? String(run.exit_code) : "";
+      if (run.signal) exit = "signal " + run.signal;
+      tr.children[2].textContent = exit;
+      tr.children[3].textContent = duration(run);
+      tr.children[4].textContent = run.error || "";
+    });
+  }
+
+  var es = new EventSource("/api/jobs/" + encodeURIComponent(id) + "/log");
+  es.addEventListener("open", function () { connEl.textContent = "live"; });
+  es.addEventListener("line", function (ev) {
+    var rec = JSON.parse(ev.data);
+    lastSeq = rec.seq;
+    pending.push(rec);
+    if (!scheduled) {
+      scheduled = true;
+      requestAnimationFrame(flush);
+    }
+  });
+  es.addEventListener("status", function (ev) { updateJob(JSON.parse(ev.data)); });
+  es.addEventListener("end", function (ev) {
+    // Close it ourselves: a closed stream would otherwise be reopened.
+    es.close();
+    flush();
+    connEl.textContent = "finished: " + JSON.parse(ev.data).status;
+    root.dataset.ended = "true";
+  });
+  es.addEventListener("error", function () {
+    if (es.readyState !== EventSource.CLOSED) connEl.textContent = "reconnecting…";
+  });
+
+  logEl.addEventListener("scroll", function () {
+    var atBottom = logEl.scrollHeight - logEl.scrollTop - logEl.clientHeight < 8;
+    if (followEl.checked !== atBottom) followEl.checked = atBottom;
+  });
+  followEl.addEventListener("change", function () {
+    if (followEl.checked) logEl.scrollTop = logEl.scrollHeight;
+  });
+  cancelEl.addEventListener("click", function () {
+    if (!confirm("Cancel job " + id + "? Its commands are stopped on every host.")) return;
+    cancelEl.disabled = true;
+    fetch("/api/jobs/" + encodeURIComponent(id) + "/cancel", { method: "POST", credentials: "same-origin" })
+      .then(function (r) { return r.json().then(function (b) { if (!r.ok) alert(b.error.message); }); })
+      .finally(function () { cancelEl.disabled = false; });
+  });
+})();

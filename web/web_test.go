@@ -1,0 +1,183 @@
+package web_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/gaffer-dev/gaffer"
+	"github.com/gaffer-dev/gaffer/web"
+)
+
+// stubJobs answers with one job (id 1) on host "local".
+type stubJobs struct{}
+
+func (stubJobs) Start(ctx context.Context, req gaffer.JobRequest, by string) (*gaffer.Job, error) {
+	if err := req.Validate(); err != nil {
+		return nil, err
+	}
+	if _, err := gaffer.ResolveHosts(stubJobs{}.Hosts(), req.Hosts, req.Selector); err != nil {
+		return nil, err
+	}
+	return &gaffer.Job{ID: 1, Command: req.Command, Status: gaffer.StatusQueued}, nil
+}
+func (stubJobs) Cancel(ctx context.Context, id int64) (*gaffer.Job, error) { return stubJobs{}.Job(ctx, id) }
+func (stubJobs) Job(ctx context.Context, id int64) (*gaffer.Job, error) {
+	if id != 1 {
+		return nil, gaffer.Errorf(gaffer.ENOTFOUND, "job %d does not exist", id)
+	}
+	return &gaffer.Job{ID: 1, Command: "true", Status: gaffer.StatusSucceeded, Runs: []*gaffer.Run{{Host: "local", Status: gaffer.StatusSucceeded}}}, nil
+}
+func (stubJobs) Jobs(ctx context.Context, f gaffer.JobFilter) ([]*gaffer.Job, error) {
+	j, _ := stubJobs{}.Job(ctx, 1)
+	return []*gaffer.Job{j}, nil
+}
+func (stubJobs) ReadLog(ctx context.Context, id, after int64, limit int) ([]gaffer.Record, bool, error) {
+	return nil, true, nil
+}
+func (stubJobs) WaitLog(ctx context.Context, id, after int64) error { return nil }
+func (stubJobs) RawLog(ctx context.Context, id int64, host string, stream gaffer.Stream, w io.Writer) error {
+	return nil
+}
+func (stubJobs) Hosts() []gaffer.Host { return []gaffer.Host{{Name: "local", Local: true}} }
+
+const token = "s3cret-token"
+
+func newServer(t *testing.T) *web.Server {
+	t.Helper()
+	s, err := web.New(stubJobs{}, &web.Auth{AdminTokenHash: web.HashToken(token), Secret: []byte("k")}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// Every route but the public ones refuses a request without a credential.
+// Driven by the router's own table, so a new route cannot forget it.
+func TestEveryRouteNeedsCredentials(t *testing.T) {
+	s := newServer(t)
+	creds := map[string]func(*http.Request){
+		"none":         func(*http.Request) {},
+		"wrong bearer": func(r *http.Request) { r.Header.Set("Authorization", "Bearer nope") },
+		"basic":        func(r *http.Request) { r.SetBasicAuth("admin", token) },
+		"forged cookie": func(r *http.Request) {
+			r.AddCookie(&http.Cookie{Name: web.CookieName, Value: "9999999999.admin.admin.AAAA"})
+		},
+	}
+	checked := 0
+	for _, rt := range s.Routes() {
+		if rt.Public {
+			continue
+		}
+		path := strings.NewReplacer("{id}", "1", "{$}", "").Replace(rt.Pattern)
+		for name, set := range creds {
+			for _, accept := range []string{"application/json", "text/event-stream"} {
+				req := httptest.NewRequest(rt.Method, path, strings.NewReader(`{"command":"true","hosts":["local"]}`))
+				req.Header.Set("Accept", accept)
+				set(req)
+				rec := httptest.NewRecorder()
+				s.ServeHTTP(rec, req)
+				if rec.Code != http.StatusUnauthorized {
+					t.Errorf("%s %s with %s credential, Accept %s: status %d, want 401", rt.Method, path, name, accept, rec.Code)
+				}
+			}
+		}
+		checked++
+	}
+	if checked < 10 {
+		t.Fatalf("only %d protected routes found", checked)
+	}
+	// Public routes are exactly these.
+	for _, rt := range s.Routes() {
+		if rt.Public && rt.Pattern != "/healthz" && rt.Pattern != "/login" {
+			t.Errorf("route %s %s is public", rt.Method, rt.Pattern)
+		}
+	}
+}
+
+func TestHealthzAndLogin(t *testing.T) {
+	s := newServer(t)
+	rec := httptest.NewRecorder()
+	s.ServeHTTP(rec, httptest.NewRequest("GET", "/healthz", nil))
+	if rec.Code != 200 || rec.Body.String() != "ok\n" {
+		t.Fatalf("healthz: %d %q", rec.Code, rec.Body.String())
+	}
+	// The login link sets an HttpOnly, SameSite session cookie that then works.
+	rec = httptest.NewRecorder()
+	s.ServeHTTP(rec, httptest.NewRequest("GET", "/login?token="+token+"&next=/jobs/1", nil))
+	if rec.Code != http.StatusSeeOther || rec.Header().Get("Location") != "/jobs/1" {
+		t.Fatalf("login: %d %v", rec.Code, rec.Header())
+	}
+	cookies := rec.Result().Cookies()
+	if len(cookies) != 1 || !cookies[0].HttpOnly || cookies[0].SameSite != http.SameSiteLaxMode {
+		t.Fatalf("cookie: %+v", cookies)
+	}
+	req := httptest.NewRequest("GET", "/api/jobs/1", nil)
+	req.AddCookie(cookies[0])
+	rec = httptest.NewRecorder()
+	s.ServeHTTP(rec, req)
+	if rec.Code != 200 {
+		t.Fatalf("with cookie: %d %s", rec.Code, rec.Body)
+	}
+	// A bad token is refused, and an open redirect is not followed.
+	rec = httptest.NewRecorder()
+	s.ServeHTTP(rec, httptest.NewRequest("GET", "/login?token=bad", nil))
+	if rec.Code != http.StatusUnauthorized {
+		t.Fatalf("bad token: %d", rec.Code)
+	}
+	rec = httptest.NewRecorder()
+	s.ServeHTTP(rec, httptest.NewRequest("GET", "/login?token="+token+"&next=//evil.example", nil))
+	if rec.Header().Get("Location") != "/" {
+		t.Fatalf("open redirect: %v", rec.Header().Get("Location"))
+	}
+}
+
+func TestBadRequests(t *testing.T) {
+	s := newServer(t)
+	for _, tc := range []struct {
+		method, path, body string
+		status             int
+		code, msg          string
+	}{
+		{"POST", "/api/jobs", `{"command": "true", "hosts": [`, 400, "invalid", "not valid JSON"},
+		{"POST", "/api/jobs", ``, 400, "invalid", "empty"},
+		{"POST", "/api/jobs", `[]`, 400, "invalid", "must be"},
+		{"POST", "/api/jobs", `{"command": "true", "hosts": ["nope", "zz"]}`, 400, "invalid", "unknown host: nope, zz"},
+		{"POST", "/api/jobs", `{"command": "", "hosts": ["local"]}`, 400, "invalid", "command is empty"},
+		{"POST", "/api/jobs", `{"command": "true"}`, 400, "invalid", "no hosts"},
+		{"POST", "/api/jobs", `{"command": "true", "hosts": ["local"], "timeout": "soon"}`, 400, "invalid", "not a duration"},
+		{"POST", "/api/jobs", `{"command": "true", "hosts": ["local"], "colour": 1}`, 400, "invalid", "unknown field"},
+		{"POST", "/api/jobs", `{"command": "true", "hosts": ["local"]} {}`, 400, "invalid", "more than one"},
+		{"GET", "/api/jobs/42", ``, 404, "not_found", "job 42 does not exist"},
+		{"GET", "/api/jobs/abc", ``, 400, "invalid", "not a job id"},
+		{"GET", "/api/jobs/42/log", ``, 404, "not_found", "job 42 does not exist"},
+		{"GET", "/api/jobs?status=done", ``, 400, "invalid", "status"},
+		{"GET", "/api/jobs?limit=-1", ``, 400, "invalid", "limit"},
+		{"GET", "/api/jobs/1/log?format=raw&host=x", ``, 400, "invalid", "not a host of job 1"},
+		{"DELETE", "/api/jobs", ``, 405, "method_not_allowed", "DELETE is not allowed"},
+		{"GET", "/api/jobs/1/cancel", ``, 405, "method_not_allowed", "use POST"},
+		{"GET", "/api/nothing", ``, 404, "not_found", "no page"},
+	} {
+		req := httptest.NewRequest(tc.method, tc.path, strings.NewReader(tc.body))
+		req.Header.Set("Authorization", "Bearer "+token)
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, req)
+		var body struct {
+			Error struct{ Code, Message string }
+		}
+		if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+			t.Errorf("%s %s %s: body %q is not a JSON error", tc.method, tc.path, tc.body, rec.Body)
+			continue
+		}
+		if rec.Code != tc.status || body.Error.Code != tc.code || !strings.Contains(body.Error.Message, tc.msg) {
+			t.Errorf("%s %s %s: got %d %+v, want %d %s %q", tc.method, tc.path, tc.body, rec.Code, body.Error, tc.status, tc.code, tc.msg)
+		}
+		if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
+			t.Errorf("%s %s: content type %q", tc.method, tc.path, ct)
+		}
+	}
+}
