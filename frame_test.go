@@ -1,0 +1,165 @@
+package gaffer_test
+
+import (
+	"bytes"
+	"math/rand"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gaffer-dev/gaffer"
+)
+
+type sink struct {
+	mu   sync.Mutex
+	recs []gaffer.Record
+}
+
+func (s *sink) emit(r []gaffer.Record) {
+	s.mu.Lock()
+	s.recs = append(s.recs, r...)
+	s.mu.Unlock()
+}
+
+func (s *sink) all() []gaffer.Record {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]gaffer.Record(nil), s.recs...)
+}
+
+func TestFramer(t *testing.T) {
+	type want struct {
+		text string
+		nl   bool
+	}
+	for _, tc := range []struct {
+		name   string
+		writes []string
+		max    int
+		want   []want
+	}{
+		{"lines", []string{"a\nb\n"}, 0, []want{{"a", true}, {"b", true}}},
+		{"split across writes", []string{"hel", "lo\nwor", "ld\n"}, 0, []want{{"hello", true}, {"world", true}}},
+		{"carriage return kept", []string{"10%\r50%\r100%\r\n"}, 0, []want{{"10%\r50%\r100%\r", true}}},
+		{"empty lines", []string{"\n\n"}, 0, []want{{"", true}, {"", true}}},
+		{"no final newline", []string{"a\nlast"}, 0, []want{{"a", true}, {"last", false}}},
+		{"long line split", []string{"abcdefghij\n"}, 4, []want{{"abcd", false}, {"efgh", false}, {"ij", true}}},
+		{"long line exact", []string{"abcdefgh\n"}, 4, []want{{"abcd", false}, {"efgh", false}, {"", true}}},
+		{"long partial", []string{"abcdef"}, 4, []want{{"abcd", false}, {"ef", false}}},
+		{"nul and invalid utf8", []string{"\x00\xff\xfe\n"}, 0, []want{{"\x00\xff\xfe", true}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var s sink
+			f := gaffer.NewFramer("h", gaffer.Stdout, tc.max, time.Hour, s.emit)
+			for _, w := range tc.writes {
+				f.Write([]byte(w))
+			}
+			f.Close()
+			got := s.all()
+			if len(got) != len(tc.want) {
+				t.Fatalf("got %d records %+v, want %d", len(got), got, len(tc.want))
+			}
+			for i, w := range tc.want {
+				if string(got[i].Data) != w.text || got[i].NL != w.nl || got[i].Host != "h" || got[i].Stream != gaffer.Stdout {
+					t.Errorf("record %d: got %q nl=%v, want %q nl=%v", i, got[i].Data, got[i].NL, w.text, w.nl)
+				}
+			}
+		})
+	}
+}
+
+// A prompt without a newline shows up after a short quiet time.
+func TestFramerQuietFlush(t *testing.T) {
+	var s sink
+	f := gaffer.NewFramer("h", gaffer.Stdout, 0, 20*time.Millisecond, s.emit)
+	f.Write([]byte("Password: "))
+	deadline := time.Now().Add(5 * time.Second)
+	for len(s.all()) == 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	f.Write([]byte("ok\n"))
+	f.Close()
+	got := s.all()
+	if len(got) != 2 || string(got[0].Data) != "Password: " || got[0].NL || string(got[1].Data) != "ok" || !got[1].NL {
+		t.Fatalf("got %+v", got)
+	}
+}
+
+// Whatever the chunking, Rebuild gives back the exact bytes.
+func TestFramerRebuildExact(t *testing.T) {
+	rng := rand.New(rand.NewSource(1))
+	for n := 0; n < 200; n++ {
+		input := make([]byte, rng.Intn(5000))
+		for i := range input {
+			switch rng.Intn(10) {
+			case 0:
+				input[i] = '\n'
+			case 1:
+				input[i] = '\r'
+			default:
+				input[i] = byte(rng.Intn(256))
+			}
+		}
+		var s sink
+		f := gaffer.NewFramer("h", gaffer.Stderr, 1+rng.Intn(300), time.Hour, s.emit)
+		for rest := input; len(rest) > 0; {
+			k := 1 + rng.Intn(len(rest))
+			f.Write(rest[:k])
+			rest = rest[k:]
+		}
+		f.Close()
+		var buf bytes.Buffer
+		gaffer.Rebuild(&buf, s.all())
+		if !bytes.Equal(buf.Bytes(), input) {
+			t.Fatalf("case %d: rebuilt %d bytes, want %d", n, buf.Len(), len(input))
+		}
+	}
+}
+
+func TestDeriveStatus(t *testing.T) {
+	run := func(ss ...gaffer.Status) []*gaffer.Run {
+		var rs []*gaffer.Run
+		for _, s := range ss {
+			rs = append(rs, &gaffer.Run{Status: s})
+		}
+		return rs
+	}
+	for _, tc := range []struct {
+		runs []*gaffer.Run
+		want gaffer.Status
+	}{
+		{run(gaffer.StatusQueued, gaffer.StatusQueued), gaffer.StatusQueued},
+		{run(gaffer.StatusQueued, gaffer.StatusSucceeded), gaffer.StatusRunning},
+		{run(gaffer.StatusRunning, gaffer.StatusFailed), gaffer.StatusRunning},
+		{run(gaffer.StatusSucceeded, gaffer.StatusSucceeded), gaffer.StatusSucceeded},
+		{run(gaffer.StatusSucceeded, gaffer.StatusFailed), gaffer.StatusFailed},
+		{run(gaffer.StatusCanceled, gaffer.StatusFailed), gaffer.StatusCanceled},
+		{run(gaffer.StatusTimedOut, gaffer.StatusSucceeded), gaffer.StatusTimedOut},
+		{run(gaffer.StatusInterrupted, gaffer.StatusCanceled), gaffer.StatusInterrupted},
+	} {
+		if got := gaffer.DeriveStatus(tc.runs); got != tc.want {
+			t.Errorf("DeriveStatus: got %s, want %s", got, tc.want)
+		}
+	}
+}
+
+func TestResolveHosts(t *testing.T) {
+	inv := []gaffer.Host{
+		{Name: "web-1", Labels: map[string]string{"role": "web", "env": "prod"}},
+		{Name: "web-2", Labels: map[string]string{"role": "web", "env": "dev"}},
+		{Name: "db-1", Labels: map[string]string{"role": "db"}},
+	}
+	got, err := gaffer.ResolveHosts(inv, []string{"db-1"}, "role=web,env=prod")
+	if err != nil || len(got) != 2 || got[0].Name != "web-1" || got[1].Name != "db-1" {
+		t.Fatalf("got %v %v", got, err)
+	}
+	if _, err := gaffer.ResolveHosts(inv, []string{"x", "db-1"}, ""); err == nil || err.Error() != "unknown host: x (see GET /api/hosts or `gaffer hosts`)" {
+		t.Fatalf("unknown: %v", err)
+	}
+	if _, err := gaffer.ResolveHosts(inv, nil, "role=cache"); err == nil {
+		t.Fatal("empty selection accepted")
+	}
+	if _, err := gaffer.ResolveHosts(inv, nil, "role"); err == nil {
+		t.Fatal("bad selector accepted")
+	}
+}

@@ -1,0 +1,234 @@
+package sqlite_test
+
+import (
+	"database/sql"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gaffer-dev/gaffer"
+	"github.com/gaffer-dev/gaffer/sqlite"
+	"github.com/gaffer-dev/gaffer/storetest"
+)
+
+func TestStore(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) gaffer.JobStore { return MustOpenDB(t) })
+}
+
+func TestOpen(t *testing.T) {
+	t.Run("MigrationsIdempotent", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "gaffer.db")
+		db, err := sqlite.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		job := &gaffer.Job{Command: "uptime", Status: gaffer.StatusQueued, CreatedAt: storetest.T0,
+			Runs: []*gaffer.Run{{Host: "web1", Status: gaffer.StatusQueued}}}
+		storetest.MustCreateJob(t, db, job)
+		if err := db.SetSetting(t.Context(), "k", "v"); err != nil {
+			t.Fatal(err)
+		}
+		MustCloseDB(t, db)
+
+		// Opening again applies nothing twice and keeps the data.
+		for range 2 {
+			db, err = sqlite.Open(path)
+			if err != nil {
+				t.Fatalf("reopen: %v", err)
+			}
+			storetest.AssertJobEqual(t, storetest.MustFindJob(t, db, job.ID), job)
+			if v, err := db.Setting(t.Context(), "k"); err != nil || v != "v" {
+				t.Fatalf("Setting after reopen = %q, %v", v, err)
+			}
+			MustCloseDB(t, db)
+		}
+
+		// Each migration is recorded once.
+		names := migrationNames(t, path)
+		entries, err := os.ReadDir("migrations")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(names) != len(entries) {
+			t.Fatalf("migrations table holds %v, want one row for each of %d files", names, len(entries))
+		}
+		for i, e := range entries {
+			if names[i] != "migrations/"+e.Name() {
+				t.Fatalf("migration %d recorded as %q, want %q", i, names[i], "migrations/"+e.Name())
+			}
+		}
+	})
+
+	// Processes starting together apply each migration once, without
+	// "database is locked".
+	t.Run("Concurrent", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "gaffer.db")
+		const n = 8
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				db, err := sqlite.Open(path)
+				if err != nil {
+					errs[i] = err
+					return
+				}
+				errs[i] = db.Close()
+			})
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Errorf("Open %d: %v", i, err)
+			}
+		}
+		if names := migrationNames(t, path); len(names) != 2 {
+			t.Fatalf("migrations table holds %v", names)
+		}
+	})
+
+	t.Run("CreatesFile", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "new.db")
+		db, err := sqlite.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer MustCloseDB(t, db)
+		if _, err := os.Stat(path); err != nil {
+			t.Fatalf("database file not created: %v", err)
+		}
+	})
+
+	t.Run("OddPath", func(t *testing.T) {
+		// Characters that mean something in a SQLite URI stay in the name.
+		dir := filepath.Join(t.TempDir(), "a?b#c%20d")
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(dir, "gaffer db?.sqlite")
+		db, err := sqlite.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer MustCloseDB(t, db)
+		if _, err := os.Stat(path); err != nil {
+			t.Fatalf("database file not created at %q: %v", path, err)
+		}
+	})
+
+	t.Run("MissingDir", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "nope", "gaffer.db")
+		if db, err := sqlite.Open(path); err == nil {
+			db.Close()
+			t.Fatal("Open succeeded in a directory that does not exist")
+		}
+	})
+
+	t.Run("EmptyPath", func(t *testing.T) {
+		if db, err := sqlite.Open(""); err == nil {
+			db.Close()
+			t.Fatal("Open succeeded with an empty path")
+		}
+	})
+}
+
+func TestDB_Settings(t *testing.T) {
+	db := MustOpenDB(t)
+	ctx := t.Context()
+
+	_, err := db.Setting(ctx, "admin_token_hash")
+	if gaffer.ErrorCode(err) != gaffer.ENOTFOUND {
+		t.Fatalf("missing setting: error = %v, want ENOTFOUND", err)
+	}
+
+	for _, tt := range []struct{ key, value string }{
+		{"admin_token_hash", "$2a$10$abcdefghijklmnopqrstuv"},
+		{"cookie_secret", "c2VjcmV0IGJ5dGVzIGhlcmU="},
+		{"admin_token_hash", "replaced"}, // overwrites
+		{"empty", ""},
+		{"ünïcode ✓", "値"},
+	} {
+		if err := db.SetSetting(ctx, tt.key, tt.value); err != nil {
+			t.Fatalf("SetSetting(%q): %v", tt.key, err)
+		}
+		if got, err := db.Setting(ctx, tt.key); err != nil {
+			t.Fatalf("Setting(%q): %v", tt.key, err)
+		} else if got != tt.value {
+			t.Fatalf("Setting(%q) = %q, want %q", tt.key, got, tt.value)
+		}
+	}
+	if got, _ := db.Setting(ctx, "cookie_secret"); got != "c2VjcmV0IGJ5dGVzIGhlcmU=" {
+		t.Fatalf("cookie_secret = %q after other writes", got)
+	}
+}
+
+// With the clock fixed, interrupted jobs and runs finish exactly at its time.
+func TestDB_InterruptUnfinished_Now(t *testing.T) {
+	db := MustOpenDB(t)
+	now := time.Date(2030, 1, 2, 3, 4, 5, 6, time.FixedZone("X", 3600))
+	db.Now = func() time.Time { return now }
+
+	job := &gaffer.Job{Command: "sleep 9", Status: gaffer.StatusRunning, CreatedAt: storetest.T0,
+		Runs: []*gaffer.Run{{Host: "web1", Status: gaffer.StatusRunning, StartedAt: storetest.At(1)}}}
+	storetest.MustCreateJob(t, db, job)
+	ids, err := db.InterruptUnfinished(t.Context(), "stopped")
+	if err != nil {
+		t.Fatal(err)
+	} else if len(ids) != 1 || ids[0] != job.ID {
+		t.Fatalf("ids = %v, want [%d]", ids, job.ID)
+	}
+	want := *job
+	want.Status, want.FinishedAt = gaffer.StatusInterrupted, &now
+	want.Runs = []*gaffer.Run{{Host: "web1", Status: gaffer.StatusInterrupted, Error: "stopped",
+		StartedAt: storetest.At(1), FinishedAt: &now}}
+	storetest.AssertJobEqual(t, storetest.MustFindJob(t, db, job.ID), &want)
+}
+
+// MustOpenDB returns a new, empty DB in a temporary directory, closed when
+// the test ends.
+func MustOpenDB(tb testing.TB) *sqlite.DB {
+	tb.Helper()
+	db, err := sqlite.Open(filepath.Join(tb.TempDir(), "gaffer.db"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { MustCloseDB(tb, db) })
+	return db
+}
+
+// MustCloseDB closes db or fails the test.
+func MustCloseDB(tb testing.TB, db *sqlite.DB) {
+	tb.Helper()
+	if err := db.Close(); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// migrationNames reads the migrations table directly, bypassing DB.
+func migrationNames(tb testing.TB, path string) []string {
+	tb.Helper()
+	sqldb, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer sqldb.Close()
+	rows, err := sqldb.Query(`SELECT name FROM migrations ORDER BY name`)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer rows.Close()
+	var names []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			tb.Fatal(err)
+		}
+		names = append(names, name)
+	}
+	if err := rows.Err(); err != nil {
+		tb.Fatal(err)
+	}
+	return names
+}

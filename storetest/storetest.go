@@ -1,0 +1,842 @@
+// Package storetest is the contract every gaffer.JobStore must meet. A store
+// package runs it from its own tests:
+//
+//	func TestStore(t *testing.T) {
+//		storetest.Run(t, func(t *testing.T) gaffer.JobStore { return MustOpenDB(t) })
+//	}
+//
+// The suite uses only the JobStore interface and text a PostgreSQL store can
+// hold (no NUL bytes).
+package storetest
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gaffer-dev/gaffer"
+)
+
+// Run runs the contract suite. Each call to open must return a fresh, empty
+// store, and close it when the test ends (t.Cleanup).
+func Run(t *testing.T, open func(t *testing.T) gaffer.JobStore) {
+	t.Run("CreateJob", func(t *testing.T) { testCreateJob(t, open) })
+	t.Run("FindJob", func(t *testing.T) { testFindJob(t, open) })
+	t.Run("FindJobs", func(t *testing.T) { testFindJobs(t, open) })
+	t.Run("UpdateJob", func(t *testing.T) { testUpdateJob(t, open) })
+	t.Run("UpdateRun", func(t *testing.T) { testUpdateRun(t, open) })
+	t.Run("InterruptUnfinished", func(t *testing.T) { testInterruptUnfinished(t, open) })
+	t.Run("Concurrency", func(t *testing.T) { testConcurrency(t, open) })
+}
+
+// T0 is a time with every nanosecond digit set, in a zone that is not UTC,
+// so that a store that rounds or keeps the zone shows up.
+var T0 = time.Date(2025, 3, 14, 15, 9, 26, 535897932, time.FixedZone("IST", 5*3600+1800))
+
+// At returns a pointer to T0 plus d.
+func At(d time.Duration) *time.Time {
+	t := T0.Add(d)
+	return &t
+}
+
+// Int returns a pointer to v.
+func Int(v int) *int { return &v }
+
+func testCreateJob(t *testing.T, open func(t *testing.T) gaffer.JobStore) {
+	t.Run("RoundTrip", func(t *testing.T) {
+		for _, tt := range []struct {
+			name string
+			job  gaffer.Job
+		}{
+			{
+				name: "Minimal",
+				job:  gaffer.Job{Command: "true", Status: gaffer.StatusQueued, CreatedAt: T0},
+			},
+			{
+				name: "AllFields",
+				job: gaffer.Job{
+					Command:     "for i in 1 2 3; do echo \"$i\"; done\nuptime",
+					Status:      gaffer.StatusFailed,
+					CreatedBy:   "admin",
+					CreatedAt:   T0,
+					StartedAt:   At(time.Second + 1),
+					FinishedAt:  At(time.Minute + 999999999),
+					Timeout:     gaffer.Duration(90*time.Second + 1),
+					PTY:         true,
+					Concurrency: 5,
+					Runs: []*gaffer.Run{
+						// Not in name order: runs keep the order given.
+						{Host: "zeta", Status: gaffer.StatusSucceeded, ExitCode: Int(0),
+							StartedAt: At(2 * time.Second), FinishedAt: At(3*time.Second + 7)},
+						{Host: "alpha", Status: gaffer.StatusFailed, ExitCode: Int(-1), Signal: "KILL",
+							Error: "connection lost", StartedAt: At(4), FinishedAt: At(5)},
+						{Host: "mid", Status: gaffer.StatusFailed, ExitCode: Int(2),
+							StartedAt: At(6)},
+						{Host: "queued-one", Status: gaffer.StatusQueued},
+						{Host: "down", Status: gaffer.StatusFailed,
+							Error: "dial tcp 127.0.0.9:22: connect: connection refused", FinishedAt: At(8)},
+					},
+				},
+			},
+			{
+				name: "Unicode",
+				job: gaffer.Job{
+					Command:   "echo 'héllo wörld ✓ 日本語 🚀' | tr -d \"'\" \\\t# ; DROP TABLE jobs; --",
+					Status:    gaffer.StatusRunning,
+					CreatedBy: "Zoë 🦊",
+					CreatedAt: T0.UTC(),
+					StartedAt: At(0),
+					Runs: []*gaffer.Run{
+						{Host: "hôte-ünï", Status: gaffer.StatusRunning, StartedAt: At(0)},
+						{Host: "db1", Status: gaffer.StatusCanceled, Signal: "TERM",
+							Error: "annulé par l’utilisateur «admin»", FinishedAt: At(1)},
+					},
+				},
+			},
+			{
+				name: "EveryStatus",
+				job: gaffer.Job{
+					Command: "x", Status: gaffer.StatusInterrupted, CreatedAt: T0,
+					Runs: []*gaffer.Run{
+						{Host: "a", Status: gaffer.StatusQueued},
+						{Host: "b", Status: gaffer.StatusRunning},
+						{Host: "c", Status: gaffer.StatusSucceeded},
+						{Host: "d", Status: gaffer.StatusFailed},
+						{Host: "e", Status: gaffer.StatusCanceled},
+						{Host: "f", Status: gaffer.StatusTimedOut},
+						{Host: "g", Status: gaffer.StatusInterrupted},
+					},
+				},
+			},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				s := open(t)
+				want := cloneJob(&tt.job)
+				job := cloneJob(&tt.job)
+				MustCreateJob(t, s, job)
+				if job.ID <= 0 {
+					t.Fatalf("ID = %d, want > 0", job.ID)
+				}
+				want.ID = job.ID
+
+				got := MustFindJob(t, s, job.ID)
+				AssertJobEqual(t, got, want)
+
+				// The listing returns the same job.
+				list := MustFindJobs(t, s, gaffer.JobFilter{})
+				if len(list) != 1 {
+					t.Fatalf("FindJobs returned %d jobs, want 1", len(list))
+				}
+				AssertJobEqual(t, list[0], want)
+			})
+		}
+	})
+
+	t.Run("ZeroCreatedAt", func(t *testing.T) {
+		s := open(t)
+		before := time.Now()
+		job := &gaffer.Job{Command: "true", Status: gaffer.StatusQueued}
+		MustCreateJob(t, s, job)
+		if job.CreatedAt.IsZero() {
+			t.Fatal("CreatedAt is still zero after CreateJob")
+		}
+		got := MustFindJob(t, s, job.ID)
+		assertUTC(t, "CreatedAt", got.CreatedAt)
+		if !got.CreatedAt.Equal(job.CreatedAt) {
+			t.Fatalf("stored CreatedAt %v, job was given %v", got.CreatedAt, job.CreatedAt)
+		}
+		// A second of slack for clocks coarser than time.Now's.
+		if got.CreatedAt.Before(before.Add(-time.Second)) {
+			t.Fatalf("CreatedAt %v is before the call at %v", got.CreatedAt, before)
+		}
+	})
+
+	t.Run("IDsIncrease", func(t *testing.T) {
+		s := open(t)
+		var last int64
+		for i := range 5 {
+			job := &gaffer.Job{Command: fmt.Sprintf("echo %d", i), Status: gaffer.StatusQueued, CreatedAt: T0,
+				Runs: []*gaffer.Run{{Host: "web1", Status: gaffer.StatusQueued}}}
+			MustCreateJob(t, s, job)
+			if job.ID <= last {
+				t.Fatalf("job %d got ID %d, not above the previous %d", i, job.ID, last)
+			}
+			last = job.ID
+		}
+	})
+
+	t.Run("Invalid", func(t *testing.T) {
+		for _, tt := range []struct {
+			name string
+			job  gaffer.Job
+		}{
+			{"EmptyStatus", gaffer.Job{Command: "x", CreatedAt: T0}},
+			{"UnknownStatus", gaffer.Job{Command: "x", Status: "paused", CreatedAt: T0}},
+			{"UnknownRunStatus", gaffer.Job{Command: "x", Status: gaffer.StatusQueued, CreatedAt: T0,
+				Runs: []*gaffer.Run{{Host: "a", Status: gaffer.StatusQueued}, {Host: "b", Status: "paused"}}}},
+			{"EmptyHost", gaffer.Job{Command: "x", Status: gaffer.StatusQueued, CreatedAt: T0,
+				Runs: []*gaffer.Run{{Host: "", Status: gaffer.StatusQueued}}}},
+			{"DuplicateHost", gaffer.Job{Command: "x", Status: gaffer.StatusQueued, CreatedAt: T0,
+				Runs: []*gaffer.Run{{Host: "a", Status: gaffer.StatusQueued}, {Host: "b", Status: gaffer.StatusQueued},
+					{Host: "a", Status: gaffer.StatusQueued}}}},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				s := open(t)
+				job := cloneJob(&tt.job)
+				err := s.CreateJob(t.Context(), job)
+				if code := gaffer.ErrorCode(err); code != gaffer.EINVALID {
+					t.Fatalf("CreateJob error = %v (code %q), want code %q", err, code, gaffer.EINVALID)
+				}
+				if job.ID != 0 {
+					t.Fatalf("failed CreateJob set ID %d", job.ID)
+				}
+				// Nothing was stored, not even part of the job.
+				if jobs := MustFindJobs(t, s, gaffer.JobFilter{}); len(jobs) != 0 {
+					t.Fatalf("FindJobs after a failed CreateJob returned %d jobs", len(jobs))
+				}
+			})
+		}
+	})
+}
+
+func testFindJob(t *testing.T, open func(t *testing.T) gaffer.JobStore) {
+	s := open(t)
+	job := &gaffer.Job{Command: "true", Status: gaffer.StatusQueued, CreatedAt: T0}
+	MustCreateJob(t, s, job)
+
+	for _, id := range []int64{0, -1, job.ID + 1, 42} {
+		t.Run(fmt.Sprint(id), func(t *testing.T) {
+			got, err := s.FindJob(t.Context(), id)
+			assertNotFound(t, err, fmt.Sprintf("job %d does not exist", id))
+			if got != nil {
+				t.Fatalf("FindJob(%d) returned a job with its error", id)
+			}
+		})
+	}
+
+	t.Run("NoRuns", func(t *testing.T) {
+		got := MustFindJob(t, s, job.ID)
+		// An empty list, not nil, so that JSON shows [] rather than null.
+		if got.Runs == nil || len(got.Runs) != 0 {
+			t.Fatalf("Runs = %#v, want an empty non-nil slice", got.Runs)
+		}
+	})
+}
+
+func testFindJobs(t *testing.T, open func(t *testing.T) gaffer.JobStore) {
+	t.Run("Filters", func(t *testing.T) {
+		s := open(t)
+		// Jobs in creation order; ids are assigned increasing.
+		seed := []*gaffer.Job{
+			newJob(gaffer.StatusSucceeded, "web1", "web2"),   // 0
+			newJob(gaffer.StatusFailed, "db1"),               // 1
+			newJob(gaffer.StatusRunning, "web2", "db1"),      // 2
+			newJob(gaffer.StatusSucceeded, "web1"),           // 3
+			newJob(gaffer.StatusRunning, "web1"),             // 4
+			newJob(gaffer.StatusQueued),                      // 5: no runs
+			newJob(gaffer.StatusSucceeded, "db1", "web2"),    // 6
+			newJob(gaffer.StatusFailed, "web2", "web1"),      // 7
+			newJob(gaffer.StatusSucceeded, "web10", "web1x"), // 8: hosts that share a prefix with web1
+		}
+		for _, job := range seed {
+			MustCreateJob(t, s, job)
+		}
+		id := func(i int) int64 { return seed[i].ID }
+
+		for _, tt := range []struct {
+			name   string
+			filter gaffer.JobFilter
+			want   []int // indexes into seed, in the expected order
+		}{
+			{"All", gaffer.JobFilter{}, []int{8, 7, 6, 5, 4, 3, 2, 1, 0}},
+			{"Status", gaffer.JobFilter{Status: gaffer.StatusSucceeded}, []int{8, 6, 3, 0}},
+			{"StatusQueued", gaffer.JobFilter{Status: gaffer.StatusQueued}, []int{5}},
+			{"StatusNone", gaffer.JobFilter{Status: gaffer.StatusTimedOut}, []int{}},
+			{"Host", gaffer.JobFilter{Host: "web1"}, []int{7, 4, 3, 0}},
+			{"HostSecond", gaffer.JobFilter{Host: "db1"}, []int{6, 2, 1}},
+			{"HostNone", gaffer.JobFilter{Host: "web"}, []int{}},
+			{"StatusAndHost", gaffer.JobFilter{Status: gaffer.StatusSucceeded, Host: "web2"}, []int{6, 0}},
+			{"Before", gaffer.JobFilter{Before: id(3)}, []int{2, 1, 0}},
+			{"BeforeFirst", gaffer.JobFilter{Before: id(0)}, []int{}},
+			{"BeforeAboveAll", gaffer.JobFilter{Before: id(8) + 100}, []int{8, 7, 6, 5, 4, 3, 2, 1, 0}},
+			{"Limit", gaffer.JobFilter{Limit: 2}, []int{8, 7}},
+			{"LimitOne", gaffer.JobFilter{Limit: 1}, []int{8}},
+			{"BeforeAndLimit", gaffer.JobFilter{Before: id(7), Limit: 3}, []int{6, 5, 4}},
+			{"HostBeforeLimit", gaffer.JobFilter{Host: "web1", Before: id(7), Limit: 2}, []int{4, 3}},
+			{"AllFilters", gaffer.JobFilter{Status: gaffer.StatusRunning, Host: "web2", Before: id(4), Limit: 10}, []int{2}},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				got := MustFindJobs(t, s, tt.filter)
+				if got == nil {
+					t.Fatal("FindJobs returned nil, want a non-nil slice")
+				}
+				var gotIDs, wantIDs []int64
+				for _, job := range got {
+					gotIDs = append(gotIDs, job.ID)
+				}
+				for _, i := range tt.want {
+					wantIDs = append(wantIDs, id(i))
+				}
+				if !slices.Equal(gotIDs, wantIDs) {
+					t.Fatalf("FindJobs(%+v) ids = %v, want %v", tt.filter, gotIDs, wantIDs)
+				}
+				// Every job comes whole, with all its runs in order, even
+				// when the filter matched one host.
+				for k, job := range got {
+					AssertJobEqual(t, job, seed[tt.want[k]])
+				}
+			})
+		}
+	})
+
+	t.Run("InvalidStatus", func(t *testing.T) {
+		s := open(t)
+		_, err := s.FindJobs(t.Context(), gaffer.JobFilter{Status: "paused"})
+		if code := gaffer.ErrorCode(err); code != gaffer.EINVALID {
+			t.Fatalf("FindJobs error = %v (code %q), want code %q", err, code, gaffer.EINVALID)
+		}
+	})
+
+	t.Run("Empty", func(t *testing.T) {
+		s := open(t)
+		got := MustFindJobs(t, s, gaffer.JobFilter{})
+		if got == nil || len(got) != 0 {
+			t.Fatalf("FindJobs on an empty store = %#v, want an empty non-nil slice", got)
+		}
+	})
+
+	t.Run("LimitBounds", func(t *testing.T) {
+		s := open(t)
+		const n = 1005
+		var ids []int64
+		for i := range n {
+			job := &gaffer.Job{Command: fmt.Sprintf("echo %d", i), Status: gaffer.StatusSucceeded, CreatedAt: T0}
+			MustCreateJob(t, s, job)
+			ids = append(ids, job.ID)
+		}
+		slices.Reverse(ids)
+		for _, tt := range []struct {
+			limit, want int
+		}{
+			{0, 50},  // the default
+			{-1, 50}, // also the default
+			{1000, 1000},
+			{1001, 1000}, // capped
+			{5000, 1000},
+		} {
+			t.Run(fmt.Sprint(tt.limit), func(t *testing.T) {
+				got := MustFindJobs(t, s, gaffer.JobFilter{Limit: tt.limit})
+				if len(got) != tt.want {
+					t.Fatalf("FindJobs(Limit: %d) returned %d jobs, want %d", tt.limit, len(got), tt.want)
+				}
+				for i, job := range got {
+					if job.ID != ids[i] {
+						t.Fatalf("job %d has ID %d, want %d (newest first)", i, job.ID, ids[i])
+					}
+				}
+			})
+		}
+	})
+}
+
+func testUpdateJob(t *testing.T, open func(t *testing.T) gaffer.JobStore) {
+	t.Run("Lifecycle", func(t *testing.T) {
+		s := open(t)
+		job := newJob(gaffer.StatusQueued, "web1", "web2")
+		job.CreatedBy, job.Timeout, job.PTY, job.Concurrency = "admin", gaffer.Duration(time.Minute), true, 1
+		MustCreateJob(t, s, job)
+		other := newJob(gaffer.StatusQueued, "web1")
+		MustCreateJob(t, s, other)
+		want := cloneJob(job)
+
+		for _, step := range []struct {
+			name                string
+			status              gaffer.Status
+			startedAt, finished *time.Time
+		}{
+			{"Running", gaffer.StatusRunning, At(time.Second), nil},
+			{"Succeeded", gaffer.StatusSucceeded, At(time.Second), At(time.Hour + 1)},
+			{"TimesCleared", gaffer.StatusFailed, nil, nil},
+			{"OtherZone", gaffer.StatusCanceled, At(1), ptr(T0.In(time.FixedZone("PDT", -7*3600)).Add(2))},
+		} {
+			t.Run(step.name, func(t *testing.T) {
+				// Only status and times are stored; other fields in the
+				// update are ignored.
+				update := &gaffer.Job{ID: job.ID, Command: "changed", CreatedBy: "someone else",
+					Status: step.status, StartedAt: step.startedAt, FinishedAt: step.finished}
+				if err := s.UpdateJob(t.Context(), update); err != nil {
+					t.Fatalf("UpdateJob: %v", err)
+				}
+				want.Status, want.StartedAt, want.FinishedAt = step.status, step.startedAt, step.finished
+				AssertJobEqual(t, MustFindJob(t, s, job.ID), want)
+			})
+		}
+		// The other job is untouched.
+		AssertJobEqual(t, MustFindJob(t, s, other.ID), other)
+	})
+
+	t.Run("NotFound", func(t *testing.T) {
+		s := open(t)
+		job := newJob(gaffer.StatusQueued, "web1")
+		MustCreateJob(t, s, job)
+		err := s.UpdateJob(t.Context(), &gaffer.Job{ID: job.ID + 1, Status: gaffer.StatusRunning})
+		assertNotFound(t, err, fmt.Sprintf("job %d does not exist", job.ID+1))
+		AssertJobEqual(t, MustFindJob(t, s, job.ID), job)
+	})
+
+	t.Run("InvalidStatus", func(t *testing.T) {
+		s := open(t)
+		job := newJob(gaffer.StatusQueued, "web1")
+		MustCreateJob(t, s, job)
+		for _, status := range []gaffer.Status{"", "paused"} {
+			err := s.UpdateJob(t.Context(), &gaffer.Job{ID: job.ID, Status: status})
+			if code := gaffer.ErrorCode(err); code != gaffer.EINVALID {
+				t.Fatalf("UpdateJob(status %q) error = %v (code %q), want code %q", status, err, code, gaffer.EINVALID)
+			}
+		}
+		AssertJobEqual(t, MustFindJob(t, s, job.ID), job)
+	})
+}
+
+func testUpdateRun(t *testing.T, open func(t *testing.T) gaffer.JobStore) {
+	t.Run("Lifecycle", func(t *testing.T) {
+		s := open(t)
+		job := newJob(gaffer.StatusRunning, "web1", "web2", "web3")
+		MustCreateJob(t, s, job)
+		other := newJob(gaffer.StatusRunning, "web2")
+		MustCreateJob(t, s, other)
+		want := cloneJob(job)
+
+		for _, tt := range []struct {
+			name string
+			run  gaffer.Run
+		}{
+			{"Running", gaffer.Run{Host: "web2", Status: gaffer.StatusRunning, StartedAt: At(1)}},
+			{"ExitZero", gaffer.Run{Host: "web2", Status: gaffer.StatusSucceeded, ExitCode: Int(0),
+				StartedAt: At(1), FinishedAt: At(time.Second + 2)}},
+			{"Signal", gaffer.Run{Host: "web1", Status: gaffer.StatusCanceled, ExitCode: Int(-1), Signal: "KILL",
+				StartedAt: At(3), FinishedAt: At(4)}},
+			{"Error", gaffer.Run{Host: "web3", Status: gaffer.StatusFailed,
+				Error: "ssh: handshake failed: knownhosts: key mismatch", FinishedAt: At(5)}},
+			{"ExitCodeCleared", gaffer.Run{Host: "web2", Status: gaffer.StatusInterrupted, Error: "server restarted ✗",
+				StartedAt: At(1), FinishedAt: ptr(T0.In(time.FixedZone("PDT", -7*3600)).Add(6))}},
+			{"Back", gaffer.Run{Host: "web1", Status: gaffer.StatusQueued}},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				run := tt.run
+				if err := s.UpdateRun(t.Context(), job.ID, &run); err != nil {
+					t.Fatalf("UpdateRun: %v", err)
+				}
+				for i, r := range want.Runs {
+					if r.Host == run.Host {
+						want.Runs[i] = cloneRun(&run)
+					}
+				}
+				// The job itself keeps its status: the caller updates it.
+				AssertJobEqual(t, MustFindJob(t, s, job.ID), want)
+			})
+		}
+		// A run on the same host in another job is untouched.
+		AssertJobEqual(t, MustFindJob(t, s, other.ID), other)
+	})
+
+	t.Run("NotFound", func(t *testing.T) {
+		s := open(t)
+		job := newJob(gaffer.StatusRunning, "web1")
+		MustCreateJob(t, s, job)
+		for _, tt := range []struct {
+			name  string
+			jobID int64
+			host  string
+		}{
+			{"Job", job.ID + 1, "web1"},
+			{"Host", job.ID, "web2"},
+			{"NoJob", 0, ""},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				err := s.UpdateRun(t.Context(), tt.jobID, &gaffer.Run{Host: tt.host, Status: gaffer.StatusRunning})
+				assertNotFound(t, err, "")
+			})
+		}
+		AssertJobEqual(t, MustFindJob(t, s, job.ID), job)
+	})
+
+	t.Run("InvalidStatus", func(t *testing.T) {
+		s := open(t)
+		job := newJob(gaffer.StatusRunning, "web1")
+		MustCreateJob(t, s, job)
+		err := s.UpdateRun(t.Context(), job.ID, &gaffer.Run{Host: "web1", Status: "paused"})
+		if code := gaffer.ErrorCode(err); code != gaffer.EINVALID {
+			t.Fatalf("UpdateRun error = %v (code %q), want code %q", err, code, gaffer.EINVALID)
+		}
+		AssertJobEqual(t, MustFindJob(t, s, job.ID), job)
+	})
+}
+
+func testInterruptUnfinished(t *testing.T, open func(t *testing.T) gaffer.JobStore) {
+	const reason = "server restarted"
+
+	t.Run("Empty", func(t *testing.T) {
+		s := open(t)
+		ids, err := s.InterruptUnfinished(t.Context(), reason)
+		if err != nil {
+			t.Fatalf("InterruptUnfinished: %v", err)
+		} else if len(ids) != 0 {
+			t.Fatalf("InterruptUnfinished on an empty store returned %v", ids)
+		}
+	})
+
+	t.Run("OnlyUnfinished", func(t *testing.T) {
+		s := open(t)
+		queued := newJob(gaffer.StatusQueued, "web1", "web2")
+		running := &gaffer.Job{Command: "sleep 100", Status: gaffer.StatusRunning, CreatedAt: T0, StartedAt: At(1),
+			Runs: []*gaffer.Run{
+				{Host: "done", Status: gaffer.StatusSucceeded, ExitCode: Int(0), StartedAt: At(1), FinishedAt: At(2)},
+				{Host: "busy", Status: gaffer.StatusRunning, StartedAt: At(1)},
+				{Host: "lost", Status: gaffer.StatusRunning, StartedAt: At(1), Error: "connection lost"},
+				{Host: "waiting", Status: gaffer.StatusQueued},
+			}}
+		succeeded := &gaffer.Job{Command: "true", Status: gaffer.StatusSucceeded, CreatedAt: T0,
+			StartedAt: At(1), FinishedAt: At(2),
+			Runs: []*gaffer.Run{{Host: "web1", Status: gaffer.StatusSucceeded, ExitCode: Int(0), StartedAt: At(1), FinishedAt: At(2)}}}
+		failed := &gaffer.Job{Command: "false", Status: gaffer.StatusFailed, CreatedAt: T0,
+			StartedAt: At(1), FinishedAt: At(2),
+			Runs: []*gaffer.Run{{Host: "web1", Status: gaffer.StatusFailed, ExitCode: Int(1), StartedAt: At(1), FinishedAt: At(2)}}}
+		canceled := &gaffer.Job{Command: "sleep 5", Status: gaffer.StatusCanceled, CreatedAt: T0, FinishedAt: At(3),
+			Runs: []*gaffer.Run{{Host: "web2", Status: gaffer.StatusCanceled, Signal: "TERM", FinishedAt: At(3)}}}
+		for _, job := range []*gaffer.Job{succeeded, queued, failed, running, canceled} {
+			MustCreateJob(t, s, job)
+		}
+
+		before := time.Now()
+		ids, err := s.InterruptUnfinished(t.Context(), reason)
+		if err != nil {
+			t.Fatalf("InterruptUnfinished: %v", err)
+		}
+		slices.Sort(ids)
+		if want := []int64{queued.ID, running.ID}; !slices.Equal(ids, want) {
+			t.Fatalf("InterruptUnfinished returned %v, want %v", ids, want)
+		}
+
+		// Finished jobs and their runs are untouched.
+		for _, job := range []*gaffer.Job{succeeded, failed, canceled} {
+			AssertJobEqual(t, MustFindJob(t, s, job.ID), job)
+		}
+
+		// The store sets finished_at to its own clock: check it is a
+		// sensible time and copy it into the expected job.
+		finished := func(what string, got *time.Time) *time.Time {
+			t.Helper()
+			if got == nil {
+				t.Fatalf("%s has no finished_at", what)
+			}
+			assertUTC(t, what+" finished_at", *got)
+			if got.Before(before.Add(-time.Second)) {
+				t.Fatalf("%s finished_at %v is before the call at %v", what, got, before)
+			}
+			return got
+		}
+
+		got := MustFindJob(t, s, queued.ID)
+		want := cloneJob(queued)
+		want.Status, want.FinishedAt = gaffer.StatusInterrupted, finished("queued job", got.FinishedAt)
+		for i, r := range want.Runs {
+			r.Status, r.Error = gaffer.StatusInterrupted, reason
+			if i < len(got.Runs) {
+				r.FinishedAt = finished("queued run "+r.Host, got.Runs[i].FinishedAt)
+			}
+		}
+		AssertJobEqual(t, got, want)
+
+		got = MustFindJob(t, s, running.ID)
+		want = cloneJob(running)
+		want.Status, want.FinishedAt = gaffer.StatusInterrupted, finished("running job", got.FinishedAt)
+		for i, r := range want.Runs {
+			if r.Status.Done() {
+				continue // "done" stays as it was
+			}
+			r.Status = gaffer.StatusInterrupted
+			if r.Error == "" {
+				r.Error = reason // "lost" keeps its own error
+			}
+			if i < len(got.Runs) {
+				r.FinishedAt = finished("running run "+r.Host, got.Runs[i].FinishedAt)
+			}
+		}
+		AssertJobEqual(t, got, want)
+
+		// Nothing is left to interrupt.
+		snapshot := MustFindJobs(t, s, gaffer.JobFilter{})
+		ids, err = s.InterruptUnfinished(t.Context(), "again")
+		if err != nil {
+			t.Fatalf("second InterruptUnfinished: %v", err)
+		} else if len(ids) != 0 {
+			t.Fatalf("second InterruptUnfinished returned %v, want none", ids)
+		}
+		after := MustFindJobs(t, s, gaffer.JobFilter{})
+		for i := range snapshot {
+			AssertJobEqual(t, after[i], snapshot[i])
+		}
+	})
+}
+
+func testConcurrency(t *testing.T, open func(t *testing.T) gaffer.JobStore) {
+	t.Run("UpdateRun", func(t *testing.T) {
+		s := open(t)
+		const n = 20
+		job := &gaffer.Job{Command: "uptime", Status: gaffer.StatusRunning, CreatedAt: T0}
+		for i := range n {
+			job.Runs = append(job.Runs, &gaffer.Run{Host: fmt.Sprintf("host-%02d", i), Status: gaffer.StatusRunning, StartedAt: At(0)})
+		}
+		MustCreateJob(t, s, job)
+
+		want := cloneJob(job)
+		for i, r := range want.Runs {
+			r.Status, r.ExitCode, r.FinishedAt = gaffer.StatusFailed, Int(i), At(time.Duration(i))
+		}
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				// Each goroutine writes a few times, as a run does when it
+				// starts, fails and is retried.
+				for range 3 {
+					if errs[i] = s.UpdateRun(t.Context(), job.ID, cloneRun(want.Runs[i])); errs[i] != nil {
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Errorf("UpdateRun of %s: %v", want.Runs[i].Host, err)
+			}
+		}
+		AssertJobEqual(t, MustFindJob(t, s, job.ID), want)
+	})
+
+	// Interrupting while runs are written must wait its turn, not fail.
+	t.Run("InterruptWhileUpdating", func(t *testing.T) {
+		s := open(t)
+		const n = 20
+		job := &gaffer.Job{Command: "uptime", Status: gaffer.StatusRunning, CreatedAt: T0}
+		for i := range n {
+			job.Runs = append(job.Runs, &gaffer.Run{Host: fmt.Sprintf("host-%02d", i), Status: gaffer.StatusQueued})
+		}
+		MustCreateJob(t, s, job)
+
+		errs := make([]error, 2*n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				run := &gaffer.Run{Host: job.Runs[i].Host, Status: gaffer.StatusRunning, StartedAt: At(time.Duration(i))}
+				for range 3 {
+					if errs[i] = s.UpdateRun(t.Context(), job.ID, run); errs[i] != nil {
+						return
+					}
+				}
+			})
+			wg.Go(func() {
+				_, errs[n+i] = s.InterruptUnfinished(t.Context(), "server restarted")
+			})
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Errorf("call %d: %v", i, err)
+			}
+		}
+		if got := MustFindJob(t, s, job.ID); got.Status != gaffer.StatusInterrupted {
+			t.Fatalf("job status = %q, want %q", got.Status, gaffer.StatusInterrupted)
+		}
+	})
+
+	t.Run("CreateJob", func(t *testing.T) {
+		s := open(t)
+		const n = 20
+		jobs := make([]*gaffer.Job, n)
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			jobs[i] = newJob(gaffer.StatusQueued, "web1", fmt.Sprintf("host-%02d", i))
+			wg.Go(func() { errs[i] = s.CreateJob(t.Context(), jobs[i]) })
+		}
+		wg.Wait()
+		seen := make(map[int64]bool)
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("CreateJob %d: %v", i, err)
+			} else if seen[jobs[i].ID] {
+				t.Fatalf("ID %d assigned twice", jobs[i].ID)
+			}
+			seen[jobs[i].ID] = true
+			AssertJobEqual(t, MustFindJob(t, s, jobs[i].ID), jobs[i])
+		}
+		if got := MustFindJobs(t, s, gaffer.JobFilter{Host: "web1"}); len(got) != n {
+			t.Fatalf("FindJobs(Host: web1) returned %d jobs, want %d", len(got), n)
+		}
+	})
+}
+
+// MustCreateJob creates job in s or fails the test.
+func MustCreateJob(tb testing.TB, s gaffer.JobStore, job *gaffer.Job) {
+	tb.Helper()
+	if err := s.CreateJob(tb.Context(), job); err != nil {
+		tb.Fatalf("CreateJob: %v", err)
+	}
+}
+
+// MustFindJob returns the job with the given id or fails the test.
+func MustFindJob(tb testing.TB, s gaffer.JobStore, id int64) *gaffer.Job {
+	tb.Helper()
+	job, err := s.FindJob(tb.Context(), id)
+	if err != nil {
+		tb.Fatalf("FindJob(%d): %v", id, err)
+	}
+	return job
+}
+
+// MustFindJobs returns the jobs matching filter or fails the test.
+func MustFindJobs(tb testing.TB, s gaffer.JobStore, filter gaffer.JobFilter) []*gaffer.Job {
+	tb.Helper()
+	jobs, err := s.FindJobs(tb.Context(), filter)
+	if err != nil {
+		tb.Fatalf("FindJobs(%+v): %v", filter, err)
+	}
+	return jobs
+}
+
+// AssertJobEqual fails the test unless got equals want field by field, with
+// times equal to the nanosecond and got's times in UTC.
+func AssertJobEqual(tb testing.TB, got, want *gaffer.Job) {
+	tb.Helper()
+	if got == nil {
+		tb.Fatalf("got no job, want job %d", want.ID)
+	}
+	for _, tm := range jobTimes(got) {
+		assertUTC(tb, tm.name, tm.t)
+	}
+	if g, w := Describe(got), Describe(want); g != w {
+		tb.Fatalf("job %d differs:\ngot:\n%s\nwant:\n%s", want.ID, g, w)
+	}
+}
+
+// Describe writes every field of job, one a line, with times in UTC to the
+// nanosecond, so that two jobs can be compared and their differences read.
+func Describe(job *gaffer.Job) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "id=%d command=%q status=%q created_by=%q\n", job.ID, job.Command, job.Status, job.CreatedBy)
+	fmt.Fprintf(&b, "created_at=%s started_at=%s finished_at=%s\n",
+		describeTime(&job.CreatedAt), describeTime(job.StartedAt), describeTime(job.FinishedAt))
+	fmt.Fprintf(&b, "timeout=%d pty=%t concurrency=%d runs=%d\n", job.Timeout, job.PTY, job.Concurrency, len(job.Runs))
+	for i, r := range job.Runs {
+		exit := "nil"
+		if r.ExitCode != nil {
+			exit = fmt.Sprint(*r.ExitCode)
+		}
+		fmt.Fprintf(&b, "  run %d: host=%q status=%q exit_code=%s signal=%q error=%q started_at=%s finished_at=%s\n",
+			i, r.Host, r.Status, exit, r.Signal, r.Error, describeTime(r.StartedAt), describeTime(r.FinishedAt))
+	}
+	return b.String()
+}
+
+func describeTime(t *time.Time) string {
+	if t == nil {
+		return "nil"
+	}
+	return t.UTC().Format("2006-01-02T15:04:05.000000000Z07:00")
+}
+
+type namedTime struct {
+	name string
+	t    time.Time
+}
+
+func jobTimes(job *gaffer.Job) []namedTime {
+	times := []namedTime{{"created_at", job.CreatedAt}}
+	add := func(name string, t *time.Time) {
+		if t != nil {
+			times = append(times, namedTime{name, *t})
+		}
+	}
+	add("started_at", job.StartedAt)
+	add("finished_at", job.FinishedAt)
+	for _, r := range job.Runs {
+		add("run "+r.Host+" started_at", r.StartedAt)
+		add("run "+r.Host+" finished_at", r.FinishedAt)
+	}
+	return times
+}
+
+func assertUTC(tb testing.TB, what string, t time.Time) {
+	tb.Helper()
+	if t.Location() != time.UTC {
+		tb.Fatalf("%s is in %v, want UTC", what, t.Location())
+	}
+}
+
+// assertNotFound fails unless err has code ENOTFOUND and, if msg is not
+// empty, that message.
+func assertNotFound(tb testing.TB, err error, msg string) {
+	tb.Helper()
+	if code := gaffer.ErrorCode(err); code != gaffer.ENOTFOUND {
+		tb.Fatalf("error = %v (code %q), want code %q", err, code, gaffer.ENOTFOUND)
+	}
+	if msg != "" && gaffer.ErrorMessage(err) != msg {
+		tb.Fatalf("error message = %q, want %q", gaffer.ErrorMessage(err), msg)
+	}
+}
+
+// newJob returns a job with the given status and one run per host, in that
+// status (queued for a running job).
+func newJob(status gaffer.Status, hosts ...string) *gaffer.Job {
+	job := &gaffer.Job{Command: "uptime", Status: status, CreatedAt: T0}
+	runStatus := status
+	if status == gaffer.StatusRunning {
+		runStatus = gaffer.StatusQueued
+	}
+	for _, h := range hosts {
+		run := &gaffer.Run{Host: h, Status: runStatus}
+		if runStatus.Done() {
+			run.FinishedAt = At(time.Second)
+			if runStatus == gaffer.StatusSucceeded {
+				run.ExitCode = Int(0)
+			}
+		}
+		job.Runs = append(job.Runs, run)
+	}
+	if len(hosts) > 0 {
+		job.Runs[0].Status = status // a running job has one run under way
+	}
+	return job
+}
+
+func cloneJob(job *gaffer.Job) *gaffer.Job {
+	c := *job
+	c.StartedAt, c.FinishedAt = clonePtr(job.StartedAt), clonePtr(job.FinishedAt)
+	c.Runs = nil
+	for _, r := range job.Runs {
+		c.Runs = append(c.Runs, cloneRun(r))
+	}
+	return &c
+}
+
+func cloneRun(run *gaffer.Run) *gaffer.Run {
+	c := *run
+	c.ExitCode, c.StartedAt, c.FinishedAt = clonePtr(run.ExitCode), clonePtr(run.StartedAt), clonePtr(run.FinishedAt)
+	return &c
+}
+
+func clonePtr[T any](p *T) *T {
+	if p == nil {
+		return nil
+	}
+	v := *p
+	return &v
+}
+
+func ptr[T any](v T) *T { return &v }
