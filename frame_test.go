@@ -44,7 +44,7 @@ func TestFramer(t *testing.T) {
 		{"empty lines", []string{"\n\n"}, 0, []want{{"", true}, {"", true}}},
 		{"no final newline", []string{"a\nlast"}, 0, []want{{"a", true}, {"last", false}}},
 		{"long line split", []string{"abcdefghij\n"}, 4, []want{{"abcd", false}, {"efgh", false}, {"ij", true}}},
-		{"long line exact", []string{"abcdefgh\n"}, 4, []want{{"abcd", false}, {"efgh", false}, {"", true}}},
+		{"long line exact", []string{"abcdefgh\n"}, 4, []want{{"abcd", false}, {"efgh", true}}},
 		{"long partial", []string{"abcdef"}, 4, []want{{"abcd", false}, {"ef", false}}},
 		{"nul and invalid utf8", []string{"\x00\xff\xfe\n"}, 0, []want{{"\x00\xff\xfe", true}}},
 	} {
