@@ -109,6 +109,17 @@ func (f *Foreman) Recover(ctx context.Context) ([]int64, error) {
 	if err != nil {
 		return nil, fmt.Errorf("recover unfinished jobs: %w", err)
 	}
+	// Their logs were never completed: cut a torn last record and mark them
+	// complete, so readers see where they end.
+	if s, ok := f.cfg.Archive.(interface {
+		Seal(ctx context.Context, jobID int64) error
+	}); ok {
+		for _, id := range ids {
+			if err := s.Seal(ctx, id); err != nil && gaffer.ErrorCode(err) != gaffer.ENOTFOUND {
+				f.log.Warn("seal the log of an interrupted job", "job", id, "err", err)
+			}
+		}
+	}
 	return ids, nil
 }
 

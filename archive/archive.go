@@ -1,0 +1,511 @@
+// Package archive implements gaffer.Archive with plain files in a directory:
+// one data file and one sparse index file per job.
+//
+// # Data file: <id>.log
+//
+// An 8-byte magic "GAFLOG1\n", then one frame per record:
+//
+//	u32 body length | u32 CRC-32C of body | body
+//
+// where body (all integers little-endian) is
+//
+//	i64 seq | i64 ts (Unix ns, 0 for the zero time) | u8 flags (bit 0: NL)
+//	| u8 stream length | u16 host length | stream | host | data
+//
+// Seqs strictly increase through the file. The first frame that is short,
+// over-long or fails its CRC ends the log: that is how a torn write after a
+// crash, or a frame still being written, looks to a reader.
+//
+// # Index file: <id>.idx
+//
+// An 8-byte magic "GAFIDX1\n", then one 20-byte entry for every 256th record
+// (the 1st, the 257th, …):
+//
+//	i64 seq | i64 offset of the record's frame in the data file | u32 CRC-32C of the 16 bytes before
+//
+// Read binary-searches the index for the last entry at or before the wanted
+// seq and scans at most 255 frames from there; it never scans from the
+// start. An entry that fails its CRC (torn) ends the index. The index is only
+// an accelerator: without it, reads scan from the start and stay correct.
+//
+// # Completion
+//
+// While a job runs, its files are <id>.log.partial and <id>.idx.partial.
+// Complete fsyncs both, renames the index and then the log to their final
+// names, and fsyncs the directory. The final data file's presence is what
+// "complete" means, so a crash never leaves a half-written file that looks
+// complete; a partial log stays readable as it is, and never shows an end.
+// Seal completes a partial log that a crash left behind, cutting its torn
+// tail, so that readers of an interrupted job's log see its end.
+package archive
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/gaffer-dev/gaffer"
+)
+
+// Limits of the format and of one Read.
+const (
+	// MaxData is the largest record data a log holds. Framed records are far
+	// smaller (gaffer.MaxRecord); the cap keeps a torn length from making a
+	// reader allocate gigabytes.
+	MaxData = 16 << 20
+
+	// DefaultReadLimit is the number of records Read returns when limit <= 0.
+	DefaultReadLimit = 1000
+
+	// MaxReadBytes bounds the data one Read returns. It stops after the
+	// record that crosses it, so one Read returns at least one record.
+	MaxReadBytes = 4 << 20
+
+	// IndexEvery is the number of records between index entries.
+	IndexEvery = 256
+)
+
+const (
+	logMagic   = "GAFLOG1\n"
+	idxMagic   = "GAFIDX1\n"
+	headerSize = 8 // length of both magics
+
+	frameHeader = 8  // body length, CRC
+	bodyFixed   = 20 // seq, ts, flags, stream length, host length
+	maxBody     = bodyFixed + math.MaxUint8 + math.MaxUint16 + MaxData
+	entrySize   = 20
+	flagNL      = 1
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// Ensure the types implement the interfaces.
+var (
+	_ gaffer.Archive       = (*Archive)(nil)
+	_ gaffer.ArchiveWriter = (*Writer)(nil)
+)
+
+// Archive stores job logs as files in one directory.
+type Archive struct {
+	dir string
+}
+
+// Open returns the archive kept in dir, creating dir if needed.
+func Open(dir string) (*Archive, error) {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("open archive: %w", err)
+	}
+	return &Archive{dir: dir}, nil
+}
+
+// Paths of a job's files.
+func (a *Archive) logPath(jobID int64) string {
+	return filepath.Join(a.dir, strconv.FormatInt(jobID, 10)+".log")
+}
+
+func (a *Archive) idxPath(jobID int64) string {
+	return filepath.Join(a.dir, strconv.FormatInt(jobID, 10)+".idx")
+}
+
+const partial = ".partial"
+
+// Create opens a new log for the job. ECONFLICT if the job already has one,
+// complete or not: a log is written once.
+func (a *Archive) Create(ctx context.Context, jobID int64) (gaffer.ArchiveWriter, error) {
+	return a.create(jobID)
+}
+
+func (a *Archive) create(jobID int64) (*Writer, error) {
+	logPath, idxPath := a.logPath(jobID), a.idxPath(jobID)
+	if _, err := os.Stat(logPath); err == nil {
+		return nil, gaffer.Errorf(gaffer.ECONFLICT, "job %d already has an archived log", jobID)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("create log: %w", err)
+	}
+
+	// O_EXCL on the data file makes this writer its only one; the index
+	// belongs to whoever holds the data file, so a stale one is truncated.
+	logf, err := os.OpenFile(logPath+partial, os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o640)
+	if errors.Is(err, fs.ErrExist) {
+		return nil, gaffer.Errorf(gaffer.ECONFLICT, "job %d already has an archived log", jobID)
+	} else if err != nil {
+		return nil, fmt.Errorf("create log: %w", err)
+	}
+	idxf, err := os.OpenFile(idxPath+partial, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|os.O_APPEND, 0o640)
+	if err != nil {
+		logf.Close()
+		return nil, fmt.Errorf("create log index: %w", err)
+	}
+	w := &Writer{dir: a.dir, jobID: jobID, logPath: logPath, idxPath: idxPath, log: logf, idx: idxf, off: headerSize}
+	if _, err := logf.Write([]byte(logMagic)); err != nil {
+		w.closeFiles()
+		return nil, fmt.Errorf("create log: %w", err)
+	} else if _, err := idxf.Write([]byte(idxMagic)); err != nil {
+		w.closeFiles()
+		return nil, fmt.Errorf("create log index: %w", err)
+	}
+	return w, nil
+}
+
+// Delete removes every file of the job's log. It is not an error if there
+// is none.
+func (a *Archive) Delete(jobID int64) error {
+	for _, path := range []string{a.logPath(jobID), a.logPath(jobID) + partial, a.idxPath(jobID), a.idxPath(jobID) + partial} {
+		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("delete log: %w", err)
+		}
+	}
+	return nil
+}
+
+// Read returns up to limit records with seq > after (DefaultReadLimit when
+// limit <= 0, and no more than about MaxReadBytes of data), and whether the
+// log is complete and nothing follows them. ENOTFOUND if there is no log.
+func (a *Archive) Read(ctx context.Context, jobID int64, after int64, limit int) ([]gaffer.Record, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, false, err
+	}
+	if limit <= 0 {
+		limit = DefaultReadLimit
+	}
+	lf, err := a.open(jobID)
+	if err != nil {
+		return nil, false, err
+	}
+	defer lf.close()
+
+	// Seqs start at 1; the bounds keep after+1 from overflowing.
+	after = min(max(after, 0), math.MaxInt64-1)
+	off, err := lf.seek(after + 1)
+	if err != nil {
+		return nil, false, fmt.Errorf("read log of job %d: %w", jobID, err)
+	}
+	r := newFrameReader(lf.log, off)
+	var (
+		recs  []gaffer.Record
+		size  int  // of data
+		last  bool // the scan hit the end of the valid frames
+		names names
+	)
+	for len(recs) < limit && size < MaxReadBytes {
+		f, ok, err := r.next()
+		if err != nil {
+			return nil, false, fmt.Errorf("read log of job %d: %w", jobID, err)
+		} else if !ok {
+			last = true
+			break
+		} else if f.seq <= after {
+			continue
+		}
+		recs = append(recs, f.record(&names))
+		size += len(f.data)
+	}
+	end := lf.complete && (last || r.off >= lf.size)
+	return recs, end, nil
+}
+
+// Raw writes the exact bytes host wrote to stream: each record's data, plus
+// "\n" where the line ended. It streams the log, holding one record at a time.
+func (a *Archive) Raw(ctx context.Context, jobID int64, host string, stream gaffer.Stream, w io.Writer) error {
+	lf, err := a.open(jobID)
+	if err != nil {
+		return err
+	}
+	defer lf.close()
+
+	r := newFrameReader(lf.log, headerSize)
+	bw := bufio.NewWriterSize(w, 64<<10)
+	for i := 0; ; i++ {
+		if i%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		f, ok, err := r.next()
+		if err != nil {
+			return fmt.Errorf("read log of job %d: %w", jobID, err)
+		} else if !ok {
+			break
+		} else if string(f.host) != host || string(f.stream) != string(stream) {
+			continue
+		}
+		// Stop at the first failed write (a viewer gone), not at the end.
+		if _, err := bw.Write(f.data); err != nil {
+			return fmt.Errorf("write raw log of job %d: %w", jobID, err)
+		} else if f.nl {
+			if err := bw.WriteByte('\n'); err != nil {
+				return fmt.Errorf("write raw log of job %d: %w", jobID, err)
+			}
+		}
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("write raw log of job %d: %w", jobID, err)
+	}
+	return nil
+}
+
+// logFile is one job's log opened for reading.
+type logFile struct {
+	log      *os.File
+	idx      *os.File // nil when there is no usable index
+	complete bool
+	size     int64 // of log, when opened
+	entries  int64 // whole index entries, when opened
+}
+
+// open opens a job's data file, complete or partial, and its index.
+func (a *Archive) open(jobID int64) (*logFile, error) {
+	logPath, idxPath := a.logPath(jobID), a.idxPath(jobID)
+	lf := &logFile{}
+	// Complete renames the partial file away between our two opens at most
+	// once, so a second round finds the final file.
+	for range 2 {
+		f, err := os.Open(logPath)
+		if err == nil {
+			lf.log, lf.complete = f, true
+			break
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("open log of job %d: %w", jobID, err)
+		}
+		if f, err = os.Open(logPath + partial); err == nil {
+			lf.log = f
+			break
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("open log of job %d: %w", jobID, err)
+		}
+	}
+	if lf.log == nil {
+		return nil, gaffer.Errorf(gaffer.ENOTFOUND, "no log archived for job %d", jobID)
+	}
+
+	fi, err := lf.log.Stat()
+	if err != nil {
+		lf.close()
+		return nil, fmt.Errorf("open log of job %d: %w", jobID, err)
+	}
+	lf.size = fi.Size()
+	if lf.size >= headerSize {
+		magic := make([]byte, headerSize)
+		if _, err := lf.log.ReadAt(magic, 0); err != nil {
+			lf.close()
+			return nil, fmt.Errorf("open log of job %d: %w", jobID, err)
+		} else if string(magic) != logMagic {
+			lf.close()
+			return nil, fmt.Errorf("open log of job %d: not a gaffer log", jobID)
+		}
+	}
+
+	// The index is renamed before the data file, so a partial data file may
+	// already have a final index. Any problem with it only costs speed.
+	paths := []string{idxPath}
+	if !lf.complete {
+		paths = []string{idxPath + partial, idxPath}
+	}
+	for _, path := range paths {
+		if f, err := os.Open(path); err == nil {
+			lf.idx = f
+			break
+		}
+	}
+	if lf.idx != nil {
+		magic := make([]byte, headerSize)
+		fi, err := lf.idx.Stat()
+		if err != nil || fi.Size() < headerSize {
+			lf.dropIndex()
+		} else if _, err := lf.idx.ReadAt(magic, 0); err != nil || string(magic) != idxMagic {
+			lf.dropIndex()
+		} else {
+			lf.entries = (fi.Size() - headerSize) / entrySize
+		}
+	}
+	return lf, nil
+}
+
+func (lf *logFile) dropIndex() {
+	lf.idx.Close()
+	lf.idx, lf.entries = nil, 0
+}
+
+func (lf *logFile) close() {
+	lf.log.Close()
+	if lf.idx != nil {
+		lf.idx.Close()
+	}
+}
+
+// seek returns the offset of a frame at or before the one with seq `seq`,
+// at most IndexEvery-1 frames before it: the last index entry with a seq no
+// greater, or the first frame. It reads O(log n) index entries.
+func (lf *logFile) seek(seq int64) (int64, error) {
+	var err error
+	// Entries that fail their CRC are torn, and only the tail of the index
+	// can be torn: treating them as after everything keeps the search sound.
+	i := sort.Search(int(lf.entries), func(i int) bool {
+		e, ok, rerr := lf.entry(int64(i))
+		if rerr != nil {
+			err = rerr
+		}
+		return !ok || e.seq > seq
+	})
+	if err != nil {
+		return 0, err
+	} else if i == 0 {
+		return headerSize, nil
+	}
+	e, _, err := lf.entry(int64(i - 1))
+	if err != nil {
+		return 0, err
+	}
+	return e.off, nil
+}
+
+type entry struct{ seq, off int64 }
+
+// entry reads index entry i; ok is false if it is torn.
+func (lf *logFile) entry(i int64) (entry, bool, error) {
+	var b [entrySize]byte
+	if _, err := lf.idx.ReadAt(b[:], headerSize+i*entrySize); err != nil {
+		return entry{}, false, err
+	}
+	if crc32.Checksum(b[:16], castagnoli) != binary.LittleEndian.Uint32(b[16:]) {
+		return entry{}, false, nil
+	}
+	e := entry{seq: int64(binary.LittleEndian.Uint64(b[0:])), off: int64(binary.LittleEndian.Uint64(b[8:]))}
+	return e, e.off >= headerSize, nil
+}
+
+func appendEntry(b []byte, e entry) []byte {
+	start := len(b)
+	b = binary.LittleEndian.AppendUint64(b, uint64(e.seq))
+	b = binary.LittleEndian.AppendUint64(b, uint64(e.off))
+	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b[start:], castagnoli))
+}
+
+// frameReader reads frames from a data file, possibly one still being
+// written. Its buffer is reused: a frame is valid until the next call.
+type frameReader struct {
+	r   *bufio.Reader
+	off int64 // of the next frame
+	buf []byte
+}
+
+func newFrameReader(f *os.File, off int64) *frameReader {
+	sr := io.NewSectionReader(f, off, math.MaxInt64-off)
+	return &frameReader{r: bufio.NewReaderSize(sr, 64<<10), off: off}
+}
+
+type frame struct {
+	seq    int64
+	ts     int64
+	nl     bool
+	stream []byte
+	host   []byte
+	data   []byte
+}
+
+// next returns the next frame, or ok false at the end of the valid frames:
+// the end of the file, or a frame that is short, malformed or fails its CRC
+// (torn by a crash, or still being written).
+func (r *frameReader) next() (f frame, ok bool, err error) {
+	var h [frameHeader]byte
+	if _, err := io.ReadFull(r.r, h[:]); err == io.EOF || err == io.ErrUnexpectedEOF {
+		return frame{}, false, nil
+	} else if err != nil {
+		return frame{}, false, err
+	}
+	n := binary.LittleEndian.Uint32(h[0:])
+	if n < bodyFixed || n > maxBody {
+		return frame{}, false, nil
+	}
+	if cap(r.buf) < int(n) {
+		r.buf = make([]byte, n)
+	}
+	body := r.buf[:n]
+	if _, err := io.ReadFull(r.r, body); err == io.EOF || err == io.ErrUnexpectedEOF {
+		return frame{}, false, nil
+	} else if err != nil {
+		return frame{}, false, err
+	}
+	if crc32.Checksum(body, castagnoli) != binary.LittleEndian.Uint32(h[4:]) {
+		return frame{}, false, nil
+	}
+
+	sl, hl := int(body[17]), int(binary.LittleEndian.Uint16(body[18:]))
+	if bodyFixed+sl+hl > len(body) {
+		return frame{}, false, nil
+	}
+	f = frame{
+		seq:    int64(binary.LittleEndian.Uint64(body[0:])),
+		ts:     int64(binary.LittleEndian.Uint64(body[8:])),
+		nl:     body[16]&flagNL != 0,
+		stream: body[bodyFixed : bodyFixed+sl],
+		host:   body[bodyFixed+sl : bodyFixed+sl+hl],
+		data:   body[bodyFixed+sl+hl:],
+	}
+	r.off += frameHeader + int64(n)
+	return f, true, nil
+}
+
+// names reuses the last host and stream strings, which repeat in runs.
+type names struct {
+	host, stream string
+}
+
+// record returns f as a Record that owns its data.
+func (f *frame) record(names *names) gaffer.Record {
+	if string(f.host) != names.host {
+		names.host = string(f.host)
+	}
+	if string(f.stream) != names.stream {
+		names.stream = string(f.stream)
+	}
+	rec := gaffer.Record{
+		Seq:    f.seq,
+		Host:   names.host,
+		Stream: gaffer.Stream(names.stream),
+		Data:   append([]byte{}, f.data...),
+		NL:     f.nl,
+	}
+	if f.ts != 0 {
+		rec.TS = time.Unix(0, f.ts).UTC()
+	}
+	return rec
+}
+
+// appendFrame encodes rec as a frame onto b.
+func appendFrame(b []byte, rec *gaffer.Record) []byte {
+	n := bodyFixed + len(rec.Stream) + len(rec.Host) + len(rec.Data)
+	b = binary.LittleEndian.AppendUint32(b, uint32(n))
+	crcAt := len(b)
+	b = binary.LittleEndian.AppendUint32(b, 0)
+	start := len(b)
+
+	var ts int64
+	if !rec.TS.IsZero() {
+		ts = rec.TS.UnixNano()
+	}
+	var flags byte
+	if rec.NL {
+		flags |= flagNL
+	}
+	b = binary.LittleEndian.AppendUint64(b, uint64(rec.Seq))
+	b = binary.LittleEndian.AppendUint64(b, uint64(ts))
+	b = append(b, flags, byte(len(rec.Stream)))
+	b = binary.LittleEndian.AppendUint16(b, uint16(len(rec.Host)))
+	b = append(b, rec.Stream...)
+	b = append(b, rec.Host...)
+	b = append(b, rec.Data...)
+	binary.LittleEndian.PutUint32(b[crcAt:], crc32.Checksum(b[start:], castagnoli))
+	return b
+}

@@ -1,0 +1,273 @@
+package archive
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"sync"
+
+	"github.com/gaffer-dev/gaffer"
+)
+
+// Writer appends to one job's partial log. Each Write reaches the file with
+// one write call and nothing is buffered between calls, so a Read in the same
+// process sees the records as soon as Write returns.
+type Writer struct {
+	dir              string
+	jobID            int64
+	logPath, idxPath string // final names
+
+	mu        sync.Mutex
+	log, idx  *os.File
+	off       int64 // end of the data file
+	n         int64 // records written
+	last      int64 // seq of the last record written
+	buf, ibuf []byte
+	err       error // the first write error: the files can no longer be trusted
+	dirSynced bool
+	completed bool
+	closed    bool
+}
+
+// Write appends records. Their seqs must increase, and continue after the
+// last record written; Write rejects the whole batch with EINVALID otherwise.
+func (w *Writer) Write(recs []gaffer.Record) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.usable(); err != nil {
+		return err
+	}
+	last := w.last
+	for i := range recs {
+		r := &recs[i]
+		if r.Seq <= last {
+			return gaffer.Errorf(gaffer.EINVALID, "archive of job %d: record seq %d after seq %d", w.jobID, r.Seq, last)
+		} else if len(r.Data) > MaxData {
+			return gaffer.Errorf(gaffer.EINVALID, "archive of job %d: record %d holds %d bytes, more than %d", w.jobID, r.Seq, len(r.Data), MaxData)
+		} else if len(r.Host) > 1<<16-1 || len(r.Stream) > 1<<8-1 {
+			return gaffer.Errorf(gaffer.EINVALID, "archive of job %d: record %d has a host or stream name too long", w.jobID, r.Seq)
+		}
+		last = r.Seq
+	}
+	if len(recs) == 0 {
+		return nil
+	}
+
+	buf, ibuf := w.buf[:0], w.ibuf[:0]
+	for i := range recs {
+		if (w.n+int64(i))%IndexEvery == 0 {
+			ibuf = appendEntry(ibuf, entry{seq: recs[i].Seq, off: w.off + int64(len(buf))})
+		}
+		buf = appendFrame(buf, &recs[i])
+	}
+	// Keep a moderate buffer for the next batch, not the largest ever seen.
+	if cap(buf) <= 1<<20 {
+		w.buf, w.ibuf = buf, ibuf
+	}
+
+	// Data first, then the index entries that point into it: a reader never
+	// follows an entry to data that was not written.
+	if _, err := w.log.Write(buf); err != nil {
+		// Cut a partial frame away if we can; readers stop at it anyway.
+		w.log.Truncate(w.off)
+		w.err = fmt.Errorf("write log of job %d: %w", w.jobID, err)
+		return w.err
+	}
+	w.off += int64(len(buf))
+	w.n += int64(len(recs))
+	w.last = last
+	if len(ibuf) > 0 {
+		if _, err := w.idx.Write(ibuf); err != nil {
+			w.err = fmt.Errorf("write log index of job %d: %w", w.jobID, err)
+			return w.err
+		}
+	}
+	return nil
+}
+
+func (w *Writer) usable() error {
+	if w.err != nil {
+		return w.err
+	} else if w.completed || w.closed {
+		return gaffer.Errorf(gaffer.EINVALID, "archive of job %d is closed for writing", w.jobID)
+	}
+	return nil
+}
+
+// Sync makes everything written so far durable, including the files' names
+// in the directory.
+func (w *Writer) Sync() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.usable(); err != nil {
+		return err
+	}
+	return w.sync()
+}
+
+func (w *Writer) sync() error {
+	if err := w.log.Sync(); err != nil {
+		return fmt.Errorf("sync log of job %d: %w", w.jobID, err)
+	} else if err := w.idx.Sync(); err != nil {
+		return fmt.Errorf("sync log index of job %d: %w", w.jobID, err)
+	}
+	if !w.dirSynced {
+		if err := syncDir(w.dir); err != nil {
+			return fmt.Errorf("sync log of job %d: %w", w.jobID, err)
+		}
+		w.dirSynced = true
+	}
+	return nil
+}
+
+// Complete makes the log durable and gives its files their final names: the
+// index first, the data file last, since the final data file is what marks
+// the log complete. A second Complete does nothing.
+func (w *Writer) Complete() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.completed {
+		return nil
+	} else if err := w.usable(); err != nil {
+		return err
+	}
+	if err := w.log.Sync(); err != nil {
+		return fmt.Errorf("complete log of job %d: %w", w.jobID, err)
+	} else if err := w.idx.Sync(); err != nil {
+		return fmt.Errorf("complete log of job %d: %w", w.jobID, err)
+	}
+	w.completed = true
+	if err := w.closeFiles(); err != nil {
+		return err
+	}
+
+	if err := os.Rename(w.idxPath+partial, w.idxPath); err != nil {
+		return fmt.Errorf("complete log of job %d: %w", w.jobID, err)
+	} else if err := os.Rename(w.logPath+partial, w.logPath); err != nil {
+		return fmt.Errorf("complete log of job %d: %w", w.jobID, err)
+	} else if err := syncDir(w.dir); err != nil {
+		return fmt.Errorf("complete log of job %d: %w", w.jobID, err)
+	}
+	return nil
+}
+
+// Close releases the writer. Unless Complete was called the log stays
+// partial, readable as far as it was written.
+func (w *Writer) Close() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.completed || w.closed {
+		return nil
+	}
+	w.closed = true
+	return w.closeFiles()
+}
+
+func (w *Writer) closeFiles() error {
+	err := w.log.Close()
+	if ierr := w.idx.Close(); err == nil {
+		err = ierr
+	}
+	if err != nil {
+		return fmt.Errorf("close log of job %d: %w", w.jobID, err)
+	}
+	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// Seal completes a log left partial with no writer, as a crash leaves one:
+// it cuts the data file after its last whole record, rebuilds the index,
+// and renames both as Complete does. Sealing a complete log does nothing.
+// It must not be called while a Writer still has the log open.
+func (a *Archive) Seal(ctx context.Context, jobID int64) error {
+	logPath, idxPath := a.logPath(jobID), a.idxPath(jobID)
+	if _, err := os.Stat(logPath); err == nil {
+		return nil
+	}
+	f, err := os.OpenFile(logPath+partial, os.O_RDWR, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		return gaffer.Errorf(gaffer.ENOTFOUND, "no log archived for job %d", jobID)
+	} else if err != nil {
+		return fmt.Errorf("seal log of job %d: %w", jobID, err)
+	}
+	defer f.Close()
+
+	magic := make([]byte, headerSize)
+	if _, err := f.ReadAt(magic, 0); errors.Is(err, io.EOF) {
+		// Torn in its header: nothing was written after it.
+		if err := f.Truncate(0); err != nil {
+			return fmt.Errorf("seal log of job %d: %w", jobID, err)
+		} else if _, err := f.WriteAt([]byte(logMagic), 0); err != nil {
+			return fmt.Errorf("seal log of job %d: %w", jobID, err)
+		}
+	} else if err != nil {
+		return fmt.Errorf("seal log of job %d: %w", jobID, err)
+	} else if string(magic) != logMagic {
+		return fmt.Errorf("seal log of job %d: not a gaffer log", jobID)
+	}
+
+	idx := []byte(idxMagic)
+	r := newFrameReader(f, headerSize)
+	var n, last int64
+	for ; ; n++ {
+		if n%4096 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		off := r.off
+		fr, ok, err := r.next()
+		if err != nil {
+			return fmt.Errorf("seal log of job %d: %w", jobID, err)
+		} else if !ok || fr.seq <= last {
+			r.off = off
+			break
+		}
+		if n%IndexEvery == 0 {
+			idx = appendEntry(idx, entry{seq: fr.seq, off: off})
+		}
+		last = fr.seq
+	}
+	if err := f.Truncate(r.off); err != nil {
+		return fmt.Errorf("seal log of job %d: %w", jobID, err)
+	} else if err := f.Sync(); err != nil {
+		return fmt.Errorf("seal log of job %d: %w", jobID, err)
+	} else if err := writeSynced(idxPath+partial, idx); err != nil {
+		return fmt.Errorf("seal log of job %d: %w", jobID, err)
+	}
+
+	if err := os.Rename(idxPath+partial, idxPath); err != nil {
+		return fmt.Errorf("seal log of job %d: %w", jobID, err)
+	} else if err := os.Rename(logPath+partial, logPath); err != nil {
+		return fmt.Errorf("seal log of job %d: %w", jobID, err)
+	} else if err := syncDir(a.dir); err != nil {
+		return fmt.Errorf("seal log of job %d: %w", jobID, err)
+	}
+	return nil
+}
+
+func writeSynced(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	} else if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}

@@ -1,0 +1,570 @@
+// Package livelogtest is the contract every gaffer.LiveLog implementation
+// must meet. An implementation's tests call Run with a constructor:
+//
+//	func TestLiveLog(t *testing.T) {
+//		livelogtest.Run(t, func(t *testing.T) gaffer.LiveLog { return memory.NewLiveLog(0) })
+//	}
+//
+// The suite is neutral about buffer sizes: where records may have been
+// trimmed it accepts either the exact records or ETRIMMED, never records that
+// are missing, duplicated or out of order. It does expect a buffer to hold at
+// least the newest 200 small records (about 20 KiB): tests of reading and
+// waiting use fewer than that and expect them all.
+package livelogtest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gaffer-dev/gaffer"
+)
+
+// hang bounds every blocking call so a broken implementation fails the test
+// instead of hanging it. It is a guard, not a timing assertion.
+const hang = 30 * time.Second
+
+// Run runs the contract suite. open must return a fresh LiveLog for each
+// call; it may register cleanups on t.
+func Run(t *testing.T, open func(t *testing.T) gaffer.LiveLog) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, l gaffer.LiveLog)
+	}{
+		{"Empty", testEmpty},
+		{"RoundTrip", testRoundTrip},
+		{"ReadAfter", testReadAfter},
+		{"Limit", testLimit},
+		{"End", testEnd},
+		{"AppendAfterClose", testAppendAfterClose},
+		{"SequenceGap", testSequenceGap},
+		{"NotFound", testNotFound},
+		{"Delete", testDelete},
+		{"JobsIndependent", testJobsIndependent},
+		{"WaitDataThere", testWaitDataThere},
+		{"WaitAppend", testWaitAppend},
+		{"WaitClose", testWaitClose},
+		{"WaitDelete", testWaitDelete},
+		{"WaitCancel", testWaitCancel},
+		{"Trim", testTrim},
+		{"ConcurrentReaders", testConcurrentReaders},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.fn(t, open(t))
+		})
+	}
+}
+
+func testEmpty(t *testing.T, l gaffer.LiveLog) {
+	ctx := context.Background()
+	mustCreate(t, l, 1)
+	recs, end, err := l.Read(ctx, 1, 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	} else if len(recs) != 0 || end {
+		t.Fatalf("Read empty log = %d records, end %v; want 0, false", len(recs), end)
+	}
+
+	mustClose(t, l, 1)
+	recs, end, err = l.Read(ctx, 1, 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	} else if len(recs) != 0 || !end {
+		t.Fatalf("Read closed empty log = %d records, end %v; want 0, true", len(recs), end)
+	}
+}
+
+func testRoundTrip(t *testing.T, l gaffer.LiveLog) {
+	mustCreate(t, l, 1)
+	ts := time.Date(2025, 3, 4, 5, 6, 7, 891011121, time.UTC)
+	want := []gaffer.Record{
+		{Seq: 1, TS: ts, Host: "web-1", Stream: gaffer.Stdout, Data: []byte("hello"), NL: true},
+		{Seq: 2, TS: ts.Add(time.Nanosecond), Host: "web-2", Stream: gaffer.Stderr, Data: []byte("a\x00b\xff\xfe\r"), NL: false},
+		{Seq: 3, TS: ts.Add(time.Second), Host: "", Stream: gaffer.System, Data: []byte{}, NL: true},
+		{Seq: 4, TS: ts, Host: "db", Stream: gaffer.Stdout, Data: []byte("progress 10%\rprogress 20%\r"), NL: true},
+	}
+	mustAppend(t, l, 1, want)
+	got := mustRead(t, l, 1, 0, 100)
+	if len(got) != len(want) {
+		t.Fatalf("Read = %d records, want %d", len(got), len(want))
+	}
+	for i := range want {
+		assertRecord(t, got[i], want[i])
+	}
+}
+
+func testReadAfter(t *testing.T, l gaffer.LiveLog) {
+	mustCreate(t, l, 1)
+	for i := int64(0); i < 10; i++ {
+		mustAppend(t, l, 1, recs(i*10+1, 10))
+	}
+	tests := []struct {
+		after     int64
+		limit     int
+		first     int64
+		n         int
+		wantEmpty bool
+	}{
+		{after: 0, limit: 5, first: 1, n: 5},
+		{after: 40, limit: 10, first: 41, n: 10},
+		{after: 45, limit: 1000, first: 46, n: 55},
+		{after: 99, limit: 10, first: 100, n: 1},
+		{after: 100, limit: 10, n: 0},
+		{after: 150, limit: 10, n: 0},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("after=%d,limit=%d", tt.after, tt.limit), func(t *testing.T) {
+			got, end, err := l.Read(context.Background(), 1, tt.after, tt.limit)
+			if err != nil {
+				t.Fatal(err)
+			} else if end {
+				t.Fatal("end = true on an open log")
+			}
+			assertSeqs(t, got, tt.first, tt.n)
+		})
+	}
+}
+
+func testLimit(t *testing.T, l gaffer.LiveLog) {
+	mustCreate(t, l, 1)
+	mustAppend(t, l, 1, recs(1, 50))
+	var seen int64
+	for seen < 50 {
+		got := mustRead(t, l, 1, seen, 7)
+		if len(got) == 0 || len(got) > 7 {
+			t.Fatalf("Read(after=%d, limit=7) = %d records", seen, len(got))
+		}
+		assertSeqs(t, got, seen+1, len(got))
+		seen = got[len(got)-1].Seq
+	}
+}
+
+func testEnd(t *testing.T, l gaffer.LiveLog) {
+	ctx := context.Background()
+	mustCreate(t, l, 1)
+	mustAppend(t, l, 1, recs(1, 20))
+	mustClose(t, l, 1)
+
+	tests := []struct {
+		after   int64
+		limit   int
+		n       int
+		wantEnd bool
+	}{
+		{after: 0, limit: 100, n: 20, wantEnd: true},
+		{after: 0, limit: 20, n: 20, wantEnd: true},
+		{after: 0, limit: 19, n: 19, wantEnd: false},
+		{after: 10, limit: 5, n: 5, wantEnd: false},
+		{after: 15, limit: 5, n: 5, wantEnd: true},
+		{after: 20, limit: 5, n: 0, wantEnd: true},
+	}
+	for _, tt := range tests {
+		got, end, err := l.Read(ctx, 1, tt.after, tt.limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		assertSeqs(t, got, tt.after+1, tt.n)
+		if end != tt.wantEnd {
+			t.Errorf("Read(after=%d, limit=%d) end = %v, want %v", tt.after, tt.limit, end, tt.wantEnd)
+		}
+	}
+}
+
+func testAppendAfterClose(t *testing.T, l gaffer.LiveLog) {
+	mustCreate(t, l, 1)
+	mustAppend(t, l, 1, recs(1, 3))
+	mustClose(t, l, 1)
+	if err := l.Append(context.Background(), 1, recs(4, 1)); err == nil {
+		t.Fatal("Append after Close succeeded")
+	}
+	got, end, err := l.Read(context.Background(), 1, 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertSeqs(t, got, 1, 3)
+	if !end {
+		t.Fatal("end = false after Close")
+	}
+}
+
+func testSequenceGap(t *testing.T, l gaffer.LiveLog) {
+	ctx := context.Background()
+	mustCreate(t, l, 1)
+	mustAppend(t, l, 1, recs(1, 3))
+
+	bad := map[string][]gaffer.Record{
+		"gap":            recs(5, 2),
+		"repeat":         recs(3, 2),
+		"restart":        recs(1, 1),
+		"gap inside":     {rec(4), rec(6)},
+		"backwards":      {rec(5), rec(4)},
+		"duplicate pair": {rec(4), rec(4)},
+	}
+	for name, batch := range bad {
+		if err := l.Append(ctx, 1, batch); err == nil {
+			t.Errorf("Append %s succeeded", name)
+		} else if code := gaffer.ErrorCode(err); code == gaffer.ENOTFOUND || code == gaffer.ETRIMMED {
+			t.Errorf("Append %s: code %q", name, code)
+		}
+	}
+	// Rejected batches leave nothing behind, and the log goes on.
+	assertSeqs(t, mustRead(t, l, 1, 0, 100), 1, 3)
+	mustAppend(t, l, 1, recs(4, 2))
+	assertSeqs(t, mustRead(t, l, 1, 0, 100), 1, 5)
+}
+
+func testNotFound(t *testing.T, l gaffer.LiveLog) {
+	ctx := context.Background()
+	if _, _, err := l.Read(ctx, 404, 0, 10); gaffer.ErrorCode(err) != gaffer.ENOTFOUND {
+		t.Errorf("Read unknown job: %v, want ENOTFOUND", err)
+	}
+	if err := l.Append(ctx, 404, recs(1, 1)); gaffer.ErrorCode(err) != gaffer.ENOTFOUND {
+		t.Errorf("Append unknown job: %v, want ENOTFOUND", err)
+	}
+	if err := l.Close(ctx, 404); gaffer.ErrorCode(err) != gaffer.ENOTFOUND {
+		t.Errorf("Close unknown job: %v, want ENOTFOUND", err)
+	}
+	// Wait must not block on a job that does not exist.
+	wctx, cancel := context.WithTimeout(ctx, hang)
+	defer cancel()
+	if err := l.Wait(wctx, 404, 0); err != nil && gaffer.ErrorCode(err) != gaffer.ENOTFOUND {
+		t.Errorf("Wait unknown job: %v, want nil or ENOTFOUND", err)
+	}
+}
+
+func testDelete(t *testing.T, l gaffer.LiveLog) {
+	ctx := context.Background()
+	mustCreate(t, l, 1)
+	mustAppend(t, l, 1, recs(1, 10))
+	mustClose(t, l, 1)
+	if err := l.Delete(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := l.Read(ctx, 1, 0, 10); gaffer.ErrorCode(err) != gaffer.ENOTFOUND {
+		t.Fatalf("Read after Delete: %v, want ENOTFOUND", err)
+	}
+	if _, _, err := l.Read(ctx, 1, 5, 10); gaffer.ErrorCode(err) != gaffer.ENOTFOUND {
+		t.Fatalf("Read after Delete: %v, want ENOTFOUND", err)
+	}
+}
+
+func testJobsIndependent(t *testing.T, l gaffer.LiveLog) {
+	mustCreate(t, l, 1)
+	mustCreate(t, l, 2)
+	mustAppend(t, l, 1, recs(1, 5))
+	mustAppend(t, l, 2, recs(1, 2))
+	mustClose(t, l, 2)
+	assertSeqs(t, mustRead(t, l, 1, 0, 100), 1, 5)
+	assertSeqs(t, mustRead(t, l, 2, 0, 100), 1, 2)
+	if _, end, _ := l.Read(context.Background(), 1, 5, 100); end {
+		t.Fatal("closing job 2 ended job 1")
+	}
+}
+
+func testWaitDataThere(t *testing.T, l gaffer.LiveLog) {
+	mustCreate(t, l, 1)
+	mustAppend(t, l, 1, recs(1, 3))
+	ctx, cancel := context.WithTimeout(context.Background(), hang)
+	defer cancel()
+	for _, after := range []int64{0, 1, 2} {
+		if err := l.Wait(ctx, 1, after); err != nil {
+			t.Fatalf("Wait(after=%d) with data there: %v", after, err)
+		}
+	}
+
+	mustClose(t, l, 1)
+	if err := l.Wait(ctx, 1, 3); err != nil {
+		t.Fatalf("Wait at the end of a closed log: %v", err)
+	}
+}
+
+// waitAsync starts Wait in a goroutine and returns its result channel.
+func waitAsync(l gaffer.LiveLog, ctx context.Context, jobID, after int64) <-chan error {
+	ch := make(chan error, 1)
+	go func() { ch <- l.Wait(ctx, jobID, after) }()
+	return ch
+}
+
+func receive(t *testing.T, ch <-chan error) error {
+	t.Helper()
+	select {
+	case err := <-ch:
+		return err
+	case <-time.After(hang):
+		t.Fatal("Wait did not return")
+		return nil
+	}
+}
+
+func testWaitAppend(t *testing.T, l gaffer.LiveLog) {
+	mustCreate(t, l, 1)
+	mustAppend(t, l, 1, recs(1, 2))
+	ctx := context.Background()
+
+	// Many waiters, all woken by one append.
+	var chs []<-chan error
+	for i := 0; i < 10; i++ {
+		chs = append(chs, waitAsync(l, ctx, 1, 2))
+	}
+	mustAppend(t, l, 1, recs(3, 1))
+	for _, ch := range chs {
+		if err := receive(t, ch); err != nil {
+			t.Fatalf("Wait woken by Append: %v", err)
+		}
+	}
+	assertSeqs(t, mustRead(t, l, 1, 2, 10), 3, 1)
+}
+
+func testWaitClose(t *testing.T, l gaffer.LiveLog) {
+	mustCreate(t, l, 1)
+	mustAppend(t, l, 1, recs(1, 2))
+	var chs []<-chan error
+	for i := 0; i < 10; i++ {
+		chs = append(chs, waitAsync(l, context.Background(), 1, 2))
+	}
+	mustClose(t, l, 1)
+	for _, ch := range chs {
+		if err := receive(t, ch); err != nil {
+			t.Fatalf("Wait woken by Close: %v", err)
+		}
+	}
+	if _, end, _ := l.Read(context.Background(), 1, 2, 10); !end {
+		t.Fatal("end = false after Close")
+	}
+}
+
+func testWaitDelete(t *testing.T, l gaffer.LiveLog) {
+	mustCreate(t, l, 1)
+	ch := waitAsync(l, context.Background(), 1, 0)
+	if err := l.Delete(context.Background(), 1); err != nil {
+		t.Fatal(err)
+	}
+	// Woken by Delete (nil), or called after it (ENOTFOUND): never blocked.
+	if err := receive(t, ch); err != nil && gaffer.ErrorCode(err) != gaffer.ENOTFOUND {
+		t.Fatalf("Wait on a deleted log: %v", err)
+	}
+}
+
+func testWaitCancel(t *testing.T, l gaffer.LiveLog) {
+	mustCreate(t, l, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	ch := waitAsync(l, ctx, 1, 0)
+	cancel()
+	if err := receive(t, ch); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Wait after cancel: %v, want context.Canceled", err)
+	}
+
+	// A done context with no data returns at once too.
+	if err := l.Wait(ctx, 1, 0); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Wait with a canceled context: %v, want context.Canceled", err)
+	}
+}
+
+// testTrim appends more than a small buffer holds. Whatever an
+// implementation keeps, a read returns the exact records or ETRIMMED, and
+// the newest record is always there.
+func testTrim(t *testing.T, l gaffer.LiveLog) {
+	const n, size = 4000, 4 << 10 // 16 MiB: more than a live buffer holds
+	mustCreate(t, l, 1)
+	data := bytes.Repeat([]byte("x"), size)
+	for seq := int64(1); seq <= n; seq += 100 {
+		batch := recs(seq, 100)
+		for i := range batch {
+			batch[i].Data = data
+		}
+		mustAppend(t, l, 1, batch)
+	}
+
+	trimmed := 0
+	for _, after := range []int64{0, 1, 1000, 2000, 3000, 3500, 3900, 3990, n - 1} {
+		got, _, err := l.Read(context.Background(), 1, after, 50)
+		if gaffer.ErrorCode(err) == gaffer.ETRIMMED {
+			trimmed++
+			if after == n-1 {
+				t.Fatal("the newest record was trimmed")
+			}
+			continue
+		} else if err != nil {
+			t.Fatalf("Read(after=%d): %v", after, err)
+		}
+		assertSeqs(t, got, after+1, int(min(50, n-after)))
+		for i := range got {
+			if !bytes.Equal(got[i].Data, data) {
+				t.Fatalf("record %d: wrong data", got[i].Seq)
+			}
+		}
+	}
+	t.Logf("%d of 9 reads trimmed", trimmed)
+}
+
+// testConcurrentReaders follows a writer with many readers, as the server
+// does: the writer puts each batch in an archive first (here a slice), then
+// in the live log; a reader that gets ETRIMMED reads the archive.
+func testConcurrentReaders(t *testing.T, l gaffer.LiveLog) {
+	const n, batchSize, readers = 100_000, 100, 8
+	ctx, cancel := context.WithTimeout(context.Background(), 5*hang)
+	defer cancel()
+	mustCreate(t, l, 1)
+
+	var archive struct {
+		sync.RWMutex
+		recs []gaffer.Record
+	}
+	readArchive := func(after int64, limit int) []gaffer.Record {
+		archive.RLock()
+		defer archive.RUnlock()
+		lo := min(int(after), len(archive.recs))
+		hi := min(lo+limit, len(archive.recs))
+		return archive.recs[lo:hi]
+	}
+
+	errc := make(chan error, readers+1)
+	var wg sync.WaitGroup
+	wg.Add(readers + 1)
+	go func() {
+		defer wg.Done()
+		for seq := int64(1); seq <= n; seq += batchSize {
+			batch := recs(seq, batchSize)
+			archive.Lock()
+			archive.recs = append(archive.recs, batch...)
+			archive.Unlock()
+			if err := l.Append(ctx, 1, batch); err != nil {
+				errc <- fmt.Errorf("append %d: %w", seq, err)
+				return
+			}
+		}
+		if err := l.Close(ctx, 1); err != nil {
+			errc <- fmt.Errorf("close: %w", err)
+		}
+	}()
+
+	fromArchive := make([]int, readers)
+	for r := 0; r < readers; r++ {
+		go func() {
+			defer wg.Done()
+			errc <- follow(ctx, l, readArchive, r, &fromArchive[r], n)
+		}()
+	}
+	wg.Wait()
+	close(errc)
+	for err := range errc {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	t.Logf("records read from the archive after ETRIMMED, per reader: %v", fromArchive)
+}
+
+// follow reads job 1 from the start to its end and checks that it sees every
+// seq from 1 to n exactly once, in order.
+func follow(ctx context.Context, l gaffer.LiveLog, readArchive func(int64, int) []gaffer.Record, r int, fromArchive *int, n int64) error {
+	var after int64
+	limit := 100 + 37*r // readers out of step with the writer's batches
+	for {
+		got, end, err := l.Read(ctx, 1, after, limit)
+		if gaffer.ErrorCode(err) == gaffer.ETRIMMED {
+			got = readArchive(after, limit)
+			*fromArchive += len(got)
+			if len(got) == 0 {
+				return fmt.Errorf("reader %d: ETRIMMED after %d, but the archive has nothing there", r, after)
+			}
+		} else if err != nil {
+			return fmt.Errorf("reader %d: read after %d: %w", r, after, err)
+		}
+		for i := range got {
+			if want := after + 1; got[i].Seq != want {
+				return fmt.Errorf("reader %d: got seq %d, want %d", r, got[i].Seq, want)
+			} else if string(got[i].Data) != line(want) {
+				return fmt.Errorf("reader %d: seq %d has data %q", r, want, got[i].Data)
+			}
+			after++
+		}
+		if end {
+			if after != n {
+				return fmt.Errorf("reader %d: end after %d records, want %d", r, after, n)
+			}
+			return nil
+		} else if len(got) == 0 {
+			if err := l.Wait(ctx, 1, after); err != nil {
+				return fmt.Errorf("reader %d: wait after %d: %w", r, after, err)
+			}
+		}
+	}
+}
+
+func line(seq int64) string { return fmt.Sprintf("line %d", seq) }
+
+func rec(seq int64) gaffer.Record {
+	return gaffer.Record{
+		Seq:    seq,
+		TS:     time.Unix(1700000000, seq).UTC(),
+		Host:   "host",
+		Stream: gaffer.Stdout,
+		Data:   []byte(line(seq)),
+		NL:     true,
+	}
+}
+
+func recs(first int64, n int) []gaffer.Record {
+	out := make([]gaffer.Record, n)
+	for i := range out {
+		out[i] = rec(first + int64(i))
+	}
+	return out
+}
+
+func mustCreate(t *testing.T, l gaffer.LiveLog, jobID int64) {
+	t.Helper()
+	if err := l.Create(context.Background(), jobID); err != nil {
+		t.Fatalf("Create(%d): %v", jobID, err)
+	}
+}
+
+func mustAppend(t *testing.T, l gaffer.LiveLog, jobID int64, recs []gaffer.Record) {
+	t.Helper()
+	if err := l.Append(context.Background(), jobID, recs); err != nil {
+		t.Fatalf("Append(%d): %v", jobID, err)
+	}
+}
+
+func mustClose(t *testing.T, l gaffer.LiveLog, jobID int64) {
+	t.Helper()
+	if err := l.Close(context.Background(), jobID); err != nil {
+		t.Fatalf("Close(%d): %v", jobID, err)
+	}
+}
+
+func mustRead(t *testing.T, l gaffer.LiveLog, jobID, after int64, limit int) []gaffer.Record {
+	t.Helper()
+	recs, _, err := l.Read(context.Background(), jobID, after, limit)
+	if err != nil {
+		t.Fatalf("Read(%d, after=%d): %v", jobID, after, err)
+	}
+	return recs
+}
+
+// assertSeqs checks that recs are exactly seqs first, first+1, …, first+n-1.
+func assertSeqs(t *testing.T, recs []gaffer.Record, first int64, n int) {
+	t.Helper()
+	if len(recs) != n {
+		t.Fatalf("got %d records, want %d (from seq %d)", len(recs), n, first)
+	}
+	for i := range recs {
+		if want := first + int64(i); recs[i].Seq != want {
+			t.Fatalf("record %d has seq %d, want %d", i, recs[i].Seq, want)
+		}
+	}
+}
+
+func assertRecord(t *testing.T, got, want gaffer.Record) {
+	t.Helper()
+	if got.Seq != want.Seq || !got.TS.Equal(want.TS) || got.Host != want.Host ||
+		got.Stream != want.Stream || !bytes.Equal(got.Data, want.Data) || got.NL != want.NL {
+		t.Fatalf("record %d:\n got %+v\nwant %+v", want.Seq, got, want)
+	}
+}
