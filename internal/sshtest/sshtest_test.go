@@ -1,0 +1,204 @@
+package sshtest_test
+
+import (
+	"errors"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gaffer-dev/gaffer/internal/sshtest"
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
+)
+
+// dial logs in to addr as the test user, checking the host key against
+// knownHostsFile, with only the ed25519 algorithm allowed when edOnly.
+func dial(t *testing.T, s *sshtest.Server, addr, knownHostsFile string, edOnly bool) (*ssh.Client, error) {
+	t.Helper()
+	b, err := os.ReadFile(s.KeyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := ssh.ParsePrivateKey(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cb, err := knownhosts.New(knownHostsFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := &ssh.ClientConfig{
+		User:            s.User,
+		Auth:            []ssh.AuthMethod{ssh.PublicKeys(signer)},
+		HostKeyCallback: cb,
+		Timeout:         10 * time.Second,
+	}
+	if edOnly {
+		cfg.HostKeyAlgorithms = []string{ssh.KeyAlgoED25519}
+	}
+	return ssh.Dial("tcp", addr, cfg)
+}
+
+func run(t *testing.T, c *ssh.Client, cmd string) string {
+	t.Helper()
+	sess, err := c.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Close()
+	out, err := sess.CombinedOutput(cmd)
+	if err != nil {
+		t.Fatalf("%s: %v: %s", cmd, err, out)
+	}
+	return string(out)
+}
+
+func TestStart(t *testing.T) {
+	t.Parallel()
+	s := sshtest.Start(t, sshtest.Options{Hosts: 2})
+
+	if len(s.Addrs) != 2 || s.Addrs[0] != net.JoinHostPort("127.0.0.2", strconv.Itoa(s.Port)) {
+		t.Fatalf("Addrs = %v, port %d", s.Addrs, s.Port)
+	}
+	hosts := s.Hosts()
+	if len(hosts) != 2 || hosts[1].Name != "host-2" || hosts[1].Address != "127.0.0.3" ||
+		hosts[1].Port != s.Port || hosts[1].User != "gaffertest" || hosts[1].IdentityFile != s.KeyFile {
+		t.Fatalf("Hosts() = %+v", hosts)
+	}
+	for _, addr := range s.Addrs {
+		c, err := dial(t, s, addr, s.KnownHosts, true)
+		if err != nil {
+			t.Fatalf("dial %s: %v\nsshd log:\n%s", addr, err, s.Log())
+		}
+		if got := run(t, c, "id -un"); got != "gaffertest\n" {
+			t.Errorf("id -un on %s = %q", addr, got)
+		}
+		c.Close()
+	}
+	if !strings.Contains(s.Log(), "Server listening on 127.0.0.3") {
+		t.Errorf("Log() lacks the listening line:\n%s", s.Log())
+	}
+}
+
+func TestKnownHosts(t *testing.T) {
+	t.Parallel()
+	s := sshtest.Start(t, sshtest.Options{Hosts: 1})
+	tests := []struct {
+		name    string
+		opts    sshtest.KnownHostsOptions
+		edOnly  bool
+		wantErr bool
+	}{
+		{"plain", sshtest.KnownHostsOptions{}, true, false},
+		{"hashed", sshtest.KnownHostsOptions{Hashed: true}, true, false},
+		{"wrong key", sshtest.KnownHostsOptions{WrongKey: true}, true, true},
+		// x/crypto prefers RSA: without the RSA line the default algorithms fail.
+		{"ed25519 only, default algorithms", sshtest.KnownHostsOptions{}, false, true},
+		{"with rsa, default algorithms", sshtest.KnownHostsOptions{RSA: true}, false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := dial(t, s, s.Addrs[0], s.WriteKnownHosts(t, tt.opts), tt.edOnly)
+			if c != nil {
+				c.Close()
+			}
+			var keyErr *knownhosts.KeyError
+			if tt.wantErr && !errors.As(err, &keyErr) {
+				t.Fatalf("err = %v, want a knownhosts.KeyError", err)
+			} else if !tt.wantErr && err != nil {
+				t.Fatalf("err = %v", err)
+			}
+		})
+	}
+}
+
+func TestManyHosts(t *testing.T) {
+	t.Parallel()
+	s := sshtest.Start(t, sshtest.Options{Hosts: 18}) // two daemons
+	for _, i := range []int{0, 15, 16, 17} {
+		c, err := dial(t, s, s.Addrs[i], s.KnownHosts, true)
+		if err != nil {
+			t.Fatalf("dial %s: %v\nsshd log:\n%s", s.Addrs[i], err, s.Log())
+		}
+		c.Close()
+	}
+}
+
+func TestProxy(t *testing.T) {
+	t.Parallel()
+	s := sshtest.Start(t, sshtest.Options{Hosts: 1})
+
+	t.Run("forwards", func(t *testing.T) {
+		p := sshtest.StartProxy(t, s.Addrs[0])
+		kh := s.WriteKnownHosts(t, sshtest.KnownHostsOptions{Addrs: []string{p.Addr()}})
+		c, err := dial(t, s, p.Addr(), kh, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if got := run(t, c, "echo hi"); got != "hi\n" {
+			t.Fatalf("got %q", got)
+		}
+	})
+
+	t.Run("cut", func(t *testing.T) {
+		p := sshtest.StartProxy(t, s.Addrs[0])
+		kh := s.WriteKnownHosts(t, sshtest.KnownHostsOptions{Addrs: []string{p.Addr()}})
+		c, err := dial(t, s, p.Addr(), kh, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		p.Cut()
+		done := make(chan error, 1)
+		go func() { done <- c.Wait() }()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			t.Fatal("connection still open 20s after Cut")
+		}
+	})
+
+	t.Run("stall", func(t *testing.T) {
+		p := sshtest.StartProxy(t, s.Addrs[0])
+		kh := s.WriteKnownHosts(t, sshtest.KnownHostsOptions{Addrs: []string{p.Addr()}})
+		c, err := dial(t, s, p.Addr(), kh, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		p.Stall()
+		var once sync.Once
+		replied := make(chan struct{})
+		go func() {
+			c.SendRequest("keepalive@openssh.com", true, nil)
+			once.Do(func() { close(replied) })
+		}()
+		select {
+		case <-replied:
+			t.Fatal("a request got through a stalled proxy")
+		case <-time.After(500 * time.Millisecond):
+		}
+		c.Close()
+	})
+}
+
+func TestConcurrentStarts(t *testing.T) {
+	t.Parallel()
+	for i := 0; i < 4; i++ {
+		t.Run(strconv.Itoa(i), func(t *testing.T) {
+			t.Parallel()
+			s := sshtest.Start(t, sshtest.Options{Hosts: 1})
+			c, err := dial(t, s, s.Addrs[0], s.KnownHosts, true)
+			if err != nil {
+				t.Fatalf("dial: %v\nsshd log:\n%s", err, s.Log())
+			}
+			run(t, c, "true")
+			c.Close()
+		})
+	}
+}
