@@ -256,8 +256,8 @@ func (s *Server) sseLog(w http.ResponseWriter, r *http.Request, job *gaffer.Job)
 				return
 			}
 		}
-		if len(recs) == batchLimit {
-			continue
+		if len(recs) > 0 {
+			continue // more may be there already; wait only when caught up
 		}
 		wctx, cancel := context.WithTimeout(ctx, ping)
 		err = s.Jobs.WaitLog(wctx, job.ID, after)
@@ -360,7 +360,7 @@ func (s *Server) ndjsonLog(w http.ResponseWriter, r *http.Request, job *gaffer.J
 			bw.Flush()
 			return
 		}
-		if len(recs) == batchLimit {
+		if len(recs) > 0 {
 			continue
 		}
 		if !follow {

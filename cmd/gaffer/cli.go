@@ -1,0 +1,314 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/gaffer-dev/gaffer"
+)
+
+// printer writes records as "host | text", stdout records to out and the
+// others to errOut, continuing lines that arrived in parts.
+type printer struct {
+	out, errOut io.Writer
+	open        string // host+stream of a line still waiting for its "\n"
+	openW       io.Writer
+}
+
+func (p *printer) record(r gaffer.Record) {
+	w := p.out
+	if r.Stream != gaffer.Stdout {
+		w = p.errOut
+	}
+	key := r.Host + "\x00" + string(r.Stream)
+	if p.open != "" && p.open != key {
+		fmt.Fprintln(p.openW)
+		p.open = ""
+	}
+	if p.open == "" {
+		prefix := r.Host + " | "
+		if r.Stream == gaffer.System {
+			prefix = r.Host + " * "
+		}
+		io.WriteString(w, prefix)
+	}
+	io.WriteString(w, r.Text())
+	if r.NL {
+		io.WriteString(w, "\n")
+		p.open = ""
+	} else {
+		p.open, p.openW = key, w
+	}
+}
+
+func (p *printer) finish() {
+	if p.open != "" {
+		fmt.Fprintln(p.openW)
+		p.open = ""
+	}
+}
+
+func runJob(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("run", stderr)
+	c := addClientFlags(fs)
+	hostsFlag := fs.String("H", "", "hosts, comma-separated")
+	selector := fs.String("l", "", "labels the hosts must have, e.g. role=web,env=prod")
+	timeout := fs.Duration("timeout", 0, "stop the job after this long (e.g. 10m)")
+	pty := fs.Bool("pty", false, "run in a pseudo-terminal (line-by-line output; stdout and stderr merged)")
+	concurrency := fs.Int("concurrency", 0, "how many hosts at once (default: the server's)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: gaffer run [-H host,host] [-l label=value] [--timeout 10m] [--pty] -- COMMAND...")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := envDefaults(fs); err != nil {
+		return err
+	}
+	if err := c.check(); err != nil {
+		return err
+	}
+	command := strings.Join(fs.Args(), " ")
+	if strings.TrimSpace(command) == "" {
+		fs.Usage()
+		return exitError{2}
+	}
+	req := gaffer.JobRequest{Command: command, Selector: *selector, Timeout: gaffer.Duration(*timeout), PTY: *pty, Concurrency: *concurrency}
+	for _, h := range strings.Split(*hostsFlag, ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			req.Hosts = append(req.Hosts, h)
+		}
+	}
+	var job gaffer.Job
+	if err := c.do(ctx, "POST", "/api/jobs", req, &job); err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "gaffer: job %d on %d host(s): %s/jobs/%d\n", job.ID, len(job.Runs), c.server, job.ID)
+
+	// The first Ctrl-C detaches; the job goes on on the server.
+	fctx, detach := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer detach()
+	go func() {
+		select {
+		case <-ctx.Done():
+			detach()
+		case <-fctx.Done():
+		}
+	}()
+	p := &printer{out: stdout, errOut: stderr}
+	var last *gaffer.Job
+	status, err := c.follow(fctx, job.ID, 0, p.record, func(j *gaffer.Job) { last = j })
+	p.finish()
+	if err != nil {
+		if fctx.Err() != nil {
+			fmt.Fprintf(stderr, "\ngaffer: detached; job %d goes on (gaffer logs -f %d to follow it, gaffer cancel %d to stop it)\n", job.ID, job.ID, job.ID)
+			return exitError{130}
+		}
+		return err
+	}
+	if last == nil || last.Status != status {
+		if err := c.do(context.Background(), "GET", fmt.Sprintf("/api/jobs/%d", job.ID), nil, &job); err == nil {
+			last = &job
+		}
+	}
+	return jobExit(stderr, last, status)
+}
+
+// jobExit summarises failed runs and returns the job's exit code: 0 only if
+// every run succeeded; a shared non-zero exit code is passed on; else 1.
+func jobExit(stderr io.Writer, job *gaffer.Job, status gaffer.Status) error {
+	if status == gaffer.StatusSucceeded {
+		return nil
+	}
+	code := -1
+	if job != nil {
+		for _, r := range job.Runs {
+			if r.Status == gaffer.StatusSucceeded {
+				continue
+			}
+			why := r.Error
+			if r.ExitCode != nil {
+				why = strings.TrimSpace(fmt.Sprintf("exit status %d %s", *r.ExitCode, r.Error))
+			}
+			fmt.Fprintf(stderr, "gaffer: %s %s: %s\n", r.Host, r.Status, why)
+			switch {
+			case r.ExitCode == nil || *r.ExitCode == 0:
+				code = 1
+			case code == -1:
+				code = *r.ExitCode
+			case code != *r.ExitCode:
+				code = 1
+			}
+		}
+	}
+	if code <= 0 {
+		code = 1
+	}
+	fmt.Fprintf(stderr, "gaffer: job %s\n", status)
+	return exitError{code}
+}
+
+func parseJobID(s string) (int64, error) {
+	id, err := strconv.ParseInt(strings.TrimPrefix(s, "#"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, fmt.Errorf("%q is not a job id (a positive whole number)", s)
+	}
+	return id, nil
+}
+
+func logs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("logs", stderr)
+	c := addClientFlags(fs)
+	followFlag := fs.Bool("f", false, "follow the log live until the job ends")
+	after := fs.Int64("after", 0, "start after this sequence number")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := envDefaults(fs); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return errors.New("usage: gaffer logs [-f] [--after SEQ] JOB")
+	}
+	id, err := parseJobID(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	if err := c.check(); err != nil {
+		return err
+	}
+	p := &printer{out: stdout, errOut: stderr}
+	defer p.finish()
+	if *followFlag {
+		_, err := c.follow(ctx, id, *after, p.record, nil)
+		return err
+	}
+	req, err := c.newRequest(ctx, "GET", fmt.Sprintf("/api/jobs/%d/log?after=%d", id, *after), nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Accept", "application/x-ndjson")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("cannot reach the gaffer server at %s: %w", c.server, unwrapURLError(err))
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		return responseError(resp)
+	}
+	return decodeNDJSON(resp.Body, p.record)
+}
+
+func jobs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("jobs", stderr)
+	c := addClientFlags(fs)
+	status := fs.String("status", "", "only jobs with this status")
+	host := fs.String("host", "", "only jobs that ran on this host")
+	limit := fs.Int("limit", 20, "how many")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := envDefaults(fs); err != nil {
+		return err
+	}
+	if err := c.check(); err != nil {
+		return err
+	}
+	q := fmt.Sprintf("/api/jobs?limit=%d", *limit)
+	if *status != "" {
+		q += "&status=" + *status
+	}
+	if *host != "" {
+		q += "&host=" + *host
+	}
+	var list []gaffer.Job
+	if err := c.do(ctx, "GET", q, nil, &list); err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSTATUS\tHOSTS\tSTARTED\tDURATION\tCOMMAND")
+	for _, j := range list {
+		started, dur := "", ""
+		if j.StartedAt != nil {
+			started = j.StartedAt.Local().Format("2006-01-02 15:04:05")
+			end := time.Now()
+			if j.FinishedAt != nil {
+				end = *j.FinishedAt
+			}
+			dur = end.Sub(*j.StartedAt).Round(100 * time.Millisecond).String()
+		}
+		cmd := strings.ReplaceAll(j.Command, "\n", " ")
+		if len(cmd) > 60 {
+			cmd = cmd[:57] + "..."
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%s\t%s\n", j.ID, j.Status, len(j.Runs), started, dur, cmd)
+	}
+	return tw.Flush()
+}
+
+func cancel(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("cancel", stderr)
+	c := addClientFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := envDefaults(fs); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return errors.New("usage: gaffer cancel JOB")
+	}
+	id, err := parseJobID(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	if err := c.check(); err != nil {
+		return err
+	}
+	if err := c.do(ctx, "POST", fmt.Sprintf("/api/jobs/%d/cancel", id), nil, nil); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "job %d: cancel requested\n", id)
+	return nil
+}
+
+func hosts(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("hosts", stderr)
+	c := addClientFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := envDefaults(fs); err != nil {
+		return err
+	}
+	if err := c.check(); err != nil {
+		return err
+	}
+	var list []gaffer.Host
+	if err := c.do(ctx, "GET", "/api/hosts", nil, &list); err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tADDRESS\tUSER\tLABELS")
+	for _, h := range list {
+		addr := fmt.Sprintf("%s:%d", h.Address, h.Port)
+		if h.Local {
+			addr = "(this server)"
+		}
+		var labels []string
+		for k, v := range h.Labels {
+			labels = append(labels, k+"="+v)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", h.Name, addr, h.User, strings.Join(labels, ","))
+	}
+	return tw.Flush()
+}

@@ -1,0 +1,231 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gaffer-dev/gaffer"
+)
+
+// client talks to a gaffer server's API.
+type client struct {
+	server string
+	token  string
+	http   *http.Client
+}
+
+func addClientFlags(fs *flag.FlagSet) *client {
+	c := &client{http: &http.Client{}}
+	fs.StringVar(&c.server, "server", "http://127.0.0.1:8080", "server URL")
+	fs.StringVar(&c.token, "token", "", "API token (the admin token printed by gaffer serve)")
+	return c
+}
+
+func (c *client) check() error {
+	u, err := url.Parse(c.server)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("--server %q is not a URL like http://127.0.0.1:8080", c.server)
+	}
+	if c.token == "" {
+		return errors.New("no token: pass --token or set GAFFER_TOKEN (gaffer serve prints it on first start)")
+	}
+	c.server = strings.TrimRight(c.server, "/")
+	return nil
+}
+
+// apiError is the API's error body.
+type apiError struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+func (c *client) newRequest(ctx context.Context, method, path string, body any) (*http.Request, error) {
+	var r io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return nil, err
+		}
+		r = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.server+path, r)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	return req, nil
+}
+
+// do sends a request and decodes a JSON answer into out.
+func (c *client) do(ctx context.Context, method, path string, body, out any) error {
+	req, err := c.newRequest(ctx, method, path, body)
+	if err != nil {
+		return err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("cannot reach the gaffer server at %s: %w", c.server, unwrapURLError(err))
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		return responseError(resp)
+	}
+	if out == nil {
+		return nil
+	}
+	return json.NewDecoder(resp.Body).Decode(out)
+}
+
+func unwrapURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+func responseError(resp *http.Response) error {
+	var e apiError
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if json.Unmarshal(b, &e) == nil && e.Error.Message != "" {
+		return errors.New(e.Error.Message)
+	}
+	return fmt.Errorf("the server answered %s", resp.Status)
+}
+
+// sseEvent is one Server-Sent Event.
+type sseEvent struct {
+	id, event string
+	data      []byte
+}
+
+// follow streams a job's log from seq after+1 until its end event,
+// reconnecting with Last-Event-ID after a dropped connection so nothing is
+// lost or repeated. It returns the job's final status.
+func (c *client) follow(ctx context.Context, id int64, after int64, onRecord func(gaffer.Record), onStatus func(*gaffer.Job)) (gaffer.Status, error) {
+	failures := 0
+	for {
+		status, last, err := c.followOnce(ctx, id, after, onRecord, onStatus)
+		if status != "" {
+			return status, nil
+		}
+		if ctx.Err() != nil {
+			return "", ctx.Err()
+		}
+		var fatal *fatalError
+		if errors.As(err, &fatal) {
+			return "", fatal.err
+		}
+		if last > after {
+			after, failures = last, 0
+		}
+		failures++
+		if failures > 30 {
+			return "", fmt.Errorf("lost the log stream of job %d: %w", id, err)
+		}
+		select {
+		case <-time.After(time.Duration(min(failures, 5)) * time.Second):
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
+	}
+}
+
+type fatalError struct{ err error }
+
+func (e *fatalError) Error() string { return e.err.Error() }
+
+func (c *client) followOnce(ctx context.Context, id int64, after int64, onRecord func(gaffer.Record), onStatus func(*gaffer.Job)) (gaffer.Status, int64, error) {
+	req, err := c.newRequest(ctx, "GET", fmt.Sprintf("/api/jobs/%d/log", id), nil)
+	if err != nil {
+		return "", after, &fatalError{err}
+	}
+	req.Header.Set("Accept", "text/event-stream")
+	if after > 0 {
+		req.Header.Set("Last-Event-ID", strconv.FormatInt(after, 10))
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return "", after, unwrapURLError(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		err := responseError(resp)
+		if resp.StatusCode < 500 {
+			return "", after, &fatalError{err}
+		}
+		return "", after, err
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	var ev sseEvent
+	for sc.Scan() {
+		line := sc.Bytes()
+		if len(line) == 0 {
+			switch ev.event {
+			case "line":
+				var rec gaffer.Record
+				if err := json.Unmarshal(ev.data, &rec); err == nil {
+					onRecord(rec)
+					after = rec.Seq
+				}
+			case "status":
+				var job gaffer.Job
+				if onStatus != nil && json.Unmarshal(ev.data, &job) == nil {
+					onStatus(&job)
+				}
+			case "end":
+				var end struct {
+					Status gaffer.Status `json:"status"`
+				}
+				json.Unmarshal(ev.data, &end)
+				return end.Status, after, nil
+			}
+			ev = sseEvent{}
+			continue
+		}
+		field, value, _ := bytes.Cut(line, []byte(":"))
+		value = bytes.TrimPrefix(value, []byte(" "))
+		switch string(field) {
+		case "id":
+			ev.id = string(value)
+		case "event":
+			ev.event = string(value)
+		case "data":
+			ev.data = append(ev.data, value...)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return "", after, err
+	}
+	return "", after, io.ErrUnexpectedEOF
+}
+
+func decodeNDJSON(r io.Reader, fn func(gaffer.Record)) error {
+	dec := json.NewDecoder(r)
+	for {
+		var rec gaffer.Record
+		if err := dec.Decode(&rec); err == io.EOF {
+			return nil
+		} else if err != nil {
+			return fmt.Errorf("read log: %w", err)
+		}
+		fn(rec)
+	}
+}

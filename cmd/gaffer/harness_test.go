@@ -1,0 +1,282 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gaffer-dev/gaffer"
+)
+
+const testToken = "test-admin-token-0123456789"
+
+// TestMain lets a test re-run this binary as the gaffer command itself (for
+// kill -9 tests): GAFFER_TEST_MAIN=1 makes it behave as main.
+func TestMain(m *testing.M) {
+	if os.Getenv("GAFFER_TEST_MAIN") == "1" {
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// testServer is a real `gaffer serve`, in this process, on a free port.
+type testServer struct {
+	URL     string
+	DataDir string
+	cancel  context.CancelFunc
+	done    chan error
+	stop    sync.Once
+	mu      sync.Mutex
+	out     strings.Builder
+}
+
+// startServer runs serve with a fresh data dir (unless given) and extra flags.
+func startServer(t *testing.T, args ...string) *testServer {
+	t.Helper()
+	ts := &testServer{DataDir: t.TempDir(), done: make(chan error, 1)}
+	for i, a := range args {
+		if a == "--data-dir" && i+1 < len(args) {
+			ts.DataDir = args[i+1]
+		}
+	}
+	all := append([]string{"--listen", "127.0.0.1:0", "--data-dir", ts.DataDir, "--admin-token", testToken, "--log-level", "warn"}, args...)
+	ctx, cancel := context.WithCancel(context.Background())
+	ts.cancel = cancel
+	pr, pw := io.Pipe()
+	go func() {
+		err := serve(ctx, all, pw, &logWriter{t: t})
+		pw.Close()
+		ts.done <- err
+	}()
+	urlc := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			line := sc.Text()
+			ts.mu.Lock()
+			ts.out.WriteString(line + "\n")
+			ts.mu.Unlock()
+			if rest, ok := strings.CutPrefix(line, "gaffer: listening on "); ok {
+				urlc <- strings.Fields(rest)[0]
+			}
+		}
+	}()
+	select {
+	case ts.URL = <-urlc:
+	case err := <-ts.done:
+		t.Fatalf("gaffer serve stopped at start: %v\n%s", err, ts.Output())
+	case <-time.After(60 * time.Second):
+		t.Fatalf("gaffer serve did not start in 60 s:\n%s", ts.Output())
+	}
+	t.Cleanup(func() { ts.Stop(t) })
+	return ts
+}
+
+// Stop sends the equivalent of SIGTERM and waits for serve to return.
+func (ts *testServer) Stop(t *testing.T) {
+	t.Helper()
+	ts.stop.Do(func() {
+		ts.cancel()
+		select {
+		case err := <-ts.done:
+			if err != nil {
+				t.Errorf("gaffer serve: %v", err)
+			}
+		case <-time.After(60 * time.Second):
+			t.Errorf("gaffer serve did not stop in 60 s")
+		}
+	})
+}
+
+func (ts *testServer) Output() string {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	return ts.out.String()
+}
+
+// logWriter sends the server's log to the test log.
+type logWriter struct{ t *testing.T }
+
+func (w *logWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+func (ts *testServer) request(t *testing.T, method, path string, body io.Reader, hdr ...string) *http.Response {
+	t.Helper()
+	req, err := http.NewRequest(method, ts.URL+path, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
+
+// startJob posts a job and returns it.
+func (ts *testServer) startJob(t *testing.T, req gaffer.JobRequest) *gaffer.Job {
+	t.Helper()
+	b, _ := json.Marshal(req)
+	resp := ts.request(t, "POST", "/api/jobs", strings.NewReader(string(b)), "Content-Type", "application/json")
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		body, _ := io.ReadAll(resp.Body)
+		t.Fatalf("start job: %s %s", resp.Status, body)
+	}
+	var job gaffer.Job
+	if err := json.NewDecoder(resp.Body).Decode(&job); err != nil {
+		t.Fatal(err)
+	}
+	return &job
+}
+
+func (ts *testServer) job(t *testing.T, id int64) *gaffer.Job {
+	t.Helper()
+	resp := ts.request(t, "GET", fmt.Sprintf("/api/jobs/%d", id), nil)
+	defer resp.Body.Close()
+	var job gaffer.Job
+	if resp.StatusCode != 200 {
+		t.Fatalf("get job %d: %s", id, resp.Status)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&job); err != nil {
+		t.Fatal(err)
+	}
+	return &job
+}
+
+// waitJob polls until the job is done.
+func (ts *testServer) waitJob(t *testing.T, id int64) *gaffer.Job {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		job := ts.job(t, id)
+		if job.Status.Done() {
+			return job
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("job %d still %s after 2 minutes", id, job.Status)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// ndjson reads the whole log so far.
+func (ts *testServer) ndjson(t *testing.T, id int64, query string) []gaffer.Record {
+	t.Helper()
+	resp := ts.request(t, "GET", fmt.Sprintf("/api/jobs/%d/log?%s", id, query), nil, "Accept", "application/x-ndjson")
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("ndjson: %s", resp.Status)
+	}
+	var recs []gaffer.Record
+	if err := decodeNDJSON(resp.Body, func(r gaffer.Record) { recs = append(recs, r) }); err != nil {
+		t.Fatal(err)
+	}
+	return recs
+}
+
+// sseStream is an open SSE connection read event by event.
+type sseStream struct {
+	resp *http.Response
+	sc   *bufio.Scanner
+}
+
+func (ts *testServer) openSSE(t *testing.T, id int64, lastEventID string) *sseStream {
+	t.Helper()
+	hdr := []string{"Accept", "text/event-stream"}
+	if lastEventID != "" {
+		hdr = append(hdr, "Last-Event-ID", lastEventID)
+	}
+	resp := ts.request(t, "GET", fmt.Sprintf("/api/jobs/%d/log", id), nil, hdr...)
+	if resp.StatusCode != 200 {
+		t.Fatalf("sse: %s", resp.Status)
+	}
+	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
+		t.Fatalf("sse content type %q", ct)
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	return &sseStream{resp: resp, sc: sc}
+}
+
+// next returns the next event; ok is false when the stream closed.
+func (s *sseStream) next() (ev sseEvent, ok bool) {
+	for s.sc.Scan() {
+		line := s.sc.Text()
+		if line == "" {
+			if ev.event != "" {
+				return ev, true
+			}
+			continue
+		}
+		field, value, _ := strings.Cut(line, ":")
+		value = strings.TrimPrefix(value, " ")
+		switch field {
+		case "id":
+			ev.id = value
+		case "event":
+			ev.event = value
+		case "data":
+			ev.data = append(ev.data, value...)
+		}
+	}
+	return ev, false
+}
+
+func (s *sseStream) Close() { s.resp.Body.Close() }
+
+// readLines reads line events until n lines were read (n < 0: until end).
+// It returns the records and whether the end event came.
+func (s *sseStream) readLines(t *testing.T, n int) ([]gaffer.Record, bool) {
+	t.Helper()
+	var recs []gaffer.Record
+	for n < 0 || len(recs) < n {
+		ev, ok := s.next()
+		if !ok {
+			return recs, false
+		}
+		switch ev.event {
+		case "line":
+			var r gaffer.Record
+			if err := json.Unmarshal(ev.data, &r); err != nil {
+				t.Fatalf("bad line event %q: %v", ev.data, err)
+			}
+			if ev.id != strconv.FormatInt(r.Seq, 10) {
+				t.Fatalf("event id %q for seq %d", ev.id, r.Seq)
+			}
+			recs = append(recs, r)
+		case "end":
+			return recs, true
+		}
+	}
+	return recs, false
+}
+
+// checkSeqs asserts that recs are exactly seq 1..n, each once, in order.
+func checkSeqs(t *testing.T, recs []gaffer.Record, n int) {
+	t.Helper()
+	if len(recs) != n {
+		t.Fatalf("got %d records, want %d", len(recs), n)
+	}
+	for i, r := range recs {
+		if r.Seq != int64(i+1) {
+			t.Fatalf("record %d has seq %d: lost or repeated records", i, r.Seq)
+		}
+	}
+}

@@ -1,0 +1,108 @@
+// Command gaffer is the Gaffer server and its command-line client.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+)
+
+const usage = `gaffer runs commands on many hosts over SSH and lets anyone watch them live.
+
+Usage:
+  gaffer serve [flags]                      run the server
+  gaffer run [-H host,host] [-l k=v] [--timeout 10m] [--pty] -- COMMAND...
+                                            start a job and follow it
+  gaffer logs [-f] [--after SEQ] JOB        print a job's log (-f: follow it)
+  gaffer jobs [--status S] [--host H]       list recent jobs
+  gaffer cancel JOB                         cancel a running job
+  gaffer hosts                              list the inventory
+
+Client commands find the server with --server / GAFFER_SERVER (default
+http://127.0.0.1:8080) and the token with --token / GAFFER_TOKEN.
+Every flag also reads an environment variable: --data-dir <-> GAFFER_DATA_DIR.
+Run "gaffer COMMAND -h" for a command's flags.
+`
+
+// exitError carries a process exit code up to main.
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	var ee exitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee):
+		os.Exit(ee.code)
+	case errors.Is(err, flag.ErrHelp):
+		os.Exit(2)
+	default:
+		fmt.Fprintln(os.Stderr, "gaffer:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitError{2}
+	}
+	cmd, args := args[0], args[1:]
+	switch cmd {
+	case "serve":
+		return serve(ctx, args, stdout, stderr)
+	case "run":
+		return runJob(ctx, args, stdout, stderr)
+	case "logs":
+		return logs(ctx, args, stdout, stderr)
+	case "jobs":
+		return jobs(ctx, args, stdout, stderr)
+	case "cancel":
+		return cancel(ctx, args, stdout, stderr)
+	case "hosts":
+		return hosts(ctx, args, stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprintf(stderr, "gaffer: unknown command %q\n\n%s", cmd, usage)
+	return exitError{2}
+}
+
+// newFlagSet returns a flag set whose flags read GAFFER_* environment
+// variables as defaults (call envDefaults after defining them); flags win.
+func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("gaffer "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+// envDefaults sets every flag not given on the command line from its
+// environment variable, e.g. --data-dir from GAFFER_DATA_DIR.
+func envDefaults(fs *flag.FlagSet) error {
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		if given[f.Name] || err != nil {
+			return
+		}
+		env := "GAFFER_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v, ok := os.LookupEnv(env); ok {
+			if e := f.Value.Set(v); e != nil {
+				err = fmt.Errorf("%s=%q: %v", env, v, e)
+			}
+		}
+	})
+	return err
+}

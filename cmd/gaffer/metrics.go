@@ -1,0 +1,44 @@
+package main
+
+import (
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/gaffer-dev/gaffer"
+	"github.com/gaffer-dev/gaffer/foreman"
+	"github.com/gaffer-dev/gaffer/web"
+)
+
+// metricsHandler exposes the foreman's and web server's counters; they are
+// read when scraped, so the hot path only bumps atomics.
+func metricsHandler(f *foreman.Foreman, srv *web.Server) http.Handler {
+	st := f.Stats()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	counter := func(name, help string, v func() float64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, v)
+	}
+	gauge := func(name, help string, v func() float64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, v)
+	}
+	reg.MustRegister(
+		counter("gaffer_jobs_started_total", "Jobs started.", func() float64 { return float64(st.JobsStarted.Load()) }),
+		counter("gaffer_log_records_total", "Log records written.", func() float64 { return float64(st.Records.Load()) }),
+		counter("gaffer_log_bytes_total", "Bytes of output written to logs.", func() float64 { return float64(st.Bytes.Load()) }),
+		counter("gaffer_archive_errors_total", "Failed archive writes.", func() float64 { return float64(st.ArchiveErrors.Load()) }),
+		gauge("gaffer_jobs_running", "Jobs running now.", func() float64 { return float64(st.ActiveJobs.Load()) }),
+		gauge("gaffer_runs_running", "Runs (job, host) executing now.", func() float64 { return float64(st.ActiveRuns.Load()) }),
+		gauge("gaffer_log_streams", "Open log streams (SSE and NDJSON follow).", func() float64 { return float64(srv.OpenStreams()) }),
+	)
+	for _, s := range []gaffer.Status{gaffer.StatusSucceeded, gaffer.StatusFailed, gaffer.StatusCanceled, gaffer.StatusTimedOut, gaffer.StatusInterrupted} {
+		s := s
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "gaffer_runs_finished_total", Help: "Runs finished, by status.",
+			ConstLabels: prometheus.Labels{"status": string(s)},
+		}, func() float64 { return float64(st.RunsFinishedBy()[s]) }))
+	}
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+}

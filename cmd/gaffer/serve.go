@@ -1,0 +1,258 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/gaffer-dev/gaffer"
+	"github.com/gaffer-dev/gaffer/archive"
+	"github.com/gaffer-dev/gaffer/foreman"
+	"github.com/gaffer-dev/gaffer/inventory"
+	"github.com/gaffer-dev/gaffer/localexec"
+	"github.com/gaffer-dev/gaffer/memory"
+	"github.com/gaffer-dev/gaffer/sqlite"
+	"github.com/gaffer-dev/gaffer/sshexec"
+	"github.com/gaffer-dev/gaffer/web"
+)
+
+type serveConfig struct {
+	listen, dataDir, inventory, knownHosts, adminToken string
+	databaseURL, redisURL                              string
+	local, resetToken                                  bool
+	logLevel                                           string
+	shutdownGrace, liveLinger                          time.Duration
+	liveBuffer                                         int
+}
+
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var c serveConfig
+	fs := newFlagSet("serve", stderr)
+	fs.StringVar(&c.listen, "listen", "127.0.0.1:8080", "address to serve HTTP on")
+	fs.StringVar(&c.dataDir, "data-dir", "./gaffer-data", "directory for the SQLite database, the log archive and server state")
+	fs.StringVar(&c.inventory, "inventory", "", "hosts file (YAML); see docs/API.md")
+	fs.StringVar(&c.knownHosts, "known-hosts", "~/.ssh/known_hosts", "known_hosts file that host keys are checked against")
+	fs.StringVar(&c.adminToken, "admin-token", "", "admin token (default: generated on first start, printed once, kept hashed)")
+	fs.StringVar(&c.databaseURL, "database-url", "", "PostgreSQL URL (default: embedded SQLite in --data-dir)")
+	fs.StringVar(&c.redisURL, "redis-url", "", "Redis URL for a live log shared by several servers (default: in-process)")
+	fs.BoolVar(&c.local, "local", true, "offer the host \"local\": commands run on this server with /bin/sh")
+	fs.BoolVar(&c.resetToken, "reset-admin-token", false, "generate a new admin token, print its login link, and forget the old one")
+	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.DurationVar(&c.shutdownGrace, "shutdown-grace", 10*time.Second, "on SIGTERM, how long running jobs get to record that they were interrupted")
+	fs.DurationVar(&c.liveLinger, "live-linger", time.Minute, "how long a finished job's log stays in the live buffer before readers are served from the archive")
+	fs.IntVar(&c.liveBuffer, "live-buffer", 8<<20, "bytes of each running job's newest output kept in memory; older output is read from the archive")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := envDefaults(fs); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("serve takes no arguments, got %q", fs.Args())
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.logLevel)); err != nil {
+		return fmt.Errorf("--log-level %q: use debug, info, warn or error", c.logLevel)
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	if c.databaseURL != "" || c.redisURL != "" {
+		return errors.New("--database-url and --redis-url are not supported yet: this build runs on the embedded SQLite database and in-process live log; leave them empty")
+	}
+
+	if err := os.MkdirAll(c.dataDir, 0o700); err != nil {
+		return fmt.Errorf("create data directory: %w", err)
+	}
+	db, err := sqlite.Open(filepath.Join(c.dataDir, "gaffer.db"))
+	if err != nil {
+		return fmt.Errorf("open database in %s: %w", c.dataDir, err)
+	}
+	defer db.Close()
+	arch, err := archive.Open(filepath.Join(c.dataDir, "archive"))
+	if err != nil {
+		return fmt.Errorf("open log archive: %w", err)
+	}
+
+	var hosts []gaffer.Host
+	if c.local {
+		hosts = append(hosts, inventory.Local())
+	}
+	if c.inventory != "" {
+		inv, err := inventory.Load(expandHome(c.inventory))
+		if err != nil {
+			return err
+		}
+		hosts = append(hosts, inv...)
+	}
+	if len(hosts) == 0 {
+		return errors.New("no hosts: give --inventory FILE, or leave --local on")
+	}
+
+	f := foreman.New(foreman.Config{
+		Store:      db,
+		Live:       memory.NewLiveLog(c.liveBuffer),
+		Archive:    arch,
+		Executor:   &sshexec.Executor{KnownHostsFile: expandHome(c.knownHosts), Logger: logger},
+		Local:      &localexec.Executor{},
+		Hosts:      func() []gaffer.Host { return append([]gaffer.Host(nil), hosts...) },
+		Logger:     logger,
+		LiveLinger: c.liveLinger,
+	})
+	if ids, err := f.Recover(ctx); err != nil {
+		return err
+	} else if len(ids) > 0 {
+		fmt.Fprintf(stdout, "gaffer: %d job(s) left running by the previous server are now marked interrupted: %s\n", len(ids), joinIDs(ids))
+	}
+
+	auth, token, err := setupAuth(ctx, db, c)
+	if err != nil {
+		return err
+	}
+	srv, err := web.New(f, auth, logger)
+	if err != nil {
+		return err
+	}
+	srv.Metrics = metricsHandler(f, srv)
+
+	ln, err := net.Listen("tcp", c.listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w (is another gaffer running? use --listen)", c.listen, err)
+	}
+	base := "http://" + displayAddr(ln.Addr().String())
+	fmt.Fprintf(stdout, "gaffer: listening on %s (data in %s, %d host(s))\n", base, c.dataDir, len(hosts))
+	switch {
+	case token != "":
+		fmt.Fprintf(stdout, "gaffer: admin token created; it is shown only this once.\n  Log in: %s/login?token=%s\n  CLI:    export GAFFER_SERVER=%s GAFFER_TOKEN=%s\n", base, token, base, token)
+	case c.adminToken != "":
+		fmt.Fprintf(stdout, "gaffer: log in at %s/login with the --admin-token\n", base)
+	default:
+		fmt.Fprintf(stdout, "gaffer: log in at %s/login with the admin token printed on first start (lost it? restart with --reset-admin-token)\n", base)
+	}
+
+	// Streams end when the server stops; no WriteTimeout, so long SSE
+	// streams live as long as their viewers.
+	streamCtx, stopStreams := context.WithCancel(context.Background())
+	defer stopStreams()
+	hs := &http.Server{
+		Handler:           srv,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		BaseContext:       func(net.Listener) context.Context { return streamCtx },
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+	fmt.Fprintln(stdout, "gaffer: shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), c.shutdownGrace)
+	defer cancel()
+	ids, err := f.Shutdown(sctx)
+	switch {
+	case len(ids) == 0:
+		fmt.Fprintln(stdout, "gaffer: no jobs were running")
+	default:
+		fmt.Fprintf(stdout, "gaffer: interrupted %d running job(s): %s; their logs so far are kept and they are marked interrupted\n", len(ids), joinIDs(ids))
+	}
+	if err != nil {
+		fmt.Fprintln(stdout, "gaffer:", err)
+	}
+	// Give viewers a moment to receive the final events, then close streams.
+	time.Sleep(200 * time.Millisecond)
+	stopStreams()
+	hctx, hcancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer hcancel()
+	hs.Shutdown(hctx)
+	fmt.Fprintln(stdout, "gaffer: stopped")
+	return nil
+}
+
+// setupAuth returns the Auth and, when it generated a new admin token, the
+// token itself (to be printed once). Only hashes are stored.
+func setupAuth(ctx context.Context, db *sqlite.DB, c serveConfig) (*web.Auth, string, error) {
+	secret, err := db.Setting(ctx, "session_secret")
+	if err != nil && gaffer.ErrorCode(err) != gaffer.ENOTFOUND {
+		return nil, "", fmt.Errorf("read session secret: %w", err)
+	}
+	if secret == "" {
+		secret = randomHex(32)
+		if err := db.SetSetting(ctx, "session_secret", secret); err != nil {
+			return nil, "", fmt.Errorf("store session secret: %w", err)
+		}
+	}
+	key, _ := hex.DecodeString(secret)
+	auth := &web.Auth{Secret: key}
+	if c.adminToken != "" {
+		auth.AdminTokenHash = web.HashToken(c.adminToken)
+		return auth, "", nil
+	}
+	stored, err := db.Setting(ctx, "admin_token_sha256")
+	if err != nil && gaffer.ErrorCode(err) != gaffer.ENOTFOUND {
+		return nil, "", fmt.Errorf("read admin token: %w", err)
+	}
+	var token string
+	if stored == "" || c.resetToken {
+		token = randomHex(24)
+		h := web.HashToken(token)
+		stored = hex.EncodeToString(h[:])
+		if err := db.SetSetting(ctx, "admin_token_sha256", stored); err != nil {
+			return nil, "", fmt.Errorf("store admin token: %w", err)
+		}
+	}
+	b, err := hex.DecodeString(stored)
+	if err != nil || len(b) != 32 {
+		return nil, "", errors.New("the stored admin token hash is damaged: restart with --reset-admin-token")
+	}
+	copy(auth.AdminTokenHash[:], b)
+	return auth, token, nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand never fails on Linux
+	}
+	return hex.EncodeToString(b)
+}
+
+func joinIDs(ids []int64) string {
+	s := make([]string, len(ids))
+	for i, id := range ids {
+		s[i] = fmt.Sprint(id)
+	}
+	return strings.Join(s, ", ")
+}
+
+// displayAddr turns a wildcard listen address into one a browser can open.
+func displayAddr(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+func expandHome(p string) string {
+	if p == "~" || strings.HasPrefix(p, "~/") {
+		if home, err := os.UserHomeDir(); err == nil {
+			return filepath.Join(home, p[1:])
+		}
+	}
+	return p
+}
