@@ -25,7 +25,9 @@ func (stubJobs) Start(ctx context.Context, req gaffer.JobRequest, by string) (*g
 	}
 	return &gaffer.Job{ID: 1, Command: req.Command, Status: gaffer.StatusQueued}, nil
 }
-func (stubJobs) Cancel(ctx context.Context, id int64) (*gaffer.Job, error) { return stubJobs{}.Job(ctx, id) }
+func (stubJobs) Cancel(ctx context.Context, id int64) (*gaffer.Job, error) {
+	return stubJobs{}.Job(ctx, id)
+}
 func (stubJobs) Job(ctx context.Context, id int64) (*gaffer.Job, error) {
 	if id != 1 {
 		return nil, gaffer.Errorf(gaffer.ENOTFOUND, "job %d does not exist", id)
