@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"io"
@@ -8,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gaffer-dev/gaffer"
 	"github.com/gaffer-dev/gaffer/web"
@@ -181,5 +183,54 @@ func TestBadRequests(t *testing.T) {
 		if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
 			t.Errorf("%s %s: content type %q", tc.method, tc.path, ct)
 		}
+	}
+}
+
+// idleJobs is a running job whose log never grows.
+type idleJobs struct{ stubJobs }
+
+func (idleJobs) Job(ctx context.Context, id int64) (*gaffer.Job, error) {
+	return &gaffer.Job{ID: id, Status: gaffer.StatusRunning}, nil
+}
+func (idleJobs) ReadLog(ctx context.Context, id, after int64, limit int) ([]gaffer.Record, bool, error) {
+	return nil, false, nil
+}
+func (idleJobs) WaitLog(ctx context.Context, id, after int64) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// An idle stream gets comment pings, and outlives the server's write timeout.
+func TestSSEIdlePings(t *testing.T) {
+	s, err := web.New(idleJobs{}, &web.Auth{AdminTokenHash: web.HashToken(token), Secret: []byte("k")}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.PingInterval = 30 * time.Millisecond
+	srv := httptest.NewUnstartedServer(s)
+	srv.Config.WriteTimeout = 100 * time.Millisecond
+	srv.Start()
+	defer srv.Close()
+	req, _ := http.NewRequest("GET", srv.URL+"/api/jobs/1/log", nil)
+	req.Header.Set("Accept", "text/event-stream")
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	pings := 0
+	start := time.Now()
+	for pings < 10 && sc.Scan() {
+		if sc.Text() == ": ping" {
+			pings++
+		}
+	}
+	if pings < 10 {
+		t.Fatalf("stream ended after %d pings: %v", pings, sc.Err())
+	}
+	if time.Since(start) < 200*time.Millisecond {
+		t.Fatalf("pings came too fast to have outlived the write timeout")
 	}
 }
