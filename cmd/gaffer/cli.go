@@ -4,26 +4,164 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"os"
 	"os/signal"
+	"regexp"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"golang.org/x/term"
+
 	"github.com/gaffer-dev/gaffer"
 )
 
+// askOnInterrupt handles Ctrl-C while a job is followed: on a terminal it
+// asks whether to cancel the job or detach; otherwise it detaches. A second
+// Ctrl-C always detaches.
+func askOnInterrupt(ctx context.Context, c *client, id int64, stderr io.Writer, detach func()) (stop func()) {
+	sig := make(chan os.Signal, 2)
+	signal.Notify(sig, os.Interrupt)
+	done := make(chan struct{})
+	go func() {
+		defer signal.Stop(sig)
+		select {
+		case <-sig:
+		case <-done:
+			return
+		case <-ctx.Done():
+			return
+		}
+		if !term.IsTerminal(int(os.Stdin.Fd())) {
+			detach()
+			return
+		}
+		fmt.Fprintf(stderr, "\ngaffer: cancel job %d on every host, or detach and leave it running? [c/D] ", id)
+		answer := make(chan string, 1)
+		go func() {
+			var s string
+			fmt.Fscanln(os.Stdin, &s)
+			answer <- s
+		}()
+		select {
+		case a := <-answer:
+			if strings.HasPrefix(strings.ToLower(strings.TrimSpace(a)), "c") {
+				if err := c.do(context.Background(), "POST", fmt.Sprintf("/api/jobs/%d/cancel", id), nil, nil); err != nil {
+					fmt.Fprintf(stderr, "gaffer: cancel failed: %v\n", err)
+				} else {
+					fmt.Fprintf(stderr, "gaffer: canceling job %d; following it to the end (Ctrl-C again to detach)\n", id)
+				}
+				select {
+				case <-sig:
+					detach()
+				case <-done:
+				case <-ctx.Done():
+				}
+				return
+			}
+			detach()
+		case <-sig:
+			detach()
+		case <-done:
+		}
+	}()
+	return func() { close(done) }
+}
+
 // printer writes records as "host | text", stdout records to out and the
-// others to errOut, continuing lines that arrived in parts.
+// others to errOut, continuing lines that arrived in parts. On a terminal it
+// colours host prefixes, keeps the output's own colours and shows a progress
+// line; elsewhere it strips escape sequences.
 type printer struct {
 	out, errOut io.Writer
+	color       bool // out is a terminal
+	progress    bool // errOut is a terminal: keep a progress line at the bottom
+	width       int  // host column width
+	status      string
+	shown       bool   // the progress line is on screen
 	open        string // host+stream of a line still waiting for its "\n"
 	openW       io.Writer
 }
 
+func newPrinter(out, errOut io.Writer) *printer {
+	return &printer{out: out, errOut: errOut, color: isTerminal(out), progress: isTerminal(errOut)}
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+var (
+	// sgr is a colour/style sequence, kept on a terminal.
+	sgr = regexp.MustCompile(`^\x1b\[[0-9;:]*m`)
+	// escapes are every other terminal control sequence (cursor movement,
+	// OSC titles and clipboard, …): never passed on.
+	escapes = regexp.MustCompile(`\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]|[\x00-\x08\x0b\x0c\x0e-\x1a\x1c-\x1f\x7f]`)
+)
+
+// clean keeps colours on a terminal and drops every other control sequence.
+func (p *printer) clean(s string) string {
+	if !strings.ContainsAny(s, "\x1b\x00\x07\x08\x7f") && !hasControl(s) {
+		return s
+	}
+	return escapes.ReplaceAllStringFunc(s, func(m string) string {
+		if p.color && sgr.MatchString(m) {
+			return m
+		}
+		return ""
+	})
+}
+
+func hasControl(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 && c != '\t' && c != '\r' && c != '\n' {
+			return true
+		}
+	}
+	return false
+}
+
+var hostColors = []string{"36", "33", "35", "32", "34", "96", "93", "95", "92", "94"}
+
+func (p *printer) prefix(r gaffer.Record) string {
+	sep := " | "
+	if r.Stream == gaffer.System {
+		sep = " * "
+	} else if r.Stream == gaffer.Stderr {
+		sep = " ! "
+	}
+	name := r.Host
+	if pad := p.width - len(name); pad > 0 {
+		name += strings.Repeat(" ", pad)
+	}
+	if !p.color {
+		return name + sep
+	}
+	h := fnv.New32a()
+	h.Write([]byte(r.Host))
+	return "\x1b[" + hostColors[h.Sum32()%uint32(len(hostColors))] + "m" + name + "\x1b[0m" + sep
+}
+
+func (p *printer) clearProgress() {
+	if p.shown {
+		io.WriteString(p.errOut, "\r\x1b[K")
+		p.shown = false
+	}
+}
+
+func (p *printer) drawProgress() {
+	if p.progress && p.status != "" && p.open == "" {
+		io.WriteString(p.errOut, "\r\x1b[K"+p.status)
+		p.shown = true
+	}
+}
+
 func (p *printer) record(r gaffer.Record) {
+	p.clearProgress()
 	w := p.out
 	if r.Stream != gaffer.Stdout {
 		w = p.errOut
@@ -34,22 +172,42 @@ func (p *printer) record(r gaffer.Record) {
 		p.open = ""
 	}
 	if p.open == "" {
-		prefix := r.Host + " | "
-		if r.Stream == gaffer.System {
-			prefix = r.Host + " * "
-		}
-		io.WriteString(w, prefix)
+		io.WriteString(w, p.prefix(r))
 	}
-	io.WriteString(w, r.Text())
+	io.WriteString(w, p.clean(r.Text()))
 	if r.NL {
 		io.WriteString(w, "\n")
 		p.open = ""
 	} else {
 		p.open, p.openW = key, w
 	}
+	p.drawProgress()
+}
+
+// job updates the progress line from a job's status.
+func (p *printer) job(j *gaffer.Job) {
+	done, failed := 0, 0
+	for _, r := range j.Runs {
+		if len(r.Host) > p.width {
+			p.width = len(r.Host)
+		}
+		if r.Status.Done() {
+			done++
+			if r.Status != gaffer.StatusSucceeded {
+				failed++
+			}
+		}
+	}
+	p.status = fmt.Sprintf("%d/%d done", done, len(j.Runs))
+	if failed > 0 {
+		p.status += fmt.Sprintf(", %d failed", failed)
+	}
+	p.clearProgress()
+	p.drawProgress()
 }
 
 func (p *printer) finish() {
+	p.clearProgress()
 	if p.open != "" {
 		fmt.Fprintln(p.openW)
 		p.open = ""
@@ -94,23 +252,18 @@ func runJob(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	fmt.Fprintf(stderr, "gaffer: job %d on %d host(s): %s/jobs/%d\n", job.ID, len(job.Runs), c.server, job.ID)
 
-	// The first Ctrl-C detaches; the job goes on on the server.
-	fctx, detach := signal.NotifyContext(context.Background(), os.Interrupt)
+	p := newPrinter(stdout, stderr)
+	p.job(&job)
+	fctx, detach := context.WithCancel(ctx)
 	defer detach()
-	go func() {
-		select {
-		case <-ctx.Done():
-			detach()
-		case <-fctx.Done():
-		}
-	}()
-	p := &printer{out: stdout, errOut: stderr}
+	stopAsk := askOnInterrupt(fctx, c, job.ID, stderr, detach)
+	defer stopAsk()
 	var last *gaffer.Job
-	status, err := c.follow(fctx, job.ID, 0, p.record, func(j *gaffer.Job) { last = j })
+	status, err := c.follow(fctx, job.ID, 0, p.record, func(j *gaffer.Job) { last = j; p.job(j) })
 	p.finish()
 	if err != nil {
 		if fctx.Err() != nil {
-			fmt.Fprintf(stderr, "\ngaffer: detached; job %d goes on (gaffer logs -f %d to follow it, gaffer cancel %d to stop it)\n", job.ID, job.ID, job.ID)
+			fmt.Fprintf(stderr, "gaffer: detached; job %d goes on (gaffer logs -f %d to follow it, gaffer cancel %d to stop it)\n", job.ID, job.ID, job.ID)
 			return exitError{130}
 		}
 		return err
@@ -186,7 +339,7 @@ func logs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := c.check(); err != nil {
 		return err
 	}
-	p := &printer{out: stdout, errOut: stderr}
+	p := newPrinter(stdout, stderr)
 	defer p.finish()
 	if *followFlag {
 		_, err := c.follow(ctx, id, *after, p.record, nil)

@@ -41,7 +41,7 @@ func gafferCLI(t *testing.T, ts *testServer, args ...string) (string, string, in
 func TestCLIRunLogsJobs(t *testing.T) {
 	ts := startServer(t)
 	out, errOut, code := gafferCLI(t, ts, "run", "-H", "local", "--", "echo", "hello;", "echo", "oops", ">&2")
-	if code != 0 || out != "local | hello\n" || !strings.Contains(errOut, "local | oops\n") {
+	if code != 0 || out != "local | hello\n" || !strings.Contains(errOut, "local ! oops\n") {
 		t.Fatalf("run: code %d\nstdout %q\nstderr %q", code, out, errOut)
 	}
 	// The job's exit code is passed on; failed runs are summarised.
@@ -181,4 +181,44 @@ func (b *safeBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// Escape sequences in output never reach a non-terminal; on a terminal only
+// colours do (no cursor moves, titles or clipboard writes).
+func TestPrinterCleansEscapes(t *testing.T) {
+	in := "\x1b[31mred\x1b[0m \x1b]0;title\x07\x1b]52;c;Zm9v\x1b\\\x1b[2J\x1b[Hdone\x07\x08"
+	for _, tc := range []struct {
+		color bool
+		want  string
+	}{
+		{false, "red done"},
+		{true, "\x1b[31mred\x1b[0m done"},
+	} {
+		p := &printer{color: tc.color}
+		if got := p.clean(in); got != tc.want {
+			t.Errorf("color=%v: got %q, want %q", tc.color, got, tc.want)
+		}
+	}
+}
+
+// Server and token come from flags, then the environment, then the config file.
+func TestClientConfigFile(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("XDG_CONFIG_HOME", dir)
+	t.Setenv("GAFFER_TOKEN", "")
+	os.Unsetenv("GAFFER_TOKEN")
+	os.MkdirAll(filepath.Join(dir, "gaffer"), 0o700)
+	os.WriteFile(filepath.Join(dir, "gaffer", "config"), []byte("# gaffer\nserver = http://example.invalid:1\ntoken = \"from-file\"\n"), 0o600)
+	c := &client{}
+	if err := c.check(); err != nil || c.server != "http://example.invalid:1" || c.token != "from-file" {
+		t.Fatalf("config file: %v %+v", err, c)
+	}
+	c = &client{server: "http://127.0.0.1:2", token: "flag"}
+	if err := c.check(); err != nil || c.server != "http://127.0.0.1:2" || c.token != "flag" {
+		t.Fatalf("flags: %v %+v", err, c)
+	}
+	os.WriteFile(filepath.Join(dir, "gaffer", "config"), []byte("nonsense\n"), 0o600)
+	if err := (&client{}).check(); err == nil || !strings.Contains(err.Error(), "line 1") {
+		t.Fatalf("bad config: %v", err)
+	}
 }

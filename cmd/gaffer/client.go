@@ -11,6 +11,8 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -27,18 +29,67 @@ type client struct {
 
 func addClientFlags(fs *flag.FlagSet) *client {
 	c := &client{http: &http.Client{}}
-	fs.StringVar(&c.server, "server", "http://127.0.0.1:8080", "server URL")
+	fs.StringVar(&c.server, "server", "", "server URL (default http://127.0.0.1:8080)")
 	fs.StringVar(&c.token, "token", "", "API token (the admin token printed by gaffer serve)")
 	return c
 }
 
+// configPath is the client's config file: "server = URL" and "token = T"
+// lines; flags and environment variables win over it.
+func configPath() string {
+	dir, err := os.UserConfigDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(dir, "gaffer", "config")
+}
+
+// readConfig reads key = value lines, ignoring blank lines and # comments.
+func readConfig(path string) (map[string]string, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	cfg := map[string]string{}
+	for i, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			return nil, fmt.Errorf("%s line %d: want \"key = value\", got %q", path, i+1, line)
+		}
+		cfg[strings.TrimSpace(k)] = strings.Trim(strings.TrimSpace(v), `"'`)
+	}
+	return cfg, nil
+}
+
 func (c *client) check() error {
+	if c.server == "" || c.token == "" {
+		path := configPath()
+		cfg, err := readConfig(path)
+		if err != nil {
+			return fmt.Errorf("read client config: %w", err)
+		}
+		if c.server == "" {
+			c.server = cfg["server"]
+		}
+		if c.token == "" {
+			c.token = cfg["token"]
+		}
+	}
+	if c.server == "" {
+		c.server = "http://127.0.0.1:8080"
+	}
 	u, err := url.Parse(c.server)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fmt.Errorf("--server %q is not a URL like http://127.0.0.1:8080", c.server)
 	}
 	if c.token == "" {
-		return errors.New("no token: pass --token or set GAFFER_TOKEN (gaffer serve prints it on first start)")
+		return fmt.Errorf("no token: pass --token, set GAFFER_TOKEN, or put \"token = ...\" in %s (gaffer serve prints it on first start)", configPath())
 	}
 	c.server = strings.TrimRight(c.server, "/")
 	return nil
