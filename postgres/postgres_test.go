@@ -1,0 +1,347 @@
+package postgres_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gaffer-dev/gaffer"
+	"github.com/gaffer-dev/gaffer/postgres"
+	"github.com/gaffer-dev/gaffer/storetest"
+	"github.com/jackc/pgx/v5"
+)
+
+// defaultTestURL is the server scripts/test provides when
+// GAFFER_TEST_DATABASE_URL is not set.
+const defaultTestURL = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+
+func TestStore(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) gaffer.JobStore { return MustOpenDB(t) })
+}
+
+func TestOpen(t *testing.T) {
+	t.Run("MigrationsIdempotent", func(t *testing.T) {
+		dbURL := MustCreateDatabase(t)
+		db := mustOpen(t, dbURL)
+		job := &gaffer.Job{Command: "uptime", Status: gaffer.StatusQueued, CreatedAt: storetest.T0,
+			Runs: []*gaffer.Run{{Host: "web1", Status: gaffer.StatusQueued}}}
+		storetest.MustCreateJob(t, db, job)
+		if err := db.SetSetting(t.Context(), "k", "v"); err != nil {
+			t.Fatal(err)
+		}
+		MustCloseDB(t, db)
+
+		// Opening again applies nothing twice and keeps the data.
+		for range 2 {
+			db = mustOpen(t, dbURL)
+			storetest.AssertJobEqual(t, storetest.MustFindJob(t, db, job.ID), job)
+			if v, err := db.Setting(t.Context(), "k"); err != nil || v != "v" {
+				t.Fatalf("Setting after reopen = %q, %v", v, err)
+			}
+			MustCloseDB(t, db)
+		}
+
+		// Each migration is recorded once, under its file name.
+		names := migrationNames(t, dbURL)
+		entries, err := os.ReadDir("migrations")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(names) != len(entries) {
+			t.Fatalf("migrations table holds %v, want one row for each of %d files", names, len(entries))
+		}
+		for i, e := range entries {
+			if names[i] != "migrations/"+e.Name() {
+				t.Fatalf("migration %d recorded as %q, want %q", i, names[i], "migrations/"+e.Name())
+			}
+		}
+	})
+
+	// Servers starting together on a new database apply each migration
+	// once and none fails.
+	t.Run("Concurrent", func(t *testing.T) {
+		dbURL := MustCreateDatabase(t)
+		const n = 8
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				db, err := postgres.Open(t.Context(), dbURL)
+				if err != nil {
+					errs[i] = err
+					return
+				}
+				errs[i] = db.Close()
+			})
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Errorf("Open %d: %v", i, err)
+			}
+		}
+		entries, err := os.ReadDir("migrations")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if names := migrationNames(t, dbURL); len(names) != len(entries) {
+			t.Fatalf("migrations table holds %v, want %d rows", names, len(entries))
+		}
+	})
+
+	t.Run("Unreachable", func(t *testing.T) {
+		addr := closedPort(t)
+		start := time.Now()
+		db, err := postgres.Open(t.Context(), "postgres://gaffer:s3cret-pw@"+addr+"/gaffer?sslmode=disable")
+		if err == nil {
+			db.Close()
+			t.Fatalf("Open succeeded on %s where nothing listens", addr)
+		}
+		msg := err.Error()
+		if want := "cannot reach PostgreSQL at " + addr + ": "; !strings.HasPrefix(msg, want) {
+			t.Fatalf("error = %q, want it to start with %q", msg, want)
+		} else if strings.Contains(msg, "s3cret-pw") {
+			t.Fatalf("error shows the password: %q", msg)
+		} else if d := time.Since(start); d > 5*time.Second {
+			t.Fatalf("Open took %v to give up on a refused connection", d)
+		}
+	})
+
+	// A server that answers but refuses is not called unreachable.
+	t.Run("MissingDatabase", func(t *testing.T) {
+		u := mustParseURL(t, adminURL())
+		u.Path = "/gaffer_test_does_not_exist"
+		db, err := postgres.Open(t.Context(), u.String())
+		if err == nil {
+			db.Close()
+			t.Fatal("Open succeeded on a database that does not exist")
+		}
+		msg := err.Error()
+		if !strings.Contains(msg, "refused the connection") || !strings.Contains(msg, `"gaffer_test_does_not_exist" does not exist`) {
+			t.Fatalf("error = %q, want it to say the database does not exist", msg)
+		}
+	})
+
+	t.Run("BadURL", func(t *testing.T) {
+		for _, s := range []string{"", "postgres://gaffer:s3cret-pw@localhost:notaport/db"} {
+			db, err := postgres.Open(t.Context(), s)
+			if err == nil {
+				db.Close()
+				t.Fatalf("Open(%q) succeeded", s)
+			} else if strings.Contains(err.Error(), "s3cret-pw") {
+				t.Fatalf("error shows the password: %q", err)
+			}
+		}
+	})
+}
+
+func TestDB_Settings(t *testing.T) {
+	db := MustOpenDB(t)
+	ctx := t.Context()
+
+	_, err := db.Setting(ctx, "admin_token_hash")
+	if gaffer.ErrorCode(err) != gaffer.ENOTFOUND {
+		t.Fatalf("missing setting: error = %v, want ENOTFOUND", err)
+	} else if msg := gaffer.ErrorMessage(err); msg != `setting "admin_token_hash" does not exist` {
+		t.Fatalf("missing setting: message = %q", msg)
+	}
+
+	for _, tt := range []struct{ key, value string }{
+		{"admin_token_hash", "$2a$10$abcdefghijklmnopqrstuv"},
+		{"cookie_secret", "c2VjcmV0IGJ5dGVzIGhlcmU="},
+		{"admin_token_hash", "replaced"}, // overwrites
+		{"empty", ""},
+		{"ünïcode ✓", "値"},
+	} {
+		if err := db.SetSetting(ctx, tt.key, tt.value); err != nil {
+			t.Fatalf("SetSetting(%q): %v", tt.key, err)
+		}
+		if got, err := db.Setting(ctx, tt.key); err != nil {
+			t.Fatalf("Setting(%q): %v", tt.key, err)
+		} else if got != tt.value {
+			t.Fatalf("Setting(%q) = %q, want %q", tt.key, got, tt.value)
+		}
+	}
+	if got, _ := db.Setting(ctx, "cookie_secret"); got != "c2VjcmV0IGJ5dGVzIGhlcmU=" {
+		t.Fatalf("cookie_secret = %q after other writes", got)
+	}
+}
+
+// With the clock fixed, interrupted jobs and runs finish exactly at its time.
+func TestDB_InterruptUnfinished_Now(t *testing.T) {
+	db := MustOpenDB(t)
+	now := time.Date(2030, 1, 2, 3, 4, 5, 6, time.FixedZone("X", 3600))
+	db.Now = func() time.Time { return now }
+
+	job := &gaffer.Job{Command: "sleep 9", Status: gaffer.StatusRunning, CreatedAt: storetest.T0,
+		Runs: []*gaffer.Run{{Host: "web1", Status: gaffer.StatusRunning, StartedAt: storetest.At(1)}}}
+	storetest.MustCreateJob(t, db, job)
+	ids, err := db.InterruptUnfinished(t.Context(), "stopped")
+	if err != nil {
+		t.Fatal(err)
+	} else if len(ids) != 1 || ids[0] != job.ID {
+		t.Fatalf("ids = %v, want [%d]", ids, job.ID)
+	}
+	want := *job
+	want.Status, want.FinishedAt = gaffer.StatusInterrupted, &now
+	want.Runs = []*gaffer.Run{{Host: "web1", Status: gaffer.StatusInterrupted, Error: "stopped",
+		StartedAt: storetest.At(1), FinishedAt: &now}}
+	storetest.AssertJobEqual(t, storetest.MustFindJob(t, db, job.ID), &want)
+}
+
+// Times are stored as int64 nanoseconds: one outside that range is refused,
+// not wrapped around, and nothing is stored.
+func TestDB_TimeOutOfRange(t *testing.T) {
+	db := MustOpenDB(t)
+	far := time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, job := range []*gaffer.Job{
+		{Command: "x", Status: gaffer.StatusQueued, CreatedAt: far},
+		{Command: "x", Status: gaffer.StatusQueued, CreatedAt: storetest.T0, StartedAt: &time.Time{}},
+		{Command: "x", Status: gaffer.StatusQueued, CreatedAt: storetest.T0,
+			Runs: []*gaffer.Run{{Host: "web1", Status: gaffer.StatusFailed, FinishedAt: &far}}},
+	} {
+		if err := db.CreateJob(t.Context(), job); gaffer.ErrorCode(err) != gaffer.EINVALID {
+			t.Fatalf("CreateJob error = %v, want EINVALID", err)
+		}
+	}
+	if jobs := storetest.MustFindJobs(t, db, gaffer.JobFilter{}); len(jobs) != 0 {
+		t.Fatalf("%d jobs stored", len(jobs))
+	}
+
+	job := &gaffer.Job{Command: "x", Status: gaffer.StatusRunning, CreatedAt: storetest.T0,
+		Runs: []*gaffer.Run{{Host: "web1", Status: gaffer.StatusRunning}}}
+	storetest.MustCreateJob(t, db, job)
+	if err := db.UpdateJob(t.Context(), &gaffer.Job{ID: job.ID, Status: gaffer.StatusFailed, FinishedAt: &far}); gaffer.ErrorCode(err) != gaffer.EINVALID {
+		t.Fatalf("UpdateJob error = %v, want EINVALID", err)
+	}
+	if err := db.UpdateRun(t.Context(), job.ID, &gaffer.Run{Host: "web1", Status: gaffer.StatusFailed, FinishedAt: &far}); gaffer.ErrorCode(err) != gaffer.EINVALID {
+		t.Fatalf("UpdateRun error = %v, want EINVALID", err)
+	}
+	storetest.AssertJobEqual(t, storetest.MustFindJob(t, db, job.ID), job)
+}
+
+// MustOpenDB returns a DB on a new, empty database of its own, closed and
+// dropped when the test ends.
+func MustOpenDB(tb testing.TB) *postgres.DB {
+	tb.Helper()
+	db := mustOpen(tb, MustCreateDatabase(tb))
+	tb.Cleanup(func() { MustCloseDB(tb, db) })
+	return db
+}
+
+func mustOpen(tb testing.TB, dbURL string) *postgres.DB {
+	tb.Helper()
+	db, err := postgres.Open(tb.Context(), dbURL)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return db
+}
+
+// MustCloseDB closes db or fails the test.
+func MustCloseDB(tb testing.TB, db *postgres.DB) {
+	tb.Helper()
+	if err := db.Close(); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// MustCreateDatabase creates a database with a random name on the test
+// server and returns its URL. The database is dropped when the test ends,
+// after cleanups registered later (such as closing a DB on it).
+func MustCreateDatabase(tb testing.TB) string {
+	tb.Helper()
+	b := make([]byte, 8)
+	rand.Read(b)
+	name := "gaffer_test_" + hex.EncodeToString(b)
+
+	conn := mustConnectAdmin(tb)
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(tb.Context(), "CREATE DATABASE "+name); err != nil {
+		tb.Fatalf("create test database: %v", err)
+	}
+	tb.Cleanup(func() {
+		conn := mustConnectAdmin(tb)
+		defer conn.Close(context.Background())
+		// The test's context is done by now.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+			tb.Errorf("drop test database %s: %v", name, err)
+		}
+	})
+
+	u := mustParseURL(tb, adminURL())
+	u.Path = "/" + name
+	return u.String()
+}
+
+// adminURL is the database tests connect to in order to create their own.
+func adminURL() string {
+	if s := os.Getenv("GAFFER_TEST_DATABASE_URL"); s != "" {
+		return s
+	}
+	return defaultTestURL
+}
+
+// mustConnectAdmin connects to adminURL, failing (not skipping) the test
+// when no server answers: the PostgreSQL store must be tested.
+func mustConnectAdmin(tb testing.TB) *pgx.Conn {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, adminURL())
+	if err != nil {
+		tb.Fatalf("cannot connect to the test PostgreSQL at %s: %v\n"+
+			"Start one (scripts/test does) or set GAFFER_TEST_DATABASE_URL.",
+			mustParseURL(tb, adminURL()).Redacted(), err)
+	}
+	return conn
+}
+
+func mustParseURL(tb testing.TB, s string) *url.URL {
+	tb.Helper()
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		tb.Fatalf("GAFFER_TEST_DATABASE_URL must be a postgres:// URL")
+	}
+	return u
+}
+
+// closedPort returns a loopback address where nothing listens.
+func closedPort(tb testing.TB) string {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// migrationNames reads the migrations table directly, bypassing DB.
+func migrationNames(tb testing.TB, dbURL string) []string {
+	tb.Helper()
+	conn, err := pgx.Connect(tb.Context(), dbURL)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	rows, err := conn.Query(tb.Context(), `SELECT name FROM migrations ORDER BY name`)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return names
+}
