@@ -229,7 +229,8 @@ func (s *Server) sseLog(w http.ResponseWriter, r *http.Request, job *gaffer.Job)
 		if err != nil {
 			if ctx.Err() == nil {
 				s.Logger.Error("sse read", "job", job.ID, "err", err)
-				writeEvent(bw, "", "error", []byte(`{"message":"the server could not read this log; reload to try again"}`))
+				// Not "error": EventSource uses that name for its own connection errors.
+				writeEvent(bw, "", "notice", []byte(`{"message":"the server could not read this log; reload to try again"}`))
 				flush()
 			}
 			return

@@ -115,6 +115,7 @@
     connEl.textContent = "finished: " + JSON.parse(ev.data).status;
     root.dataset.ended = "true";
   });
+  es.addEventListener("notice", function (ev) { connEl.textContent = JSON.parse(ev.data).message; });
   es.addEventListener("error", function () {
     if (es.readyState !== EventSource.CLOSED) connEl.textContent = "reconnecting…";
   });
