@@ -55,7 +55,9 @@ type Job struct {
 	Timeout     Duration   `json:"timeout,omitempty"`
 	PTY         bool       `json:"pty"`
 	Concurrency int        `json:"concurrency,omitempty"`
-	Runs        []*Run     `json:"runs"`
+	// Owner names the server instance that runs the job.
+	Owner string `json:"owner,omitempty"`
+	Runs  []*Run `json:"runs"`
 }
 
 // Run is the execution of a job's command on one host.
@@ -207,6 +209,22 @@ type JobStore interface {
 	// InterruptUnfinished marks every queued or running job and run as
 	// interrupted with the given reason and returns the ids of those jobs.
 	InterruptUnfinished(ctx context.Context, reason string) ([]int64, error)
+
+	// Several server instances share one store. Each job has an Owner (set
+	// at CreateJob); owners send heartbeats, and any instance interrupts the
+	// jobs of an owner that went silent.
+
+	// Heartbeat records that instance owner is alive at now, and returns the
+	// ids of its unfinished jobs whose cancel was requested.
+	Heartbeat(ctx context.Context, owner string, now time.Time) (cancel []int64, err error)
+	// RequestCancel asks the owner of an unfinished job to cancel it:
+	// ENOTFOUND if there is no such job, ECONFLICT if it is finished.
+	RequestCancel(ctx context.Context, id int64) error
+	// InterruptStale marks unfinished jobs whose owner has sent no heartbeat
+	// since before (or never did, for jobs created before it) as interrupted,
+	// with their unfinished runs, setting each such run's error to reason
+	// when empty. It returns the ids of those jobs.
+	InterruptStale(ctx context.Context, before time.Time, reason string) ([]int64, error)
 	Close() error
 }
 

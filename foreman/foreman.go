@@ -42,6 +42,14 @@ type Config struct {
 	// LiveLinger is how long a finished job's live buffer is kept before it
 	// is deleted (its log is in the archive by then). Default 1 minute.
 	LiveLinger time.Duration
+
+	// Instance names this server among those sharing the store; it is each
+	// job's Owner. Shared says other instances may run jobs too: then jobs
+	// left unfinished are only interrupted once their owner's heartbeat is
+	// older than LeaseTTL (default 10 s), never at start-up.
+	Instance string
+	Shared   bool
+	LeaseTTL time.Duration
 }
 
 // Foreman knows every running job and its workers.
@@ -94,6 +102,12 @@ func New(cfg Config) *Foreman {
 	if cfg.Hosts == nil {
 		cfg.Hosts = func() []gaffer.Host { return nil }
 	}
+	if cfg.LeaseTTL <= 0 {
+		cfg.LeaseTTL = 10 * time.Second
+	}
+	if cfg.Instance == "" {
+		cfg.Instance = "gaffer"
+	}
 	return &Foreman{cfg: cfg, log: cfg.Logger, active: map[int64]*activeJob{}}
 }
 
@@ -103,24 +117,93 @@ func (f *Foreman) Stats() *Stats { return &f.stats }
 // Hosts returns the inventory.
 func (f *Foreman) Hosts() []gaffer.Host { return f.cfg.Hosts() }
 
-// Recover marks jobs that a previous process left unfinished as interrupted.
+// Recover marks jobs that a previous process left unfinished as
+// interrupted. With a shared store it does nothing: other instances may be
+// running those jobs, and Watch interrupts them once their owner is silent.
 func (f *Foreman) Recover(ctx context.Context) ([]int64, error) {
+	if f.cfg.Shared {
+		return nil, nil
+	}
 	ids, err := f.cfg.Store.InterruptUnfinished(ctx, "the server stopped before the run ended")
 	if err != nil {
 		return nil, fmt.Errorf("recover unfinished jobs: %w", err)
 	}
-	// Their logs were never completed: cut a torn last record and mark them
-	// complete, so readers see where they end.
-	if s, ok := f.cfg.Archive.(interface {
+	f.closeOrphans(ctx, ids)
+	return ids, nil
+}
+
+// closeOrphans ends the logs of jobs whose writer is gone: the archive is
+// sealed (a torn last record cut, marked complete) and the live log closed,
+// so readers see where they end.
+func (f *Foreman) closeOrphans(ctx context.Context, ids []int64) {
+	s, canSeal := f.cfg.Archive.(interface {
 		Seal(ctx context.Context, jobID int64) error
-	}); ok {
-		for _, id := range ids {
+	})
+	for _, id := range ids {
+		if canSeal {
 			if err := s.Seal(ctx, id); err != nil && gaffer.ErrorCode(err) != gaffer.ENOTFOUND {
 				f.log.Warn("seal the log of an interrupted job", "job", id, "err", err)
 			}
 		}
+		if err := f.cfg.Live.Close(ctx, id); err != nil && gaffer.ErrorCode(err) != gaffer.ENOTFOUND {
+			f.log.Warn("close the live log of an interrupted job", "job", id, "err", err)
+		}
+		id := id
+		time.AfterFunc(f.cfg.LiveLinger, func() { f.cfg.Live.Delete(context.Background(), id) })
 	}
-	return ids, nil
+}
+
+// Watch keeps this instance's lease alive and acts for the others until ctx
+// ends: it sends heartbeats (picking up cancels requested through other
+// instances) and interrupts the jobs of instances that stopped sending them.
+func (f *Foreman) Watch(ctx context.Context) {
+	beat := time.NewTicker(f.cfg.LeaseTTL / 5)
+	defer beat.Stop()
+	reap := time.NewTicker(f.cfg.LeaseTTL / 2)
+	defer reap.Stop()
+	f.heartbeat(ctx)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-beat.C:
+			f.heartbeat(ctx)
+		case <-reap.C:
+			if !f.cfg.Shared {
+				continue
+			}
+			reason := "the server instance running it stopped responding before the run ended"
+			ids, err := f.cfg.Store.InterruptStale(ctx, time.Now().UTC().Add(-f.cfg.LeaseTTL), reason)
+			if err != nil {
+				if ctx.Err() == nil {
+					f.log.Error("interrupt jobs of silent instances", "err", err)
+				}
+				continue
+			}
+			if len(ids) > 0 {
+				f.log.Warn("interrupted jobs whose server instance stopped responding", "jobs", ids)
+				f.closeOrphans(ctx, ids)
+			}
+		}
+	}
+}
+
+func (f *Foreman) heartbeat(ctx context.Context) {
+	ids, err := f.cfg.Store.Heartbeat(ctx, f.cfg.Instance, time.Now().UTC())
+	if err != nil {
+		if ctx.Err() == nil {
+			f.log.Error("heartbeat", "err", err)
+		}
+		return
+	}
+	for _, id := range ids {
+		f.mu.Lock()
+		aj := f.active[id]
+		f.mu.Unlock()
+		if aj != nil {
+			aj.cancel(errCanceled)
+		}
+	}
 }
 
 // activeJob is a running job: its state, guarded by mu, and its log writer.
@@ -166,7 +249,7 @@ func (f *Foreman) Start(ctx context.Context, req gaffer.JobRequest, by string) (
 
 	now := time.Now().UTC()
 	job := &gaffer.Job{Command: req.Command, Status: gaffer.StatusQueued, CreatedBy: by, CreatedAt: now,
-		Timeout: req.Timeout, PTY: req.PTY, Concurrency: req.Concurrency}
+		Timeout: req.Timeout, PTY: req.PTY, Concurrency: req.Concurrency, Owner: f.cfg.Instance}
 	if job.Concurrency == 0 {
 		job.Concurrency = DefaultConcurrency
 	}
@@ -409,11 +492,12 @@ func (f *Foreman) Cancel(ctx context.Context, id int64) (*gaffer.Job, error) {
 	aj := f.active[id]
 	f.mu.Unlock()
 	if aj == nil {
-		job, err := f.cfg.Store.FindJob(ctx, id)
-		if err != nil {
+		// Another instance may run it: its owner picks the request up with
+		// its next heartbeat.
+		if err := f.cfg.Store.RequestCancel(ctx, id); err != nil {
 			return nil, err
 		}
-		return job, gaffer.Errorf(gaffer.ECONFLICT, "job %d is not running (it is %s)", id, job.Status)
+		return f.cfg.Store.FindJob(ctx, id)
 	}
 	aj.cancel(errCanceled)
 	return aj.snapshot(), nil

@@ -37,7 +37,7 @@ const (
 // database, so other databases on the same server do not contend.
 const (
 	migrateLock   int64 = 0x6761666665720001
-	interruptLock int64 = 0x6761666665720002
+	interruptLock int64 = 0x6761666665720002 // heartbeats take it shared
 )
 
 // defaultConnectTimeout bounds each connection attempt when the URL sets no
@@ -236,8 +236,8 @@ func (db *DB) CreateJob(ctx context.Context, job *gaffer.Job) error {
 	var id int64
 	if err := db.pool.QueryRow(ctx, `
 		WITH new_job AS (
-			INSERT INTO jobs (command, status, created_by, created_at, started_at, finished_at, timeout, pty, concurrency)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+			INSERT INTO jobs (command, status, created_by, created_at, started_at, finished_at, timeout, pty, concurrency, owner)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $17)
 			RETURNING id
 		), new_runs AS (
 			INSERT INTO runs (job_id, host, position, status, exit_code, signal, error, started_at, finished_at)
@@ -248,7 +248,7 @@ func (db *DB) CreateJob(ctx context.Context, job *gaffer.Job) error {
 		SELECT id FROM new_job`,
 		job.Command, string(job.Status), job.CreatedBy, createdAt, startedAt, finishedAt,
 		int64(job.Timeout), job.PTY, int64(job.Concurrency),
-		hosts, statuses, exitCodes, signals, errs, runStarts, runFinishs,
+		hosts, statuses, exitCodes, signals, errs, runStarts, runFinishs, job.Owner,
 	).Scan(&id); err != nil {
 		return fmt.Errorf("insert job: %w", err)
 	}
@@ -330,7 +330,7 @@ func (db *DB) beginRead(ctx context.Context) (pgx.Tx, error) {
 func findJobs(ctx context.Context, tx pgx.Tx, where string, args []any, limit int) ([]*gaffer.Job, error) {
 	args = append(args, limit)
 	rows, err := tx.Query(ctx, `
-		SELECT id, command, status, created_by, created_at, started_at, finished_at, timeout, pty, concurrency
+		SELECT id, command, status, created_by, created_at, started_at, finished_at, timeout, pty, concurrency, owner
 		FROM jobs `+where+`
 		ORDER BY id DESC
 		LIMIT $`+strconv.Itoa(len(args)), args...)
@@ -348,7 +348,7 @@ func findJobs(ctx context.Context, tx pgx.Tx, where string, args []any, limit in
 		var createdAt, timeout, concurrency int64
 		var startedAt, finishedAt *int64
 		if err := rows.Scan(&job.ID, &job.Command, &status, &job.CreatedBy, &createdAt,
-			&startedAt, &finishedAt, &timeout, &job.PTY, &concurrency); err != nil {
+			&startedAt, &finishedAt, &timeout, &job.PTY, &concurrency, &job.Owner); err != nil {
 			return nil, fmt.Errorf("scan job: %w", err)
 		}
 		job.Status = gaffer.Status(status)
@@ -504,6 +504,133 @@ func (db *DB) InterruptUnfinished(ctx context.Context, reason string) ([]int64, 
 	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
 	if err != nil {
 		return nil, fmt.Errorf("interrupt jobs: %w", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return nil, fmt.Errorf("commit: %w", err)
+	}
+	return ids, nil
+}
+
+// Heartbeat records that instance owner is alive at now and returns the ids
+// of its queued or running jobs whose cancel was requested, ascending. A
+// heartbeat older than one already recorded leaves the later time.
+func (db *DB) Heartbeat(ctx context.Context, owner string, now time.Time) ([]int64, error) {
+	if owner == "" {
+		return nil, gaffer.Errorf(gaffer.EINVALID, "instance name required")
+	}
+	at, err := nanos(now)
+	if err != nil {
+		return nil, err
+	}
+
+	// The shared lock lets heartbeats run together but not during an
+	// InterruptStale, which takes it exclusively: a heartbeat is either
+	// seen by a sweep or recorded after it. Without it, a sweep whose
+	// snapshot predates the heartbeat could still interrupt the jobs of an
+	// owner whose heartbeat had already returned. A batch runs in one
+	// implicit transaction, which holds the lock, in one round trip.
+	batch := &pgx.Batch{}
+	batch.Queue(`SELECT pg_advisory_xact_lock_shared($1)`, interruptLock)
+	batch.Queue(`
+		WITH heartbeat AS (
+			INSERT INTO instances (owner, heartbeat_at) VALUES ($1, $2)
+			ON CONFLICT (owner) DO UPDATE SET heartbeat_at = GREATEST(instances.heartbeat_at, excluded.heartbeat_at)
+		)
+		SELECT id FROM jobs
+		WHERE owner = $1 AND status IN ('queued', 'running') AND cancel_requested
+		ORDER BY id`, owner, at)
+	results := db.pool.SendBatch(ctx, batch)
+	defer results.Close()
+	if _, err := results.Exec(); err != nil {
+		return nil, fmt.Errorf("lock: %w", err)
+	}
+	rows, err := results.Query()
+	if err != nil {
+		return nil, fmt.Errorf("record heartbeat of %q: %w", owner, err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("record heartbeat of %q: %w", owner, err)
+	}
+	// Closing ends the implicit transaction: only then is the heartbeat
+	// committed.
+	if err := results.Close(); err != nil {
+		return nil, fmt.Errorf("record heartbeat of %q: %w", owner, err)
+	}
+	return ids, nil
+}
+
+// RequestCancel marks a queued or running job for its owner to cancel. It
+// returns ENOTFOUND if there is no such job, ECONFLICT if it is finished.
+func (db *DB) RequestCancel(ctx context.Context, id int64) error {
+	// One statement reads the status it decides on, from the row it
+	// locked: a finished job keeps its flag as it was, and the status
+	// returned says why.
+	var status string
+	err := db.pool.QueryRow(ctx, `
+		UPDATE jobs SET cancel_requested = cancel_requested OR status IN ('queued', 'running')
+		WHERE id = $1
+		RETURNING status`, id).Scan(&status)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return gaffer.Errorf(gaffer.ENOTFOUND, "job %d does not exist", id)
+	} else if err != nil {
+		return fmt.Errorf("request cancel of job %d: %w", id, err)
+	} else if gaffer.Status(status).Done() {
+		return gaffer.Errorf(gaffer.ECONFLICT, "job %d is already %s", id, status)
+	}
+	return nil
+}
+
+// InterruptStale marks the queued or running jobs whose owner has sent no
+// heartbeat since before (or never did, for jobs created before it) as
+// interrupted, finished now, with their queued or running runs, which also
+// get reason as their error unless they have one. It returns the ids of
+// those jobs, ascending.
+func (db *DB) InterruptStale(ctx context.Context, before time.Time, reason string) ([]int64, error) {
+	now, err := nanos(db.now())
+	if err != nil {
+		return nil, err
+	}
+	cutoff, err := nanos(before)
+	if err != nil {
+		return nil, err
+	}
+
+	tx, err := db.pool.Begin(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback(ctx)
+
+	// Instances sweeping at once take turns, so each job is interrupted
+	// by one of them; heartbeats hold the lock shared (see Heartbeat). The
+	// statement below starts after the lock is held, so its snapshot has
+	// every sweep and heartbeat that went before.
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, interruptLock); err != nil {
+		return nil, fmt.Errorf("lock: %w", err)
+	}
+	// The runs are updated through the jobs the first update returns, so
+	// a job that its owner finished meanwhile (and the update skips) keeps
+	// its runs too.
+	rows, err := tx.Query(ctx, `
+		WITH interrupted_jobs AS (
+			UPDATE jobs SET status = 'interrupted', finished_at = $2
+			WHERE status IN ('queued', 'running') AND (
+				owner IN (SELECT i.owner FROM instances i WHERE i.heartbeat_at < $1)
+				OR (created_at < $1 AND NOT EXISTS (SELECT 1 FROM instances i WHERE i.owner = jobs.owner)))
+			RETURNING id
+		), interrupted_runs AS (
+			UPDATE runs
+			SET status = 'interrupted', finished_at = $2, error = CASE WHEN error = '' THEN $3 ELSE error END
+			WHERE job_id IN (SELECT id FROM interrupted_jobs) AND status IN ('queued', 'running')
+		)
+		SELECT id FROM interrupted_jobs ORDER BY id`, cutoff, now, reason)
+	if err != nil {
+		return nil, fmt.Errorf("interrupt stale jobs: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("interrupt stale jobs: %w", err)
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return nil, fmt.Errorf("commit: %w", err)

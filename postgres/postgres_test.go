@@ -196,6 +196,28 @@ func TestDB_InterruptUnfinished_Now(t *testing.T) {
 	storetest.AssertJobEqual(t, storetest.MustFindJob(t, db, job.ID), &want)
 }
 
+// With the clock fixed, jobs and runs interrupted as stale finish exactly at
+// its time, which is unrelated to the heartbeat times compared.
+func TestDB_InterruptStale_Now(t *testing.T) {
+	db := MustOpenDB(t)
+	now := time.Date(2030, 1, 2, 3, 4, 5, 6, time.FixedZone("X", 3600))
+	db.Now = func() time.Time { return now }
+
+	storetest.MustHeartbeat(t, db, "gaffer-1", *storetest.At(-1))
+	job := &gaffer.Job{Command: "sleep 9", Status: gaffer.StatusRunning, CreatedAt: storetest.T0, Owner: "gaffer-1",
+		Runs: []*gaffer.Run{{Host: "web1", Status: gaffer.StatusRunning, StartedAt: storetest.At(1)}}}
+	storetest.MustCreateJob(t, db, job)
+	ids := storetest.MustInterruptStale(t, db, storetest.T0, "gaffer-1 went silent")
+	if len(ids) != 1 || ids[0] != job.ID {
+		t.Fatalf("ids = %v, want [%d]", ids, job.ID)
+	}
+	want := *job
+	want.Status, want.FinishedAt = gaffer.StatusInterrupted, &now
+	want.Runs = []*gaffer.Run{{Host: "web1", Status: gaffer.StatusInterrupted, Error: "gaffer-1 went silent",
+		StartedAt: storetest.At(1), FinishedAt: &now}}
+	storetest.AssertJobEqual(t, storetest.MustFindJob(t, db, job.ID), &want)
+}
+
 // Times are stored as int64 nanoseconds: one outside that range is refused,
 // not wrapped around, and nothing is stored.
 func TestDB_TimeOutOfRange(t *testing.T) {
@@ -223,6 +245,13 @@ func TestDB_TimeOutOfRange(t *testing.T) {
 	}
 	if err := db.UpdateRun(t.Context(), job.ID, &gaffer.Run{Host: "web1", Status: gaffer.StatusFailed, FinishedAt: &far}); gaffer.ErrorCode(err) != gaffer.EINVALID {
 		t.Fatalf("UpdateRun error = %v, want EINVALID", err)
+	}
+	storetest.AssertJobEqual(t, storetest.MustFindJob(t, db, job.ID), job)
+
+	if _, err := db.Heartbeat(t.Context(), "gaffer-1", far); gaffer.ErrorCode(err) != gaffer.EINVALID {
+		t.Fatalf("Heartbeat error = %v, want EINVALID", err)
+	} else if _, err := db.InterruptStale(t.Context(), far, "x"); gaffer.ErrorCode(err) != gaffer.EINVALID {
+		t.Fatalf("InterruptStale error = %v, want EINVALID", err)
 	}
 	storetest.AssertJobEqual(t, storetest.MustFindJob(t, db, job.ID), job)
 }

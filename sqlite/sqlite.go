@@ -160,11 +160,11 @@ func (db *DB) CreateJob(ctx context.Context, job *gaffer.Job) error {
 	defer tx.Rollback()
 
 	res, err := tx.ExecContext(ctx, `
-		INSERT INTO jobs (command, status, created_by, created_at, started_at, finished_at, timeout, pty, concurrency)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		INSERT INTO jobs (command, status, created_by, created_at, started_at, finished_at, timeout, pty, concurrency, owner)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		job.Command, job.Status, job.CreatedBy, formatTime(job.CreatedAt),
 		formatTimePtr(job.StartedAt), formatTimePtr(job.FinishedAt),
-		int64(job.Timeout), job.PTY, job.Concurrency)
+		int64(job.Timeout), job.PTY, job.Concurrency, job.Owner)
 	if err != nil {
 		return fmt.Errorf("insert job: %w", err)
 	}
@@ -247,7 +247,7 @@ func (db *DB) FindJobs(ctx context.Context, filter gaffer.JobFilter) ([]*gaffer.
 // then the runs of all of them in one query.
 func findJobs(ctx context.Context, tx *sql.Tx, where string, args []any, limit int) ([]*gaffer.Job, error) {
 	rows, err := tx.QueryContext(ctx, `
-		SELECT id, command, status, created_by, created_at, started_at, finished_at, timeout, pty, concurrency
+		SELECT id, command, status, created_by, created_at, started_at, finished_at, timeout, pty, concurrency, owner
 		FROM jobs `+where+`
 		ORDER BY id DESC
 		LIMIT ?`, append(args, limit)...)
@@ -264,7 +264,7 @@ func findJobs(ctx context.Context, tx *sql.Tx, where string, args []any, limit i
 		var startedAt, finishedAt sql.NullString
 		var timeout int64
 		if err := rows.Scan(&job.ID, &job.Command, &job.Status, &job.CreatedBy, &createdAt,
-			&startedAt, &finishedAt, &timeout, &job.PTY, &job.Concurrency); err != nil {
+			&startedAt, &finishedAt, &timeout, &job.PTY, &job.Concurrency, &job.Owner); err != nil {
 			return nil, fmt.Errorf("scan job: %w", err)
 		}
 		if job.CreatedAt, err = parseTime(createdAt); err != nil {
@@ -423,6 +423,131 @@ func (db *DB) InterruptUnfinished(ctx context.Context, reason string) ([]int64, 
 		return nil, fmt.Errorf("commit: %w", err)
 	}
 	return ids, nil
+}
+
+// Heartbeat records that instance owner is alive at now and returns the ids
+// of its queued or running jobs whose cancel was requested, ascending. A
+// heartbeat older than one already recorded leaves the later time.
+func (db *DB) Heartbeat(ctx context.Context, owner string, now time.Time) ([]int64, error) {
+	if owner == "" {
+		return nil, gaffer.Errorf(gaffer.EINVALID, "instance name required")
+	}
+
+	// A write transaction: InterruptStale, also one, sees this heartbeat
+	// whole or runs entirely before it.
+	tx, err := db.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback()
+
+	// Fixed-width times compare as text, so max keeps the later one.
+	if _, err := tx.ExecContext(ctx, `
+		INSERT INTO instances (owner, heartbeat_at) VALUES (?, ?)
+		ON CONFLICT (owner) DO UPDATE SET heartbeat_at = max(heartbeat_at, excluded.heartbeat_at)`,
+		owner, formatTime(now)); err != nil {
+		return nil, fmt.Errorf("record heartbeat of %q: %w", owner, err)
+	}
+	ids, err := queryIDs(ctx, tx, `
+		SELECT id FROM jobs
+		WHERE owner = ? AND status IN ('queued', 'running') AND cancel_requested
+		ORDER BY id`, owner)
+	if err != nil {
+		return nil, fmt.Errorf("find jobs to cancel: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("commit: %w", err)
+	}
+	return ids, nil
+}
+
+// RequestCancel marks a queued or running job for its owner to cancel. It
+// returns ENOTFOUND if there is no such job, ECONFLICT if it is finished.
+func (db *DB) RequestCancel(ctx context.Context, id int64) error {
+	// One statement reads the status it decides on: a finished job keeps
+	// its flag as it was, and the status returned says why.
+	var status gaffer.Status
+	err := db.db.QueryRowContext(ctx, `
+		UPDATE jobs SET cancel_requested = cancel_requested OR status IN ('queued', 'running')
+		WHERE id = ?
+		RETURNING status`, id).Scan(&status)
+	if errors.Is(err, sql.ErrNoRows) {
+		return gaffer.Errorf(gaffer.ENOTFOUND, "job %d does not exist", id)
+	} else if err != nil {
+		return fmt.Errorf("request cancel of job %d: %w", id, err)
+	} else if status.Done() {
+		return gaffer.Errorf(gaffer.ECONFLICT, "job %d is already %s", id, status)
+	}
+	return nil
+}
+
+// staleJobs selects the unfinished jobs whose owner's last heartbeat is
+// before ?1, or that were created before ?1 by an owner that never sent one.
+const staleJobs = `
+	status IN ('queued', 'running') AND (
+		owner IN (SELECT i.owner FROM instances i WHERE i.heartbeat_at < ?1)
+		OR (created_at < ?1 AND owner NOT IN (SELECT i.owner FROM instances i)))`
+
+// InterruptStale marks the queued or running jobs whose owner has sent no
+// heartbeat since before (or never did, for jobs created before it) as
+// interrupted, finished now, with their queued or running runs, which also
+// get reason as their error unless they have one. It returns the ids of
+// those jobs, ascending. Everything happens in one write transaction, so
+// calls from several processes take turns and a heartbeat is either seen
+// or comes after.
+func (db *DB) InterruptStale(ctx context.Context, before time.Time, reason string) ([]int64, error) {
+	now := formatTime(db.now())
+	cutoff := formatTime(before)
+
+	tx, err := db.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback()
+
+	ids, err := queryIDs(ctx, tx, `SELECT id FROM jobs WHERE `+staleJobs+` ORDER BY id`, cutoff)
+	if err != nil {
+		return nil, fmt.Errorf("query stale jobs: %w", err)
+	}
+	if len(ids) == 0 {
+		return ids, nil
+	}
+	// Runs first: once their jobs are interrupted, staleJobs no longer
+	// selects them.
+	if _, err := tx.ExecContext(ctx, `
+		UPDATE runs
+		SET status = 'interrupted', finished_at = ?2, error = CASE WHEN error = '' THEN ?3 ELSE error END
+		WHERE status IN ('queued', 'running') AND job_id IN (SELECT id FROM jobs WHERE `+staleJobs+`)`,
+		cutoff, now, reason); err != nil {
+		return nil, fmt.Errorf("interrupt runs: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `
+		UPDATE jobs SET status = 'interrupted', finished_at = ?2
+		WHERE `+staleJobs, cutoff, now); err != nil {
+		return nil, fmt.Errorf("interrupt jobs: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("commit: %w", err)
+	}
+	return ids, nil
+}
+
+// queryIDs returns the int64 values of the query's only column.
+func queryIDs(ctx context.Context, tx *sql.Tx, query string, args ...any) ([]int64, error) {
+	rows, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	ids := []int64{}
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
 }
 
 // Setting returns the value stored under key, or ENOTFOUND.

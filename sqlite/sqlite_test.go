@@ -84,8 +84,12 @@ func TestOpen(t *testing.T) {
 				t.Errorf("Open %d: %v", i, err)
 			}
 		}
-		if names := migrationNames(t, path); len(names) != 2 {
-			t.Fatalf("migrations table holds %v", names)
+		entries, err := os.ReadDir("migrations")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if names := migrationNames(t, path); len(names) != len(entries) {
+			t.Fatalf("migrations table holds %v, want %d rows", names, len(entries))
 		}
 	})
 
@@ -182,6 +186,28 @@ func TestDB_InterruptUnfinished_Now(t *testing.T) {
 	want := *job
 	want.Status, want.FinishedAt = gaffer.StatusInterrupted, &now
 	want.Runs = []*gaffer.Run{{Host: "web1", Status: gaffer.StatusInterrupted, Error: "stopped",
+		StartedAt: storetest.At(1), FinishedAt: &now}}
+	storetest.AssertJobEqual(t, storetest.MustFindJob(t, db, job.ID), &want)
+}
+
+// With the clock fixed, jobs and runs interrupted as stale finish exactly at
+// its time, which is unrelated to the heartbeat times compared.
+func TestDB_InterruptStale_Now(t *testing.T) {
+	db := MustOpenDB(t)
+	now := time.Date(2030, 1, 2, 3, 4, 5, 6, time.FixedZone("X", 3600))
+	db.Now = func() time.Time { return now }
+
+	storetest.MustHeartbeat(t, db, "gaffer-1", *storetest.At(-1))
+	job := &gaffer.Job{Command: "sleep 9", Status: gaffer.StatusRunning, CreatedAt: storetest.T0, Owner: "gaffer-1",
+		Runs: []*gaffer.Run{{Host: "web1", Status: gaffer.StatusRunning, StartedAt: storetest.At(1)}}}
+	storetest.MustCreateJob(t, db, job)
+	ids := storetest.MustInterruptStale(t, db, storetest.T0, "gaffer-1 went silent")
+	if len(ids) != 1 || ids[0] != job.ID {
+		t.Fatalf("ids = %v, want [%d]", ids, job.ID)
+	}
+	want := *job
+	want.Status, want.FinishedAt = gaffer.StatusInterrupted, &now
+	want.Runs = []*gaffer.Run{{Host: "web1", Status: gaffer.StatusInterrupted, Error: "gaffer-1 went silent",
 		StartedAt: storetest.At(1), FinishedAt: &now}}
 	storetest.AssertJobEqual(t, storetest.MustFindJob(t, db, job.ID), &want)
 }

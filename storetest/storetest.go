@@ -30,6 +30,9 @@ func Run(t *testing.T, open func(t *testing.T) gaffer.JobStore) {
 	t.Run("UpdateRun", func(t *testing.T) { testUpdateRun(t, open) })
 	t.Run("InterruptUnfinished", func(t *testing.T) { testInterruptUnfinished(t, open) })
 	t.Run("Concurrency", func(t *testing.T) { testConcurrency(t, open) })
+	t.Run("Heartbeat", func(t *testing.T) { testHeartbeat(t, open) })
+	t.Run("RequestCancel", func(t *testing.T) { testRequestCancel(t, open) })
+	t.Run("InterruptStale", func(t *testing.T) { testInterruptStale(t, open) })
 }
 
 // T0 is a time with every nanosecond digit set, in a zone that is not UTC,
@@ -67,6 +70,7 @@ func testCreateJob(t *testing.T, open func(t *testing.T) gaffer.JobStore) {
 					Timeout:     gaffer.Duration(90*time.Second + 1),
 					PTY:         true,
 					Concurrency: 5,
+					Owner:       "gaffer-2.internal:8080/7f3a9c",
 					Runs: []*gaffer.Run{
 						// Not in name order: runs keep the order given.
 						{Host: "zeta", Status: gaffer.StatusSucceeded, ExitCode: Int(0),
@@ -88,6 +92,7 @@ func testCreateJob(t *testing.T, open func(t *testing.T) gaffer.JobStore) {
 					Status:    gaffer.StatusRunning,
 					CreatedBy: "Zoë 🦊",
 					CreatedAt: T0.UTC(),
+					Owner:     "sérveur ✓ 'b'; --",
 					StartedAt: At(0),
 					Runs: []*gaffer.Run{
 						{Host: "hôte-ünï", Status: gaffer.StatusRunning, StartedAt: At(0)},
@@ -347,6 +352,7 @@ func testUpdateJob(t *testing.T, open func(t *testing.T) gaffer.JobStore) {
 		s := open(t)
 		job := newJob(gaffer.StatusQueued, "web1", "web2")
 		job.CreatedBy, job.Timeout, job.PTY, job.Concurrency = "admin", gaffer.Duration(time.Minute), true, 1
+		job.Owner = "gaffer-1"
 		MustCreateJob(t, s, job)
 		other := newJob(gaffer.StatusQueued, "web1")
 		MustCreateJob(t, s, other)
@@ -365,7 +371,7 @@ func testUpdateJob(t *testing.T, open func(t *testing.T) gaffer.JobStore) {
 			t.Run(step.name, func(t *testing.T) {
 				// Only status and times are stored; other fields in the
 				// update are ignored.
-				update := &gaffer.Job{ID: job.ID, Command: "changed", CreatedBy: "someone else",
+				update := &gaffer.Job{ID: job.ID, Command: "changed", CreatedBy: "someone else", Owner: "gaffer-2",
 					Status: step.status, StartedAt: step.startedAt, FinishedAt: step.finished}
 				if err := s.UpdateJob(t.Context(), update); err != nil {
 					t.Fatalf("UpdateJob: %v", err)
@@ -682,6 +688,362 @@ func testConcurrency(t *testing.T, open func(t *testing.T) gaffer.JobStore) {
 	})
 }
 
+func testHeartbeat(t *testing.T, open func(t *testing.T) gaffer.JobStore) {
+	t.Run("EmptyOwner", func(t *testing.T) {
+		s := open(t)
+		_, err := s.Heartbeat(t.Context(), "", T0)
+		assertCode(t, err, gaffer.EINVALID, "")
+	})
+
+	t.Run("NoJobs", func(t *testing.T) {
+		s := open(t)
+		for range 2 {
+			if ids := MustHeartbeat(t, s, "gaffer-1", T0); len(ids) != 0 {
+				t.Fatalf("Heartbeat with no jobs returned %v", ids)
+			}
+		}
+	})
+
+	// A heartbeat returns the owner's unfinished jobs whose cancel was
+	// requested, and no one else's.
+	t.Run("Cancel", func(t *testing.T) {
+		s := open(t)
+		queued := ownedJob("gaffer-1", gaffer.StatusQueued, "web1")
+		running := ownedJob("gaffer-1", gaffer.StatusRunning, "web1", "web2")
+		notRequested := ownedJob("gaffer-1", gaffer.StatusRunning, "web1")
+		finishedLater := ownedJob("gaffer-1", gaffer.StatusRunning, "web1")
+		otherOwner := ownedJob("gaffer-2", gaffer.StatusRunning, "web1")
+		prefixOwner := ownedJob("gaffer-10", gaffer.StatusRunning, "web1")
+		noOwner := ownedJob("", gaffer.StatusQueued, "web1")
+		for _, job := range []*gaffer.Job{queued, running, notRequested, finishedLater, otherOwner, prefixOwner, noOwner} {
+			MustCreateJob(t, s, job)
+		}
+		// Requested newest first: heartbeats return ids ascending anyway.
+		for _, job := range []*gaffer.Job{noOwner, prefixOwner, otherOwner, finishedLater, running, queued} {
+			if err := s.RequestCancel(t.Context(), job.ID); err != nil {
+				t.Fatalf("RequestCancel(%d): %v", job.ID, err)
+			}
+		}
+		// A job that finishes after its cancel was requested is not
+		// returned: there is nothing left to cancel.
+		finishedLater.Status, finishedLater.FinishedAt = gaffer.StatusSucceeded, At(time.Second)
+		if err := s.UpdateJob(t.Context(), finishedLater); err != nil {
+			t.Fatal(err)
+		}
+
+		assertIDs(t, "Heartbeat(gaffer-1)", MustHeartbeat(t, s, "gaffer-1", T0), queued.ID, running.ID)
+		assertIDs(t, "Heartbeat(gaffer-2)", MustHeartbeat(t, s, "gaffer-2", T0), otherOwner.ID)
+		assertIDs(t, "Heartbeat(gaffer-3)", MustHeartbeat(t, s, "gaffer-3", T0))
+		// The request stays until the job finishes: the owner may miss a
+		// heartbeat's answer.
+		assertIDs(t, "second Heartbeat(gaffer-1)", MustHeartbeat(t, s, "gaffer-1", *At(time.Second)), queued.ID, running.ID)
+
+		// Requests and heartbeats change nothing a job shows.
+		for _, job := range []*gaffer.Job{queued, running, notRequested, finishedLater, otherOwner, prefixOwner, noOwner} {
+			AssertJobEqual(t, MustFindJob(t, s, job.ID), job)
+		}
+
+		running.Status, running.FinishedAt = gaffer.StatusCanceled, At(2*time.Second)
+		if err := s.UpdateJob(t.Context(), running); err != nil {
+			t.Fatal(err)
+		}
+		assertIDs(t, "Heartbeat(gaffer-1) after a cancel", MustHeartbeat(t, s, "gaffer-1", *At(2 * time.Second)), queued.ID)
+	})
+}
+
+func testRequestCancel(t *testing.T, open func(t *testing.T) gaffer.JobStore) {
+	t.Run("NotFound", func(t *testing.T) {
+		s := open(t)
+		job := ownedJob("gaffer-1", gaffer.StatusRunning, "web1")
+		MustCreateJob(t, s, job)
+		for _, id := range []int64{job.ID + 1, 0, -1} {
+			err := s.RequestCancel(t.Context(), id)
+			assertNotFound(t, err, fmt.Sprintf("job %d does not exist", id))
+		}
+		AssertJobEqual(t, MustFindJob(t, s, job.ID), job)
+	})
+
+	t.Run("Finished", func(t *testing.T) {
+		for _, status := range []gaffer.Status{gaffer.StatusSucceeded, gaffer.StatusFailed,
+			gaffer.StatusCanceled, gaffer.StatusTimedOut, gaffer.StatusInterrupted} {
+			t.Run(string(status), func(t *testing.T) {
+				s := open(t)
+				job := ownedJob("gaffer-1", status, "web1")
+				MustCreateJob(t, s, job)
+				err := s.RequestCancel(t.Context(), job.ID)
+				assertCode(t, err, gaffer.ECONFLICT, fmt.Sprintf("job %d is already %s", job.ID, status))
+				AssertJobEqual(t, MustFindJob(t, s, job.ID), job)
+
+				// A refused request leaves nothing behind, even if the job
+				// were set running again.
+				job.Status = gaffer.StatusRunning
+				if err := s.UpdateJob(t.Context(), job); err != nil {
+					t.Fatal(err)
+				}
+				assertIDs(t, "Heartbeat", MustHeartbeat(t, s, "gaffer-1", T0))
+			})
+		}
+	})
+
+	t.Run("Twice", func(t *testing.T) {
+		s := open(t)
+		job := ownedJob("gaffer-1", gaffer.StatusRunning, "web1")
+		MustCreateJob(t, s, job)
+		for range 2 {
+			if err := s.RequestCancel(t.Context(), job.ID); err != nil {
+				t.Fatalf("RequestCancel: %v", err)
+			}
+		}
+		AssertJobEqual(t, MustFindJob(t, s, job.ID), job)
+		assertIDs(t, "Heartbeat", MustHeartbeat(t, s, "gaffer-1", T0), job.ID)
+	})
+}
+
+func testInterruptStale(t *testing.T, open func(t *testing.T) gaffer.JobStore) {
+	const reason = "gaffer-1 stopped sending heartbeats"
+	// Heartbeats since T0 count; jobs created before it by owners that never
+	// sent one are stale.
+	before := T0
+
+	t.Run("Empty", func(t *testing.T) {
+		s := open(t)
+		MustHeartbeat(t, s, "gaffer-1", *At(-time.Hour))
+		assertIDs(t, "InterruptStale", MustInterruptStale(t, s, before, reason))
+	})
+
+	t.Run("Owners", func(t *testing.T) {
+		s := open(t)
+		MustHeartbeat(t, s, "fresh", *At(time.Second))
+		MustHeartbeat(t, s, "exact", before) // at the bound counts
+		MustHeartbeat(t, s, "stale", *At(-1))
+		MustHeartbeat(t, s, "revived", *At(-time.Hour))
+		MustHeartbeat(t, s, "revived", *At(time.Minute))
+		// A heartbeat that arrives late does not take back a later one.
+		MustHeartbeat(t, s, "late", *At(time.Minute))
+		MustHeartbeat(t, s, "late", *At(-time.Hour))
+
+		old := *At(-time.Hour)
+		// Kept: owners heard from since before, and jobs of owners never
+		// heard from that are not older than before.
+		kept := []*gaffer.Job{
+			created(ownedJob("fresh", gaffer.StatusRunning, "web1", "web2"), old),
+			created(ownedJob("exact", gaffer.StatusQueued, "web1"), old),
+			created(ownedJob("revived", gaffer.StatusRunning, "web1"), old),
+			created(ownedJob("late", gaffer.StatusRunning, "web1"), old),
+			created(ownedJob("never", gaffer.StatusRunning, "web1"), *At(time.Second)),
+			created(ownedJob("never", gaffer.StatusQueued, "web1"), before),
+			// Finished jobs are left alone, whoever owns them.
+			created(ownedJob("stale", gaffer.StatusSucceeded, "web1", "web2"), old),
+			created(ownedJob("never", gaffer.StatusFailed, "web1"), old),
+		}
+		staleRunning := &gaffer.Job{Command: "sleep 100", Status: gaffer.StatusRunning, Owner: "stale",
+			CreatedAt: old, StartedAt: At(1),
+			Runs: []*gaffer.Run{
+				{Host: "done", Status: gaffer.StatusSucceeded, ExitCode: Int(0), StartedAt: At(1), FinishedAt: At(2)},
+				{Host: "busy", Status: gaffer.StatusRunning, StartedAt: At(1)},
+				{Host: "lost", Status: gaffer.StatusRunning, StartedAt: At(1), Error: "connection lost"},
+				{Host: "waiting", Status: gaffer.StatusQueued},
+			}}
+		interrupted := []*gaffer.Job{
+			created(ownedJob("stale", gaffer.StatusQueued, "web1", "web2"), old),
+			staleRunning,
+			// An owner's silence counts, not the job's age.
+			created(ownedJob("stale", gaffer.StatusRunning, "web1"), *At(time.Hour)),
+			created(ownedJob("never", gaffer.StatusRunning, "web1"), *At(-1)),
+			// Jobs from before owners were recorded have none.
+			created(ownedJob("", gaffer.StatusQueued, "web1"), old),
+		}
+		// Interleaved, so that ids of kept and interrupted jobs alternate.
+		for i := range max(len(kept), len(interrupted)) {
+			if i < len(interrupted) {
+				MustCreateJob(t, s, interrupted[i])
+			}
+			if i < len(kept) {
+				MustCreateJob(t, s, kept[i])
+			}
+		}
+
+		start := time.Now()
+		ids := MustInterruptStale(t, s, before, reason)
+		var want []int64
+		for _, job := range interrupted {
+			want = append(want, job.ID)
+		}
+		assertIDs(t, "InterruptStale", ids, want...)
+
+		for _, job := range kept {
+			AssertJobEqual(t, MustFindJob(t, s, job.ID), job)
+		}
+		for _, job := range interrupted {
+			got := MustFindJob(t, s, job.ID)
+			AssertJobEqual(t, got, interruptedJob(t, job, got, reason, start))
+		}
+
+		// Nothing is left to interrupt.
+		snapshot := MustFindJobs(t, s, gaffer.JobFilter{})
+		assertIDs(t, "second InterruptStale", MustInterruptStale(t, s, before, "again"))
+		for i, job := range MustFindJobs(t, s, gaffer.JobFilter{}) {
+			AssertJobEqual(t, job, snapshot[i])
+		}
+
+		// An owner that comes back finds its jobs finished: no cancel to
+		// act on, and none can be requested.
+		err := s.RequestCancel(t.Context(), staleRunning.ID)
+		assertCode(t, err, gaffer.ECONFLICT, fmt.Sprintf("job %d is already interrupted", staleRunning.ID))
+		assertIDs(t, "Heartbeat(stale)", MustHeartbeat(t, s, "stale", *At(time.Hour)))
+	})
+
+	// Instances sweeping at once interrupt each job once, while owners
+	// send heartbeats.
+	t.Run("Concurrent", func(t *testing.T) {
+		s := open(t)
+		MustHeartbeat(t, s, "stale-a", *At(-time.Minute))
+		MustHeartbeat(t, s, "stale-b", *At(-time.Minute))
+		MustHeartbeat(t, s, "fresh", *At(time.Minute))
+		MustHeartbeat(t, s, "revived", *At(-time.Minute))
+		const perOwner = 10
+		jobs := make(map[string][]*gaffer.Job)
+		for range perOwner {
+			for _, owner := range []string{"stale-a", "fresh", "never", "stale-b", "revived"} {
+				job := created(ownedJob(owner, gaffer.StatusRunning, "web1", "web2"), *At(-time.Hour))
+				MustCreateJob(t, s, job)
+				jobs[owner] = append(jobs[owner], job)
+			}
+		}
+
+		const n = 5
+		results := make([][]int64, n)
+		errs := make([]error, 2*n+1)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				results[i], errs[i] = s.InterruptStale(t.Context(), before, reason)
+			})
+			wg.Go(func() {
+				for range 3 {
+					if _, errs[n+i] = s.Heartbeat(t.Context(), "fresh", *At(time.Minute)); errs[n+i] != nil {
+						return
+					}
+				}
+			})
+		}
+		// "revived" comes back during the sweeps: its jobs are
+		// interrupted by a sweep before its heartbeat, or by none.
+		wg.Go(func() { _, errs[2*n] = s.Heartbeat(t.Context(), "revived", *At(time.Minute)) })
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("call %d: %v", i, err)
+			}
+		}
+
+		seen := make(map[int64]bool)
+		for i, ids := range results {
+			if !slices.IsSorted(ids) {
+				t.Errorf("InterruptStale %d returned %v, not ascending", i, ids)
+			}
+			for _, id := range ids {
+				if seen[id] {
+					t.Fatalf("job %d returned by more than one InterruptStale", id)
+				}
+				seen[id] = true
+			}
+		}
+		revived := seen[jobs["revived"][0].ID]
+		for owner, list := range jobs {
+			wantInterrupted := owner == "stale-a" || owner == "stale-b" || owner == "never" ||
+				(owner == "revived" && revived)
+			for _, job := range list {
+				got := MustFindJob(t, s, job.ID)
+				if seen[job.ID] != wantInterrupted {
+					t.Fatalf("job %d of %q: returned = %t, want %t", job.ID, owner, seen[job.ID], wantInterrupted)
+				}
+				want := gaffer.StatusRunning
+				if wantInterrupted {
+					want = gaffer.StatusInterrupted
+				}
+				if got.Status != want {
+					t.Fatalf("job %d of %q has status %q, want %q", job.ID, owner, got.Status, want)
+				}
+				for _, r := range got.Runs {
+					if wantInterrupted && (r.Status != gaffer.StatusInterrupted || r.Error != reason) {
+						t.Fatalf("job %d run %s: status %q error %q, want interrupted with the reason", job.ID, r.Host, r.Status, r.Error)
+					}
+				}
+			}
+		}
+		if len(seen) != 3*perOwner && len(seen) != 4*perOwner {
+			t.Fatalf("%d jobs interrupted", len(seen))
+		}
+		// Heard from since, "revived" keeps whatever it still runs.
+		assertIDs(t, "InterruptStale after the heartbeat", MustInterruptStale(t, s, before, reason))
+	})
+}
+
+// interruptedJob returns want as InterruptStale or InterruptUnfinished
+// leaves it, with the finish times got has, which must be in UTC and not
+// before start.
+func interruptedJob(tb testing.TB, want, got *gaffer.Job, reason string, start time.Time) *gaffer.Job {
+	tb.Helper()
+	finished := func(what string, t *time.Time) *time.Time {
+		tb.Helper()
+		if t == nil {
+			tb.Fatalf("job %d: %s has no finished_at", want.ID, what)
+		}
+		assertUTC(tb, what+" finished_at", *t)
+		// A second of slack for clocks coarser than time.Now's.
+		if t.Before(start.Add(-time.Second)) {
+			tb.Fatalf("job %d: %s finished_at %v is before the call at %v", want.ID, what, t, start)
+		}
+		return t
+	}
+	want = cloneJob(want)
+	want.Status, want.FinishedAt = gaffer.StatusInterrupted, finished("job", got.FinishedAt)
+	for i, r := range want.Runs {
+		if r.Status.Done() {
+			continue
+		}
+		r.Status = gaffer.StatusInterrupted
+		if r.Error == "" {
+			r.Error = reason
+		}
+		if i < len(got.Runs) {
+			r.FinishedAt = finished("run "+r.Host, got.Runs[i].FinishedAt)
+		}
+	}
+	return want
+}
+
+// MustHeartbeat sends a heartbeat or fails the test, and returns the ids of
+// jobs to cancel.
+func MustHeartbeat(tb testing.TB, s gaffer.JobStore, owner string, now time.Time) []int64 {
+	tb.Helper()
+	ids, err := s.Heartbeat(tb.Context(), owner, now)
+	if err != nil {
+		tb.Fatalf("Heartbeat(%q): %v", owner, err)
+	}
+	return ids
+}
+
+// MustInterruptStale interrupts the jobs of owners silent since before or
+// fails the test.
+func MustInterruptStale(tb testing.TB, s gaffer.JobStore, before time.Time, reason string) []int64 {
+	tb.Helper()
+	ids, err := s.InterruptStale(tb.Context(), before, reason)
+	if err != nil {
+		tb.Fatalf("InterruptStale: %v", err)
+	}
+	return ids
+}
+
+// assertIDs fails unless got holds exactly want, in that order.
+func assertIDs(tb testing.TB, what string, got []int64, want ...int64) {
+	tb.Helper()
+	if !slices.Equal(got, want) {
+		tb.Fatalf("%s returned %v, want %v", what, got, want)
+	}
+}
+
 // MustCreateJob creates job in s or fails the test.
 func MustCreateJob(tb testing.TB, s gaffer.JobStore, job *gaffer.Job) {
 	tb.Helper()
@@ -729,7 +1091,7 @@ func AssertJobEqual(tb testing.TB, got, want *gaffer.Job) {
 // nanosecond, so that two jobs can be compared and their differences read.
 func Describe(job *gaffer.Job) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "id=%d command=%q status=%q created_by=%q\n", job.ID, job.Command, job.Status, job.CreatedBy)
+	fmt.Fprintf(&b, "id=%d command=%q status=%q created_by=%q owner=%q\n", job.ID, job.Command, job.Status, job.CreatedBy, job.Owner)
 	fmt.Fprintf(&b, "created_at=%s started_at=%s finished_at=%s\n",
 		describeTime(&job.CreatedAt), describeTime(job.StartedAt), describeTime(job.FinishedAt))
 	fmt.Fprintf(&b, "timeout=%d pty=%t concurrency=%d runs=%d\n", job.Timeout, job.PTY, job.Concurrency, len(job.Runs))
@@ -783,12 +1145,32 @@ func assertUTC(tb testing.TB, what string, t time.Time) {
 // empty, that message.
 func assertNotFound(tb testing.TB, err error, msg string) {
 	tb.Helper()
-	if code := gaffer.ErrorCode(err); code != gaffer.ENOTFOUND {
-		tb.Fatalf("error = %v (code %q), want code %q", err, code, gaffer.ENOTFOUND)
+	assertCode(tb, err, gaffer.ENOTFOUND, msg)
+}
+
+// assertCode fails unless err has the given code and, if msg is not empty,
+// that message.
+func assertCode(tb testing.TB, err error, code, msg string) {
+	tb.Helper()
+	if got := gaffer.ErrorCode(err); got != code {
+		tb.Fatalf("error = %v (code %q), want code %q", err, got, code)
 	}
 	if msg != "" && gaffer.ErrorMessage(err) != msg {
 		tb.Fatalf("error message = %q, want %q", gaffer.ErrorMessage(err), msg)
 	}
+}
+
+// ownedJob is newJob with an owner.
+func ownedJob(owner string, status gaffer.Status, hosts ...string) *gaffer.Job {
+	job := newJob(status, hosts...)
+	job.Owner = owner
+	return job
+}
+
+// created sets job's creation time and returns it.
+func created(job *gaffer.Job, at time.Time) *gaffer.Job {
+	job.CreatedAt = at
+	return job
 }
 
 // newJob returns a job with the given status and one run per host, in that

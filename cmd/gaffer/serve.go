@@ -21,6 +21,8 @@ import (
 	"github.com/gaffer-dev/gaffer/inventory"
 	"github.com/gaffer-dev/gaffer/localexec"
 	"github.com/gaffer-dev/gaffer/memory"
+	"github.com/gaffer-dev/gaffer/postgres"
+	"github.com/gaffer-dev/gaffer/redis"
 	"github.com/gaffer-dev/gaffer/sqlite"
 	"github.com/gaffer-dev/gaffer/sshexec"
 	"github.com/gaffer-dev/gaffer/web"
@@ -31,8 +33,16 @@ type serveConfig struct {
 	databaseURL, redisURL                              string
 	local, resetToken                                  bool
 	logLevel                                           string
-	shutdownGrace, liveLinger                          time.Duration
+	shutdownGrace, liveLinger, leaseTTL                time.Duration
 	liveBuffer                                         int
+	archiveDir, instance, redisPrefix                  string
+}
+
+// store is a job store that also keeps the server's settings.
+type store interface {
+	gaffer.JobStore
+	Setting(ctx context.Context, key string) (string, error)
+	SetSetting(ctx context.Context, key, value string) error
 }
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -50,7 +60,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.DurationVar(&c.shutdownGrace, "shutdown-grace", 10*time.Second, "on SIGTERM, how long running jobs get to record that they were interrupted")
 	fs.DurationVar(&c.liveLinger, "live-linger", time.Minute, "how long a finished job's log stays in the live buffer before readers are served from the archive")
-	fs.IntVar(&c.liveBuffer, "live-buffer", 8<<20, "bytes of each running job's newest output kept in memory; older output is read from the archive")
+	fs.IntVar(&c.liveBuffer, "live-buffer", 8<<20, "bytes of each running job's newest output kept in the live buffer (memory or Redis); older output is read from the archive")
+	fs.StringVar(&c.archiveDir, "archive-dir", "", "directory of finished and running job logs (default: DATA_DIR/archive); with several instances, one directory they all mount")
+	fs.StringVar(&c.redisPrefix, "redis-prefix", "gaffer:", "prefix of every Redis key, so deployments can share a Redis")
+	fs.StringVar(&c.instance, "instance", "", "this server's name among instances sharing a database (default: HOSTNAME-PID)")
+	fs.DurationVar(&c.leaseTTL, "lease-ttl", 10*time.Second, "with a shared database: how long an instance may be silent before its running jobs are marked interrupted")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -65,21 +79,43 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("--log-level %q: use debug, info, warn or error", c.logLevel)
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	if c.databaseURL != "" || c.redisURL != "" {
-		return errors.New("--database-url and --redis-url are not supported yet: this build runs on the embedded SQLite database and in-process live log; leave them empty")
+	if c.redisURL != "" && c.databaseURL == "" {
+		return errors.New("--redis-url needs --database-url: instances that share live logs must share the job database too")
+	}
+	if c.instance == "" {
+		host, _ := os.Hostname()
+		c.instance = fmt.Sprintf("%s-%d", host, os.Getpid())
+	}
+	if c.archiveDir == "" {
+		c.archiveDir = filepath.Join(c.dataDir, "archive")
 	}
 
 	if err := os.MkdirAll(c.dataDir, 0o700); err != nil {
 		return fmt.Errorf("create data directory: %w", err)
 	}
-	db, err := sqlite.Open(filepath.Join(c.dataDir, "gaffer.db"))
+	var db store
+	var err error
+	if c.databaseURL != "" {
+		db, err = postgres.Open(ctx, c.databaseURL)
+	} else {
+		db, err = sqlite.Open(filepath.Join(c.dataDir, "gaffer.db"))
+	}
 	if err != nil {
-		return fmt.Errorf("open database in %s: %w", c.dataDir, err)
+		return fmt.Errorf("open the job database: %w", err)
 	}
 	defer db.Close()
-	arch, err := archive.Open(filepath.Join(c.dataDir, "archive"))
+	arch, err := archive.Open(c.archiveDir)
 	if err != nil {
 		return fmt.Errorf("open log archive: %w", err)
+	}
+	var live gaffer.LiveLog = memory.NewLiveLog(c.liveBuffer)
+	if c.redisURL != "" {
+		rl, err := redis.New(ctx, c.redisURL, redis.Options{Prefix: c.redisPrefix, MaxBytesPerJob: int64(c.liveBuffer)})
+		if err != nil {
+			return fmt.Errorf("open the live log: %w (gaffer does not start without the Redis it was given)", err)
+		}
+		defer rl.Shutdown()
+		live = rl
 	}
 
 	var hosts []gaffer.Host
@@ -99,13 +135,16 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	f := foreman.New(foreman.Config{
 		Store:      db,
-		Live:       memory.NewLiveLog(c.liveBuffer),
+		Live:       live,
 		Archive:    arch,
 		Executor:   &sshexec.Executor{KnownHostsFile: expandHome(c.knownHosts), Logger: logger},
 		Local:      &localexec.Executor{},
 		Hosts:      func() []gaffer.Host { return append([]gaffer.Host(nil), hosts...) },
 		Logger:     logger,
 		LiveLinger: c.liveLinger,
+		Instance:   c.instance,
+		Shared:     c.databaseURL != "",
+		LeaseTTL:   c.leaseTTL,
 	})
 	if ids, err := f.Recover(ctx); err != nil {
 		return err
@@ -128,7 +167,15 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("listen on %s: %w (is another gaffer running? use --listen)", c.listen, err)
 	}
 	base := "http://" + displayAddr(ln.Addr().String())
-	fmt.Fprintf(stdout, "gaffer: listening on %s (data in %s, %d host(s))\n", base, c.dataDir, len(hosts))
+	mode := "embedded SQLite, in-process live log"
+	if c.databaseURL != "" {
+		mode = "shared PostgreSQL, in-process live log"
+		if c.redisURL != "" {
+			mode = "shared PostgreSQL and Redis"
+		}
+		mode += ", instance " + c.instance
+	}
+	fmt.Fprintf(stdout, "gaffer: listening on %s (data in %s, %d host(s); %s)\n", base, c.dataDir, len(hosts), mode)
 	switch {
 	case token != "":
 		fmt.Fprintf(stdout, "gaffer: admin token created; it is shown only this once.\n  Log in: %s/login?token=%s\n  CLI:    export GAFFER_SERVER=%s GAFFER_TOKEN=%s\n", base, token, base, token)
@@ -149,6 +196,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		BaseContext:       func(net.Listener) context.Context { return streamCtx },
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
+	watchCtx, stopWatch := context.WithCancel(context.Background())
+	defer stopWatch()
+	go f.Watch(watchCtx)
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 
@@ -182,7 +232,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 // setupAuth returns the Auth and, when it generated a new admin token, the
 // token itself (to be printed once). Only hashes are stored.
-func setupAuth(ctx context.Context, db *sqlite.DB, c serveConfig) (*web.Auth, string, error) {
+func setupAuth(ctx context.Context, db store, c serveConfig) (*web.Auth, string, error) {
 	secret, err := db.Setting(ctx, "session_secret")
 	if err != nil && gaffer.ErrorCode(err) != gaffer.ENOTFOUND {
 		return nil, "", fmt.Errorf("read session secret: %w", err)

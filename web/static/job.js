@@ -11,6 +11,8 @@
   var countEl = document.getElementById("count");
   var statusEl = document.getElementById("jobstatus");
   var cancelEl = document.getElementById("cancel");
+  var filterEl = document.getElementById("hostfilter");
+  var onlyHost = ""; // show only this host's lines; "" for all
   var MAX_LINES = 20000; // lines kept on the page; the raw log has them all
   var pending = [];
   var scheduled = false;
@@ -38,6 +40,8 @@
       el = document.createElement("div");
       el.className = "line " + rec.stream;
       el.dataset.seq = rec.seq;
+      el.dataset.host = rec.host;
+      if (onlyHost && rec.host !== onlyHost) el.hidden = true;
       el._raw = rec.text;
       var host = document.createElement("span");
       host.className = "host";
@@ -123,6 +127,12 @@
   logEl.addEventListener("scroll", function () {
     var atBottom = logEl.scrollHeight - logEl.scrollTop - logEl.clientHeight < 8;
     if (followEl.checked !== atBottom) followEl.checked = atBottom;
+  });
+  filterEl.addEventListener("change", function () {
+    onlyHost = filterEl.value;
+    var all = logEl.children;
+    for (var i = 0; i < all.length; i++) all[i].hidden = onlyHost !== "" && all[i].dataset.host !== onlyHost;
+    if (followEl.checked) logEl.scrollTop = logEl.scrollHeight;
   });
   followEl.addEventListener("change", function () {
     if (followEl.checked) logEl.scrollTop = logEl.scrollHeight;

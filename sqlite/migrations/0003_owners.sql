@@ -1,0 +1,18 @@
+-- Several server instances can share work: each job names the instance that
+-- runs it, and each instance records heartbeats so that another can
+-- interrupt the jobs of one that went silent. Jobs from before this
+-- migration have no owner ('').
+ALTER TABLE jobs ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+
+-- Set by RequestCancel; the owner learns of it from its next heartbeat.
+ALTER TABLE jobs ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0;
+
+CREATE TABLE instances (
+	owner        TEXT PRIMARY KEY,
+	heartbeat_at TEXT NOT NULL -- same format as the jobs' times
+);
+
+-- Heartbeats look up an owner's unfinished jobs. Only those are indexed:
+-- finished jobs pile up. (InterruptStale reads the unfinished part of
+-- jobs_status_idx.)
+CREATE INDEX jobs_unfinished_idx ON jobs (owner) WHERE status IN ('queued', 'running');
