@@ -167,10 +167,7 @@ type recordJSON struct {
 
 // MarshalJSON writes the record as the API shows it: text with invalid UTF-8
 // replaced by U+FFFD. The raw log keeps the exact bytes.
-func (r Record) MarshalJSON() ([]byte, error) {
-	return json.Marshal(recordJSON{Seq: r.Seq, TS: r.TS.UTC(), Host: r.Host, Stream: r.Stream,
-		Text: r.Text(), NL: r.NL})
-}
+func (r Record) MarshalJSON() ([]byte, error) { return r.AppendJSON(nil), nil }
 
 func (r *Record) UnmarshalJSON(b []byte) error {
 	var v recordJSON

@@ -217,6 +217,7 @@ func (s *Server) sseLog(w http.ResponseWriter, r *http.Request, job *gaffer.Job)
 	}
 	bw.WriteString("retry: 2000\n\n")
 	lastStatus := s.writeStatus(bw, job, nil)
+	var buf []byte // one record's JSON, reused
 	if flush() != nil {
 		return
 	}
@@ -230,15 +231,15 @@ func (s *Server) sseLog(w http.ResponseWriter, r *http.Request, job *gaffer.Job)
 			if ctx.Err() == nil {
 				s.Logger.Error("sse read", "job", job.ID, "err", err)
 				// Not "error": EventSource uses that name for its own connection errors.
-				writeEvent(bw, "", "notice", []byte(`{"message":"the server could not read this log; reload to try again"}`))
+				writeEvent(bw, 0, "notice", []byte(`{"message":"the server could not read this log; reload to try again"}`))
 				flush()
 			}
 			return
 		}
 		system := false
 		for i := range recs {
-			data, _ := json.Marshal(recs[i])
-			writeEvent(bw, strconv.FormatInt(recs[i].Seq, 10), "line", data)
+			buf = recs[i].AppendJSON(buf[:0])
+			writeEvent(bw, recs[i].Seq, "line", buf)
 			after = recs[i].Seq
 			system = system || recs[i].Stream == gaffer.System
 		}
@@ -248,7 +249,7 @@ func (s *Server) sseLog(w http.ResponseWriter, r *http.Request, job *gaffer.Job)
 				lastStatus = s.writeStatus(bw, j, lastStatus)
 				if end {
 					data, _ := json.Marshal(map[string]gaffer.Status{"status": j.Status})
-					writeEvent(bw, "", "end", data)
+					writeEvent(bw, 0, "end", data)
 				}
 			}
 		}
@@ -279,15 +280,17 @@ func (s *Server) sseLog(w http.ResponseWriter, r *http.Request, job *gaffer.Job)
 func (s *Server) writeStatus(bw *bufio.Writer, job *gaffer.Job, last []byte) []byte {
 	data, _ := json.Marshal(job)
 	if string(data) != string(last) {
-		writeEvent(bw, "", "status", data)
+		writeEvent(bw, 0, "status", data)
 	}
 	return data
 }
 
-func writeEvent(bw *bufio.Writer, id, event string, data []byte) {
-	if id != "" {
+// writeEvent writes one SSE event; id 0 means none.
+func writeEvent(bw *bufio.Writer, id int64, event string, data []byte) {
+	if id != 0 {
+		var num [20]byte
 		bw.WriteString("id: ")
-		bw.WriteString(id)
+		bw.Write(strconv.AppendInt(num[:0], id, 10))
 		bw.WriteByte('\n')
 	}
 	bw.WriteString("event: ")
@@ -333,6 +336,7 @@ func (s *Server) ndjsonLog(w http.ResponseWriter, r *http.Request, job *gaffer.J
 	w.Header().Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
 	bw := bufio.NewWriterSize(w, 64<<10)
+	var buf []byte
 	sent := 0
 	for {
 		recs, end, err := s.Jobs.ReadLog(ctx, job.ID, after, batchLimit)
@@ -348,9 +352,9 @@ func (s *Server) ndjsonLog(w http.ResponseWriter, r *http.Request, job *gaffer.J
 			if (host != "" && recs[i].Host != host) || (stream != "" && recs[i].Stream != stream) {
 				continue
 			}
-			data, _ := json.Marshal(recs[i])
-			bw.Write(data)
-			bw.WriteByte('\n')
+			buf = recs[i].AppendJSON(buf[:0])
+			buf = append(buf, '\n')
+			bw.Write(buf)
 			sent++
 			if limit > 0 && sent >= limit {
 				bw.Flush()

@@ -1,0 +1,100 @@
+package gaffer
+
+import (
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+// AppendJSON appends the record as the API shows it (the same JSON as
+// MarshalJSON) to b. It is the hot path of every log stream, so it writes
+// the bytes directly instead of going through encoding/json's reflection,
+// validation and compaction.
+func (r *Record) AppendJSON(b []byte) []byte {
+	b = append(b, `{"seq":`...)
+	b = strconv.AppendInt(b, r.Seq, 10)
+	b = append(b, `,"ts":"`...)
+	b = r.TS.UTC().AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","host":`...)
+	b = appendJSONText(b, r.Host)
+	b = append(b, `,"stream":`...)
+	b = appendJSONText(b, string(r.Stream))
+	b = append(b, `,"text":`...)
+	b = appendJSONString(b, r.Data)
+	if r.NL {
+		return append(b, `,"nl":true}`...)
+	}
+	return append(b, `,"nl":false}`...)
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString writes s as a JSON string. Invalid UTF-8 becomes one
+// U+FFFD per run of bad bytes, as strings.ToValidUTF8 does for Record.Text.
+func appendJSONString(b []byte, s []byte) []byte {
+	b = append(b, '"')
+	start := 0
+	invalid := false
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
+			i++
+			invalid = false
+			continue
+		}
+		if c < utf8.RuneSelf {
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			invalid = false
+			continue
+		}
+		r, size := utf8.DecodeRune(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			b = append(b, s[start:i]...)
+			if !invalid {
+				b = append(b, `\ufffd`...)
+			}
+			invalid = true
+			i++
+			start = i
+			continue
+		case r == '\u2028' || r == '\u2029':
+			// Valid JSON, but not valid JavaScript inside a script: escape.
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+			i += size
+			start = i
+		default:
+			i += size
+		}
+		invalid = false
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
+
+// appendJSONText writes a short string (a host name, a stream) as JSON.
+func appendJSONText(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= utf8.RuneSelf {
+			return appendJSONString(b, []byte(s))
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}
