@@ -182,7 +182,7 @@ func (r *Record) UnmarshalJSON(b []byte) error {
 func (r *Record) Text() string { return strings.ToValidUTF8(string(r.Data), "\uFFFD") }
 
 // Size is an estimate of the memory a record holds, for buffer limits.
-func (r *Record) Size() int { return len(r.Data) + len(r.Host) + 64 }
+func (r *Record) Size() int { return len(r.Data) + 96 } // 96: the Record itself
 
 // JobFilter selects jobs for listing, newest first.
 type JobFilter struct {

@@ -1,0 +1,634 @@
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
+
+	"github.com/gaffer-dev/gaffer/internal/sshtest"
+)
+
+// adminToken is the fixed token every benchmark server is started with.
+const adminToken = "bench-admin-token-0123456789abcdef"
+
+// hostName is the inventory name of the one sshtest host.
+const hostName = "h1"
+
+var (
+	buildOnce sync.Once
+	binDir    string
+	binPath   string
+	buildErr  error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+// gafferBinary builds ./cmd/gaffer once per test binary and returns its path.
+func gafferBinary(b *testing.B) string {
+	b.Helper()
+	buildOnce.Do(func() {
+		out, err := exec.Command("go", "env", "GOMOD").Output()
+		if err != nil {
+			buildErr = fmt.Errorf("go env GOMOD: %w", err)
+			return
+		}
+		gomod := strings.TrimSpace(string(out))
+		if gomod == "" || gomod == os.DevNull {
+			buildErr = errors.New("go env GOMOD: not inside the module")
+			return
+		}
+		if binDir, err = os.MkdirTemp("", "gaffer-bench-bin-"); err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(binDir, "gaffer")
+		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/gaffer")
+		cmd.Dir = filepath.Dir(gomod)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build ./cmd/gaffer: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		b.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// env is one benchmark's world: an sshd with one host and a gaffer server
+// pointed at it.
+type env struct {
+	ssh *sshtest.Server
+	srv *server
+}
+
+func newEnv(b *testing.B) *env {
+	b.Helper()
+	bin := gafferBinary(b)
+	s := sshtest.Start(b, sshtest.Options{Hosts: 1})
+	return &env{ssh: s, srv: startServer(b, bin, s)}
+}
+
+// server is a `gaffer serve` subprocess.
+type server struct {
+	URL     string
+	PID     int
+	DataDir string
+	cmd     *exec.Cmd
+	logPath string
+	done    chan struct{}
+}
+
+func startServer(b *testing.B, bin string, s *sshtest.Server) *server {
+	b.Helper()
+	dir := b.TempDir()
+	inv := filepath.Join(dir, "hosts.yaml")
+	host, _, _ := net.SplitHostPort(s.Addrs[0])
+	yaml := fmt.Sprintf("hosts:\n  - name: %s\n    address: %s\n    port: %d\n    user: %s\n    identity_file: %s\n",
+		hostName, host, s.Port, s.User, s.KeyFile)
+	if err := os.WriteFile(inv, []byte(yaml), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	srv := &server{DataDir: filepath.Join(dir, "data"), logPath: filepath.Join(dir, "server.log"), done: make(chan struct{})}
+	// Runs after srv.stop (cleanups run last-in first-out): anything the
+	// server logged at warn or above, shutdown included, is worth seeing.
+	b.Cleanup(func() {
+		if log := strings.TrimSpace(srv.log()); log != "" {
+			b.Logf("gaffer serve logged:\n%s", log)
+		}
+	})
+	logf, err := os.Create(srv.logPath)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer logf.Close()
+	cmd := exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--data-dir", srv.DataDir,
+		"--inventory", inv, "--known-hosts", s.KnownHosts, "--admin-token", adminToken,
+		"--local=false", "--log-level", "warn")
+	cmd.Stderr = logf
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	srv.cmd, srv.PID = cmd, cmd.Process.Pid
+	urlc := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if rest, ok := strings.CutPrefix(sc.Text(), "gaffer: listening on "); ok {
+				select {
+				case urlc <- strings.Fields(rest)[0]:
+				default:
+				}
+			}
+		}
+	}()
+	go func() { cmd.Wait(); close(srv.done) }()
+	b.Cleanup(srv.stop)
+	select {
+	case srv.URL = <-urlc:
+	case <-srv.done:
+		b.Fatalf("gaffer serve exited at start (%v):\n%s", cmd.ProcessState, srv.log())
+	case <-time.After(60 * time.Second):
+		b.Fatalf("gaffer serve did not start in 60 s:\n%s", srv.log())
+	}
+	return srv
+}
+
+func (s *server) log() string {
+	data, _ := os.ReadFile(s.logPath)
+	if len(data) > 8000 {
+		data = append([]byte("...\n"), data[len(data)-8000:]...)
+	}
+	return string(data)
+}
+
+// stop sends SIGTERM and waits, then SIGKILL.
+func (s *server) stop() {
+	select {
+	case <-s.done:
+		return
+	default:
+	}
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.done:
+	case <-time.After(20 * time.Second):
+		s.cmd.Process.Kill()
+		<-s.done
+	}
+}
+
+func (s *server) request(ctx context.Context, method, path string, body io.Reader, hdr ...string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, s.URL+path, body)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	return http.DefaultClient.Do(req)
+}
+
+// job is the part of the API's job object the benchmarks read.
+type job struct {
+	ID         int64      `json:"id"`
+	Status     string     `json:"status"`
+	StartedAt  *time.Time `json:"started_at"`
+	FinishedAt *time.Time `json:"finished_at"`
+	Runs       []struct {
+		Host       string     `json:"host"`
+		Status     string     `json:"status"`
+		ExitCode   *int       `json:"exit_code"`
+		Error      string     `json:"error"`
+		StartedAt  *time.Time `json:"started_at"`
+		FinishedAt *time.Time `json:"finished_at"`
+	} `json:"runs"`
+}
+
+// runDuration is the run's started_at..finished_at as the server recorded it.
+func (j *job) runDuration() time.Duration {
+	if len(j.Runs) == 0 || j.Runs[0].StartedAt == nil || j.Runs[0].FinishedAt == nil {
+		return 0
+	}
+	return j.Runs[0].FinishedAt.Sub(*j.Runs[0].StartedAt)
+}
+
+func (s *server) startJob(b *testing.B, command string) *job {
+	b.Helper()
+	body, _ := json.Marshal(map[string]any{"command": command, "hosts": []string{hostName}})
+	resp, err := s.request(context.Background(), "POST", "/api/jobs", bytes.NewReader(body), "Content-Type", "application/json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusCreated {
+		b.Fatalf("POST /api/jobs: %s %s", resp.Status, data)
+	}
+	var j job
+	if err := json.Unmarshal(data, &j); err != nil {
+		b.Fatalf("POST /api/jobs: %v: %s", err, data)
+	}
+	return &j
+}
+
+func (s *server) job(b *testing.B, id int64) *job {
+	b.Helper()
+	resp, err := s.request(context.Background(), "GET", fmt.Sprintf("/api/jobs/%d", id), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		b.Fatalf("GET /api/jobs/%d: %s %s", id, resp.Status, data)
+	}
+	var j job
+	if err := json.Unmarshal(data, &j); err != nil {
+		b.Fatalf("GET /api/jobs/%d: %v: %s", id, err, data)
+	}
+	return &j
+}
+
+// waitJob polls until the job is done.
+func (s *server) waitJob(b *testing.B, id int64, timeout time.Duration) *job {
+	b.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		j := s.job(b, id)
+		if j.Status != "queued" && j.Status != "running" {
+			return j
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("job %d still %s after %v", id, j.Status, timeout)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// record is one `line` event, parsed without encoding/json on the fast path
+// so that a viewer that reads two million events costs the shared CPUs as
+// little as possible. Text aliases the reader's buffer: valid only during the
+// callback.
+type record struct {
+	Seq    int64
+	TS     []byte // RFC 3339, as sent
+	Stream []byte
+	Text   []byte
+}
+
+// parseRecord reads the fields of the record JSON the server writes
+// ({"seq":..,"ts":"..","host":"..","stream":"..","text":"..","nl":..}).
+// Text with escapes is decoded with encoding/json.
+func parseRecord(data []byte) (record, error) {
+	var r record
+	var ok bool
+	var num []byte
+	if num, ok = rawField(data, `"seq":`); !ok {
+		return r, fmt.Errorf("no seq in %s", data)
+	}
+	seq, err := strconv.ParseInt(string(num), 10, 64)
+	if err != nil {
+		return r, fmt.Errorf("seq in %s: %v", data, err)
+	}
+	r.Seq = seq
+	r.TS, _ = stringField(data, `"ts":"`)
+	r.Stream, _ = stringField(data, `"stream":"`)
+	text, ok := stringField(data, `"text":"`)
+	if !ok {
+		var v struct {
+			Text string `json:"text"`
+		}
+		if err := json.Unmarshal(data, &v); err != nil {
+			return r, fmt.Errorf("record %s: %v", data, err)
+		}
+		text = []byte(v.Text)
+	}
+	r.Text = text
+	return r, nil
+}
+
+// rawField returns the bare (number) value after key.
+func rawField(data []byte, key string) ([]byte, bool) {
+	i := bytes.Index(data, []byte(key))
+	if i < 0 {
+		return nil, false
+	}
+	v := data[i+len(key):]
+	j := bytes.IndexAny(v, ",}")
+	if j < 0 {
+		return nil, false
+	}
+	return bytes.TrimSpace(v[:j]), true
+}
+
+// stringField returns the string value after key if it holds no escapes.
+func stringField(data []byte, key string) ([]byte, bool) {
+	i := bytes.Index(data, []byte(key))
+	if i < 0 {
+		return nil, false
+	}
+	v := data[i+len(key):]
+	j := bytes.IndexByte(v, '"')
+	if j < 0 || bytes.IndexByte(v[:j], '\\') >= 0 {
+		return nil, false
+	}
+	return v[:j], true
+}
+
+// sseResult is what a viewer saw.
+type sseResult struct {
+	Lines     int64  // line events
+	EndStatus string // status in the end event, "" if none came
+	End       time.Time
+}
+
+// follow reads GET /api/jobs/{id}/log as SSE from the start until the end
+// event (or ctx is done), calling onLine for every line event with the time
+// its data was parsed. A non-nil slow reads the connection through it,
+// making a viewer that cannot keep up.
+func (s *server) follow(ctx context.Context, id int64, onLine func(r record, at time.Time) error, slow *slowReader) (sseResult, error) {
+	var res sseResult
+	resp, err := s.request(ctx, "GET", fmt.Sprintf("/api/jobs/%d/log", id), nil, "Accept", "text/event-stream")
+	if err != nil {
+		return res, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		data, _ := io.ReadAll(resp.Body)
+		return res, fmt.Errorf("GET log: %s %s", resp.Status, data)
+	}
+	var body io.Reader = resp.Body
+	if slow != nil {
+		slow.r = resp.Body
+		body = slow
+	}
+	br := bufio.NewReaderSize(body, 1<<20)
+	var event []byte
+	var data []byte
+	for {
+		line, err := br.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			// A line longer than the buffer: gather it.
+			long := append([]byte(nil), line...)
+			for errors.Is(err, bufio.ErrBufferFull) {
+				line, err = br.ReadSlice('\n')
+				long = append(long, line...)
+			}
+			line = long
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return res, ctx.Err()
+			}
+			if err == io.EOF {
+				return res, fmt.Errorf("SSE stream closed before the end event, after %d lines", res.Lines)
+			}
+			return res, err
+		}
+		line = bytes.TrimSuffix(bytes.TrimSuffix(line, []byte("\n")), []byte("\r"))
+		switch {
+		case len(line) == 0:
+			switch string(event) {
+			case "line":
+				at := time.Now()
+				r, err := parseRecord(data)
+				if err != nil {
+					return res, err
+				}
+				res.Lines++
+				if onLine != nil {
+					if err := onLine(r, at); err != nil {
+						return res, err
+					}
+				}
+			case "end":
+				res.End = time.Now()
+				var v struct {
+					Status string `json:"status"`
+				}
+				json.Unmarshal(data, &v)
+				res.EndStatus = v.Status
+				return res, nil
+			}
+			event, data = event[:0], data[:0]
+		case bytes.HasPrefix(line, []byte("event:")):
+			event = append(event[:0], bytes.TrimSpace(line[len("event:"):])...)
+		case bytes.HasPrefix(line, []byte("data:")):
+			d := line[len("data:"):]
+			d = bytes.TrimPrefix(d, []byte(" "))
+			if len(data) > 0 {
+				data = append(data, '\n')
+			}
+			data = append(data, d...)
+		}
+	}
+}
+
+// slowReader reads at most size bytes per Read and sleeps delay after each.
+type slowReader struct {
+	r     io.Reader
+	size  int
+	delay time.Duration
+	n     int64 // bytes read so far (read by the owner after the fact)
+	mu    sync.Mutex
+}
+
+func (s *slowReader) Read(p []byte) (int, error) {
+	if len(p) > s.size {
+		p = p[:s.size]
+	}
+	n, err := s.r.Read(p)
+	s.mu.Lock()
+	s.n += int64(n)
+	s.mu.Unlock()
+	time.Sleep(s.delay)
+	return n, err
+}
+
+func (s *slowReader) bytes() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.n
+}
+
+// sshConfig is a client config for the sshtest host, as a careful user of
+// x/crypto/ssh would write it: key auth and the known_hosts file (whose only
+// key type is ed25519, hence HostKeyAlgorithms).
+func sshConfig(b *testing.B, s *sshtest.Server) *ssh.ClientConfig {
+	b.Helper()
+	key, err := os.ReadFile(s.KeyFile)
+	if err != nil {
+		b.Fatal(err)
+	}
+	signer, err := ssh.ParsePrivateKey(key)
+	if err != nil {
+		b.Fatal(err)
+	}
+	hk, err := knownhosts.New(s.KnownHosts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return &ssh.ClientConfig{
+		User:              s.User,
+		Auth:              []ssh.AuthMethod{ssh.PublicKeys(signer)},
+		HostKeyCallback:   hk,
+		HostKeyAlgorithms: []string{ssh.KeyAlgoED25519},
+		Timeout:           10 * time.Second,
+	}
+}
+
+// sshRun dials the host, runs command, and hands its stdout to consume. It
+// returns when the command has exited and consume has returned.
+func sshRun(b *testing.B, s *sshtest.Server, command string, consume func(io.Reader) error) {
+	b.Helper()
+	c, err := ssh.Dial("tcp", s.Addrs[0], sshConfig(b, s))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	sess, err := c.NewSession()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer sess.Close()
+	out, err := sess.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := sess.Start(command); err != nil {
+		b.Fatal(err)
+	}
+	cerr := consume(out)
+	if err := sess.Wait(); err != nil {
+		b.Fatalf("ssh %q: %v", command, err)
+	}
+	if cerr != nil {
+		b.Fatal(cerr)
+	}
+}
+
+// countWriter counts bytes and newlines.
+type countWriter struct{ bytes, lines int64 }
+
+func (w *countWriter) Write(p []byte) (int, error) {
+	w.bytes += int64(len(p))
+	w.lines += int64(bytes.Count(p, []byte{'\n'}))
+	return len(p), nil
+}
+
+// opensshArgs are the ssh(1) arguments that reach the sshtest host with its
+// key and known_hosts file only, ignoring the user's configuration.
+func opensshArgs(s *sshtest.Server, command string) []string {
+	host, _, _ := net.SplitHostPort(s.Addrs[0])
+	return []string{"-F", "/dev/null", "-i", s.KeyFile,
+		"-o", "UserKnownHostsFile=" + s.KnownHosts, "-o", "GlobalKnownHostsFile=/dev/null",
+		"-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes",
+		"-p", strconv.Itoa(s.Port), s.User + "@" + host, command}
+}
+
+// procStatus reads a field in kB (VmRSS, VmHWM) of /proc/PID/status.
+func procStatus(pid int, field string) (int64, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, field+":"); ok {
+			f := strings.Fields(rest)
+			if len(f) == 0 {
+				break
+			}
+			return strconv.ParseInt(f[0], 10, 64)
+		}
+	}
+	return 0, fmt.Errorf("/proc/%d/status has no %s", pid, field)
+}
+
+// dirSize is the bytes allocated on disk under dir.
+func dirSize(dir string) int64 {
+	var n int64
+	filepath.Walk(dir, func(_ string, fi os.FileInfo, err error) error {
+		if err == nil && !fi.IsDir() {
+			if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+				n += st.Blocks * 512
+			} else {
+				n += fi.Size()
+			}
+		}
+		return nil
+	})
+	return n
+}
+
+// percentiles returns p50, p99 and max of ds (sorted in place).
+func percentiles(ds []time.Duration) (p50, p99, mx time.Duration) {
+	if len(ds) == 0 {
+		return 0, 0, 0
+	}
+	slices.Sort(ds)
+	at := func(p float64) time.Duration {
+		i := int(p*float64(len(ds))+0.5) - 1
+		return ds[min(max(i, 0), len(ds)-1)]
+	}
+	return at(0.50), at(0.99), ds[len(ds)-1]
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// procCPU is the user+system CPU time a process has used so far.
+func procCPU(pid int) time.Duration {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	i := bytes.LastIndexByte(data, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(data[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	// Fields 14 and 15 of stat (utime, stime), counted from after the name.
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * time.Second / 100 // USER_HZ is 100 on Linux
+}
+
+// selfCPU is the user+system CPU time of this test process so far.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// metrics scrapes /metrics into name → value for series without labels.
+func (s *server) metrics() map[string]float64 {
+	resp, err := s.request(context.Background(), "GET", "/metrics", nil)
+	if err != nil {
+		return nil
+	}
+	defer resp.Body.Close()
+	m := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) != 2 || strings.HasPrefix(f[0], "#") || strings.Contains(f[0], "{") {
+			continue
+		}
+		if v, err := strconv.ParseFloat(f[1], 64); err == nil {
+			m[f[0]] = v
+		}
+	}
+	return m
+}
