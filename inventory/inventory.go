@@ -1,4 +1,5 @@
-// Package inventory reads the hosts file (YAML, format in docs/API.md).
+// Package inventory reads the hosts file (YAML, format in docs/API.md) and
+// the Host entries of an OpenSSH client configuration (~/.ssh/config).
 package inventory
 
 import (
@@ -25,25 +26,49 @@ type entry struct {
 	User         string            `yaml:"user"`
 	IdentityFile string            `yaml:"identity_file"`
 	Labels       map[string]string `yaml:"labels"`
+	// ProxyJump is OpenSSH's ProxyJump: jump hosts, comma-separated, each
+	// the name of another host here or [user@]host[:port].
+	ProxyJump string `yaml:"proxy_jump"`
 }
 
 var validName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
 
-// Load reads an inventory file.
+// Load reads an inventory file. It drops proxy_jump: use LoadInventory to
+// keep it.
 func Load(path string) ([]gaffer.Host, error) {
+	inv, err := LoadInventory(path)
+	if err != nil {
+		return nil, err
+	}
+	return inv.Hosts, nil
+}
+
+// LoadInventory reads an inventory file with what gaffer.Host cannot hold.
+func LoadInventory(path string) (*Inventory, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read inventory: %w", err)
 	}
-	hosts, err := Parse(b)
+	inv, err := ParseInventory(b)
 	if err != nil {
 		return nil, fmt.Errorf("inventory %s: %w", path, err)
 	}
-	return hosts, nil
+	return inv, nil
 }
 
-// Parse reads inventory YAML, checking every entry.
+// Parse reads inventory YAML, checking every entry. It drops proxy_jump:
+// use ParseInventory to keep it.
 func Parse(b []byte) ([]gaffer.Host, error) {
+	inv, err := ParseInventory(b)
+	if err != nil {
+		return nil, err
+	}
+	return inv.Hosts, nil
+}
+
+// ParseInventory reads inventory YAML, checking every entry, with what
+// gaffer.Host cannot hold.
+func ParseInventory(b []byte) (*Inventory, error) {
 	var f file
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
@@ -51,7 +76,7 @@ func Parse(b []byte) ([]gaffer.Host, error) {
 		return nil, gaffer.Errorf(gaffer.EINVALID, "not a valid inventory: %v", err)
 	}
 	seen := map[string]bool{}
-	var hosts []gaffer.Host
+	inv := &Inventory{ProxyJump: map[string]string{}}
 	for i, e := range f.Hosts {
 		switch {
 		case !validName.MatchString(e.Name):
@@ -72,10 +97,20 @@ func Parse(b []byte) ([]gaffer.Host, error) {
 		if e.Labels == nil {
 			e.Labels = map[string]string{}
 		}
-		hosts = append(hosts, gaffer.Host{Name: e.Name, Address: e.Address, Port: e.Port, User: e.User,
+		inv.Hosts = append(inv.Hosts, gaffer.Host{Name: e.Name, Address: e.Address, Port: e.Port, User: e.User,
 			IdentityFile: e.IdentityFile, Labels: e.Labels})
+		if e.ProxyJump != "" {
+			inv.ProxyJump[e.Name] = e.ProxyJump
+		}
 	}
-	return hosts, nil
+	// Unknown names, bad ports and loops show now rather than at the
+	// first job.
+	for i := range inv.Hosts {
+		if _, err := inv.JumpHosts(&inv.Hosts[i]); err != nil {
+			return nil, gaffer.Errorf(gaffer.EINVALID, "host %q: %s", inv.Hosts[i].Name, gaffer.ErrorMessage(err))
+		}
+	}
+	return inv, nil
 }
 
 // Local is the host that runs commands on the server itself.

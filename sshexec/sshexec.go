@@ -1,8 +1,14 @@
 // Package sshexec implements gaffer.Executor over SSH with
 // golang.org/x/crypto/ssh: host keys checked strictly against a known_hosts
-// file, keepalives so a dead link is noticed within seconds, and output
-// passed on byte for byte as it arrives. Each command dials its own
-// connection (reusing connections is a later change).
+// file, keepalives so a dead link is noticed within seconds, output passed
+// on byte for byte as it arrives, and cancellation that stops the remote
+// command and everything it started, whoever the login user is.
+//
+// Connections are pooled: one per (name, user, address, port, identity,
+// jump hosts), shared by concurrent and later commands up to
+// MaxSessionsPerConn sessions, closed after IdleTimeout unused. Hosts may be
+// reached through jump hosts (OpenSSH's ProxyJump), each hop's host key
+// checked.
 package sshexec
 
 import (
@@ -33,13 +39,22 @@ const (
 	DefaultConnectTimeout    = 10 * time.Second
 	DefaultKeepaliveInterval = 1 * time.Second
 	DefaultKeepaliveTimeout  = 3 * time.Second
-	DefaultCancelGrace       = 1 * time.Second
+	DefaultCancelGrace       = 10 * time.Second
+	// OpenSSH allows 10 sessions per connection (MaxSessions); 8 leaves
+	// room for the sessions that kill a cancelled command.
+	DefaultMaxSessionsPerConn = 8
+	DefaultIdleTimeout        = 30 * time.Second
 )
+
+// maxJumps bounds a chain of jump hosts, so a loop in the configuration
+// fails instead of dialing forever.
+const maxJumps = 8
 
 // DefaultIdentityFiles are tried, when they exist, if IdentityFiles is empty.
 var DefaultIdentityFiles = []string{"~/.ssh/id_ed25519", "~/.ssh/id_ecdsa", "~/.ssh/id_rsa"}
 
-// Executor runs commands over SSH. The zero value uses the defaults.
+// Executor runs commands over SSH. The zero value uses the defaults. Close
+// it to close its pooled connections.
 type Executor struct {
 	// KnownHostsFile holds the accepted host keys; default ~/.ssh/known_hosts.
 	KnownHostsFile string
@@ -47,16 +62,32 @@ type Executor struct {
 	// file and ssh-agent; default DefaultIdentityFiles. Missing files and
 	// keys that need a passphrase are skipped.
 	IdentityFiles []string
-	// ConnectTimeout bounds the TCP connect plus the SSH handshake and login.
+	// ConnectTimeout bounds the TCP connect plus the SSH handshake and
+	// login, for each hop.
 	ConnectTimeout time.Duration
 	// A keepalive is sent every KeepaliveInterval; the connection is taken
 	// as lost when one gets no reply within KeepaliveTimeout.
 	KeepaliveInterval time.Duration
 	KeepaliveTimeout  time.Duration
-	// CancelGrace is how long a cancelled command has, after SIGTERM, before
-	// the connection is closed.
+	// CancelGrace is how long a cancelled command's process group has,
+	// after SIGTERM, before it gets SIGKILL.
 	CancelGrace time.Duration
-	Logger      *slog.Logger
+	// MaxSessionsPerConn is how many commands share one connection before
+	// another connection to the same host is opened.
+	MaxSessionsPerConn int
+	// IdleTimeout closes a pooled connection nothing has used for so long.
+	IdleTimeout time.Duration
+	// JumpHosts, if set, returns the hosts to reach host through, first
+	// hop first, as OpenSSH's ProxyJump does; none for a direct
+	// connection. Each jump host's key must be in KnownHostsFile too.
+	JumpHosts func(host *gaffer.Host) ([]gaffer.Host, error)
+	// Dial opens the TCP connection to a host or to the first jump host;
+	// default net.Dialer.
+	Dial   func(ctx context.Context, network, addr string) (net.Conn, error)
+	Logger *slog.Logger
+
+	poolMu sync.Mutex
+	pool   *pool
 }
 
 var _ gaffer.Executor = (*Executor)(nil)
@@ -64,6 +95,7 @@ var _ gaffer.Executor = (*Executor)(nil)
 // target names a host in messages: "host-1 (127.0.0.2:2222)".
 type target struct {
 	name, host, port, addr, user string
+	via                          string // the jump host in front, as ssh's arguments: "-p 2222 user@host"
 }
 
 func (t target) String() string {
@@ -73,14 +105,30 @@ func (t target) String() string {
 	return t.name + " (" + t.addr + ")"
 }
 
+// hop is one host on the way to the target: the jump hosts, then the
+// target itself.
+type hop struct {
+	t    target
+	host gaffer.Host
+	// key identifies the connection to this hop along this route: every
+	// connection with the same key is interchangeable.
+	key string
+}
+
 // Exec runs spec.Command on host and writes its output to stdout and stderr
 // as it arrives. The two writers are never called at the same time, so one
-// writer may serve both. Errors in Result.Err are *gaffer.Error; on
-// cancellation Result.Err also wraps ctx.Err().
+// writer may serve both, and never after Exec returns. With spec.PTY the
+// command gets a terminal, which merges its stderr into stdout: everything
+// arrives on stdout, with "\r\n" line ends. Errors in Result.Err are
+// *gaffer.Error; on cancellation Result.Err also wraps ctx.Err().
 func (e *Executor) Exec(ctx context.Context, host *gaffer.Host, spec gaffer.ExecSpec, stdout, stderr io.Writer) gaffer.Result {
-	t, err := newTarget(host)
+	hops, err := e.route(host)
 	if err != nil {
 		return gaffer.Result{ExitCode: -1, Err: err}
+	}
+	t := hops[len(hops)-1].t
+	if ctx.Err() != nil {
+		return gaffer.Result{ExitCode: -1, Err: canceled(ctx, t)}
 	}
 	if stdout == nil {
 		stdout = io.Discard
@@ -88,19 +136,94 @@ func (e *Executor) Exec(ctx context.Context, host *gaffer.Host, spec gaffer.Exec
 	if stderr == nil {
 		stderr = io.Discard
 	}
-	client, err := e.connect(ctx, t, host)
-	if err != nil {
-		return gaffer.Result{ExitCode: -1, Err: err}
+	p := e.getPool()
+	for attempt := 1; ; attempt++ {
+		c, err := p.get(ctx, hops, false)
+		if err != nil && ctx.Err() != nil {
+			return gaffer.Result{ExitCode: -1, Err: canceled(ctx, t)}
+		} else if err != nil {
+			return gaffer.Result{ExitCode: -1, Err: err}
+		}
+		// A pooled connection may have died unnoticed, or the server may
+		// allow fewer sessions than MaxSessionsPerConn: as long as nothing
+		// was started, trying another connection is safe.
+		r, retry := e.run(ctx, c, hops, spec, stdout, stderr)
+		if !retry || attempt == 3 || ctx.Err() != nil {
+			return r
+		}
 	}
-	defer client.Close()
+}
 
-	c := &conn{client: client, t: t, log: e.logger().With("host", t.String()), closed: make(chan struct{})}
-	go c.watch()
-	stopKeepalive := make(chan struct{})
-	defer close(stopKeepalive)
-	go c.keepalive(e.keepaliveInterval(), e.keepaliveTimeout(), stopKeepalive)
+// Close closes every pooled connection. Commands still running lose their
+// connection; Exec afterwards fails.
+func (e *Executor) Close() error {
+	e.getPool().close()
+	return nil
+}
 
-	return e.run(ctx, c, spec, stdout, stderr)
+// Stats describes the connection pool.
+type Stats struct {
+	Conns    int   // open connections, jump host connections included
+	Sessions int   // commands running on them
+	Dials    int64 // connections dialed so far, failed ones included
+}
+
+// Stats returns the pool's current numbers.
+func (e *Executor) Stats() Stats { return e.getPool().stats() }
+
+func (e *Executor) getPool() *pool {
+	e.poolMu.Lock()
+	defer e.poolMu.Unlock()
+	if e.pool == nil {
+		e.pool = newPool(e)
+	}
+	return e.pool
+}
+
+// route returns the hops to host: its jump hosts, then host itself.
+func (e *Executor) route(host *gaffer.Host) ([]hop, error) {
+	t, err := newTarget(host)
+	if err != nil {
+		return nil, err
+	}
+	var jumps []gaffer.Host
+	if e.JumpHosts != nil {
+		if jumps, err = e.JumpHosts(host); err != nil {
+			return nil, gaffer.Errorf(gaffer.EINVALID, "jump hosts of %s: %s", t, gaffer.ErrorMessage(err))
+		}
+	}
+	if len(jumps) > maxJumps {
+		return nil, gaffer.Errorf(gaffer.EINVALID, "%s is reached through %d jump hosts; at most %d are allowed (a loop in proxy_jump?)", t, len(jumps), maxJumps)
+	}
+	hops := make([]hop, 0, len(jumps)+1)
+	for _, j := range jumps {
+		jt, err := newTarget(&j)
+		if err != nil {
+			return nil, gaffer.Errorf(gaffer.EINVALID, "jump host of %s: %s", t, gaffer.ErrorMessage(err))
+		}
+		hops = append(hops, hop{t: jt, host: j})
+	}
+	hops = append(hops, hop{t: t, host: *host})
+	for i := 1; i < len(hops); i++ {
+		j := hops[i-1].t
+		hops[i].t.via = j.user + "@" + j.host
+		if j.port != "22" {
+			hops[i].t.via = "-p " + j.port + " " + hops[i].t.via
+		}
+	}
+	key := ""
+	for i := range hops {
+		h := &hops[i]
+		// Names are part of the key so that messages about a shared
+		// connection name the host the user asked for.
+		k := fmt.Sprintf("%s=%s@%s#%s", h.t.name, h.t.user, h.t.addr, expand(h.host.IdentityFile))
+		if key != "" {
+			key += " > "
+		}
+		key += k
+		h.key = key
+	}
+	return hops, nil
 }
 
 func newTarget(h *gaffer.Host) (target, error) {
@@ -130,41 +253,51 @@ func newTarget(h *gaffer.Host) (target, error) {
 	return t, nil
 }
 
-// connect dials, checks the host key and logs in, all within ConnectTimeout
-// and ctx.
-func (e *Executor) connect(ctx context.Context, t target, host *gaffer.Host) (*ssh.Client, error) {
-	khPath := expand(e.KnownHostsFile)
-	if khPath == "" {
-		khPath = expand("~/.ssh/known_hosts")
+// dial opens a TCP connection to the first hop.
+func (e *Executor) dial(ctx context.Context, t target) (net.Conn, error) {
+	timeout := e.connectTimeout()
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var nc net.Conn
+	var err error
+	if e.Dial != nil {
+		nc, err = e.Dial(ctx, "tcp", t.addr)
+	} else {
+		var d net.Dialer
+		nc, err = d.DialContext(ctx, "tcp", t.addr)
 	}
-	hostKeys, err := knownhosts.New(khPath)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, gaffer.Errorf(gaffer.EINVALID, "cannot check the host key of %s: known_hosts file %s does not exist — create it with the hosts' keys (ssh-keyscan%s %s >> %s)",
-			t, khPath, keyscanPort(t), t.host, khPath)
-	} else if err != nil {
-		return nil, gaffer.Errorf(gaffer.EINVALID, "cannot check the host key of %s: read %s: %v", t, khPath, err)
-	}
-
-	auth, tried, closeAgent, err := e.auth(t, host)
 	if err != nil {
+		if ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return nil, err // the caller's ctx: it reports cancellation itself
+		}
+		return nil, gaffer.Errorf(gaffer.EUNAVAILABLE, "connect to %s: %s", t, netErrText(err, timeout))
+	}
+	return nc, nil
+}
+
+// handshake checks the host key and logs in over nc, within ConnectTimeout
+// and ctx. It closes nc on failure.
+func (e *Executor) handshake(ctx context.Context, nc net.Conn, h *hop) (*ssh.Client, error) {
+	t := h.t
+	khPath, hostKeys, err := e.knownHosts(t)
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	auth, tried, closeAgent, err := e.auth(t, &h.host)
+	if err != nil {
+		nc.Close()
 		return nil, err
 	}
 	defer closeAgent()
 
+	// The handshake has no context of its own: bound it by closing the
+	// connection when the time is up or ctx ends. (A connection tunneled
+	// through a jump host has no deadlines, so a deadline alone would not do.)
 	timeout := e.connectTimeout()
-	d := net.Dialer{Timeout: timeout}
-	nc, err := d.DialContext(ctx, "tcp", t.addr)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, canceled(ctx, t)
-		}
-		return nil, gaffer.Errorf(gaffer.EUNAVAILABLE, "connect to %s: %s", t, netErrText(err, timeout))
-	}
-
-	// The handshake has no context of its own: bound it with a deadline
-	// and by closing the socket if ctx ends first.
-	nc.SetDeadline(time.Now().Add(timeout))
-	stop := context.AfterFunc(ctx, func() { nc.Close() })
+	hctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	stop := context.AfterFunc(hctx, func() { nc.Close() })
 
 	var hostKeyErr error
 	cfg := &ssh.ClientConfig{
@@ -185,7 +318,10 @@ func (e *Executor) connect(ctx context.Context, t target, host *gaffer.Host) (*s
 			sc.Close()
 		}
 		nc.Close()
-		return nil, canceled(ctx, t)
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, gaffer.Errorf(gaffer.EUNAVAILABLE, "ssh handshake with %s failed: timed out after %s", t, timeout)
 	}
 	if err != nil {
 		nc.Close()
@@ -202,15 +338,37 @@ func (e *Executor) connect(ctx context.Context, t target, host *gaffer.Host) (*s
 			return nil, gaffer.Errorf(gaffer.EUNAVAILABLE, "ssh handshake with %s failed: %s", t, netErrText(err, timeout))
 		}
 	}
-	nc.SetDeadline(time.Time{})
 	return ssh.NewClient(sc, chans, reqs), nil
 }
 
-func keyscanPort(t target) string {
-	if t.port == "22" {
-		return ""
+// knownHosts reads the known_hosts file, for every connection: an edit
+// takes effect without a restart.
+func (e *Executor) knownHosts(t target) (string, ssh.HostKeyCallback, error) {
+	khPath := expand(e.KnownHostsFile)
+	if khPath == "" {
+		khPath = expand("~/.ssh/known_hosts")
 	}
-	return " -p " + t.port
+	hostKeys, err := knownhosts.New(khPath)
+	if errors.Is(err, os.ErrNotExist) {
+		return "", nil, gaffer.Errorf(gaffer.EINVALID, "cannot check the host key of %s: known_hosts file %s does not exist — create it with the hosts' keys (%s >> %s)",
+			t, khPath, keyscan(t), khPath)
+	} else if err != nil {
+		return "", nil, gaffer.Errorf(gaffer.EINVALID, "cannot check the host key of %s: read %s: %v", t, khPath, err)
+	}
+	return khPath, hostKeys, nil
+}
+
+// keyscan is the command that prints t's host keys: run on the jump host
+// in front of t, if there is one.
+func keyscan(t target) string {
+	cmd := "ssh-keyscan " + t.host
+	if t.port != "22" {
+		cmd = "ssh-keyscan -p " + t.port + " " + t.host
+	}
+	if t.via != "" {
+		cmd = "ssh " + t.via + " " + cmd
+	}
+	return cmd
 }
 
 // dummyKey is a key no known_hosts holds: checking it yields the entries
@@ -285,8 +443,8 @@ func hostKeyError(t target, khPath string, key ssh.PublicKey, err error) error {
 		return gaffer.Errorf(gaffer.EINVALID, "host key of %s is revoked: the server offered %s, marked @revoked in %s line %d",
 			t, offered, re.Revoked.Filename, re.Revoked.Line)
 	case errors.As(err, &ke) && len(ke.Want) == 0:
-		return gaffer.Errorf(gaffer.EINVALID, "unknown host key for %s: the server offered %s; it is not in %s — verify it, then add it (ssh-keyscan%s %s >> %s)",
-			t, offered, khPath, keyscanPort(t), t.host, khPath)
+		return gaffer.Errorf(gaffer.EINVALID, "unknown host key for %s: the server offered %s; it is not in %s — verify it, then add it (%s >> %s)",
+			t, offered, khPath, keyscan(t), khPath)
 	case errors.As(err, &ke):
 		want := ke.Want[0]
 		for _, w := range ke.Want {
@@ -441,6 +599,15 @@ func (e *Executor) keepaliveTimeout() time.Duration {
 }
 
 func (e *Executor) cancelGrace() time.Duration { return orDefault(e.CancelGrace, DefaultCancelGrace) }
+
+func (e *Executor) idleTimeout() time.Duration { return orDefault(e.IdleTimeout, DefaultIdleTimeout) }
+
+func (e *Executor) maxSessions() int {
+	if e.MaxSessionsPerConn <= 0 {
+		return DefaultMaxSessionsPerConn
+	}
+	return e.MaxSessionsPerConn
+}
 
 func orDefault(d, def time.Duration) time.Duration {
 	if d <= 0 {

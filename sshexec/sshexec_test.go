@@ -29,12 +29,18 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// newExecutor returns an executor that trusts s and uses only the host's key.
-func newExecutor(s *sshtest.Server) *sshexec.Executor {
-	return &sshexec.Executor{
+// newExecutor returns an executor that trusts s and uses only the host's
+// key, closed when the test ends. A short CancelGrace keeps the tests
+// that reach SIGKILL quick.
+func newExecutor(t *testing.T, s *sshtest.Server) *sshexec.Executor {
+	t.Helper()
+	e := &sshexec.Executor{
 		KnownHostsFile: s.KnownHosts,
 		IdentityFiles:  []string{"/nonexistent/id_ed25519"},
+		CancelGrace:    time.Second,
 	}
+	t.Cleanup(func() { e.Close() })
+	return e
 }
 
 // buffer is a writer safe to read while Exec writes to it, that remembers
@@ -93,8 +99,12 @@ func (b *buffer) waitFor(t *testing.T, s string) time.Time {
 
 // execAsync runs Exec in the background.
 func execAsync(ctx context.Context, e *sshexec.Executor, h *gaffer.Host, cmd string, stdout, stderr *buffer) <-chan gaffer.Result {
+	return execSpecAsync(ctx, e, h, gaffer.ExecSpec{Command: cmd}, stdout, stderr)
+}
+
+func execSpecAsync(ctx context.Context, e *sshexec.Executor, h *gaffer.Host, spec gaffer.ExecSpec, stdout, stderr *buffer) <-chan gaffer.Result {
 	ch := make(chan gaffer.Result, 1)
-	go func() { ch <- e.Exec(ctx, h, gaffer.ExecSpec{Command: cmd}, stdout, stderr) }()
+	go func() { ch <- e.Exec(ctx, h, spec, stdout, stderr) }()
 	return ch
 }
 
@@ -114,7 +124,7 @@ func waitResult(t *testing.T, ch <-chan gaffer.Result, s *sshtest.Server) gaffer
 func TestExecOutput(t *testing.T) {
 	t.Parallel()
 	s := sshtest.Start(t, sshtest.Options{Hosts: 1})
-	e := newExecutor(s)
+	e := newExecutor(t, s)
 	h := s.Hosts()[0]
 
 	var want bytes.Buffer
@@ -172,7 +182,7 @@ func TestExecLive(t *testing.T) {
 	s := sshtest.Start(t, sshtest.Options{Hosts: 1})
 	h := s.Hosts()[0]
 	stdout, stderr := newBuffer(), newBuffer()
-	ch := execAsync(context.Background(), newExecutor(s), &h, "echo first; sleep 2; echo second", stdout, stderr)
+	ch := execAsync(context.Background(), newExecutor(t, s), &h, "echo first; sleep 2; echo second", stdout, stderr)
 	first := stdout.waitFor(t, "first\n")
 	r := waitResult(t, ch, s)
 	returned := time.Now()
@@ -192,7 +202,7 @@ func TestExecLive(t *testing.T) {
 func TestExecConcurrent(t *testing.T) {
 	t.Parallel()
 	s := sshtest.Start(t, sshtest.Options{Hosts: 3})
-	e := newExecutor(s)
+	e := newExecutor(t, s)
 	hosts := s.Hosts()
 	var wg sync.WaitGroup
 	for i := 0; i < 30; i++ {
@@ -260,7 +270,7 @@ func TestExecConnectErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			e := newExecutor(s)
+			e := newExecutor(t, s)
 			if tt.knownHosts != "" {
 				e.KnownHostsFile = tt.knownHosts
 			}
@@ -325,7 +335,7 @@ func TestExecConnectionLost(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			p := sshtest.StartProxy(t, s.Addrs[0])
-			e := newExecutor(s)
+			e := newExecutor(t, s)
 			e.KnownHostsFile = s.WriteKnownHosts(t, sshtest.KnownHostsOptions{Addrs: []string{p.Addr()}})
 			h := s.Hosts()[0]
 			h.Address, h.Port = "127.0.0.1", p.Port()
@@ -352,7 +362,7 @@ func TestExecHandshakeTimeout(t *testing.T) {
 	s := sshtest.Start(t, sshtest.Options{Hosts: 1})
 	p := sshtest.StartProxy(t, s.Addrs[0])
 	p.Stall() // TCP connects, SSH never answers
-	e := newExecutor(s)
+	e := newExecutor(t, s)
 	e.ConnectTimeout = time.Second
 	h := s.Hosts()[0]
 	h.Address, h.Port = "127.0.0.1", p.Port()
@@ -373,7 +383,7 @@ func TestExecCancel(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		stdout, stderr := newBuffer(), newBuffer()
-		ch := execAsync(ctx, newExecutor(s), &h, "echo started; sleep 100", stdout, stderr)
+		ch := execAsync(ctx, newExecutor(t, s), &h, "echo started; sleep 100", stdout, stderr)
 		stdout.waitFor(t, "started\n")
 		cancel()
 		r := waitResult(t, ch, s)
@@ -390,7 +400,7 @@ func TestExecCancel(t *testing.T) {
 		t.Parallel()
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		r := waitResult(t, execAsync(ctx, newExecutor(s), &h, "sleep 100", newBuffer(), newBuffer()), s)
+		r := waitResult(t, execAsync(ctx, newExecutor(t, s), &h, "sleep 100", newBuffer(), newBuffer()), s)
 		if !errors.Is(r.Err, context.DeadlineExceeded) || !strings.Contains(gaffer.ErrorMessage(r.Err), "timed out") {
 			t.Fatalf("result = %+v", r)
 		}
@@ -401,11 +411,12 @@ func TestExecCancel(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		stdout := newBuffer()
-		ch := execAsync(ctx, newExecutor(s), &h, "trap '' TERM; echo started; sleep 20", stdout, newBuffer())
+		ch := execAsync(ctx, newExecutor(t, s), &h, "trap '' TERM; echo started; sleep 20", stdout, newBuffer())
 		stdout.waitFor(t, "started\n")
 		cancel()
 		r := waitResult(t, ch, s)
-		if !errors.Is(r.Err, context.Canceled) || r.ExitCode != -1 {
+		// SIGKILL after the grace period.
+		if !errors.Is(r.Err, context.Canceled) || r.ExitCode != -1 || r.Signal != "KILL" {
 			t.Fatalf("result = %+v", r)
 		}
 	})
@@ -414,7 +425,7 @@ func TestExecCancel(t *testing.T) {
 		t.Parallel()
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
-		r := waitResult(t, execAsync(ctx, newExecutor(s), &h, "echo no", newBuffer(), newBuffer()), s)
+		r := waitResult(t, execAsync(ctx, newExecutor(t, s), &h, "echo no", newBuffer(), newBuffer()), s)
 		if !errors.Is(r.Err, context.Canceled) || r.ExitCode != -1 {
 			t.Fatalf("result = %+v", r)
 		}

@@ -10,6 +10,7 @@ package sshtest
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -48,6 +49,9 @@ type Options struct {
 	// Hosts is the number of distinct loopback addresses (127.0.0.2, ...)
 	// to listen on; 0 means 3. More than 16 start more than one daemon.
 	Hosts int
+	// MaxSessions is sshd's limit of sessions per connection; 0 means 100,
+	// far above what clients use. OpenSSH's own default is 10.
+	MaxSessions int
 }
 
 // Server is one or more running sshd processes that share a port, keys and
@@ -163,7 +167,7 @@ func Start(tb testing.TB, opts Options) *Server {
 		for i := 0; i < opts.Hosts; i++ {
 			s.Addrs = append(s.Addrs, net.JoinHostPort(hostIP(i), strconv.Itoa(port)))
 		}
-		err = s.startDaemons(attempt)
+		err = s.startDaemons(attempt, opts)
 		if err == nil {
 			break
 		}
@@ -213,11 +217,11 @@ func (s *Server) writeKeys() error {
 var errPortTaken = errors.New("port already in use")
 
 // startDaemons starts one sshd per 16 addresses and waits until all listen.
-func (s *Server) startDaemons(attempt int) error {
+func (s *Server) startDaemons(attempt int, opts Options) error {
 	for first := 0; first < len(s.Addrs); first += maxPerDaemon {
 		addrs := s.Addrs[first:min(first+maxPerDaemon, len(s.Addrs))]
 		name := fmt.Sprintf("sshd-%d-%d", attempt, first/maxPerDaemon)
-		d, err := s.startDaemon(name, addrs)
+		d, err := s.startDaemon(name, addrs, opts)
 		if err != nil {
 			return err
 		}
@@ -238,7 +242,7 @@ func (s *Server) startDaemons(attempt int) error {
 	return nil
 }
 
-func (s *Server) startDaemon(name string, addrs []string) (*daemon, error) {
+func (s *Server) startDaemon(name string, addrs []string, opts Options) (*daemon, error) {
 	var cfg strings.Builder
 	for _, a := range addrs {
 		fmt.Fprintf(&cfg, "ListenAddress %s\n", a)
@@ -254,10 +258,10 @@ KbdInteractiveAuthentication no
 UsePAM no
 UseDNS no
 PrintMotd no
-MaxSessions 100
+MaxSessions %[3]d
 MaxStartups 200
 LogLevel VERBOSE
-`, s.dir, name)
+`, s.dir, name, cmp.Or(opts.MaxSessions, 100))
 	cfgPath := filepath.Join(s.dir, name+".conf")
 	if err := os.WriteFile(cfgPath, []byte(cfg.String()), 0o644); err != nil {
 		return nil, err

@@ -202,3 +202,64 @@ func TestConcurrentStarts(t *testing.T) {
 		})
 	}
 }
+
+func TestProcesses(t *testing.T) {
+	t.Parallel()
+	s := sshtest.Start(t, sshtest.Options{Hosts: 1})
+	c, err := dial(t, s, s.Addrs[0], s.KnownHosts, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	marker := "1000." + strconv.Itoa(os.Getpid()) + "7"
+	sess, err := c.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Close()
+	if err := sess.Start("sleep " + marker); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(s.ProcessesWith(t, marker)) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("sleep %s not listed: %q", marker, s.Processes(t))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// "PID PGID ARGS": the sleep, and maybe the shell that started it.
+	pgid := ""
+	for _, p := range s.ProcessesWith(t, marker) {
+		f := strings.Fields(p)
+		if len(f) == 4 && f[2] == "sleep" && f[3] == marker {
+			pgid = f[1]
+		}
+	}
+	if pgid == "" {
+		t.Fatalf("no line PID PGID sleep %s in %q", marker, s.ProcessesWith(t, marker))
+	}
+	run(t, c, "kill -s KILL -- -"+pgid)
+	s.WaitNoProcessesWith(t, marker)
+}
+
+func TestMaxSessions(t *testing.T) {
+	t.Parallel()
+	s := sshtest.Start(t, sshtest.Options{Hosts: 1, MaxSessions: 1})
+	c, err := dial(t, s, s.Addrs[0], s.KnownHosts, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	first, err := c.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	var oce *ssh.OpenChannelError
+	if second, err := c.NewSession(); !errors.As(err, &oce) {
+		if second != nil {
+			second.Close()
+		}
+		t.Fatalf("second session: %v, want it refused", err)
+	}
+}
