@@ -49,7 +49,7 @@ func startServer(t *testing.T, args ...string) *testServer {
 			ts.DataDir = args[i+1]
 		}
 	}
-	all := append([]string{"--listen", "127.0.0.1:0", "--data-dir", ts.DataDir, "--admin-token", testToken, "--log-level", "warn"}, args...)
+	all := append([]string{"--listen", "127.0.0.1:0", "--data-dir", ts.DataDir, "--admin-token", testToken, "--log-level", "warn", "--ssh-config", ""}, args...)
 	ctx, cancel := context.WithCancel(context.Background())
 	ts.cancel = cancel
 	pr, pw := io.Pipe()

@@ -35,7 +35,7 @@ type serveConfig struct {
 	logLevel                                           string
 	shutdownGrace, liveLinger, leaseTTL                time.Duration
 	liveBuffer                                         int
-	archiveDir, instance, redisPrefix                  string
+	archiveDir, instance, redisPrefix, sshConfig       string
 }
 
 // store is a job store that also keeps the server's settings.
@@ -51,6 +51,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&c.listen, "listen", "127.0.0.1:8080", "address to serve HTTP on")
 	fs.StringVar(&c.dataDir, "data-dir", "./gaffer-data", "directory for the SQLite database, the log archive and server state")
 	fs.StringVar(&c.inventory, "inventory", "", "hosts file (YAML); see docs/API.md")
+	fs.StringVar(&c.sshConfig, "ssh-config", "~/.ssh/config", "OpenSSH client config whose Host entries are offered as hosts (skipped if the default is missing); empty for none")
 	fs.StringVar(&c.knownHosts, "known-hosts", "~/.ssh/known_hosts", "known_hosts file that host keys are checked against")
 	fs.StringVar(&c.adminToken, "admin-token", "", "admin token (default: generated on first start, printed once, kept hashed)")
 	fs.StringVar(&c.databaseURL, "database-url", "", "PostgreSQL URL (default: embedded SQLite in --data-dir)")
@@ -118,20 +119,20 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		live = rl
 	}
 
+	inv, err := loadHosts(c, logger)
+	if err != nil {
+		return err
+	}
 	var hosts []gaffer.Host
 	if c.local {
 		hosts = append(hosts, inventory.Local())
 	}
-	if c.inventory != "" {
-		inv, err := inventory.Load(expandHome(c.inventory))
-		if err != nil {
-			return err
-		}
-		hosts = append(hosts, inv...)
-	}
+	hosts = append(hosts, inv.Hosts...)
 	if len(hosts) == 0 {
-		return errors.New("no hosts: give --inventory FILE, or leave --local on")
+		return errors.New("no hosts: give --inventory FILE or --ssh-config FILE, or leave --local on")
 	}
+	sshExec := &sshexec.Executor{KnownHostsFile: expandHome(c.knownHosts), Logger: logger, JumpHosts: inv.JumpHosts}
+	defer sshExec.Close()
 
 	f := foreman.New(foreman.Config{
 		Store:      db,
@@ -305,4 +306,50 @@ func expandHome(p string) string {
 		}
 	}
 	return p
+}
+
+// loadHosts reads the inventory file and the Host entries of the ssh config.
+// A name in both is taken from the inventory file.
+func loadHosts(c serveConfig, logger *slog.Logger) (*inventory.Inventory, error) {
+	var parts []*inventory.Inventory
+	named := map[string]bool{}
+	if c.inventory != "" {
+		inv, err := inventory.LoadInventory(expandHome(c.inventory))
+		if err != nil {
+			return nil, err
+		}
+		for _, h := range inv.Hosts {
+			named[h.Name] = true
+		}
+		parts = append(parts, inv)
+	}
+	if c.sshConfig != "" {
+		path := expandHome(c.sshConfig)
+		_, statErr := os.Stat(path)
+		explicit := c.sshConfig != "~/.ssh/config"
+		if statErr == nil || explicit {
+			sc, err := inventory.LoadSSHConfig(path)
+			if err != nil {
+				return nil, err
+			}
+			kept := sc.Hosts[:0]
+			for _, h := range sc.Hosts {
+				if named[h.Name] {
+					logger.Info("host in both the inventory and the ssh config: using the inventory's", "host", h.Name)
+					continue
+				}
+				kept = append(kept, h)
+			}
+			sc.Hosts = kept
+			parts = append(parts, sc)
+		}
+	}
+	inv, err := inventory.Merge(parts...)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range inv.Warnings {
+		logger.Warn("hosts: " + w)
+	}
+	return inv, nil
 }

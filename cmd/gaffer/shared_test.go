@@ -363,3 +363,25 @@ func TestShared500Viewers(t *testing.T) {
 		t.Fatalf("Redis connections grew with viewers: %d before, %d with %d viewers", before, maxConns, viewers)
 	}
 }
+
+// With Redis or PostgreSQL down at start the server says which and stops.
+func TestSharedServicesDownAtStart(t *testing.T) {
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	closed := ln.Addr().String()
+	ln.Close()
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--database-url", testDatabaseURL(t), "--redis-url", "redis://" + closed + "/0"}, "cannot reach Redis at " + closed},
+		{[]string{"--database-url", "postgres://postgres@" + closed + "/x?sslmode=disable"}, "cannot reach PostgreSQL at " + closed},
+		{[]string{"--redis-url", testRedisURL()}, "--redis-url needs --database-url"},
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		err := serve(ctx, append([]string{"--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--admin-token", testToken}, tc.args...), io.Discard, io.Discard)
+		cancel()
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: got %v, want %q", tc.args, err, tc.want)
+		}
+	}
+}
