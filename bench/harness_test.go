@@ -90,7 +90,31 @@ func newEnv(b *testing.B) *env {
 	b.Helper()
 	bin := gafferBinary(b)
 	s := sshtest.Start(b, sshtest.Options{Hosts: 1})
-	return &env{ssh: s, srv: startServer(b, bin, s)}
+	return &env{ssh: s, srv: startServer(b, bin, writeInventory(b, s, []string{hostName}, ""), s.KnownHosts)}
+}
+
+// writeInventory writes a hosts file with one host per name, the i-th at
+// the i-th address of s, each with labels (YAML flow mapping, "" for none).
+func writeInventory(b *testing.B, s *sshtest.Server, names []string, labels string) string {
+	b.Helper()
+	if len(names) > len(s.Addrs) {
+		b.Fatalf("inventory of %d hosts for %d sshd addresses", len(names), len(s.Addrs))
+	}
+	var yaml strings.Builder
+	yaml.WriteString("hosts:\n")
+	for i, name := range names {
+		host, _, _ := net.SplitHostPort(s.Addrs[i])
+		fmt.Fprintf(&yaml, "  - name: %s\n    address: %s\n    port: %d\n    user: %s\n    identity_file: %s\n",
+			name, host, s.Port, s.User, s.KeyFile)
+		if labels != "" {
+			fmt.Fprintf(&yaml, "    labels: %s\n", labels)
+		}
+	}
+	inv := filepath.Join(b.TempDir(), "hosts.yaml")
+	if err := os.WriteFile(inv, []byte(yaml.String()), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	return inv
 }
 
 // server is a `gaffer serve` subprocess.
@@ -103,16 +127,12 @@ type server struct {
 	done    chan struct{}
 }
 
-func startServer(b *testing.B, bin string, s *sshtest.Server) *server {
+// startServer runs `gaffer serve --local=false` on a free port with its own
+// data directory, the inventory inv and known_hosts file known; extra flags
+// (shared mode) follow.
+func startServer(b *testing.B, bin, inv, known string, extra ...string) *server {
 	b.Helper()
 	dir := b.TempDir()
-	inv := filepath.Join(dir, "hosts.yaml")
-	host, _, _ := net.SplitHostPort(s.Addrs[0])
-	yaml := fmt.Sprintf("hosts:\n  - name: %s\n    address: %s\n    port: %d\n    user: %s\n    identity_file: %s\n",
-		hostName, host, s.Port, s.User, s.KeyFile)
-	if err := os.WriteFile(inv, []byte(yaml), 0o600); err != nil {
-		b.Fatal(err)
-	}
 	srv := &server{DataDir: filepath.Join(dir, "data"), logPath: filepath.Join(dir, "server.log"), done: make(chan struct{})}
 	// Runs after srv.stop (cleanups run last-in first-out): anything the
 	// server logged at warn or above, shutdown included, is worth seeing.
@@ -126,9 +146,10 @@ func startServer(b *testing.B, bin string, s *sshtest.Server) *server {
 		b.Fatal(err)
 	}
 	defer logf.Close()
-	cmd := exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--data-dir", srv.DataDir,
-		"--inventory", inv, "--known-hosts", s.KnownHosts, "--admin-token", adminToken,
-		"--local=false", "--log-level", "warn")
+	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", srv.DataDir,
+		"--inventory", inv, "--known-hosts", known, "--admin-token", adminToken,
+		"--local=false", "--log-level", "warn"}, extra...)
+	cmd := exec.Command(bin, args...)
 	cmd.Stderr = logf
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
