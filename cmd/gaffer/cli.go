@@ -226,10 +226,7 @@ func runJob(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		fmt.Fprintln(stderr, "usage: gaffer run [-H host,host] [-l label=value] [--timeout 10m] [--pty] -- COMMAND...")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if err := envDefaults(fs); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if err := c.check(); err != nil {
@@ -323,10 +320,7 @@ func logs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	c := addClientFlags(fs)
 	followFlag := fs.Bool("f", false, "follow the log live until the job ends")
 	after := fs.Int64("after", 0, "start after this sequence number")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if err := envDefaults(fs); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
@@ -367,10 +361,7 @@ func jobs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	status := fs.String("status", "", "only jobs with this status")
 	host := fs.String("host", "", "only jobs that ran on this host")
 	limit := fs.Int("limit", 20, "how many")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if err := envDefaults(fs); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if err := c.check(); err != nil {
@@ -411,10 +402,7 @@ func jobs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 func cancel(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("cancel", stderr)
 	c := addClientFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if err := envDefaults(fs); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
@@ -437,10 +425,7 @@ func cancel(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 func hosts(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("hosts", stderr)
 	c := addClientFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if err := envDefaults(fs); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if err := c.check(); err != nil {

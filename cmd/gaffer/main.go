@@ -87,6 +87,15 @@ func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
+// parseFlags parses the command line, then fills the flags it did not set
+// from the environment.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	return envDefaults(fs)
+}
+
 // envDefaults sets every flag not given on the command line from its
 // environment variable, e.g. --data-dir from GAFFER_DATA_DIR.
 func envDefaults(fs *flag.FlagSet) error {
