@@ -5,9 +5,13 @@
 package foreman
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"log/slog"
 	"sort"
@@ -364,9 +368,14 @@ func (f *Foreman) runOne(ctx context.Context, aj *activeJob, i int, host *gaffer
 	}
 	stdout := gaffer.NewFramer(host.Name, gaffer.Stdout, 0, 0, aj.log.emit)
 	stderr := gaffer.NewFramer(host.Name, gaffer.Stderr, 0, 0, aj.log.emit)
-	res := exec.Exec(ctx, host, gaffer.ExecSpec{Command: jobCopy.Command, PTY: jobCopy.PTY}, stdout, stderr)
+	// The worker's own capture is the source of truth: its checksum is
+	// compared with the archive once the run ends.
+	outSum, errSum := sha256.New(), sha256.New()
+	res := exec.Exec(ctx, host, gaffer.ExecSpec{Command: jobCopy.Command, PTY: jobCopy.PTY},
+		io.MultiWriter(stdout, outSum), io.MultiWriter(stderr, errSum))
 	stdout.Close()
 	stderr.Close()
+	defer f.verify(aj, host.Name, map[gaffer.Stream]hash.Hash{gaffer.Stdout: outSum, gaffer.Stderr: errSum})
 
 	status, errText := gaffer.StatusSucceeded, ""
 	var code *int
@@ -410,6 +419,29 @@ func statusFor(cause error) gaffer.Status {
 		return gaffer.StatusInterrupted
 	}
 	return gaffer.StatusCanceled
+}
+
+// verify compares the archived bytes of a run's streams with the checksums
+// of what the worker received, and says so in the log if they differ.
+func (f *Foreman) verify(aj *activeJob, host string, sums map[gaffer.Stream]hash.Hash) {
+	if aj.log.failed() {
+		return // already reported when the archive write failed
+	}
+	for _, stream := range []gaffer.Stream{gaffer.Stdout, gaffer.Stderr} {
+		h := sha256.New()
+		err := f.cfg.Archive.Raw(context.Background(), aj.job.ID, host, stream, h)
+		if err != nil && gaffer.ErrorCode(err) != gaffer.ENOTFOUND {
+			f.log.Error("verify archived log", "job", aj.job.ID, "host", host, "err", err)
+			continue
+		}
+		want, got := sums[stream].Sum(nil), h.Sum(nil)
+		if !bytes.Equal(want, got) {
+			f.stats.ArchiveErrors.Add(1)
+			f.log.Error("archived log differs from what the host sent", "job", aj.job.ID, "host", host, "stream", stream,
+				"received_sha256", hex.EncodeToString(want), "archived_sha256", hex.EncodeToString(got))
+			aj.log.system(host, fmt.Sprintf("warning: the archived %s of %s differs from what the host sent (sha256 %x received, %x archived)", stream, host, want[:8], got[:8]))
+		}
+	}
 }
 
 // endRun records a run's end: a system line, the archive made durable, the store.

@@ -52,6 +52,13 @@ func (l *jobLog) emit(recs []gaffer.Record) {
 	l.stats.Bytes.Add(n)
 }
 
+// failed reports whether writing the archive failed.
+func (l *jobLog) failed() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.archiveErr != nil
+}
+
 // system adds a line of the server's own (connecting, exit status, errors).
 func (l *jobLog) system(host, text string) {
 	l.emit([]gaffer.Record{{TS: time.Now().UTC(), Host: host, Stream: gaffer.System, Data: []byte(text), NL: true}})

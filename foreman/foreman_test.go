@@ -1,0 +1,213 @@
+package foreman_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gaffer-dev/gaffer"
+	"github.com/gaffer-dev/gaffer/archive"
+	"github.com/gaffer-dev/gaffer/foreman"
+	"github.com/gaffer-dev/gaffer/memory"
+	"github.com/gaffer-dev/gaffer/sqlite"
+)
+
+// fakeExec answers each host as its table says, counting how many run at once.
+type fakeExec struct {
+	results map[string]gaffer.Result
+	output  string
+	running atomic.Int32
+	max     atomic.Int32
+}
+
+func (e *fakeExec) Exec(ctx context.Context, h *gaffer.Host, spec gaffer.ExecSpec, stdout, stderr io.Writer) gaffer.Result {
+	n := e.running.Add(1)
+	defer e.running.Add(-1)
+	for m := e.max.Load(); n > m && !e.max.CompareAndSwap(m, n); m = e.max.Load() {
+	}
+	io.WriteString(stdout, e.output)
+	io.WriteString(stderr, "err of "+h.Name+"\n")
+	time.Sleep(20 * time.Millisecond)
+	return e.results[h.Name]
+}
+
+// corruptArchive loses the last byte of every raw stream it serves.
+type corruptArchive struct{ *archive.Archive }
+
+func (a corruptArchive) Raw(ctx context.Context, id int64, host string, s gaffer.Stream, w io.Writer) error {
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(a.Archive.Raw(ctx, id, host, s, pw)) }()
+	b, err := io.ReadAll(pr)
+	if len(b) > 0 {
+		b = b[:len(b)-1]
+	}
+	w.Write(b)
+	return err
+}
+
+func newForeman(t *testing.T, exec gaffer.Executor, arch gaffer.Archive, hosts []gaffer.Host) *foreman.Foreman {
+	t.Helper()
+	db, err := sqlite.Open(filepath.Join(t.TempDir(), "db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if arch == nil {
+		a, err := archive.Open(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		arch = a
+	}
+	return foreman.New(foreman.Config{Store: db, Live: memory.NewLiveLog(0), Archive: arch, Executor: exec,
+		Hosts: func() []gaffer.Host { return hosts }})
+}
+
+func waitDone(t *testing.T, f *foreman.Foreman, id int64) *gaffer.Job {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if j, err := f.Job(context.Background(), id); err == nil && j.Status.Done() {
+			return j
+		}
+	}
+	t.Fatalf("job %d did not end", id)
+	return nil
+}
+
+func allLines(t *testing.T, f *foreman.Foreman, id int64) []gaffer.Record {
+	t.Helper()
+	var all []gaffer.Record
+	for after := int64(0); ; {
+		recs, end, err := f.ReadLog(context.Background(), id, after, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, recs...)
+		if len(recs) > 0 {
+			after = recs[len(recs)-1].Seq
+		}
+		if end {
+			return all
+		}
+	}
+}
+
+// Run results map to run statuses, the job's status follows from them, and
+// no more than `concurrency` runs go at once.
+func TestRunStatusesAndConcurrency(t *testing.T) {
+	var hosts []gaffer.Host
+	results := map[string]gaffer.Result{}
+	for i := 0; i < 12; i++ {
+		name := fmt.Sprintf("h%d", i)
+		hosts = append(hosts, gaffer.Host{Name: name, Address: "10.0.0.1"})
+		results[name] = gaffer.Result{ExitCode: 0}
+	}
+	results["h1"] = gaffer.Result{ExitCode: 3}
+	results["h2"] = gaffer.Result{ExitCode: -1, Signal: "KILL"}
+	results["h3"] = gaffer.Result{ExitCode: -1, Err: gaffer.Errorf(gaffer.EUNAVAILABLE, "connect to h3 (10.0.0.1:22): connection refused")}
+	exec := &fakeExec{results: results, output: "hello\n"}
+	f := newForeman(t, exec, nil, hosts)
+	job, err := f.Start(context.Background(), gaffer.JobRequest{Command: "x", Selector: "", Hosts: names(hosts), Concurrency: 3}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := waitDone(t, f, job.ID)
+	if j.Status != gaffer.StatusFailed {
+		t.Fatalf("job %s", j.Status)
+	}
+	for _, r := range j.Runs {
+		want := map[string]string{"h1": "failed 3 ", "h2": "failed <nil> killed by signal KILL", "h3": "failed <nil> connect to h3 (10.0.0.1:22): connection refused"}[r.Host]
+		if want == "" {
+			want = "succeeded 0 "
+		}
+		code := "<nil>"
+		if r.ExitCode != nil {
+			code = fmt.Sprint(*r.ExitCode)
+		}
+		if got := fmt.Sprintf("%s %s %s", r.Status, code, r.Error); got != want {
+			t.Errorf("%s: %q, want %q", r.Host, got, want)
+		}
+	}
+	if m := exec.max.Load(); m > 3 {
+		t.Errorf("%d runs at once, limit 3", m)
+	}
+	recs := allLines(t, f, job.ID)
+	for i, r := range recs {
+		if r.Seq != int64(i+1) {
+			t.Fatalf("record %d has seq %d", i, r.Seq)
+		}
+	}
+	if len(recs) != 12*4 { // running-on, hello, err, exit line
+		t.Fatalf("%d records", len(recs))
+	}
+}
+
+// A difference between what the host sent and what the archive holds is
+// caught by the checksum and said in the log.
+func TestArchiveChecksum(t *testing.T) {
+	a, err := archive.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	exec := &fakeExec{results: map[string]gaffer.Result{}, output: "payload\n"}
+	f := newForeman(t, exec, corruptArchive{a}, []gaffer.Host{{Name: "h"}})
+	job, err := f.Start(context.Background(), gaffer.JobRequest{Command: "x", Hosts: []string{"h"}}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitDone(t, f, job.ID)
+	var warned int
+	for _, r := range allLines(t, f, job.ID) {
+		if r.Stream == gaffer.System && strings.Contains(string(r.Data), "differs from what the host sent") {
+			warned++
+		}
+	}
+	if warned != 2 || f.Stats().ArchiveErrors.Load() != 2 {
+		t.Fatalf("%d warnings, %d archive errors; want 2 (stdout and stderr)", warned, f.Stats().ArchiveErrors.Load())
+	}
+}
+
+// Cancel and shutdown give canceled and interrupted, and Shutdown reports
+// the jobs it interrupted.
+func TestCancelAndShutdown(t *testing.T) {
+	block := &blockingExec{}
+	f := newForeman(t, block, nil, []gaffer.Host{{Name: "h"}})
+	j1, _ := f.Start(context.Background(), gaffer.JobRequest{Command: "x", Hosts: []string{"h"}}, "t")
+	if _, err := f.Cancel(context.Background(), j1.ID); err != nil {
+		t.Fatal(err)
+	}
+	if j := waitDone(t, f, j1.ID); j.Status != gaffer.StatusCanceled {
+		t.Fatalf("canceled job: %s", j.Status)
+	}
+	j2, _ := f.Start(context.Background(), gaffer.JobRequest{Command: "x", Hosts: []string{"h"}}, "t")
+	ids, err := f.Shutdown(context.Background())
+	if err != nil || len(ids) != 1 || ids[0] != j2.ID {
+		t.Fatalf("shutdown: %v %v", ids, err)
+	}
+	if j, _ := f.Job(context.Background(), j2.ID); j.Status != gaffer.StatusInterrupted {
+		t.Fatalf("after shutdown: %s", j.Status)
+	}
+	if _, err := f.Start(context.Background(), gaffer.JobRequest{Command: "x", Hosts: []string{"h"}}, "t"); gaffer.ErrorCode(err) != gaffer.EUNAVAILABLE {
+		t.Fatalf("start while shutting down: %v", err)
+	}
+}
+
+type blockingExec struct{}
+
+func (b *blockingExec) Exec(ctx context.Context, h *gaffer.Host, spec gaffer.ExecSpec, stdout, stderr io.Writer) gaffer.Result {
+	<-ctx.Done()
+	return gaffer.Result{ExitCode: -1, Err: ctx.Err()}
+}
+
+func names(hs []gaffer.Host) []string {
+	var n []string
+	for _, h := range hs {
+		n = append(n, h.Name)
+	}
+	return n
+}
