@@ -27,14 +27,17 @@ const ingestLines = 2_000_000
 
 // BenchmarkIngest: how many lines per second one host's output goes through
 // the whole server to one SSE viewer, against the same command through a bare
-// SSH session.
+// SSH session; embedded (SQLite, in-process live buffer) and shared mode
+// (PostgreSQL, Redis, archive directory), in the same run.
 func BenchmarkIngest(b *testing.B) {
 	e := newEnv(b)
+	shared := startSharedServer(b, gafferBinary(b), e.ssh)
 	command := fmt.Sprintf("seq 1 %d", ingestLines)
 	sshPath, _ := exec.LookPath("ssh")
 
-	var sshDur, opensshDur, gafferDur, jobDur, firstDur, replayDur time.Duration
-	var serverCPU, viewerCPU time.Duration
+	var sshDur, opensshDur time.Duration
+	var emb, red ingestRun
+	var redisJob, redisLog, redisUsed0, redisUsedPeak int64
 	var sshBytes int64
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -61,80 +64,151 @@ func BenchmarkIngest(b *testing.B) {
 			opensshDur += best
 		}
 
-		// (b) Gaffer: POST the job, one viewer reads every line until end.
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		cpu0, self0 := procCPU(e.srv.PID), selfCPU()
-		t0 := time.Now()
-		j := e.srv.startJob(b, command)
-		v := &ingestCheck{next: 1}
-		var first time.Time
-		res, err := e.srv.follow(ctx, j.ID, func(r record, at time.Time) error {
-			if first.IsZero() {
-				first = at
-			}
-			v.add(r)
-			return nil
-		}, nil)
-		cancel()
-		serverCPU += procCPU(e.srv.PID) - cpu0
-		viewerCPU += selfCPU() - self0
-		if err != nil {
-			b.Fatalf("viewer of job %d: %v (%d stdout lines seen; %s)\nserver log:\n%s", j.ID, err, v.stdout, v.problems(), e.srv.log())
-		}
-		gafferDur += res.End.Sub(t0)
-		firstDur += first.Sub(t0)
-		if v.stdout != ingestLines || len(v.errs) > 0 {
-			b.Fatalf("viewer of job %d saw %d stdout lines of %d (%d records, last seq %d): %s",
-				j.ID, v.stdout, ingestLines, res.Lines, v.lastSeq, v.problems())
-		}
-		if res.EndStatus != "succeeded" {
-			b.Fatalf("job %d ended %q, want succeeded\nserver log:\n%s", j.ID, res.EndStatus, e.srv.log())
-		}
-		jobDur += e.srv.job(b, j.ID).runDuration()
+		// (b) Gaffer embedded: POST the job, one viewer reads every line
+		// until end; then (d) the finished log replayed.
+		emb.add(gafferIngest(b, e.srv, command, nil))
 
-		// (d) The finished job's log read again by a new viewer: SSE
-		// delivery alone (mostly from the archive), no ingest competing.
-		ctx, cancel = context.WithTimeout(context.Background(), 5*time.Minute)
-		rv := &ingestCheck{next: 1}
-		t0 = time.Now()
-		res, err = e.srv.follow(ctx, j.ID, func(r record, _ time.Time) error { rv.add(r); return nil }, nil)
-		cancel()
+		// (e) Gaffer in shared mode, the same, with the job's Redis keys
+		// measured every 50 ms while it runs.
+		used0, err := redisUsedMemory(context.Background(), shared.redis)
 		if err != nil {
-			b.Fatalf("replay of job %d: %v (%d stdout lines seen; %s)", j.ID, err, rv.stdout, rv.problems())
+			b.Fatalf("redis INFO memory: %v", err)
 		}
-		replayDur += res.End.Sub(t0)
-		if rv.stdout != ingestLines || len(rv.errs) > 0 {
-			b.Fatalf("replay of job %d saw %d stdout lines of %d (%d records, last seq %d): %s",
-				j.ID, rv.stdout, ingestLines, res.Lines, rv.lastSeq, rv.problems())
+		var mem *redisJobMemory
+		red.add(gafferIngest(b, shared.server, command, func(id int64) func() {
+			mem = shared.sampleJob(id)
+			return mem.stop
+		}))
+		if len(mem.errs) > 0 {
+			b.Fatalf("redis MEMORY USAGE: %v", errors.Join(mem.errs...))
 		}
+		if mem.withKeys == 0 {
+			b.Fatalf("no sample of %d found the job's keys under %q in Redis: is the server in shared mode?", mem.samples, shared.prefix)
+		}
+		redisJob, redisLog = max(redisJob, mem.peakJob), max(redisLog, mem.peakLog)
+		redisUsed0, redisUsedPeak = used0, max(redisUsedPeak, mem.peakUsed)
 	}
 	b.StopTimer()
 
 	n := float64(b.N)
 	lines := float64(ingestLines) * n
 	sshLPS := lines / sshDur.Seconds()
-	gafferLPS := lines / gafferDur.Seconds()
+	gafferLPS := lines / emb.dur.Seconds()
+	redisLPS := lines / red.dur.Seconds()
 	b.ReportMetric(sshLPS, "ssh-lines/s")
 	b.ReportMetric(float64(sshBytes)*n/mb/sshDur.Seconds(), "ssh-MB/s")
 	b.ReportMetric(gafferLPS, "gaffer-lines/s")
-	b.ReportMetric(float64(sshBytes)*n/mb/gafferDur.Seconds(), "gaffer-MB/s")
-	b.ReportMetric(lines/jobDur.Seconds(), "job-lines/s")
+	b.ReportMetric(float64(sshBytes)*n/mb/emb.dur.Seconds(), "gaffer-MB/s")
+	b.ReportMetric(lines/emb.job.Seconds(), "job-lines/s")
 	b.ReportMetric(100*gafferLPS/sshLPS, "%-of-ssh")
-	b.ReportMetric(ms(firstDur)/n, "first-line-ms")
-	b.ReportMetric(lines/replayDur.Seconds(), "replay-lines/s")
-	b.ReportMetric(serverCPU.Seconds()/n, "server-cpu-s")
-	b.ReportMetric(viewerCPU.Seconds()/n, "viewer-cpu-s")
+	b.ReportMetric(ms(emb.first)/n, "first-line-ms")
+	b.ReportMetric(lines/emb.replay.Seconds(), "replay-lines/s")
+	b.ReportMetric(emb.serverCPU.Seconds()/n, "server-cpu-s")
+	b.ReportMetric(emb.viewerCPU.Seconds()/n, "viewer-cpu-s")
+	b.ReportMetric(redisLPS, "redis-lines/s")
+	b.ReportMetric(100*redisLPS/sshLPS, "redis-%-of-ssh")
+	b.ReportMetric(lines/red.job.Seconds(), "redis-job-lines/s")
+	b.ReportMetric(ms(red.first)/n, "redis-first-line-ms")
+	b.ReportMetric(lines/red.replay.Seconds(), "redis-replay-lines/s")
+	b.ReportMetric(red.serverCPU.Seconds()/n, "redis-server-cpu-s")
+	b.ReportMetric(float64(redisJob)/(1<<20), "redis-job-peak-MiB")
+	b.ReportMetric(float64(redisUsedPeak-redisUsed0)/(1<<20), "redis-used-delta-MiB")
 	openssh := "ssh binary: not installed"
 	if sshPath != "" {
 		b.ReportMetric(opensshDur.Seconds()/n, "openssh-s")
 		openssh = fmt.Sprintf("ssh binary (best of 3) %.2f s (%.0f lines/s)", opensshDur.Seconds()/n, lines/opensshDur.Seconds())
 	}
-	b.Logf("ingest of %d lines (%.1f MB): bare x/crypto/ssh (best of 3) %.2f s = %.0f lines/s, %.1f MB/s; %s; "+
-		"gaffer POST→end %.2f s = %.0f lines/s (%.0f%% of bare ssh), first line after %.0f ms; server run %.2f s = %.0f lines/s; "+
-		"CPU during POST→end: server %.2f s, viewer (this process) %.2f s; finished log replayed to a new viewer %.2f s = %.0f lines/s",
-		ingestLines, float64(sshBytes)/mb, sshDur.Seconds()/n, sshLPS, float64(sshBytes)*n/mb/sshDur.Seconds(), openssh,
-		gafferDur.Seconds()/n, gafferLPS, 100*gafferLPS/sshLPS, ms(firstDur)/n, jobDur.Seconds()/n, lines/jobDur.Seconds(),
-		serverCPU.Seconds()/n, viewerCPU.Seconds()/n, replayDur.Seconds()/n, lines/replayDur.Seconds())
+	b.Logf("ingest of %d lines (%.1f MB): bare x/crypto/ssh (best of 3) %.2f s = %.0f lines/s, %.1f MB/s; %s",
+		ingestLines, float64(sshBytes)/mb, sshDur.Seconds()/n, sshLPS, float64(sshBytes)*n/mb/sshDur.Seconds(), openssh)
+	for _, m := range []struct {
+		name string
+		r    ingestRun
+	}{{"embedded", emb}, {"shared (PostgreSQL+Redis)", red}} {
+		lps := lines / m.r.dur.Seconds()
+		b.Logf("gaffer %s: POST→end %.2f s = %.0f lines/s (%.1f%% of bare ssh), first line after %.0f ms; server run %.2f s = %.0f lines/s; "+
+			"CPU during POST→end: server %.2f s, viewer (this process) %.2f s; finished log replayed to a new viewer %.2f s = %.0f lines/s",
+			m.name, m.r.dur.Seconds()/n, lps, 100*lps/sshLPS, ms(m.r.first)/n, m.r.job.Seconds()/n, lines/m.r.job.Seconds(),
+			m.r.serverCPU.Seconds()/n, m.r.viewerCPU.Seconds()/n, m.r.replay.Seconds()/n, lines/m.r.replay.Seconds())
+	}
+	b.Logf("redis during the shared-mode job (sampled every 50 ms): the job's keys at most %.2f MiB (stream %.2f MiB; --live-buffer 8 MiB of records); "+
+		"used_memory %.1f MiB before, %.1f MiB at most (+%.1f MiB; the Redis is shared with whatever else uses it)",
+		float64(redisJob)/(1<<20), float64(redisLog)/(1<<20), float64(redisUsed0)/(1<<20), float64(redisUsedPeak)/(1<<20),
+		float64(redisUsedPeak-redisUsed0)/(1<<20))
+}
+
+// ingestRun is what gafferIngest measured (summed over iterations by add).
+type ingestRun struct {
+	dur, first, job, replay time.Duration
+	serverCPU, viewerCPU    time.Duration
+}
+
+func (r *ingestRun) add(o ingestRun) {
+	r.dur += o.dur
+	r.first += o.first
+	r.job += o.job
+	r.replay += o.replay
+	r.serverCPU += o.serverCPU
+	r.viewerCPU += o.viewerCPU
+}
+
+// gafferIngest POSTs command as a job on srv, has one viewer read and check
+// every line until the end event, then a second viewer replay the finished
+// log. A non-nil watch is called with the job's id as soon as it is created;
+// the function it returns is called when the first viewer has the end event.
+func gafferIngest(b *testing.B, srv *server, command string, watch func(id int64) (stop func())) ingestRun {
+	b.Helper()
+	var r ingestRun
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	cpu0, self0 := procCPU(srv.PID), selfCPU()
+	t0 := time.Now()
+	j := srv.startJob(b, command)
+	stop := func() {}
+	if watch != nil {
+		stop = watch(j.ID)
+	}
+	v := &ingestCheck{next: 1}
+	var first time.Time
+	res, err := srv.follow(ctx, j.ID, func(r record, at time.Time) error {
+		if first.IsZero() {
+			first = at
+		}
+		v.add(r)
+		return nil
+	}, nil)
+	cancel()
+	stop()
+	r.serverCPU = procCPU(srv.PID) - cpu0
+	r.viewerCPU = selfCPU() - self0
+	if err != nil {
+		b.Fatalf("viewer of job %d: %v (%d stdout lines seen; %s)\nserver log:\n%s", j.ID, err, v.stdout, v.problems(), srv.log())
+	}
+	r.dur = res.End.Sub(t0)
+	r.first = first.Sub(t0)
+	if v.stdout != ingestLines || len(v.errs) > 0 {
+		b.Fatalf("viewer of job %d saw %d stdout lines of %d (%d records, last seq %d): %s",
+			j.ID, v.stdout, ingestLines, res.Lines, v.lastSeq, v.problems())
+	}
+	if res.EndStatus != "succeeded" {
+		b.Fatalf("job %d ended %q, want succeeded\nserver log:\n%s", j.ID, res.EndStatus, srv.log())
+	}
+	r.job = srv.job(b, j.ID).runDuration()
+
+	// The finished job's log read again by a new viewer: SSE delivery
+	// alone (mostly from the archive), no ingest competing.
+	ctx, cancel = context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	rv := &ingestCheck{next: 1}
+	t0 = time.Now()
+	res, err = srv.follow(ctx, j.ID, func(r record, _ time.Time) error { rv.add(r); return nil }, nil)
+	if err != nil {
+		b.Fatalf("replay of job %d: %v (%d stdout lines seen; %s)", j.ID, err, rv.stdout, rv.problems())
+	}
+	r.replay = res.End.Sub(t0)
+	if rv.stdout != ingestLines || len(rv.errs) > 0 {
+		b.Fatalf("replay of job %d saw %d stdout lines of %d (%d records, last seq %d): %s",
+			j.ID, rv.stdout, ingestLines, res.Lines, rv.lastSeq, rv.problems())
+	}
+	return r
 }
 
 // ingestCheck verifies a viewer's records: seqs 1, 2, 3, … without gaps and
