@@ -236,7 +236,10 @@ func (tb *tab) logLines() []uiLine {
 	  document.querySelectorAll("#log > *").forEach(function (el) {
 	    var ok = el.tagName === "DIV" && el.children.length === 2 &&
 	      el.children[0].tagName === "SPAN" && el.children[0].className === "host" && el.children[0].children.length === 0 &&
-	      el.children[1].tagName === "SPAN" && el.children[1].className === "text" && el.children[1].children.length === 0;
+	      el.children[1].tagName === "SPAN" && el.children[1].className === "text" &&
+	      Array.prototype.every.call(el.children[1].children, function (c) {
+	        return c.tagName === "SPAN" && /^(fg-\d+)?( ?b)?$/.test(c.className) && c.children.length === 0;
+	      });
 	    out.push({seq: ok ? Number(el.dataset.seq) : -1, class: el.className,
 	      host: ok ? el.children[0].textContent : "", text: ok ? el.children[1].textContent : el.outerHTML});
 	  });
@@ -263,6 +266,10 @@ func terminalText(raw string) string {
 	return ""
 }
 
+// pageEscapes are what the page drops from a line: terminal control
+// sequences (colours become styles) and control characters.
+var pageEscapes = regexp.MustCompile("\x1b\\[[0-?]*[ -/]*[@-~]|\x1b\\][^\x07\x1b]*(?:\x07|\x1b\\\\)|\x1b[@-Z\\\\-_]|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
 // wantLines is what the page must show for a log: one line per record,
 // except that records of an unfinished line (nl false) continue on the same
 // line of the same host and stream, as the raw output does.
@@ -280,7 +287,7 @@ func wantLines(recs []gaffer.Record) []uiLine {
 			out = append(out, uiLine{Seq: r.Seq, Class: "line " + string(r.Stream), Host: r.Host})
 			raw = append(raw, r.Text())
 		}
-		out[i].Text = terminalText(raw[i])
+		out[i].Text = pageEscapes.ReplaceAllString(terminalText(raw[i]), "")
 		if r.NL {
 			delete(open, key)
 		} else {
@@ -620,4 +627,22 @@ func TestBrowserProgressLine(t *testing.T) {
 		t.Errorf("stdout lines on the page: %q, want %q", shown, want)
 	}
 	v.checkClean("progress")
+}
+
+// ANSI colours show as colours; other escape sequences never reach the page.
+func TestBrowserANSIColours(t *testing.T) {
+	ts := startServer(t)
+	b := newBrowser(t)
+	b.login(ts)
+	job := ts.startJob(t, gaffer.JobRequest{Hosts: []string{"local"},
+		Command: `printf '\033[31mred\033[0m plain \033]0;title\007\033[1;32mbold green\033[0m\033[2J\n'`})
+	v := b.newTab(t)
+	v.openJob(ts, job.ID)
+	v.waitEnded()
+	checkLog(t, "ansi", v.logLines(), wantLines(ts.ndjson(t, job.ID, "")))
+	got := evalJS[string](v, `Array.prototype.map.call(document.querySelectorAll("#log .line.stdout .text span"), function (s) { return s.className + "=" + s.textContent; }).join("|")`)
+	if got != "fg-1=red|fg-2 b=bold green" {
+		t.Errorf("colour spans: %q", got)
+	}
+	v.checkClean("ansi")
 }

@@ -30,12 +30,56 @@
     return "";
   }
 
+  // Colours (SGR sequences) become spans with classes; every other control
+  // sequence (cursor moves, titles, clipboard writes) and control character
+  // is dropped. Text still only ever goes in through text nodes.
+  var ESC = /\x1b\[([0-9;:]*)m|\x1b\[[0-?]*[ -\/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/g;
+  var CONTROL = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/;
+
+  function paint(el, text) {
+    if (!CONTROL.test(text)) {
+      el.textContent = text;
+      return;
+    }
+    el.textContent = "";
+    var fg = -1, bold = false, last = 0, m;
+    function emit(s) {
+      if (!s) return;
+      if (fg < 0 && !bold) {
+        el.appendChild(document.createTextNode(s));
+        return;
+      }
+      var span = document.createElement("span");
+      span.className = (fg >= 0 ? "fg-" + fg : "") + (bold ? (fg >= 0 ? " b" : "b") : "");
+      span.textContent = s;
+      el.appendChild(span);
+    }
+    ESC.lastIndex = 0;
+    while ((m = ESC.exec(text)) !== null) {
+      emit(text.slice(last, m.index));
+      last = ESC.lastIndex;
+      if (m[1] === undefined) continue;
+      var codes = m[1] === "" ? [0] : m[1].split(/[;:]/).map(Number);
+      for (var i = 0; i < codes.length; i++) {
+        var c = codes[i];
+        if (c === 0) { fg = -1; bold = false; }
+        else if (c === 1) bold = true;
+        else if (c === 22) bold = false;
+        else if (c >= 30 && c <= 37) fg = c - 30;
+        else if (c >= 90 && c <= 97) fg = c - 90 + 8;
+        else if (c === 39) fg = -1;
+        else if (c === 38 || c === 48) break; // 256-colour and RGB forms: not shown
+      }
+    }
+    emit(text.slice(last));
+  }
+
   function render(rec) {
     var key = rec.host + "\u0000" + rec.stream;
     var el = open[key];
     if (el) {
       el._raw += rec.text;
-      el.lastChild.textContent = visible(el._raw);
+      paint(el.lastChild, visible(el._raw));
     } else {
       el = document.createElement("div");
       el.className = "line " + rec.stream;
@@ -48,7 +92,7 @@
       host.textContent = rec.host;
       var text = document.createElement("span");
       text.className = "text";
-      text.textContent = visible(rec.text);
+      paint(text, visible(rec.text));
       el.appendChild(host);
       el.appendChild(text);
       logEl.appendChild(el);
