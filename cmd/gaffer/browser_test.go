@@ -24,6 +24,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/gaffer-dev/gaffer"
+	"github.com/gaffer-dev/gaffer/internal/sshtest"
 )
 
 const chromiumPath = "/usr/bin/chromium"
@@ -645,4 +646,29 @@ func TestBrowserANSIColours(t *testing.T) {
 		t.Errorf("colour spans: %q", got)
 	}
 	v.checkClean("ansi")
+}
+
+// The job page lists every host with its state and can show one host's lines.
+func TestBrowserHostFilter(t *testing.T) {
+	sshd := sshtest.Start(t, sshtest.Options{Hosts: 2})
+	ts := startServer(t, "--inventory", writeInventory(t, sshd.Hosts(), ""), "--known-hosts", sshd.KnownHosts)
+	b := newBrowser(t)
+	b.login(ts)
+	job := ts.startJob(t, gaffer.JobRequest{Hosts: []string{"host-1", "host-2"}, Command: `for i in 1 2 3; do echo "$i"; done`})
+	v := b.newTab(t)
+	v.openJob(ts, job.ID)
+	v.waitEnded()
+	rows := evalJS[string](v, `Array.prototype.map.call(document.querySelectorAll("#runs tr"), function (r) { return r.dataset.host + ":" + r.children[1].textContent + ":" + r.children[2].textContent; }).join(" ")`)
+	if rows != "host-1:succeeded:0 host-2:succeeded:0" {
+		t.Errorf("runs table: %q", rows)
+	}
+	visible := `Array.prototype.filter.call(document.querySelectorAll("#log .line"), function (l) { return !l.hidden; }).map(function (l) { return l.dataset.host; })`
+	if n := evalJS[int](v, visible+`.length`); n != 10 {
+		t.Errorf("%d lines shown for all hosts, want 10", n)
+	}
+	evalJS[bool](v, `(function () { var s = document.getElementById("hostfilter"); s.value = "host-2"; return s.dispatchEvent(new Event("change")); })()`)
+	if got := evalJS[string](v, visible+`.join(",")`); got != "host-2,host-2,host-2,host-2,host-2" {
+		t.Errorf("lines shown for host-2: %q", got)
+	}
+	v.checkClean("host filter")
 }
