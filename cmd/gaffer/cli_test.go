@@ -222,3 +222,20 @@ func TestClientConfigFile(t *testing.T) {
 		t.Fatalf("bad config: %v", err)
 	}
 }
+
+// On a terminal the progress line stays at the bottom and is cleared before
+// each line of output.
+func TestPrinterProgress(t *testing.T) {
+	var out, errOut bytes.Buffer
+	p := &printer{out: &out, errOut: &errOut, progress: true}
+	p.job(&gaffer.Job{Runs: []*gaffer.Run{{Host: "web-1", Status: gaffer.StatusSucceeded}, {Host: "web-22", Status: gaffer.StatusRunning}}})
+	p.record(gaffer.Record{Host: "web-1", Stream: gaffer.Stdout, Data: []byte("hi"), NL: true})
+	p.job(&gaffer.Job{Runs: []*gaffer.Run{{Host: "web-1", Status: gaffer.StatusSucceeded}, {Host: "web-22", Status: gaffer.StatusFailed}}})
+	p.finish()
+	if out.String() != "web-1  | hi\n" {
+		t.Errorf("stdout %q", out.String())
+	}
+	if want := "\r\x1b[K1/2 done\r\x1b[K\r\x1b[K1/2 done\r\x1b[K\r\x1b[K2/2 done, 1 failed\r\x1b[K"; errOut.String() != want {
+		t.Errorf("stderr %q, want %q", errOut.String(), want)
+	}
+}

@@ -9,12 +9,13 @@ import (
 
 	"github.com/gaffer-dev/gaffer"
 	"github.com/gaffer-dev/gaffer/foreman"
+	"github.com/gaffer-dev/gaffer/sshexec"
 	"github.com/gaffer-dev/gaffer/web"
 )
 
 // metricsHandler exposes the foreman's and web server's counters; they are
 // read when scraped, so the hot path only bumps atomics.
-func metricsHandler(f *foreman.Foreman, srv *web.Server) http.Handler {
+func metricsHandler(f *foreman.Foreman, srv *web.Server, ssh *sshexec.Executor) http.Handler {
 	st := f.Stats()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -32,6 +33,9 @@ func metricsHandler(f *foreman.Foreman, srv *web.Server) http.Handler {
 		gauge("gaffer_jobs_running", "Jobs running now.", func() float64 { return float64(st.ActiveJobs.Load()) }),
 		gauge("gaffer_runs_running", "Runs (job, host) executing now.", func() float64 { return float64(st.ActiveRuns.Load()) }),
 		gauge("gaffer_log_streams", "Open log streams (SSE and NDJSON follow).", func() float64 { return float64(srv.OpenStreams()) }),
+		gauge("gaffer_ssh_connections", "Open SSH connections, jump hosts included.", func() float64 { return float64(ssh.Stats().Conns) }),
+		gauge("gaffer_ssh_sessions", "SSH sessions running commands.", func() float64 { return float64(ssh.Stats().Sessions) }),
+		counter("gaffer_ssh_dials_total", "SSH connections dialed, failed ones included.", func() float64 { return float64(ssh.Stats().Dials) }),
 	)
 	for _, s := range []gaffer.Status{gaffer.StatusSucceeded, gaffer.StatusFailed, gaffer.StatusCanceled, gaffer.StatusTimedOut, gaffer.StatusInterrupted} {
 		s := s

@@ -158,7 +158,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	srv.Metrics = metricsHandler(f, srv)
+	srv.Metrics = metricsHandler(f, srv, sshExec)
 
 	ln, err := net.Listen("tcp", c.listen)
 	if err != nil {
