@@ -490,6 +490,7 @@ func BenchmarkMemory(b *testing.B) {
 	b.ReportMetric(float64(peakAnon)/1024, "peak-anon-MiB")
 	b.ReportMetric(float64(peakHeap)/(1<<20), "peak-heap-MiB")
 	b.ReportMetric(jobDur.Seconds()/n, "job-s")
+	b.ReportMetric(wallDur.Seconds()/n, "post-done-s")
 	b.ReportMetric(quietDur.Seconds()/n, "job-noviewer-s")
 	b.ReportMetric(jobCPU.Seconds()/n, "server-cpu-s")
 	b.ReportMetric(quietCPU.Seconds()/n, "server-cpu-noviewer-s")

@@ -280,13 +280,17 @@ func (s *server) job(b *testing.B, id int64) *job {
 	return &j
 }
 
-// waitJob polls until the job is done.
+// waitJob polls until the job is finished: a final status and its
+// finished_at set. The status turns final when the last run ends, but the
+// server finishes the job (checks the archive against what the host sent,
+// completes it, closes the live log) after that, for seconds on a 1 GiB job;
+// a job that only looks done would leak that work into the next one.
 func (s *server) waitJob(b *testing.B, id int64, timeout time.Duration) *job {
 	b.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
 		j := s.job(b, id)
-		if j.Status != "queued" && j.Status != "running" {
+		if j.Status != "queued" && j.Status != "running" && j.FinishedAt != nil {
 			return j
 		}
 		if time.Now().After(deadline) {
