@@ -61,10 +61,11 @@ type Foreman struct {
 	cfg Config
 	log *slog.Logger
 
-	mu      sync.Mutex
-	active  map[int64]*activeJob
-	closing bool
-	wg      sync.WaitGroup
+	mu        sync.Mutex
+	active    map[int64]*activeJob
+	closing   bool
+	wg        sync.WaitGroup
+	verifying sync.Mutex // one archive check at a time
 
 	stats Stats
 }
@@ -216,6 +217,7 @@ type activeJob struct {
 	job    *gaffer.Job // the authoritative copy while the job runs
 	cancel context.CancelCauseFunc
 	log    *jobLog
+	checks []runCheck
 }
 
 func (a *activeJob) snapshot() *gaffer.Job {
@@ -375,7 +377,7 @@ func (f *Foreman) runOne(ctx context.Context, aj *activeJob, i int, host *gaffer
 		io.MultiWriter(stdout, outSum), io.MultiWriter(stderr, errSum))
 	stdout.Close()
 	stderr.Close()
-	defer f.verify(aj, host.Name, map[gaffer.Stream]hash.Hash{gaffer.Stdout: outSum, gaffer.Stderr: errSum})
+	aj.addCheck(host.Name, outSum, errSum)
 
 	status, errText := gaffer.StatusSucceeded, ""
 	var code *int
@@ -421,25 +423,38 @@ func statusFor(cause error) gaffer.Status {
 	return gaffer.StatusCanceled
 }
 
-// verify compares the archived bytes of a run's streams with the checksums
-// of what the worker received, and says so in the log if they differ.
-func (f *Foreman) verify(aj *activeJob, host string, sums map[gaffer.Stream]hash.Hash) {
-	if aj.log.failed() {
-		return // already reported when the archive write failed
-	}
-	for _, stream := range []gaffer.Stream{gaffer.Stdout, gaffer.Stderr} {
-		h := sha256.New()
-		err := f.cfg.Archive.Raw(context.Background(), aj.job.ID, host, stream, h)
-		if err != nil && gaffer.ErrorCode(err) != gaffer.ENOTFOUND {
-			f.log.Error("verify archived log", "job", aj.job.ID, "host", host, "err", err)
-			continue
-		}
-		want, got := sums[stream].Sum(nil), h.Sum(nil)
-		if !bytes.Equal(want, got) {
-			f.stats.ArchiveErrors.Add(1)
-			f.log.Error("archived log differs from what the host sent", "job", aj.job.ID, "host", host, "stream", stream,
-				"received_sha256", hex.EncodeToString(want), "archived_sha256", hex.EncodeToString(got))
-			aj.log.system(host, fmt.Sprintf("warning: the archived %s of %s differs from what the host sent (sha256 %x received, %x archived)", stream, host, want[:8], got[:8]))
+// runCheck is what a worker received from one host, as checksums.
+type runCheck struct {
+	host     string
+	out, err hash.Hash
+}
+
+func (a *activeJob) addCheck(host string, out, err hash.Hash) {
+	a.mu.Lock()
+	a.checks = append(a.checks, runCheck{host, out, err})
+	a.mu.Unlock()
+}
+
+// verify compares the archived bytes of each run's streams with the
+// checksums of what its worker received: the worker's capture is the source
+// of truth. It reads the whole log back, so it runs after the job has
+// ended, one job at a time, off every viewer's path.
+func (f *Foreman) verify(jobID int64, checks []runCheck) {
+	f.verifying.Lock()
+	defer f.verifying.Unlock()
+	for _, c := range checks {
+		for stream, sum := range map[gaffer.Stream]hash.Hash{gaffer.Stdout: c.out, gaffer.Stderr: c.err} {
+			h := sha256.New()
+			err := f.cfg.Archive.Raw(context.Background(), jobID, c.host, stream, h)
+			if err != nil && gaffer.ErrorCode(err) != gaffer.ENOTFOUND {
+				f.log.Error("verify archived log", "job", jobID, "host", c.host, "err", err)
+				continue
+			}
+			if want, got := sum.Sum(nil), h.Sum(nil); !bytes.Equal(want, got) {
+				f.stats.ArchiveErrors.Add(1)
+				f.log.Error("archived log differs from what the host sent", "job", jobID, "host", c.host, "stream", stream,
+					"received_sha256", hex.EncodeToString(want), "archived_sha256", hex.EncodeToString(got))
+			}
 		}
 	}
 }
@@ -474,7 +489,12 @@ func (f *Foreman) endRun(aj *activeJob, i int, status gaffer.Status, code *int, 
 	// The job's status follows from its runs; store it when it changes.
 	aj.mu.Lock()
 	st := gaffer.DeriveStatus(aj.job.Runs)
-	changed := st != aj.job.Status && !st.Done() // final status is stored by finishJob
+	if st.Done() {
+		// The job ends in finishJob, with its log complete: until then
+		// readers see it running.
+		st = gaffer.StatusRunning
+	}
+	changed := st != aj.job.Status
 	aj.job.Status = st
 	jobCopy := copyJob(aj.job)
 	aj.mu.Unlock()
@@ -511,6 +531,12 @@ func (f *Foreman) finishJob(aj *activeJob) {
 	f.mu.Unlock()
 	f.stats.ActiveJobs.Add(-1)
 	f.log.Info("job finished", "job", job.ID, "status", job.Status)
+	if !aj.log.failed() {
+		aj.mu.Lock()
+		checks := aj.checks
+		aj.mu.Unlock()
+		go f.verify(job.ID, checks)
+	}
 	time.AfterFunc(f.cfg.LiveLinger, func() {
 		if err := f.cfg.Live.Delete(context.Background(), job.ID); err != nil && gaffer.ErrorCode(err) != gaffer.ENOTFOUND {
 			f.log.Error("delete live log", "job", job.ID, "err", err)
