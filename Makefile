@@ -15,8 +15,12 @@ run:
 test:
 	scripts/test
 
+# scripts/test starts PostgreSQL and Redis and installs sshd when missing;
+# the fleet benchmark compares with parallel-ssh and ansible.
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./bench/...
+	@command -v parallel-ssh >/dev/null && command -v ansible >/dev/null || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pssh ansible; }
+	scripts/test -run '^$$' -bench . -benchtime 1x -timeout 60m ./bench/...
 
 fmt:
 	gofmt -l -w .
