@@ -27,6 +27,9 @@ var (
 	errCanceled = errors.New("canceled by a user")
 	errTimeout  = errors.New("timed out")
 	errShutdown = errors.New("the server stopped before the run ended")
+	// errLostLease: the instance could not reach the shared database for
+	// too long, so others may already have taken its jobs as dead.
+	errLostLease = errors.New("the server instance running it lost contact with the database")
 )
 
 // DefaultConcurrency is how many runs of one job go at once unless asked.
@@ -66,6 +69,7 @@ type Foreman struct {
 	closing   bool
 	wg        sync.WaitGroup
 	verifying sync.Mutex // one archive check at a time
+	lastBeat  time.Time  // last heartbeat the store took; only Watch uses it
 
 	stats Stats
 }
@@ -162,6 +166,7 @@ func (f *Foreman) closeOrphans(ctx context.Context, ids []int64) {
 // ends: it sends heartbeats (picking up cancels requested through other
 // instances) and interrupts the jobs of instances that stopped sending them.
 func (f *Foreman) Watch(ctx context.Context) {
+	f.lastBeat = time.Now()
 	beat := time.NewTicker(f.cfg.LeaseTTL / 5)
 	defer beat.Stop()
 	reap := time.NewTicker(f.cfg.LeaseTTL / 2)
@@ -196,11 +201,23 @@ func (f *Foreman) Watch(ctx context.Context) {
 func (f *Foreman) heartbeat(ctx context.Context) {
 	ids, err := f.cfg.Store.Heartbeat(ctx, f.cfg.Instance, time.Now().UTC())
 	if err != nil {
-		if ctx.Err() == nil {
-			f.log.Error("heartbeat", "err", err)
+		if ctx.Err() != nil {
+			return
+		}
+		f.log.Error("heartbeat", "err", err)
+		// Once other instances may have declared this one dead, its jobs are
+		// no longer its own: stop them rather than run them twice over.
+		if f.cfg.Shared && time.Since(f.lastBeat) > f.cfg.LeaseTTL*4/5 {
+			f.mu.Lock()
+			for id, aj := range f.active {
+				f.log.Warn("lost the lease on the database; interrupting job", "job", id)
+				aj.cancel(errLostLease)
+			}
+			f.mu.Unlock()
 		}
 		return
 	}
+	f.lastBeat = time.Now()
 	for _, id := range ids {
 		f.mu.Lock()
 		aj := f.active[id]
@@ -417,7 +434,7 @@ func statusFor(cause error) gaffer.Status {
 	switch {
 	case errors.Is(cause, errTimeout):
 		return gaffer.StatusTimedOut
-	case errors.Is(cause, errShutdown):
+	case errors.Is(cause, errShutdown), errors.Is(cause, errLostLease):
 		return gaffer.StatusInterrupted
 	}
 	return gaffer.StatusCanceled

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -207,4 +208,36 @@ func names(hs []gaffer.Host) []string {
 		n = append(n, h.Name)
 	}
 	return n
+}
+
+// failingBeats is a store whose heartbeats fail, as when the database is
+// out of reach.
+type failingBeats struct{ gaffer.JobStore }
+
+func (failingBeats) Heartbeat(ctx context.Context, owner string, now time.Time) ([]int64, error) {
+	return nil, fmt.Errorf("connection refused")
+}
+
+// An instance that cannot renew its lease stops its jobs (others may have
+// declared it dead) instead of running them twice over.
+func TestLostLeaseInterruptsJobs(t *testing.T) {
+	db, err := sqlite.Open(filepath.Join(t.TempDir(), "db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	a, _ := archive.Open(t.TempDir())
+	f := foreman.New(foreman.Config{Store: failingBeats{db}, Live: memory.NewLiveLog(0), Archive: a, Executor: &blockingExec{},
+		Hosts: func() []gaffer.Host { return []gaffer.Host{{Name: "h"}} }, Shared: true, LeaseTTL: 200 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go f.Watch(ctx)
+	job, err := f.Start(context.Background(), gaffer.JobRequest{Command: "x", Hosts: []string{"h"}}, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := waitDone(t, f, job.ID)
+	if j.Status != gaffer.StatusInterrupted || !strings.Contains(j.Runs[0].Error, "lost contact with the database") {
+		t.Fatalf("job %s, run %+v", j.Status, j.Runs[0])
+	}
 }
