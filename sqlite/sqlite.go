@@ -53,14 +53,21 @@ func Open(path string) (*DB, error) {
 	// begins, so a transaction that reads before it writes cannot fail to
 	// upgrade its lock. Read-only transactions still begin deferred.
 	dsn := "file:" + escapePath(path) +
-		"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)" +
+		"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)" +
 		"&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
 	sqldb, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
 	db := &DB{db: sqldb, Now: time.Now}
-	if err := db.migrate(context.Background()); err != nil {
+	// While another process turns a new file to WAL, SQLite can answer
+	// "database is locked" without waiting for busy_timeout: retry briefly.
+	err = db.migrate(context.Background())
+	for wait := 10 * time.Millisecond; err != nil && strings.Contains(err.Error(), "SQLITE_BUSY") && wait < 3*time.Second; wait *= 2 {
+		time.Sleep(wait)
+		err = db.migrate(context.Background())
+	}
+	if err != nil {
 		sqldb.Close()
 		return nil, fmt.Errorf("migrate sqlite %s: %w", path, err)
 	}
@@ -81,7 +88,18 @@ func (db *DB) Close() error {
 // migrate runs every embedded migration not yet recorded in the migrations
 // table, in file name order, each in its own transaction.
 func (db *DB) migrate(ctx context.Context) error {
-	if _, err := db.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY)`); err != nil {
+	// In a write transaction (BEGIN IMMEDIATE), not autocommit: an
+	// autocommit statement reads the schema before it writes, and a lock
+	// upgrade that races another Open fails at once, busy_timeout or not.
+	tx, err := db.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("create migrations table: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY)`); err != nil {
+		tx.Rollback()
+		return fmt.Errorf("create migrations table: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("create migrations table: %w", err)
 	}
 	names, err := fs.Glob(migrationFS, "migrations/*.sql")
