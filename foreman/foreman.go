@@ -68,8 +68,9 @@ type Foreman struct {
 	active    map[int64]*activeJob
 	closing   bool
 	wg        sync.WaitGroup
-	verifying sync.Mutex // one archive check at a time
-	lastBeat  time.Time  // last heartbeat the store took; only Watch uses it
+	lingering map[*time.Timer]bool // pending live-buffer deletions
+	verifying sync.Mutex           // one archive check at a time
+	lastBeat  time.Time            // last heartbeat the store took; only Watch uses it
 
 	stats Stats
 }
@@ -117,7 +118,7 @@ func New(cfg Config) *Foreman {
 	if cfg.Instance == "" {
 		cfg.Instance = "gaffer"
 	}
-	return &Foreman{cfg: cfg, log: cfg.Logger, active: map[int64]*activeJob{}}
+	return &Foreman{cfg: cfg, log: cfg.Logger, active: map[int64]*activeJob{}, lingering: map[*time.Timer]bool{}}
 }
 
 // Stats returns the live counters.
@@ -157,8 +158,7 @@ func (f *Foreman) closeOrphans(ctx context.Context, ids []int64) {
 		if err := f.cfg.Live.Close(ctx, id); err != nil && gaffer.ErrorCode(err) != gaffer.ENOTFOUND {
 			f.log.Warn("close the live log of an interrupted job", "job", id, "err", err)
 		}
-		id := id
-		time.AfterFunc(f.cfg.LiveLinger, func() { f.cfg.Live.Delete(context.Background(), id) })
+		f.dropLiveLater(id)
 	}
 }
 
@@ -554,11 +554,28 @@ func (f *Foreman) finishJob(aj *activeJob) {
 		aj.mu.Unlock()
 		go f.verify(job.ID, checks)
 	}
-	time.AfterFunc(f.cfg.LiveLinger, func() {
-		if err := f.cfg.Live.Delete(context.Background(), job.ID); err != nil && gaffer.ErrorCode(err) != gaffer.ENOTFOUND {
-			f.log.Error("delete live log", "job", job.ID, "err", err)
+	f.dropLiveLater(job.ID)
+}
+
+// dropLiveLater deletes a finished job's live buffer after LiveLinger (its
+// log is in the archive). Shutdown cancels what is still pending: a Redis
+// buffer expires by itself, a memory one goes with the process.
+func (f *Foreman) dropLiveLater(id int64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closing {
+		return
+	}
+	var t *time.Timer
+	t = time.AfterFunc(f.cfg.LiveLinger, func() {
+		f.mu.Lock()
+		delete(f.lingering, t)
+		f.mu.Unlock()
+		if err := f.cfg.Live.Delete(context.Background(), id); err != nil && gaffer.ErrorCode(err) != gaffer.ENOTFOUND {
+			f.log.Error("delete live log", "job", id, "err", err)
 		}
 	})
+	f.lingering[t] = true
 }
 
 // Cancel stops a running job: its runs end as canceled.
@@ -606,6 +623,15 @@ func (f *Foreman) Jobs(ctx context.Context, filter gaffer.JobFilter) ([]*gaffer.
 	return jobs, nil
 }
 
+func (f *Foreman) stopLingering() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for t := range f.lingering {
+		t.Stop()
+	}
+	clear(f.lingering)
+}
+
 // Shutdown interrupts every running job, waits for the workers to record it
 // (until ctx ends), and returns the ids of the jobs it interrupted.
 func (f *Foreman) Shutdown(ctx context.Context) ([]int64, error) {
@@ -620,6 +646,7 @@ func (f *Foreman) Shutdown(ctx context.Context) ([]int64, error) {
 	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
 	done := make(chan struct{})
 	go func() { f.wg.Wait(); close(done) }()
+	defer f.stopLingering()
 	select {
 	case <-done:
 		return ids, nil

@@ -52,9 +52,11 @@ func startServer(t *testing.T, args ...string) *testServer {
 	all := append([]string{"--listen", "127.0.0.1:0", "--data-dir", ts.DataDir, "--admin-token", testToken, "--log-level", "warn", "--ssh-config", ""}, args...)
 	ctx, cancel := context.WithCancel(context.Background())
 	ts.cancel = cancel
+	lw := &logWriter{t: t}
+	t.Cleanup(lw.close) // runs after Stop below: cleanups run last-in first-out
 	pr, pw := io.Pipe()
 	go func() {
-		err := serve(ctx, all, pw, &logWriter{t: t})
+		err := serve(ctx, all, pw, lw)
 		pw.Close()
 		ts.done <- err
 	}()
@@ -104,12 +106,27 @@ func (ts *testServer) Output() string {
 	return ts.out.String()
 }
 
-// logWriter sends the server's log to the test log.
-type logWriter struct{ t *testing.T }
+// logWriter sends the server's log to the test log, until the test ends
+// (background work such as the archive check may still log after that).
+type logWriter struct {
+	t    *testing.T
+	mu   sync.Mutex
+	done bool
+}
 
 func (w *logWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.done {
+		w.t.Log(strings.TrimRight(string(p), "\n"))
+	}
 	return len(p), nil
+}
+
+func (w *logWriter) close() {
+	w.mu.Lock()
+	w.done = true
+	w.mu.Unlock()
 }
 
 func (ts *testServer) request(t *testing.T, method, path string, body io.Reader, hdr ...string) *http.Response {
