@@ -139,33 +139,7 @@ func TestOpen(t *testing.T) {
 }
 
 func TestDB_Settings(t *testing.T) {
-	db := MustOpenDB(t)
-	ctx := t.Context()
-
-	_, err := db.Setting(ctx, "admin_token_hash")
-	if gaffer.ErrorCode(err) != gaffer.ENOTFOUND {
-		t.Fatalf("missing setting: error = %v, want ENOTFOUND", err)
-	}
-
-	for _, tt := range []struct{ key, value string }{
-		{"admin_token_hash", "$2a$10$abcdefghijklmnopqrstuv"},
-		{"cookie_secret", "c2VjcmV0IGJ5dGVzIGhlcmU="},
-		{"admin_token_hash", "replaced"}, // overwrites
-		{"empty", ""},
-		{"ünïcode ✓", "値"},
-	} {
-		if err := db.SetSetting(ctx, tt.key, tt.value); err != nil {
-			t.Fatalf("SetSetting(%q): %v", tt.key, err)
-		}
-		if got, err := db.Setting(ctx, tt.key); err != nil {
-			t.Fatalf("Setting(%q): %v", tt.key, err)
-		} else if got != tt.value {
-			t.Fatalf("Setting(%q) = %q, want %q", tt.key, got, tt.value)
-		}
-	}
-	if got, _ := db.Setting(ctx, "cookie_secret"); got != "c2VjcmV0IGJ5dGVzIGhlcmU=" {
-		t.Fatalf("cookie_secret = %q after other writes", got)
-	}
+	storetest.RunSettings(t, MustOpenDB(t))
 }
 
 // With the clock fixed, interrupted jobs and runs finish exactly at its time.
