@@ -132,6 +132,11 @@ type Host struct {
 	Labels       map[string]string `json:"labels"`
 	// Local hosts run commands on the server itself with /bin/sh -c.
 	Local bool `json:"local,omitempty"`
+	// Jump is the route to the host, as OpenSSH's ProxyJump: the hosts to
+	// connect through, first hop first; none for a direct connection. The
+	// inventory resolves it; each jump host's own Jump is empty. Not sent
+	// to clients: it holds the jump hosts' identity files.
+	Jump []Host `json:"-"`
 }
 
 // Stream names where a record's bytes came from.

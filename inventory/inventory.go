@@ -33,8 +33,8 @@ type entry struct {
 
 var validName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
 
-// Load reads an inventory file. It drops proxy_jump: use LoadInventory to
-// keep it.
+// Load reads an inventory file; each host's Jump holds its proxy_jump
+// route.
 func Load(path string) ([]gaffer.Host, error) {
 	inv, err := LoadInventory(path)
 	if err != nil {
@@ -43,7 +43,8 @@ func Load(path string) ([]gaffer.Host, error) {
 	return inv.Hosts, nil
 }
 
-// LoadInventory reads an inventory file with what gaffer.Host cannot hold.
+// LoadInventory reads an inventory file, keeping each host's proxy_jump
+// as written, for Merge.
 func LoadInventory(path string) (*Inventory, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -56,8 +57,8 @@ func LoadInventory(path string) (*Inventory, error) {
 	return inv, nil
 }
 
-// Parse reads inventory YAML, checking every entry. It drops proxy_jump:
-// use ParseInventory to keep it.
+// Parse reads inventory YAML, checking every entry; each host's Jump holds
+// its proxy_jump route.
 func Parse(b []byte) ([]gaffer.Host, error) {
 	inv, err := ParseInventory(b)
 	if err != nil {
@@ -66,8 +67,8 @@ func Parse(b []byte) ([]gaffer.Host, error) {
 	return inv.Hosts, nil
 }
 
-// ParseInventory reads inventory YAML, checking every entry, with what
-// gaffer.Host cannot hold.
+// ParseInventory reads inventory YAML, checking every entry, keeping each
+// host's proxy_jump as written, for Merge.
 func ParseInventory(b []byte) (*Inventory, error) {
 	var f file
 	dec := yaml.NewDecoder(bytes.NewReader(b))
@@ -105,10 +106,8 @@ func ParseInventory(b []byte) (*Inventory, error) {
 	}
 	// Unknown names, bad ports and loops show now rather than at the
 	// first job.
-	for i := range inv.Hosts {
-		if _, err := inv.JumpHosts(&inv.Hosts[i]); err != nil {
-			return nil, gaffer.Errorf(gaffer.EINVALID, "host %q: %s", inv.Hosts[i].Name, gaffer.ErrorMessage(err))
-		}
+	if err := inv.setJumps(); err != nil {
+		return nil, err
 	}
 	return inv, nil
 }

@@ -11,12 +11,14 @@ import (
 // maxJumps bounds a chain of jump hosts, as the SSH executor does.
 const maxJumps = 8
 
-// Inventory is a list of hosts with what gaffer.Host cannot hold yet.
+// Inventory is a list of hosts, each with its route (gaffer.Host.Jump)
+// resolved, and what that route was resolved from.
 type Inventory struct {
 	Hosts []gaffer.Host
 	// ProxyJump holds each host's jump hosts by host name, in OpenSSH's
 	// ProxyJump syntax: comma-separated, each the name of a host of the
-	// inventory or [user@]host[:port].
+	// inventory or [user@]host[:port]. Merge resolves names across
+	// inventories from it.
 	ProxyJump map[string]string
 	// Warnings are parts of the source that were skipped, for a log.
 	Warnings []string
@@ -27,13 +29,26 @@ type Inventory struct {
 }
 
 // JumpHosts returns the hosts to reach h through, first hop first: none
-// for a direct connection. It fits sshexec.Executor.JumpHosts. A jump host
+// for a direct connection. A jump host
 // named after a host of the inventory is that host (its user, port and
 // identity file, and its own jump hosts before it); any other is
 // [user@]host[:port], with an ssh_config's settings for that host if the
 // inventory came from one.
 func (inv *Inventory) JumpHosts(h *gaffer.Host) ([]gaffer.Host, error) {
 	return inv.jumps(inv.ProxyJump[h.Name], []string{h.Name})
+}
+
+// setJumps resolves every host's route into its Jump, or fails naming the
+// first host whose proxy_jump cannot be resolved.
+func (inv *Inventory) setJumps() error {
+	for i := range inv.Hosts {
+		j, err := inv.JumpHosts(&inv.Hosts[i])
+		if err != nil {
+			return gaffer.Errorf(gaffer.EINVALID, "host %q: %s", inv.Hosts[i].Name, gaffer.ErrorMessage(err))
+		}
+		inv.Hosts[i].Jump = j
+	}
+	return nil
 }
 
 // jumps resolves a ProxyJump value; path is the chain of names that led
@@ -86,6 +101,7 @@ func (inv *Inventory) jumps(spec string, path []string) ([]gaffer.Host, error) {
 func (inv *Inventory) lookup(name string) (gaffer.Host, string, error) {
 	for _, h := range inv.Hosts {
 		if h.Name == name {
+			h.Jump = nil // the chain holds the route to it
 			return h, inv.ProxyJump[name], nil
 		}
 	}
@@ -154,10 +170,8 @@ func Merge(invs ...*Inventory) (*Inventory, error) {
 			out.resolve = inv.resolve
 		}
 	}
-	for i := range out.Hosts {
-		if _, err := out.JumpHosts(&out.Hosts[i]); err != nil {
-			return nil, gaffer.Errorf(gaffer.EINVALID, "host %q: %s", out.Hosts[i].Name, gaffer.ErrorMessage(err))
-		}
+	if err := out.setJumps(); err != nil {
+		return nil, err
 	}
 	return out, nil
 }

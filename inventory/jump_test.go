@@ -47,6 +47,7 @@ hosts:
 		byName[h.Name] = h
 	}
 	outer, bastion := byName["outer"], byName["bastion"]
+	bastion.Jump = nil // in a chain, the hops before it hold its route
 	adhoc := func(addr string, port int, user string) gaffer.Host {
 		return gaffer.Host{Name: addr, Address: addr, Port: port, User: user}
 	}
@@ -69,7 +70,11 @@ hosts:
 		{"direct", nil},
 	}
 	for _, tt := range tests {
+		// The host carries its route.
 		h := byName[tt.host]
+		if !reflect.DeepEqual(h.Jump, tt.want) {
+			t.Errorf("%s: Jump\n got %+v\nwant %+v", tt.host, h.Jump, tt.want)
+		}
 		got, err := inv.JumpHosts(&h)
 		if err != nil {
 			t.Errorf("%s: %v", tt.host, err)
@@ -81,9 +86,9 @@ hosts:
 	if got, err := inv.JumpHosts(&gaffer.Host{Name: "elsewhere"}); err != nil || got != nil {
 		t.Errorf("elsewhere: %v, %v", got, err)
 	}
-	// Load and Parse keep working, without proxy_jump.
-	if hosts, err := Parse([]byte("hosts: [{name: a, address: x, proxy_jump: b}]")); err != nil || len(hosts) != 1 {
-		t.Errorf("Parse: %v, %v", hosts, err)
+	// Parse keeps the route too.
+	if hosts, err := Parse([]byte("hosts: [{name: a, address: x, proxy_jump: b}]")); err != nil || len(hosts) != 1 || len(hosts[0].Jump) != 1 || hosts[0].Jump[0].Address != "b" {
+		t.Errorf("Parse: %+v, %v", hosts, err)
 	}
 }
 
@@ -124,9 +129,9 @@ func TestMerge(t *testing.T) {
 		t.Fatalf("hosts = %+v", inv.Hosts)
 	}
 	// The hosts file refers to a host of the ssh config.
-	got, err := inv.JumpHosts(&inv.Hosts[0])
-	if err != nil || len(got) != 1 || got[0].Address != "1.2.3.4" || got[0].User != "jump" {
-		t.Errorf("jump hosts of web-1 = %+v, %v", got, err)
+	got := inv.Hosts[0].Jump
+	if len(got) != 1 || got[0].Address != "1.2.3.4" || got[0].User != "jump" {
+		t.Errorf("jump hosts of web-1 = %+v", got)
 	}
 	// Names in neither get the ssh config's settings.
 	inv.ProxyJump["web-1"] = "gw.example.com"

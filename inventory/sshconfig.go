@@ -358,11 +358,13 @@ func (c *sshConfig) inventory() (*Inventory, error) {
 	// A bad ProxyJump fails only its host, as it would with ssh.
 	kept := inv.Hosts[:0]
 	for _, h := range inv.Hosts {
-		if _, err := inv.JumpHosts(&h); err != nil {
+		j, err := inv.JumpHosts(&h)
+		if err != nil {
 			inv.Warnings = append(inv.Warnings, fmt.Sprintf("ssh config host %q left out: %s", h.Name, gaffer.ErrorMessage(err)))
 			delete(inv.ProxyJump, h.Name)
 			continue
 		}
+		h.Jump = j
 		kept = append(kept, h)
 	}
 	inv.Hosts = kept

@@ -34,9 +34,11 @@ func newJumpSetup(t *testing.T) *jumpSetup {
 	js.jump = js.bastion.Hosts()[0]
 	js.jump.Name = "bastion"
 	js.hosts = js.target.Hosts()
+	for i := range js.hosts {
+		js.hosts[i].Jump = []gaffer.Host{js.jump}
+	}
 	js.e = newExecutor(t, js.target)
 	js.e.KnownHostsFile = concatFiles(t, js.bastion.KnownHosts, js.target.KnownHosts)
-	js.e.JumpHosts = func(h *gaffer.Host) ([]gaffer.Host, error) { return []gaffer.Host{js.jump}, nil }
 	js.dials = countDials(js.e)
 	return js
 }
@@ -120,20 +122,20 @@ func TestExecJumpHostErrors(t *testing.T) {
 		{name: "target refuses",
 			setup: func(e *sshexec.Executor, h *gaffer.Host) { h.Address = "127.0.0.1" },
 			want:  []string{"connect to host-1 (127.0.0.1:", "through jump host bastion (" + js.bastion.Addrs[0] + "): connection refused"}},
-		{name: "jump hosts cannot be resolved",
+		{name: "too many jump hosts",
 			setup: func(e *sshexec.Executor, h *gaffer.Host) {
-				e.JumpHosts = func(*gaffer.Host) ([]gaffer.Host, error) {
-					return nil, gaffer.Errorf(gaffer.EINVALID, "proxy_jump %q is not a host", "nowhere:x")
+				h.Jump = nil
+				for range 9 {
+					h.Jump = append(h.Jump, js.jump)
 				}
 			},
-			want: []string{`jump hosts of host-1 (` + js.target.Addrs[0] + `): proxy_jump "nowhere:x" is not a host`}},
+			want: []string{`host-1 (` + js.target.Addrs[0] + `) is reached through 9 jump hosts; at most 8 are allowed`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			e := newExecutor(t, js.target)
 			e.KnownHostsFile = js.e.KnownHostsFile
-			e.JumpHosts = js.e.JumpHosts
 			h := js.hosts[0]
 			tt.setup(e, &h)
 			r := e.Exec(context.Background(), &h, gaffer.ExecSpec{Command: "true"}, nil, nil)

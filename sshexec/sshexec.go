@@ -6,9 +6,9 @@
 //
 // Connections are pooled: one per (name, user, address, port, identity,
 // jump hosts), shared by concurrent and later commands up to
-// MaxSessionsPerConn sessions, closed after IdleTimeout unused. Hosts may be
-// reached through jump hosts (OpenSSH's ProxyJump), each hop's host key
-// checked.
+// MaxSessionsPerConn sessions, closed after IdleTimeout unused. A host with
+// Jump set is reached through those jump hosts (OpenSSH's ProxyJump), each
+// hop's host key checked.
 package sshexec
 
 import (
@@ -77,10 +77,6 @@ type Executor struct {
 	MaxSessionsPerConn int
 	// IdleTimeout closes a pooled connection nothing has used for so long.
 	IdleTimeout time.Duration
-	// JumpHosts, if set, returns the hosts to reach host through, first
-	// hop first, as OpenSSH's ProxyJump does; none for a direct
-	// connection. Each jump host's key must be in KnownHostsFile too.
-	JumpHosts func(host *gaffer.Host) ([]gaffer.Host, error)
 	// Dial opens the TCP connection to a host or to the first jump host;
 	// default net.Dialer.
 	Dial   func(ctx context.Context, network, addr string) (net.Conn, error)
@@ -186,12 +182,9 @@ func (e *Executor) route(host *gaffer.Host) ([]hop, error) {
 	if err != nil {
 		return nil, err
 	}
-	var jumps []gaffer.Host
-	if e.JumpHosts != nil {
-		if jumps, err = e.JumpHosts(host); err != nil {
-			return nil, gaffer.Errorf(gaffer.EINVALID, "jump hosts of %s: %s", t, gaffer.ErrorMessage(err))
-		}
-	}
+	// The host carries its route (OpenSSH's ProxyJump), first hop first.
+	// Each jump host's key must be in KnownHostsFile too.
+	jumps := host.Jump
 	if len(jumps) > maxJumps {
 		return nil, gaffer.Errorf(gaffer.EINVALID, "%s is reached through %d jump hosts; at most %d are allowed (a loop in proxy_jump?)", t, len(jumps), maxJumps)
 	}

@@ -3,11 +3,17 @@ package main
 import (
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/gaffer-dev/gaffer"
 	"github.com/gaffer-dev/gaffer/internal/sshtest"
@@ -159,9 +165,12 @@ for i in range(3):
 	}
 }
 
-// A host behind a bastion (ProxyJump to another sshd) and an ssh_config
-// whose wildcard entry supplies the user and key.
-func TestFleetProxyJumpAndSSHConfig(t *testing.T) {
+// A host behind a bastion is reached through it, whether its ProxyJump
+// comes from an ssh_config or proxy_jump in the inventory. The target is
+// made unreachable from the server's own process (root), as a host on a
+// private network is: only the bastion's forwarding (its sessions run as
+// the test user) gets through.
+func TestProxyJump(t *testing.T) {
 	bastion := sshtest.Start(t, sshtest.Options{Hosts: 1})
 	target := sshtest.Start(t, sshtest.Options{Hosts: 1})
 	known := filepath.Join(t.TempDir(), "known_hosts")
@@ -169,8 +178,16 @@ func TestFleetProxyJumpAndSSHConfig(t *testing.T) {
 	b, _ := os.ReadFile(target.KnownHosts)
 	os.WriteFile(known, append(a, b...), 0o600)
 	bh, th := bastion.Hosts()[0], target.Hosts()[0]
-	cfg := filepath.Join(t.TempDir(), "ssh_config")
-	os.WriteFile(cfg, []byte(fmt.Sprintf(`Host bastion
+	sshtest.RejectRoot(t, target.Addrs[0])
+	if c, err := net.DialTimeout("tcp", target.Addrs[0], 5*time.Second); err == nil {
+		c.Close()
+		t.Fatalf("the target %s is reachable directly: the test would prove nothing", target.Addrs[0])
+	} else if !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Fatalf("direct dial to the target: %v, want connection refused", err)
+	}
+
+	sshConfig := filepath.Join(t.TempDir(), "ssh_config")
+	os.WriteFile(sshConfig, []byte(fmt.Sprintf(`Host bastion
   HostName %s
   Port %d
 
@@ -183,15 +200,49 @@ Host *
   User %s
   IdentityFile %s
 `, bh.Address, bh.Port, th.Address, th.Port, bh.User, bh.IdentityFile)), 0o600)
-	ts := startServer(t, "--ssh-config", cfg, "--known-hosts", known)
-	out, errOut, code := gafferCLI(t, ts, "hosts")
-	if code != 0 || !strings.Contains(out, "inner") || !strings.Contains(out, "bastion") {
-		t.Fatalf("hosts: %q %q", out, errOut)
+	bh.Name, th.Name = "bastion", "inner"
+	inventory := writeInventory(t, []gaffer.Host{bh, th}, "")
+	b, _ = os.ReadFile(inventory)
+	os.WriteFile(inventory, append(b, []byte("    proxy_jump: bastion\n")...), 0o600) // on the last host, inner
+
+	for _, tc := range []struct{ name, flag, file string }{
+		{"ssh_config", "--ssh-config", sshConfig},
+		{"inventory", "--inventory", inventory},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ts := startServer(t, tc.flag, tc.file, "--known-hosts", known)
+			out, errOut, code := gafferCLI(t, ts, "hosts")
+			if code != 0 || !strings.Contains(out, "inner") || !strings.Contains(out, "bastion") {
+				t.Fatalf("hosts: %q %q", out, errOut)
+			}
+			// sshd sets SSH_CONNECTION to "client-ip client-port server-ip server-port".
+			out, errOut, code = gafferCLI(t, ts, "run", "-H", "inner", "--", `set -- $SSH_CONNECTION; echo "reached $3:$4 as $(id -un)"`)
+			want := fmt.Sprintf("inner | reached %s:%d as %s", th.Address, th.Port, th.User)
+			if code != 0 || !strings.Contains(out, want) {
+				t.Fatalf("through the bastion: code %d, want %q:\n%s\n%s", code, want, out, errOut)
+			}
+			if n := metric(t, ts, "gaffer_ssh_dials_total"); n < 2 {
+				t.Errorf("gaffer_ssh_dials_total = %v, want the bastion and inner counted", n)
+			}
+		})
 	}
-	// (The bastion sshd and the target run on this machine: that the target
-	// is dialed through the bastion is checked by sshexec's own tests.)
-	out, errOut, code = gafferCLI(t, ts, "run", "-H", "inner", "--", "echo reached $(id -un)")
-	if code != 0 || !strings.Contains(out, "inner | reached "+bh.User) {
-		t.Fatalf("through the bastion: code %d %q %q", code, out, errOut)
+}
+
+// metric reads one unlabelled value from /metrics.
+func metric(t *testing.T, ts *testServer, name string) float64 {
+	t.Helper()
+	resp := ts.request(t, "GET", "/metrics", nil)
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("metric %s: %q", name, line)
+			}
+			return f
+		}
 	}
+	t.Fatalf("no metric %s in /metrics", name)
+	return 0
 }

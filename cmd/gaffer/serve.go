@@ -9,25 +9,17 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/gaffer-dev/gaffer"
-	"github.com/gaffer-dev/gaffer/archive"
-	"github.com/gaffer-dev/gaffer/foreman"
 	"github.com/gaffer-dev/gaffer/inventory"
-	"github.com/gaffer-dev/gaffer/localexec"
-	"github.com/gaffer-dev/gaffer/memory"
-	"github.com/gaffer-dev/gaffer/postgres"
-	"github.com/gaffer-dev/gaffer/redis"
-	"github.com/gaffer-dev/gaffer/sqlite"
-	"github.com/gaffer-dev/gaffer/sshexec"
 	"github.com/gaffer-dev/gaffer/web"
 )
 
+// serveConfig is what the flags of `gaffer serve` say.
 type serveConfig struct {
 	listen, dataDir, inventory, knownHosts, adminToken string
 	databaseURL, redisURL                              string
@@ -76,156 +68,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := level.UnmarshalText([]byte(c.logLevel)); err != nil {
 		return fmt.Errorf("--log-level %q: use debug, info, warn or error", c.logLevel)
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	if c.redisURL != "" && c.databaseURL == "" {
-		return errors.New("--redis-url needs --database-url: instances that share live logs must share the job database too")
-	}
-	if c.instance == "" {
-		host, _ := os.Hostname()
-		c.instance = fmt.Sprintf("%s-%d", host, os.Getpid())
-	}
-	if c.archiveDir == "" {
-		c.archiveDir = filepath.Join(c.dataDir, "archive")
-	}
-
-	if err := os.MkdirAll(c.dataDir, 0o700); err != nil {
-		return fmt.Errorf("create data directory: %w", err)
-	}
-	var db store
-	var err error
-	if c.databaseURL != "" {
-		db, err = postgres.Open(ctx, c.databaseURL)
-	} else {
-		db, err = sqlite.Open(filepath.Join(c.dataDir, "gaffer.db"))
-	}
-	if err != nil {
-		return fmt.Errorf("open the job database: %w", err)
-	}
-	defer db.Close()
-	arch, err := archive.Open(c.archiveDir)
-	if err != nil {
-		return fmt.Errorf("open log archive: %w", err)
-	}
-	var live gaffer.LiveLog = memory.NewLiveLog(c.liveBuffer)
-	if c.redisURL != "" {
-		rl, err := redis.New(ctx, c.redisURL, redis.Options{Prefix: c.redisPrefix, MaxBytesPerJob: int64(c.liveBuffer)})
-		if err != nil {
-			return fmt.Errorf("open the live log: %w (gaffer does not start without the Redis it was given)", err)
-		}
-		defer rl.Shutdown()
-		live = rl
-	}
-
-	inv, err := loadHosts(c, logger)
-	if err != nil {
+	m := NewMain(c, stdout, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})))
+	defer m.Close()
+	if err := m.Open(ctx); err != nil {
 		return err
 	}
-	var hosts []gaffer.Host
-	if c.local {
-		hosts = append(hosts, inventory.Local())
-	}
-	hosts = append(hosts, inv.Hosts...)
-	if len(hosts) == 0 {
-		return errors.New("no hosts: give --inventory FILE or --ssh-config FILE, or leave --local on")
-	}
-	sshExec := &sshexec.Executor{KnownHostsFile: expandHome(c.knownHosts), Logger: logger, JumpHosts: inv.JumpHosts}
-	defer sshExec.Close()
-
-	f := foreman.New(foreman.Config{
-		Store:      db,
-		Live:       live,
-		Archive:    arch,
-		Executor:   &sshexec.Executor{KnownHostsFile: expandHome(c.knownHosts), Logger: logger},
-		Local:      &localexec.Executor{},
-		Hosts:      func() []gaffer.Host { return append([]gaffer.Host(nil), hosts...) },
-		Logger:     logger,
-		LiveLinger: c.liveLinger,
-		Instance:   c.instance,
-		Shared:     c.databaseURL != "",
-		LeaseTTL:   c.leaseTTL,
-	})
-	if ids, err := f.Recover(ctx); err != nil {
-		return err
-	} else if len(ids) > 0 {
-		fmt.Fprintf(stdout, "gaffer: %d job(s) left running by the previous server are now marked interrupted: %s\n", len(ids), joinIDs(ids))
-	}
-
-	auth, token, err := setupAuth(ctx, db, c)
-	if err != nil {
-		return err
-	}
-	srv, err := web.New(f, auth, logger)
-	if err != nil {
-		return err
-	}
-	srv.Metrics = metricsHandler(f, srv, sshExec)
-
-	ln, err := net.Listen("tcp", c.listen)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w (is another gaffer running? use --listen)", c.listen, err)
-	}
-	base := "http://" + displayAddr(ln.Addr().String())
-	mode := "embedded SQLite, in-process live log"
-	if c.databaseURL != "" {
-		mode = "shared PostgreSQL, in-process live log"
-		if c.redisURL != "" {
-			mode = "shared PostgreSQL and Redis"
-		}
-		mode += ", instance " + c.instance
-	}
-	fmt.Fprintf(stdout, "gaffer: listening on %s (data in %s, %d host(s); %s)\n", base, c.dataDir, len(hosts), mode)
-	switch {
-	case token != "":
-		fmt.Fprintf(stdout, "gaffer: admin token created; it is shown only this once.\n  Log in: %s/login?token=%s\n  CLI:    export GAFFER_SERVER=%s GAFFER_TOKEN=%s\n", base, token, base, token)
-	case c.adminToken != "":
-		fmt.Fprintf(stdout, "gaffer: log in at %s/login with the --admin-token\n", base)
-	default:
-		fmt.Fprintf(stdout, "gaffer: log in at %s/login with the admin token printed on first start (lost it? restart with --reset-admin-token)\n", base)
-	}
-
-	// Streams end when the server stops; no WriteTimeout, so long SSE
-	// streams live as long as their viewers.
-	streamCtx, stopStreams := context.WithCancel(context.Background())
-	defer stopStreams()
-	hs := &http.Server{
-		Handler:           srv,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		BaseContext:       func(net.Listener) context.Context { return streamCtx },
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
-	watchCtx, stopWatch := context.WithCancel(context.Background())
-	defer stopWatch()
-	go f.Watch(watchCtx)
-	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
-
-	select {
-	case err := <-errc:
-		return fmt.Errorf("http server: %w", err)
-	case <-ctx.Done():
-	}
-	fmt.Fprintln(stdout, "gaffer: shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), c.shutdownGrace)
-	defer cancel()
-	ids, err := f.Shutdown(sctx)
-	switch {
-	case len(ids) == 0:
-		fmt.Fprintln(stdout, "gaffer: no jobs were running")
-	default:
-		fmt.Fprintf(stdout, "gaffer: interrupted %d running job(s): %s; their logs so far are kept and they are marked interrupted\n", len(ids), joinIDs(ids))
-	}
-	if err != nil {
-		fmt.Fprintln(stdout, "gaffer:", err)
-	}
-	// Give viewers a moment to receive the final events, then close streams.
-	time.Sleep(200 * time.Millisecond)
-	stopStreams()
-	hctx, hcancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer hcancel()
-	hs.Shutdown(hctx)
-	fmt.Fprintln(stdout, "gaffer: stopped")
-	return nil
+	return m.Run(ctx)
 }
 
 // setupAuth returns the Auth and, when it generated a new admin token, the
