@@ -27,6 +27,10 @@ var (
 	errCanceled = errors.New("canceled by a user")
 	errTimeout  = errors.New("timed out")
 	errShutdown = errors.New("the server stopped before the run ended")
+	// errShutdownStart: the server began to stop while the job was being
+	// created.
+	errShutdownStart = fmt.Errorf("%w: it stopped before the job started", errShutdown)
+	errClosing       = gaffer.Errorf(gaffer.EUNAVAILABLE, "the server is shutting down; start the job again when it is back")
 	// errLostLease: the instance could not reach the shared database for
 	// too long, so others may already have taken its jobs as dead.
 	errLostLease = errors.New("the server instance running it lost contact with the database")
@@ -57,6 +61,11 @@ type Config struct {
 	Instance string
 	Shared   bool
 	LeaseTTL time.Duration
+
+	// StoreTimeout bounds each store write of a worker (default 10 s): a
+	// database that stopped answering costs a logged error, not a job that
+	// never ends.
+	StoreTimeout time.Duration
 }
 
 // Foreman knows every running job and its workers.
@@ -64,10 +73,16 @@ type Foreman struct {
 	cfg Config
 	log *slog.Logger
 
-	mu        sync.Mutex
-	active    map[int64]*activeJob
-	closing   bool
-	wg        sync.WaitGroup
+	mu      sync.Mutex
+	active  map[int64]*activeJob
+	closing bool
+	// wg counts job runners, Starts under way and archive checks. Add is
+	// called with mu held and closing false, or by a runner (the count is
+	// above zero), so Shutdown's Wait never races an Add from zero.
+	wg sync.WaitGroup
+	// bg ends the archive checks still going when Shutdown ends.
+	bg        context.Context
+	stopBg    context.CancelFunc
 	lingering map[*time.Timer]bool // pending live-buffer deletions
 	verifying sync.Mutex           // one archive check at a time
 	lastBeat  time.Time            // last heartbeat the store took; only Watch uses it
@@ -118,7 +133,29 @@ func New(cfg Config) *Foreman {
 	if cfg.Instance == "" {
 		cfg.Instance = "gaffer"
 	}
-	return &Foreman{cfg: cfg, log: cfg.Logger, active: map[int64]*activeJob{}, lingering: map[*time.Timer]bool{}}
+	if cfg.StoreTimeout <= 0 {
+		cfg.StoreTimeout = 10 * time.Second
+	}
+	bg, stop := context.WithCancel(context.Background())
+	return &Foreman{cfg: cfg, log: cfg.Logger, active: map[int64]*activeJob{}, lingering: map[*time.Timer]bool{},
+		bg: bg, stopBg: stop}
+}
+
+// storeCtx bounds one store write of a worker: the job never waits on the
+// database for longer.
+func (f *Foreman) storeCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), f.cfg.StoreTimeout)
+}
+
+// track counts work Shutdown waits for; false once the foreman closes.
+func (f *Foreman) track() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closing {
+		return false
+	}
+	f.wg.Add(1)
+	return true
 }
 
 // Stats returns the live counters.
@@ -263,12 +300,17 @@ func (f *Foreman) Start(ctx context.Context, req gaffer.JobRequest, by string) (
 	if err != nil {
 		return nil, err
 	}
-	f.mu.Lock()
-	closing := f.closing
-	f.mu.Unlock()
-	if closing {
-		return nil, gaffer.Errorf(gaffer.EUNAVAILABLE, "the server is shutting down; start the job again when it is back")
+	// Shutdown waits for a Start under way, and a job it could not see yet
+	// is not started at all.
+	if !f.track() {
+		return nil, errClosing
 	}
+	started := false
+	defer func() {
+		if !started {
+			f.wg.Done()
+		}
+	}()
 
 	now := time.Now().UTC()
 	job := &gaffer.Job{Command: req.Command, Status: gaffer.StatusQueued, CreatedBy: by, CreatedAt: now,
@@ -304,9 +346,21 @@ func (f *Foreman) Start(ctx context.Context, req gaffer.JobRequest, by string) (
 	aj := &activeJob{job: copyJob(job), cancel: cancel,
 		log: &jobLog{jobID: job.ID, aw: aw, live: f.cfg.Live, stats: &f.stats, logger: f.log}}
 	f.mu.Lock()
-	f.active[job.ID] = aj
-	f.wg.Add(1)
+	closing := f.closing
+	if !closing {
+		f.active[job.ID] = aj
+	}
 	f.mu.Unlock()
+	if closing {
+		cancel(errShutdown)
+		aw.Close()
+		if err := f.cfg.Live.Close(ctx, job.ID); err != nil {
+			f.log.Error("close live log", "job", job.ID, "err", err)
+		}
+		f.failJob(job, errShutdownStart)
+		return nil, errClosing
+	}
+	started = true // runJob ends the wait
 	f.stats.JobsStarted.Add(1)
 	f.stats.ActiveJobs.Add(1)
 	f.log.Info("job started", "job", job.ID, "hosts", len(hosts), "by", by)
@@ -315,17 +369,23 @@ func (f *Foreman) Start(ctx context.Context, req gaffer.JobRequest, by string) (
 	return copyJob(job), nil
 }
 
-// failJob records a job that could not be started at all.
+// failJob records a job that could not be started at all: failed, or
+// interrupted if the server stopped first.
 func (f *Foreman) failJob(job *gaffer.Job, cause error) {
-	ctx := context.Background()
+	ctx, cancel := f.storeCtx()
+	defer cancel()
 	now := time.Now().UTC()
+	st := gaffer.StatusFailed
+	if errors.Is(cause, errShutdown) {
+		st = gaffer.StatusInterrupted
+	}
 	for _, r := range job.Runs {
-		r.Status, r.Error, r.FinishedAt = gaffer.StatusFailed, gaffer.ErrorMessage(cause), &now
+		r.Status, r.Error, r.FinishedAt = st, gaffer.ErrorMessage(cause), &now
 		if err := f.cfg.Store.UpdateRun(ctx, job.ID, r); err != nil {
 			f.log.Error("record failed run", "job", job.ID, "err", err)
 		}
 	}
-	job.Status, job.FinishedAt = gaffer.StatusFailed, &now
+	job.Status, job.FinishedAt = st, &now
 	if err := f.cfg.Store.UpdateJob(ctx, job); err != nil {
 		f.log.Error("record failed job", "job", job.ID, "err", err)
 	}
@@ -368,12 +428,14 @@ func (f *Foreman) runOne(ctx context.Context, aj *activeJob, i int, host *gaffer
 	aj.job.Status = gaffer.DeriveStatus(aj.job.Runs)
 	runCopy, jobCopy := *run, copyJob(aj.job)
 	aj.mu.Unlock()
-	if err := f.cfg.Store.UpdateRun(context.Background(), jobCopy.ID, &runCopy); err != nil {
+	sctx, cancel := f.storeCtx()
+	if err := f.cfg.Store.UpdateRun(sctx, jobCopy.ID, &runCopy); err != nil {
 		f.log.Error("record run start", "job", jobCopy.ID, "host", host.Name, "err", err)
 	}
-	if err := f.cfg.Store.UpdateJob(context.Background(), jobCopy); err != nil {
+	if err := f.cfg.Store.UpdateJob(sctx, jobCopy); err != nil {
 		f.log.Error("record job start", "job", jobCopy.ID, "err", err)
 	}
+	cancel()
 
 	exec := f.cfg.Executor
 	where := fmt.Sprintf("%s (%s)", host.Name, hostAddr(host))
@@ -454,27 +516,62 @@ func (a *activeJob) addCheck(host string, out, err hash.Hash) {
 
 // verify compares the archived bytes of each run's streams with the
 // checksums of what its worker received: the worker's capture is the source
-// of truth. It reads the whole log back, so it runs after the job has
-// ended, one job at a time, off every viewer's path.
-func (f *Foreman) verify(jobID int64, checks []runCheck) {
+// of truth. It reads the whole log back once, hashing every (host, stream)
+// in the same pass, so it runs after the job has ended, one job at a time,
+// off every viewer's path.
+func (f *Foreman) verify(ctx context.Context, jobID int64, checks []runCheck) {
 	f.verifying.Lock()
 	defer f.verifying.Unlock()
+	type key struct {
+		host   string
+		stream gaffer.Stream
+	}
+	got := map[key]hash.Hash{}
 	for _, c := range checks {
-		for stream, sum := range map[gaffer.Stream]hash.Hash{gaffer.Stdout: c.out, gaffer.Stderr: c.err} {
-			h := sha256.New()
-			err := f.cfg.Archive.Raw(context.Background(), jobID, c.host, stream, h)
-			if err != nil && gaffer.ErrorCode(err) != gaffer.ENOTFOUND {
-				f.log.Error("verify archived log", "job", jobID, "host", c.host, "err", err)
-				continue
+		got[key{c.host, gaffer.Stdout}] = sha256.New()
+		got[key{c.host, gaffer.Stderr}] = sha256.New()
+	}
+	nl := []byte{'\n'}
+	for after := int64(0); ; {
+		recs, end, err := f.cfg.Archive.Read(ctx, jobID, after, verifyBatch)
+		if gaffer.ErrorCode(err) == gaffer.ENOTFOUND {
+			break
+		} else if err != nil {
+			if ctx.Err() == nil {
+				f.log.Error("verify archived log", "job", jobID, "err", err)
 			}
-			if want, got := sum.Sum(nil), h.Sum(nil); !bytes.Equal(want, got) {
+			return
+		}
+		for i := range recs {
+			r := &recs[i]
+			if h := got[key{r.Host, r.Stream}]; h != nil {
+				h.Write(r.Data)
+				if r.NL {
+					h.Write(nl)
+				}
+			}
+		}
+		if end || len(recs) == 0 {
+			break
+		}
+		after = recs[len(recs)-1].Seq
+	}
+	for _, c := range checks {
+		for _, s := range []struct {
+			stream gaffer.Stream
+			sum    hash.Hash
+		}{{gaffer.Stdout, c.out}, {gaffer.Stderr, c.err}} {
+			if want, have := s.sum.Sum(nil), got[key{c.host, s.stream}].Sum(nil); !bytes.Equal(want, have) {
 				f.stats.ArchiveErrors.Add(1)
-				f.log.Error("archived log differs from what the host sent", "job", jobID, "host", c.host, "stream", stream,
-					"received_sha256", hex.EncodeToString(want), "archived_sha256", hex.EncodeToString(got))
+				f.log.Error("archived log differs from what the host sent", "job", jobID, "host", c.host, "stream", s.stream,
+					"received_sha256", hex.EncodeToString(want), "archived_sha256", hex.EncodeToString(have))
 			}
 		}
 	}
 }
+
+// verifyBatch is how many records the archive check reads at a time.
+const verifyBatch = 4096
 
 // endRun records a run's end: a system line, the archive made durable, the store.
 func (f *Foreman) endRun(aj *activeJob, i int, status gaffer.Status, code *int, signal, errText string) {
@@ -498,7 +595,9 @@ func (f *Foreman) endRun(aj *activeJob, i int, status gaffer.Status, code *int, 
 	}
 	aj.log.system(runCopy.Host, msg)
 	aj.log.sync()
-	if err := f.cfg.Store.UpdateRun(context.Background(), jobID, &runCopy); err != nil {
+	sctx, cancel := f.storeCtx()
+	defer cancel()
+	if err := f.cfg.Store.UpdateRun(sctx, jobID, &runCopy); err != nil {
 		f.log.Error("record run end", "job", jobID, "host", runCopy.Host, "err", err)
 	}
 	f.stats.runFinished(status)
@@ -516,7 +615,7 @@ func (f *Foreman) endRun(aj *activeJob, i int, status gaffer.Status, code *int, 
 	jobCopy := copyJob(aj.job)
 	aj.mu.Unlock()
 	if changed {
-		if err := f.cfg.Store.UpdateJob(context.Background(), jobCopy); err != nil {
+		if err := f.cfg.Store.UpdateJob(sctx, jobCopy); err != nil {
 			f.log.Error("record job status", "job", jobID, "err", err)
 		}
 	}
@@ -537,9 +636,11 @@ func (f *Foreman) finishJob(aj *activeJob) {
 	if err := aj.log.complete(); err != nil {
 		f.log.Error("complete archive", "job", job.ID, "err", err)
 	}
-	if err := f.cfg.Store.UpdateJob(ctx, job); err != nil {
+	sctx, cancel := f.storeCtx()
+	if err := f.cfg.Store.UpdateJob(sctx, job); err != nil {
 		f.log.Error("record job end", "job", job.ID, "err", err)
 	}
+	cancel()
 	if err := f.cfg.Live.Close(ctx, job.ID); err != nil {
 		f.log.Error("close live log", "job", job.ID, "err", err)
 	}
@@ -552,7 +653,12 @@ func (f *Foreman) finishJob(aj *activeJob) {
 		aj.mu.Lock()
 		checks := aj.checks
 		aj.mu.Unlock()
-		go f.verify(job.ID, checks)
+		// runJob holds the foreman's wait open, so this Add is not from zero.
+		f.wg.Add(1)
+		go func() {
+			defer f.wg.Done()
+			f.verify(f.bg, job.ID, checks)
+		}()
 	}
 	f.dropLiveLater(job.ID)
 }
@@ -639,14 +745,20 @@ func (f *Foreman) Shutdown(ctx context.Context) ([]int64, error) {
 	f.closing = true
 	var ids []int64
 	for id, aj := range f.active {
-		ids = append(ids, id)
-		aj.cancel(errShutdown)
+		aj.mu.Lock()
+		finishing := aj.job.Status.Done() // its runs ended: not interrupted
+		aj.mu.Unlock()
+		if !finishing {
+			ids = append(ids, id)
+			aj.cancel(errShutdown)
+		}
 	}
 	f.mu.Unlock()
 	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
 	done := make(chan struct{})
 	go func() { f.wg.Wait(); close(done) }()
 	defer f.stopLingering()
+	defer f.stopBg() // archive checks still going give up
 	select {
 	case <-done:
 		return ids, nil
