@@ -215,6 +215,13 @@ Host *
 			if code != 0 || !strings.Contains(out, "inner") || !strings.Contains(out, "bastion") {
 				t.Fatalf("hosts: %q %q", out, errOut)
 			}
+			// The route stays on the server: it names the jump hosts' keys.
+			resp := ts.request(t, "GET", "/api/hosts", nil)
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if strings.Contains(string(body), bh.IdentityFile) {
+				t.Errorf("/api/hosts shows an identity file: %s", body)
+			}
 			// sshd sets SSH_CONNECTION to "client-ip client-port server-ip server-port".
 			out, errOut, code = gafferCLI(t, ts, "run", "-H", "inner", "--", `set -- $SSH_CONNECTION; echo "reached $3:$4 as $(id -un)"`)
 			want := fmt.Sprintf("inner | reached %s:%d as %s", th.Address, th.Port, th.User)
