@@ -38,6 +38,25 @@ type store interface {
 }
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	c, err := parseServeFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.logLevel)); err != nil {
+		return fmt.Errorf("--log-level %q: use debug, info, warn or error", c.logLevel)
+	}
+	m := NewMain(c, stdout, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})))
+	defer m.Close()
+	if err := m.Open(ctx); err != nil {
+		return err
+	}
+	return m.Run(ctx)
+}
+
+// parseServeFlags reads the flags of `gaffer serve` (and their GAFFER_*
+// variables) into a config.
+func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 	var c serveConfig
 	fs := newFlagSet("serve", stderr)
 	fs.StringVar(&c.listen, "listen", "127.0.0.1:8080", "address to serve HTTP on")
@@ -59,21 +78,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&c.instance, "instance", "", "this server's name among instances sharing a database (default: HOSTNAME-PID)")
 	fs.DurationVar(&c.leaseTTL, "lease-ttl", 10*time.Second, "with a shared database: how long an instance may be silent before its running jobs are marked interrupted")
 	if err := parseFlags(fs, args); err != nil {
-		return err
+		return c, err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("serve takes no arguments, got %q", fs.Args())
+		return c, fmt.Errorf("serve takes no arguments, got %q", fs.Args())
 	}
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(c.logLevel)); err != nil {
-		return fmt.Errorf("--log-level %q: use debug, info, warn or error", c.logLevel)
-	}
-	m := NewMain(c, stdout, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})))
-	defer m.Close()
-	if err := m.Open(ctx); err != nil {
-		return err
-	}
-	return m.Run(ctx)
+	return c, nil
 }
 
 // setupAuth returns the Auth and, when it generated a new admin token, the
