@@ -283,7 +283,9 @@ func (c *sshConfig) host(alias string) (gaffer.Host, string, error) {
 		if !ok {
 			return "", "", nil
 		}
-		if len(o.args) == 0 {
+		// An empty value ("") is missing too, as for ssh: an empty
+		// HostName would dial this machine.
+		if len(o.args) == 0 || o.args[0] == "" {
 			return "", o.where, gaffer.Errorf(gaffer.EINVALID, "%s: %s needs a value", o.where, key)
 		}
 		return o.args[0], o.where, nil
