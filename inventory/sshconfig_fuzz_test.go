@@ -133,6 +133,11 @@ func FuzzParseSSHConfig(f *testing.F) {
 			if _, err := inv.JumpHosts(&h); err != nil {
 				t.Fatalf("host %q kept with jump hosts that fail: %v", h.Name, err)
 			}
+			for _, j := range h.Jump {
+				if j.Address == "" || j.Port < 1 || j.Port > 65535 {
+					t.Fatalf("host %q: jump host %+v", h.Name, j)
+				}
+			}
 		}
 	})
 }
