@@ -7,19 +7,19 @@ import (
 	"time"
 )
 
-// Processes lists the live processes of the test user as "PID PGID ARGS"
+// Processes lists the live processes of s.User as "PID PGID ARGS"
 // lines. The user is shared by every Server in every test binary running
 // now, so look for a string unique to your test (e.g. "sleep 1000.83125"),
 // not for "sleep". Zombies are left out: they are already dead and show
 // no arguments anyway.
 func (s *Server) Processes(tb testing.TB) []string {
 	tb.Helper()
-	out, err := exec.Command("ps", "-u", User, "-o", "pid=,pgid=,stat=,args=").Output()
+	out, err := exec.Command("ps", "-u", s.User, "-o", "pid=,pgid=,stat=,args=").Output()
 	// ps exits 1 when the user has no process at all.
 	if ee, ok := err.(*exec.ExitError); ok && ee.ExitCode() == 1 && len(out) == 0 {
 		return nil
 	} else if err != nil {
-		tb.Fatalf("sshtest: ps -u %s: %v", User, err)
+		tb.Fatalf("sshtest: ps -u %s: %v", s.User, err)
 	}
 	var procs []string
 	for _, line := range strings.Split(string(out), "\n") {

@@ -3,9 +3,11 @@
 //
 // Each Start runs its own daemon(s) on a free port, with its own temporary
 // directory, so tests in many packages may use it at the same time. Commands
-// run as the unprivileged user "gaffertest" (created if missing), because sshd
-// does not deliver signals to root's sessions and root's shell start-up files
-// slow every session down.
+// run as the unprivileged user "gaffertest" (created if missing, login shell
+// /bin/sh), because sshd does not deliver signals to root's sessions and
+// root's shell start-up files slow every session down. A server started with
+// Options.Bashrc logs in "gaffertest-bash" instead, whose login shell is bash,
+// and runs that server's own start-up script.
 package sshtest
 
 import (
@@ -38,6 +40,19 @@ import (
 // User is the unprivileged account the daemons let tests log in as.
 const User = "gaffertest"
 
+// BashUser is the account of servers started with Options.Bashrc: its login
+// shell is bash, and its ~/.bashrc runs the script of the server it logged
+// in to ($GAFFER_SSHTEST_DIR/bashrc), so each server has its own.
+const BashUser = "gaffertest-bash"
+
+// bashrc is BashUser's ~/.bashrc. Debian's bash reads it for every command
+// sshd runs; dash (User's shell) reads nothing for them.
+const bashrc = `# Written by gaffer's internal/sshtest: run the test server's own script.
+if [ -n "$GAFFER_SSHTEST_DIR" ] && [ -r "$GAFFER_SSHTEST_DIR/bashrc" ]; then
+	. "$GAFFER_SSHTEST_DIR/bashrc"
+fi
+`
+
 // SSHD is the daemon binary the harness runs.
 const SSHD = "/usr/sbin/sshd"
 
@@ -52,6 +67,12 @@ type Options struct {
 	// MaxSessions is sshd's limit of sessions per connection; 0 means 100,
 	// far above what clients use. OpenSSH's own default is 10.
 	MaxSessions int
+	// Bashrc, when not empty, makes the hosts log in BashUser (login shell
+	// bash) and run this script as its ~/.bashrc, as a host whose start-up
+	// files load a version manager would. The script runs in every session
+	// of this server and of no other; $GAFFER_SSHTEST_DIR in it is the
+	// server's UserDir.
+	Bashrc string
 }
 
 // Server is one or more running sshd processes that share a port, keys and
@@ -62,6 +83,9 @@ type Server struct {
 	User       string
 	KeyFile    string // client private key (ed25519) accepted for User
 	KnownHosts string // the ed25519 host key for every address, nothing else
+	// UserDir is a directory of this server that User may write to, set
+	// with Options.Bashrc only; sessions find it in $GAFFER_SSHTEST_DIR.
+	UserDir string
 
 	dir   string
 	keys  *keySet
@@ -124,7 +148,11 @@ func Start(tb testing.TB, opts Options) *Server {
 	if _, err := os.Stat(SSHD); err != nil {
 		tb.Fatalf("sshtest: sshd not found at %s: run apt-get install -y openssh-server", SSHD)
 	}
-	if err := ensureUser(); err != nil {
+	login := User
+	if opts.Bashrc != "" {
+		login = BashUser
+	}
+	if err := ensureUser(login); err != nil {
 		tb.Fatalf("sshtest: %v", err)
 	}
 	keys, err := loadKeys()
@@ -141,7 +169,7 @@ func Start(tb testing.TB, opts Options) *Server {
 	if err != nil {
 		tb.Fatalf("sshtest: %v", err)
 	}
-	s := &Server{User: User, dir: dir, keys: keys}
+	s := &Server{User: login, dir: dir, keys: keys}
 	tb.Cleanup(func() {
 		s.stop()
 		os.RemoveAll(dir)
@@ -151,6 +179,11 @@ func Start(tb testing.TB, opts Options) *Server {
 	}
 	if err := s.writeKeys(); err != nil {
 		tb.Fatalf("sshtest: %v", err)
+	}
+	if opts.Bashrc != "" {
+		if err := s.writeBashrc(opts.Bashrc); err != nil {
+			tb.Fatalf("sshtest: %v", err)
+		}
 	}
 
 	// A port found free can be taken by another test before sshd binds it:
@@ -214,6 +247,25 @@ func (s *Server) writeKeys() error {
 	return os.WriteFile(filepath.Join(s.dir, "authorized_keys"), ssh.MarshalAuthorizedKey(s.keys.clientPub), 0o644)
 }
 
+// writeBashrc makes UserDir, owned by the login user, with the server's
+// start-up script in it.
+func (s *Server) writeBashrc(script string) error {
+	u, err := user.Lookup(s.User)
+	if err != nil {
+		return err
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	s.UserDir = filepath.Join(s.dir, "user")
+	if err := os.Mkdir(s.UserDir, 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(s.UserDir, "bashrc"), []byte(script), 0o644); err != nil {
+		return err
+	}
+	return os.Chown(s.UserDir, uid, gid)
+}
+
 var errPortTaken = errors.New("port already in use")
 
 // startDaemons starts one sshd per 16 addresses and waits until all listen.
@@ -262,6 +314,9 @@ MaxSessions %[3]d
 MaxStartups 200
 LogLevel VERBOSE
 `, s.dir, name, cmp.Or(opts.MaxSessions, 100))
+	if s.UserDir != "" {
+		fmt.Fprintf(&cfg, "SetEnv GAFFER_SSHTEST_DIR=%s\n", s.UserDir)
+	}
 	cfgPath := filepath.Join(s.dir, name+".conf")
 	if err := os.WriteFile(cfgPath, []byte(cfg.String()), 0o644); err != nil {
 		return nil, err
@@ -484,51 +539,95 @@ func freePort(n int) (int, error) {
 
 var userMu sync.Mutex
 
-// ensureUser creates the test user if it does not exist. Other test
+// ensureUser creates the test user name if it does not exist (BashUser with
+// bash as its login shell and the delegating ~/.bashrc). Other test
 // binaries may be doing the same right now: "already exists" is success and
 // a locked /etc/passwd is retried.
-func ensureUser() error {
+func ensureUser(name string) error {
 	userMu.Lock()
 	defer userMu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	shell := "/bin/sh"
+	if name == BashUser {
+		shell = "/bin/bash"
+	}
 	var last []byte
 	for ctx.Err() == nil {
-		if _, err := user.Lookup(User); err == nil {
-			return unlockUser(ctx)
+		if _, err := user.Lookup(name); err == nil {
+			return finishUser(ctx, name)
 		}
 		// Password "*" rather than useradd's locked "!": sshd without PAM
 		// refuses even key logins to locked accounts.
-		out, err := exec.CommandContext(ctx, "useradd", "--create-home", "--shell", "/bin/sh", "--password", "*", User).CombinedOutput()
+		out, err := exec.CommandContext(ctx, "useradd", "--create-home", "--shell", shell, "--password", "*", name).CombinedOutput()
 		if err == nil || bytes.Contains(out, []byte("already exists")) {
-			return unlockUser(ctx)
+			return finishUser(ctx, name)
 		}
 		last = out
 		time.Sleep(100 * time.Millisecond)
 	}
-	return fmt.Errorf("useradd %s: %s", User, bytes.TrimSpace(last))
+	return fmt.Errorf("useradd %s: %s", name, bytes.TrimSpace(last))
+}
+
+// finishUser unlocks the user and, for BashUser, writes its ~/.bashrc.
+func finishUser(ctx context.Context, name string) error {
+	if err := unlockUser(ctx, name); err != nil {
+		return err
+	}
+	if name != BashUser {
+		return nil
+	}
+	u, err := user.Lookup(name)
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(u.HomeDir, ".bashrc")
+	if b, err := os.ReadFile(path); err == nil && string(b) == bashrc {
+		return nil
+	}
+	// Written aside and renamed: a bash of another test binary may be
+	// reading it right now.
+	tmp, err := os.CreateTemp(u.HomeDir, ".bashrc-sshtest-")
+	if err != nil {
+		return err
+	}
+	_, err = tmp.WriteString(bashrc)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp.Name(), 0o644)
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
 }
 
 // unlockUser sets the password field to "*" if it is locked ("!..."), in
 // case the user was made by something other than this harness.
-func unlockUser(ctx context.Context) error {
+func unlockUser(ctx context.Context, name string) error {
 	shadow, err := os.ReadFile("/etc/shadow")
 	if err != nil {
 		return nil // no shadow file: nothing to unlock
 	}
 	for _, line := range strings.Split(string(shadow), "\n") {
 		f := strings.Split(line, ":")
-		if len(f) < 2 || f[0] != User || !strings.HasPrefix(f[1], "!") {
+		if len(f) < 2 || f[0] != name || !strings.HasPrefix(f[1], "!") {
 			continue
 		}
 		var out []byte
 		for ctx.Err() == nil {
-			if out, err = exec.CommandContext(ctx, "usermod", "--password", "*", User).CombinedOutput(); err == nil {
+			if out, err = exec.CommandContext(ctx, "usermod", "--password", "*", name).CombinedOutput(); err == nil {
 				return nil
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
-		return fmt.Errorf("usermod --password '*' %s: %v: %s", User, err, bytes.TrimSpace(out))
+		return fmt.Errorf("usermod --password '*' %s: %v: %s", name, err, bytes.TrimSpace(out))
 	}
 	return nil
 }

@@ -263,3 +263,42 @@ func TestMaxSessions(t *testing.T) {
 		t.Fatalf("second session: %v, want it refused", err)
 	}
 }
+
+// A server with a Bashrc logs in BashUser with bash, runs that script for
+// each command (once), and no other server's.
+func TestBashrc(t *testing.T) {
+	t.Parallel()
+	s := sshtest.Start(t, sshtest.Options{Hosts: 1, Bashrc: `echo x >>"$GAFFER_SSHTEST_DIR/starts"; FROM_RC=yes`})
+	other := sshtest.Start(t, sshtest.Options{Hosts: 1, Bashrc: `FROM_RC=other`})
+	plain := sshtest.Start(t, sshtest.Options{Hosts: 1})
+
+	c, err := dial(t, s, s.Addrs[0], s.KnownHosts, true)
+	if err != nil {
+		t.Fatalf("dial: %v\nsshd log:\n%s", err, s.Log())
+	}
+	defer c.Close()
+	if got := run(t, c, `echo "$(id -un) $0 $FROM_RC"; wc -l <"$GAFFER_SSHTEST_DIR/starts"`); got != sshtest.BashUser+" bash yes\n1\n" {
+		t.Errorf("got %q", got)
+	}
+	if s.User != sshtest.BashUser || s.UserDir == "" {
+		t.Errorf("User %q, UserDir %q", s.User, s.UserDir)
+	}
+
+	c2, err := dial(t, other, other.Addrs[0], other.KnownHosts, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	if got := run(t, c2, `echo "$FROM_RC"`); got != "other\n" {
+		t.Errorf("the other server ran %q", got)
+	}
+
+	c3, err := dial(t, plain, plain.Addrs[0], plain.KnownHosts, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c3.Close()
+	if got := run(t, c3, `echo "$(id -un) $0 [$GAFFER_SSHTEST_DIR]"`); got != "gaffertest sh []\n" {
+		t.Errorf("plain server: %q", got)
+	}
+}
