@@ -21,11 +21,29 @@ import (
 // searched for this test's processes.
 func marker() string { return fmt.Sprintf("1000.%09d", rand.IntN(1e9)) }
 
+// loginShells are the test hosts' two kinds of login: dash (/bin/sh) and
+// bash with a ~/.bashrc, which bash reads for each command sshd runs.
+var loginShells = []struct {
+	name string
+	opts sshtest.Options
+}{
+	{"sh", sshtest.Options{Hosts: 1}},
+	{"bash", sshtest.Options{Hosts: 1, Bashrc: "RC=1"}},
+}
+
 // Cancelling or timing out stops the command and everything it started on
 // the host: the process table holds none of its processes afterwards.
 func TestExecCancelLeavesNothing(t *testing.T) {
 	t.Parallel()
-	s := sshtest.Start(t, sshtest.Options{Hosts: 1})
+	for _, login := range loginShells {
+		t.Run(login.name, func(t *testing.T) {
+			t.Parallel()
+			testExecCancelLeavesNothing(t, sshtest.Start(t, login.opts))
+		})
+	}
+}
+
+func testExecCancelLeavesNothing(t *testing.T, s *sshtest.Server) {
 	h := s.Hosts()[0]
 
 	tests := []struct {
@@ -149,24 +167,36 @@ func TestExecCancelNeedsAnotherConnection(t *testing.T) {
 // multi-line scripts.
 func TestExecShellSemantics(t *testing.T) {
 	t.Parallel()
-	s := sshtest.Start(t, sshtest.Options{Hosts: 1})
+	for _, login := range loginShells {
+		t.Run(login.name, func(t *testing.T) {
+			t.Parallel()
+			testExecShellSemantics(t, sshtest.Start(t, login.opts), login.name)
+		})
+	}
+}
+
+func testExecShellSemantics(t *testing.T, s *sshtest.Server, shell string) {
 	e := newExecutor(t, s)
 	h := s.Hosts()[0]
 	tests := []struct {
 		name, cmd, wantOut string
 		wantExit           int
+		wantErr            string // in stderr, case aside; "" for none
 	}{
 		{name: "single quotes", cmd: `echo 'it''s' 'a "b"'`, wantOut: "its a \"b\"\n"},
 		{name: "escaped single quote", cmd: `echo 'don'\''t'`, wantOut: "don't\n"},
 		{name: "double quotes and variables", cmd: `x=1; echo "x=$x '$x'" '$x'`, wantOut: "x=1 '1' $x\n"},
-		{name: "environment", cmd: `echo "$USER $HOME"`, wantOut: "gaffertest /home/gaffertest\n"},
+		{name: "environment", cmd: `echo "$USER $HOME"`, wantOut: s.User + " /home/" + s.User + "\n"},
 		{name: "pipes", cmd: `printf 'b\na\n' | sort | tr a-z A-Z`, wantOut: "A\nB\n"},
 		{name: "exit 3", cmd: `echo bye; exit 3`, wantOut: "bye\n", wantExit: 3},
 		{name: "false", cmd: `false`, wantExit: 1},
 		{name: "multi-line", cmd: "for i in 1 2; do\n  echo \"line $i\"\ndone\nexit 4\n", wantOut: "line 1\nline 2\n", wantExit: 4},
 		{name: "heredoc", cmd: "cat <<'EOF'\n$not expanded 'q'\nEOF", wantOut: "$not expanded 'q'\n"},
 		{name: "backslashes", cmd: `printf '%s\n' 'a\b' "c\\d"`, wantOut: "a\\b\nc\\d\n"},
-		{name: "dollar zero is the shell", cmd: `echo "$0"`, wantOut: "sh\n"},
+		{name: "dollar zero is the shell", cmd: `echo "$0"`, wantOut: shell + "\n"},
+		{name: "line numbers", cmd: "true\nno-such-command-gaffer", wantExit: 127, wantErr: "2: no-such-command-gaffer"},
+		{name: "syntax error", cmd: "echo before\nfi", wantOut: "before\n", wantExit: 2, wantErr: "syntax error"},
+		{name: "syntax error on the first line", cmd: "'", wantExit: 2, wantErr: "1: "},
 		{name: "pid is the process group", cmd: `ps -o pgid= -p $$ | tr -d ' ' | grep -qx "$$" && echo same`, wantOut: "same\n"},
 		{name: "empty", cmd: ``},
 		{name: "looks like the marker", cmd: `echo GAFFER_PID:123 456`, wantOut: "GAFFER_PID:123 456\n"},
@@ -176,8 +206,12 @@ func TestExecShellSemantics(t *testing.T) {
 			t.Parallel()
 			var stdout, stderr bytes.Buffer
 			r := e.Exec(context.Background(), &h, gaffer.ExecSpec{Command: tt.cmd}, &stdout, &stderr)
-			if r.Err != nil || r.ExitCode != tt.wantExit || stdout.String() != tt.wantOut || stderr.Len() > 0 {
-				t.Errorf("result %+v, stdout %q, stderr %q; want exit %d, stdout %q", r, stdout.String(), stderr.String(), tt.wantExit, tt.wantOut)
+			errOK := stderr.Len() == 0
+			if tt.wantErr != "" {
+				errOK = strings.Contains(strings.ToLower(stderr.String()), tt.wantErr)
+			}
+			if r.Err != nil || r.ExitCode != tt.wantExit || stdout.String() != tt.wantOut || !errOK {
+				t.Errorf("result %+v, stdout %q, stderr %q; want exit %d, stdout %q, stderr with %q", r, stdout.String(), stderr.String(), tt.wantExit, tt.wantOut, tt.wantErr)
 			}
 		})
 	}

@@ -21,22 +21,28 @@ import (
 // marker, a nonce of the run, and the shell's pid.
 const pidMarker = "GAFFER_PID:"
 
-// wrap returns the command line that sshd runs with the login shell. It
-// prints the shell's pid, then replaces the shell with a new login-shell
-// process that runs the command. sshd starts every command with setsid(),
-// so the pid is also the process group (and session) id of the command
-// and of whatever it starts: killing the group from another session stops
-// them all, which works where sshd does not pass signals on (root logins,
-// OpenSSH before 7.9) and without a PTY, where closing the session leaves
-// the command running.
+// wrap returns the command line that sshd runs with the login shell: the
+// command as it is, after a first command on its first line that prints the
+// shell's pid. sshd starts every command with setsid(), so the pid is also
+// the process group (and session) id of the command and of whatever it
+// starts: killing the group from another session stops them all, which
+// works where sshd does not pass signals on (root logins, OpenSSH before
+// 7.9) and without a PTY, where closing the session leaves the command
+// running.
 //
-// The command itself is one single-quoted argument, run by the same shell
-// as without the wrapper and with the same $0, so its quoting, variables,
-// exit status and multi-line scripts mean what they did. The login shell
-// must understand POSIX sh syntax (sh, dash, bash, zsh, ksh).
+// The command runs in the shell sshd started, so the user's start-up files
+// run once, as for `ssh host cmd`. It is not quoted or eval'ed but follows
+// "echo ... $$;" on the same line: its quoting, $0, line numbers, exit
+// status, heredocs and error messages are those of the bare command (dash's
+// eval would prefix every error with "eval:", bash's would shift line
+// numbers). The echo is a command of its own whatever the command's first
+// line holds, since ";" binds loosest; a syntax error on that line means
+// the echo does not run either, and the shell exits 2 as it would have.
+// The only trace: bash quotes a faulty first line with the echo in front.
+// The login shell must know "$$" and ";": sh, dash, bash, zsh, ksh, busybox,
+// csh.
 func wrap(command, nonce string) string {
-	return "echo " + pidMarker + nonce + ` $$; exec "${SHELL:-/bin/sh}" -c '` +
-		strings.ReplaceAll(command, "'", `'\''`) + `' "${SHELL##*/}"`
+	return "echo " + pidMarker + nonce + " $$; " + command
 }
 
 func newNonce() string {

@@ -3,57 +3,121 @@ package sshexec
 import (
 	"bytes"
 	"errors"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
 )
 
 // The wrapped command behaves as the command run by the login shell
-// itself: same output, same exit status. Checked with the local /bin/sh
-// as the login shell, as sshd would run it.
+// itself: same stdout, stderr and exit status, and the pid line printed
+// is the command's $$. Checked with bash, dash (Debian's /bin/sh) and
+// busybox sh run as sshd runs a login shell for a command.
 func TestWrapKeepsShellSemantics(t *testing.T) {
-	run := func(t *testing.T, script string) (string, int) {
-		t.Helper()
-		cmd := exec.Command("/bin/sh", "-c", script)
-		cmd.Args[0] = "sh" // as sshd runs the login shell
-		cmd.Env = []string{"SHELL=/bin/sh", "PATH=/usr/bin:/bin", "V=from env"}
-		out, err := cmd.CombinedOutput()
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			return string(out), ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		return string(out), 0
+	shells := []struct {
+		name string
+		path string // the login shell sshd would run; its basename is $0
+		argv []string
+	}{
+		{"bash", "/bin/bash", []string{"bash"}},
+		{"dash", "/bin/dash", []string{"sh"}},
+		{"busybox", "/bin/busybox", []string{"sh"}}, // busybox picks the applet from argv[0]
 	}
-	for _, cmd := range []string{
-		`echo 'single' "double" $V "$V" '$V'`,
-		`echo 'it'\''s'; echo "it's"`,
-		`printf '%s|' "a b" 'c  d' e\ f; echo`,
-		`echo one | tr a-z A-Z | sed 's/O/0/'`,
-		"x=1\nif [ \"$x\" = 1 ]; then\n  echo yes\nfi\nexit 3",
-		`echo "$0"; echo "$#" "$@"`,
-		`exit 255`,
-		`echo out; echo err >&2; false`,
-		`echo '\n' "\\" '\'`,
-		`echo "$(echo 'nested '"'"'quotes'"'"'')"`,
-		"cat <<EOF\n$V 'x' \"y\"\nEOF",
-		``,
-		`'`,
-	} {
-		wantOut, wantCode := run(t, cmd)
-		gotOut, gotCode := run(t, wrap(cmd, "n0nce"))
-		gotOut, ok := strings.CutPrefix(gotOut, pidMarker+"n0nce ")
-		if i := strings.IndexByte(gotOut, '\n'); !ok || i < 0 {
-			t.Errorf("%q: no pid line in %q", cmd, gotOut)
-			continue
-		} else {
-			gotOut = gotOut[i+1:]
-		}
-		if gotOut != wantOut || gotCode != wantCode {
-			t.Errorf("%q:\n wrapped: exit %d, %q\n    bare: exit %d, %q", cmd, gotCode, gotOut, wantCode, wantOut)
-		}
+	tests := []struct {
+		name, cmd string
+		// badFirstLine: a syntax error on the first line, so the shell
+		// runs nothing, not even the pid line, and exits 2.
+		badFirstLine bool
+	}{
+		{name: "quotes and variables", cmd: `echo 'single' "double" $V "$V" '$V'`},
+		{name: "escaped single quote", cmd: `echo 'it'\''s'; echo "it's"`},
+		{name: "word splitting", cmd: `printf '%s|' "a b" 'c  d' e\ f; echo`},
+		{name: "pipes", cmd: `echo one | tr a-z A-Z | sed 's/O/0/'`},
+		{name: "multi-line script", cmd: "x=1\nif [ \"$x\" = 1 ]; then\n  echo yes\nfi\nexit 3"},
+		{name: "dollar zero and arguments", cmd: `echo "$0"; echo "$#" "$@"`},
+		{name: "line numbers", cmd: "echo $LINENO\n\necho $LINENO"},
+		{name: "exit 255", cmd: `exit 255`},
+		{name: "stdout, stderr, status", cmd: `echo out; echo err >&2; false`},
+		{name: "backslashes", cmd: `echo '\n' "\\" '\'`},
+		{name: "nested quotes", cmd: `echo "$(echo 'nested '"'"'quotes'"'"'')"`},
+		{name: "heredoc", cmd: "cat <<EOF\n$V 'x' \"y\"\nEOF"},
+		{name: "quoted heredoc", cmd: "cat <<'EOF'\n$V `x` \\\nEOF\necho after"},
+		{name: "continued first line", cmd: "echo a \\\n  b"},
+		{name: "background first", cmd: "sleep 0 &\nwait; echo waited"},
+		{name: "negation first", cmd: `! false && echo negated`},
+		{name: "comment only", cmd: `# nothing`},
+		{name: "empty", cmd: ``},
+		{name: "blank lines", cmd: "\n\n"},
+		{name: "exec", cmd: `exec echo replaced`},
+		{name: "exit trap", cmd: `trap 'echo bye' EXIT; echo hi`},
+		{name: "set -e", cmd: "set -e\nfalse\necho not reached"},
+		{name: "not found", cmd: "true\nno-such-command-gaffer"},
+		{name: "syntax error later", cmd: "echo before\nfi\necho after"},
+		{name: "unterminated quote", cmd: `'`, badFirstLine: true},
+		{name: "stray fi", cmd: `fi`, badFirstLine: true},
+		{name: "unfinished if", cmd: "if true; then\necho x", badFirstLine: true},
 	}
+	for _, sh := range shells {
+		t.Run(sh.name, func(t *testing.T) {
+			if _, err := os.Stat(sh.path); err != nil {
+				t.Skipf("%s not installed (apt-get install %s): %v", sh.path, sh.name, err)
+			}
+			run := func(t *testing.T, script string) (stdout, stderr string, code int) {
+				t.Helper()
+				cmd := exec.Command(sh.path, append(sh.argv[1:], "-c", script)...)
+				cmd.Args[0] = sh.argv[0]
+				cmd.Env = []string{"SHELL=" + sh.path, "PATH=/usr/bin:/bin", "V=from env"}
+				var o, e bytes.Buffer
+				cmd.Stdout, cmd.Stderr = &o, &e
+				err := cmd.Run()
+				var ee *exec.ExitError
+				if errors.As(err, &ee) {
+					code = ee.ExitCode()
+				} else if err != nil {
+					t.Fatal(err)
+				}
+				return o.String(), e.String(), code
+			}
+			// The pid printed is the shell's, the one that runs the command.
+			out, _, _ := run(t, wrap("echo $$", "n0nce"))
+			if l := pidLine(out); l == "" || out != l+strings.TrimPrefix(l, pidMarker+"n0nce ") {
+				t.Errorf("the pid line is not the command's $$: %q", out)
+			}
+			for _, tt := range tests {
+				t.Run(tt.name, func(t *testing.T) {
+					wantOut, wantErr, wantCode := run(t, tt.cmd)
+					wrapped := wrap(tt.cmd, "n0nce")
+					gotOut, gotErr, gotCode := run(t, wrapped)
+					if tt.badFirstLine {
+						// bash quotes the faulty line, echo included.
+						gotErr = strings.ReplaceAll(gotErr, strings.TrimSuffix(wrapped, tt.cmd), "")
+						if wantCode != 2 || strings.Contains(gotOut, pidMarker) {
+							t.Errorf("want exit 2 and no pid line; bare exit %d, wrapped stdout %q", wantCode, gotOut)
+						}
+					} else {
+						l := pidLine(gotOut)
+						if l == "" {
+							t.Fatalf("no pid line first: %q", gotOut)
+						}
+						gotOut = gotOut[len(l):]
+					}
+					if gotOut != wantOut || gotErr != wantErr || gotCode != wantCode {
+						t.Errorf("%q:\n wrapped: exit %d, stdout %q, stderr %q\n    bare: exit %d, stdout %q, stderr %q",
+							tt.cmd, gotCode, gotOut, gotErr, wantCode, wantOut, wantErr)
+					}
+				})
+			}
+		})
+	}
+}
+
+// pidLine returns the first line of out if it is a pid line.
+func pidLine(out string) string {
+	line, _, _ := strings.Cut(out, "\n")
+	if pid, ok := strings.CutPrefix(line, pidMarker+"n0nce "); !ok || pid == "" || strings.Trim(pid, "0123456789") != "" {
+		return ""
+	}
+	return line + "\n"
 }
 
 // recorder remembers each write, to check that bytes are not held back
