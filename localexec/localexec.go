@@ -1,5 +1,6 @@
 // Package localexec implements gaffer.Executor for hosts marked local: the
-// command runs on the server itself with /bin/sh -c.
+// command runs on the server itself with /bin/sh -c, in a minimal
+// environment rather than the server's.
 package localexec
 
 import (
@@ -41,7 +42,11 @@ type Executor struct {
 	// A background child (cmd &) keeps the pipes open, possibly for ever;
 	// it is left running, but Exec returns.
 	OutputDelay time.Duration
-	Logger      *slog.Logger
+	// Env is added to the minimal environment commands get (PATH, HOME,
+	// USER, LOGNAME, SHELL, LANG, TZ): "NAME=value" sets NAME, "NAME"
+	// passes on the server's NAME if it has one. See ParseEnv.
+	Env    []string
+	Logger *slog.Logger
 }
 
 var _ gaffer.Executor = (*Executor)(nil)
@@ -80,6 +85,7 @@ func (e *Executor) Exec(ctx context.Context, host *gaffer.Host, spec gaffer.Exec
 
 	cmd := exec.Command(e.shell(), "-c", spec.Command)
 	cmd.Stdout, cmd.Stderr = outW, errW
+	cmd.Env = e.environ()
 	// Its own process group, so cancelling reaches the shell's children too.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	err = cmd.Start()
