@@ -111,7 +111,7 @@ func (m *Main) Open(ctx context.Context) error {
 	}
 	// Each host carries its route (ProxyJump): one executor reaches them all.
 	m.SSH = &sshexec.Executor{KnownHostsFile: expandHome(c.knownHosts), Logger: m.Logger}
-	m.Local = &localexec.Executor{}
+	m.Local = &localexec.Executor{Env: c.localEnv}
 
 	hosts := m.Hosts
 	m.Foreman = foreman.New(foreman.Config{

@@ -16,6 +16,7 @@ import (
 
 	"github.com/gaffer-dev/gaffer"
 	"github.com/gaffer-dev/gaffer/inventory"
+	"github.com/gaffer-dev/gaffer/localexec"
 	"github.com/gaffer-dev/gaffer/web"
 )
 
@@ -28,6 +29,7 @@ type serveConfig struct {
 	shutdownGrace, liveLinger, leaseTTL                time.Duration
 	liveBuffer                                         int
 	archiveDir, instance, redisPrefix, sshConfig       string
+	localEnv                                           []string // localexec.Executor.Env
 }
 
 // store is a job store that also keeps the server's settings.
@@ -68,6 +70,10 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 	fs.StringVar(&c.databaseURL, "database-url", "", "PostgreSQL URL (default: embedded SQLite in --data-dir)")
 	fs.StringVar(&c.redisURL, "redis-url", "", "Redis URL for a live log shared by several servers (default: in-process)")
 	fs.BoolVar(&c.local, "local", true, "offer the host \"local\": commands run on this server with /bin/sh")
+	fs.Func("local-env", "environment of commands on \"local\" beyond PATH, HOME, USER, LOGNAME, SHELL, LANG, TZ: comma-separated NAME=value, or NAME to pass on the server's", func(v string) (err error) {
+		c.localEnv, err = localexec.ParseEnv(v)
+		return err
+	})
 	fs.BoolVar(&c.resetToken, "reset-admin-token", false, "generate a new admin token, print its login link, and forget the old one")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.DurationVar(&c.shutdownGrace, "shutdown-grace", 10*time.Second, "on SIGTERM, how long running jobs get to record that they were interrupted")
