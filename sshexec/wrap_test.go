@@ -60,7 +60,7 @@ func TestWrapKeepsShellSemantics(t *testing.T) {
 	for _, sh := range shells {
 		t.Run(sh.name, func(t *testing.T) {
 			if _, err := os.Stat(sh.path); err != nil {
-				t.Skipf("%s not installed (apt-get install %s): %v", sh.path, sh.name, err)
+				t.Fatalf("%s is missing (scripts/test installs it: apt-get install %s): %v", sh.path, sh.name, err)
 			}
 			run := func(t *testing.T, script string) (stdout, stderr string, code int) {
 				t.Helper()
