@@ -50,8 +50,9 @@ type Config struct {
 	// Hosts returns the current inventory.
 	Hosts  func() []gaffer.Host
 	Logger *slog.Logger
-	// LiveLinger is how long a finished job's live buffer is kept before it
-	// is deleted (its log is in the archive by then). Default 1 minute.
+	// LiveLinger is how long a finished job's live buffer is kept when its
+	// archive could not be completed; with a complete archive it goes at
+	// once. Default 1 minute.
 	LiveLinger time.Duration
 
 	// Instance names this server among those sharing the store; it is each
@@ -622,8 +623,8 @@ func (f *Foreman) endRun(aj *activeJob, i int, status gaffer.Status, code *int, 
 }
 
 // finishJob completes the archive, stores the final status, and only then
-// closes the live log, so a reader that finds the live log gone finds the
-// archive complete.
+// closes and drops the live log, so a reader that finds the live log gone
+// finds the archive complete.
 func (f *Foreman) finishJob(aj *activeJob) {
 	ctx := context.Background()
 	now := time.Now().UTC()
@@ -633,7 +634,9 @@ func (f *Foreman) finishJob(aj *activeJob) {
 	job := copyJob(aj.job)
 	aj.mu.Unlock()
 
+	complete := true
 	if err := aj.log.complete(); err != nil {
+		complete = false
 		f.log.Error("complete archive", "job", job.ID, "err", err)
 	}
 	sctx, cancel := f.storeCtx()
@@ -660,12 +663,21 @@ func (f *Foreman) finishJob(aj *activeJob) {
 			f.verify(f.bg, job.ID, checks)
 		}()
 	}
-	f.dropLiveLater(job.ID)
+	if complete {
+		// Readers find the whole log in the archive now, and a finished
+		// job keeps no memory.
+		if err := f.cfg.Live.Delete(ctx, job.ID); err != nil && gaffer.ErrorCode(err) != gaffer.ENOTFOUND {
+			f.log.Error("delete live log", "job", job.ID, "err", err)
+		}
+	} else {
+		f.dropLiveLater(job.ID)
+	}
 }
 
-// dropLiveLater deletes a finished job's live buffer after LiveLinger (its
-// log is in the archive). Shutdown cancels what is still pending: a Redis
-// buffer expires by itself, a memory one goes with the process.
+// dropLiveLater deletes a finished job's live buffer after LiveLinger: its
+// archive failed or was sealed after a crash, so the buffer may hold records
+// the archive lacks. Shutdown cancels what is still pending: a Redis buffer
+// expires by itself, a memory one goes with the process.
 func (f *Foreman) dropLiveLater(id int64) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -63,7 +63,7 @@ func newForeman(t *testing.T, exec gaffer.Executor, arch gaffer.Archive, hosts [
 		}
 		arch = a
 	}
-	return foreman.New(foreman.Config{Store: db, Live: memory.NewLiveLog(0), Archive: arch, Executor: exec,
+	return foreman.New(foreman.Config{Store: db, Live: memory.NewLiveLog(0, 0), Archive: arch, Executor: exec,
 		Hosts: func() []gaffer.Host { return hosts }})
 }
 
@@ -226,7 +226,7 @@ func TestLostLeaseInterruptsJobs(t *testing.T) {
 	}
 	defer db.Close()
 	a, _ := archive.Open(t.TempDir())
-	f := foreman.New(foreman.Config{Store: failingBeats{db}, Live: memory.NewLiveLog(0), Archive: a, Executor: &blockingExec{},
+	f := foreman.New(foreman.Config{Store: failingBeats{db}, Live: memory.NewLiveLog(0, 0), Archive: a, Executor: &blockingExec{},
 		Hosts: func() []gaffer.Host { return []gaffer.Host{{Name: "h"}} }, Shared: true, LeaseTTL: 200 * time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

@@ -56,7 +56,7 @@ func newArchive(t *testing.T) *archive.Archive {
 // runs on after Shutdown said what it interrupted.
 func TestStartDuringShutdown(t *testing.T) {
 	store := &gatedStore{JobStore: newStore(t), entered: make(chan struct{}), release: make(chan struct{})}
-	f := foreman.New(foreman.Config{Store: store, Live: memory.NewLiveLog(0), Archive: newArchive(t), Executor: &blockingExec{},
+	f := foreman.New(foreman.Config{Store: store, Live: memory.NewLiveLog(0, 0), Archive: newArchive(t), Executor: &blockingExec{},
 		Hosts: func() []gaffer.Host { return []gaffer.Host{{Name: "h"}} }})
 
 	type started struct {
@@ -100,7 +100,7 @@ func TestStartDuringShutdown(t *testing.T) {
 func TestStartRacesShutdown(t *testing.T) {
 	for i := 0; i < 20; i++ {
 		store := newStore(t)
-		f := foreman.New(foreman.Config{Store: store, Live: memory.NewLiveLog(0), Archive: newArchive(t), Executor: &blockingExec{},
+		f := foreman.New(foreman.Config{Store: store, Live: memory.NewLiveLog(0, 0), Archive: newArchive(t), Executor: &blockingExec{},
 			Hosts: func() []gaffer.Host { return []gaffer.Host{{Name: "h"}} }})
 		var wg sync.WaitGroup
 		ids := make(chan int64, 4)
@@ -157,7 +157,7 @@ func TestWorkersBoundStoreWrites(t *testing.T) {
 	store := &hungStore{JobStore: newStore(t), gone: make(chan struct{})}
 	t.Cleanup(func() { close(store.gone) })
 	exec := &fakeExec{results: map[string]gaffer.Result{}, output: "hi\n"}
-	f := foreman.New(foreman.Config{Store: store, Live: memory.NewLiveLog(0), Archive: newArchive(t), Executor: exec,
+	f := foreman.New(foreman.Config{Store: store, Live: memory.NewLiveLog(0, 0), Archive: newArchive(t), Executor: exec,
 		Hosts: func() []gaffer.Host { return []gaffer.Host{{Name: "h1"}, {Name: "h2"}} }, StoreTimeout: 100 * time.Millisecond})
 	if _, err := f.Start(context.Background(), gaffer.JobRequest{Command: "x", Hosts: []string{"h1", "h2"}}, "t"); err != nil {
 		t.Fatal(err)

@@ -2,7 +2,7 @@
 // must meet. An implementation's tests call Run with a constructor:
 //
 //	func TestLiveLog(t *testing.T) {
-//		livelogtest.Run(t, func(t *testing.T) gaffer.LiveLog { return memory.NewLiveLog(0) })
+//		livelogtest.Run(t, func(t *testing.T) gaffer.LiveLog { return memory.NewLiveLog(0, 0) })
 //	}
 //
 // The suite is neutral about buffer sizes: where records may have been

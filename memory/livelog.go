@@ -2,11 +2,21 @@
 // running job it keeps a bounded tail of the log and wakes readers when
 // records arrive. Older records are dropped; readers asking for them get
 // ETRIMMED and read the archive instead.
+//
+// Records are held packed, not as gaffer.Record values: a short line costs
+// its bytes plus 16, where a Record and its own data allocation cost over a
+// hundred. The limits count every byte the buffers allocate, so they bound
+// the memory really held: per job, and for all jobs together.
 package memory
 
 import (
 	"context"
+	"math"
+	"slices"
+	"sort"
 	"sync"
+	"time"
+	"unsafe"
 
 	"github.com/gaffer-dev/gaffer"
 )
@@ -14,8 +24,31 @@ import (
 // DefaultMaxBytes bounds one job's buffer when NewLiveLog is given no limit.
 const DefaultMaxBytes = 8 << 20
 
+// DefaultBudget bounds all buffers together when NewLiveLog is given none:
+// eight jobs with large outputs keep their whole DefaultMaxBytes.
+const DefaultBudget = 64 << 20
+
 // DefaultReadLimit is the number of records Read returns when limit <= 0.
 const DefaultReadLimit = 1000
+
+// What holding records costs besides their data, counted against the limits.
+const (
+	metaSize = int(unsafe.Sizeof(meta{}))
+	// A segment's header (56 bytes in a 64-byte size class) and its slot
+	// in buffer.segs, which has room to grow.
+	segOverhead = 80
+	// A (host, stream) pair: its slot in buffer.srcs and its map entry.
+	srcOverhead = 64
+
+	// Segments grow from minSegBytes to maxSegBytes as output keeps coming,
+	// so a quiet job holds little and a busy one is trimmed in steps that
+	// are small beside its limit.
+	minSegBytes = 1 << 10
+	maxSegBytes = 64 << 10
+)
+
+// noTime stands for the zero time.Time in meta.ts.
+const noTime = math.MinInt64
 
 // Ensure LiveLog implements the interface.
 var _ gaffer.LiveLog = (*LiveLog)(nil)
@@ -23,35 +56,74 @@ var _ gaffer.LiveLog = (*LiveLog)(nil)
 // LiveLog is an in-memory gaffer.LiveLog. The zero value is not usable; call
 // NewLiveLog.
 type LiveLog struct {
-	maxBytes int
+	maxBytes int // per job
+	budget   int // all jobs
+	segBytes int // largest segment, but for a single larger record
 
-	mu   sync.RWMutex
-	jobs map[int64]*buffer
+	mu    sync.RWMutex
+	jobs  map[int64]*buffer
+	total int // sum of the buffers' sizes
 }
 
-// buffer is the tail of one job's log. recs[head:] are the records held, with
-// seqs first, first+1, …, last; recs[:head] are dropped slots, zeroed so
-// their data can be collected, and reclaimed by compact.
+// buffer is the tail of one job's log: segments of consecutive records,
+// oldest first, holding seqs first..last.
 type buffer struct {
-	recs   []gaffer.Record
-	head   int
-	size   int   // sum of Record.Size over held records
-	first  int64 // seq of recs[head]; last+1 when nothing is held
+	segs   []*segment
+	size   int   // bytes allocated for segs and srcs
+	first  int64 // seq of the oldest record held; last+1 when none is
 	last   int64 // seq of the newest record ever appended; 0 before any
 	closed bool
 	// changed is closed and replaced on every Append, Close and Delete, so
 	// any number of waiters wake at once without per-reader queues.
 	changed chan struct{}
+
+	// srcs are the (host, stream) pairs of the records, which meta.src
+	// points into: a job has a few per host, not one per record.
+	srcs    []source
+	srcIdx  map[source]uint32
+	lastSrc uint32
 }
 
-// NewLiveLog returns a LiveLog that holds at most maxBytes per job (as
-// measured by Record.Size), or DefaultMaxBytes when maxBytes <= 0. The newest
-// record is always kept, even when it alone is larger.
-func NewLiveLog(maxBytes int) *LiveLog {
+type source struct {
+	host   string
+	stream gaffer.Stream
+}
+
+// segment holds consecutive records, seqs first, first+1, …: their data back
+// to back in data, the rest in meta. Its capacities are fixed when it is
+// made, so its size never changes and readers can keep slices of data.
+type segment struct {
+	first int64
+	data  []byte
+	meta  []meta
+}
+
+type meta struct {
+	ts  int64  // Unix ns, or noTime
+	end uint32 // end of the record's data in segment.data; it starts where the previous one ends
+	src uint32 // index in buffer.srcs << 1 | 1 if NL
+}
+
+func (s *segment) bytes() int { return segOverhead + cap(s.data) + cap(s.meta)*metaSize }
+
+func (s *segment) fits(r *gaffer.Record) bool {
+	return len(s.meta) < cap(s.meta) && len(s.data)+len(r.Data) <= cap(s.data)
+}
+
+// NewLiveLog returns a LiveLog that holds at most maxBytes per job, or
+// DefaultMaxBytes when maxBytes <= 0, and at most budget bytes for all jobs
+// together, or DefaultBudget when budget <= 0. Over the budget, the largest
+// buffers lose their oldest records first. The newest records of a job are
+// always kept, even when they alone are larger.
+func NewLiveLog(maxBytes, budget int) *LiveLog {
 	if maxBytes <= 0 {
 		maxBytes = DefaultMaxBytes
 	}
-	return &LiveLog{maxBytes: maxBytes, jobs: make(map[int64]*buffer)}
+	if budget <= 0 {
+		budget = DefaultBudget
+	}
+	seg := min(maxSegBytes, max(maxBytes/16, 256), maxBytes)
+	return &LiveLog{maxBytes: maxBytes, budget: budget, segBytes: seg, jobs: make(map[int64]*buffer)}
 }
 
 // Create starts an empty live log for a job. ECONFLICT if it already exists.
@@ -61,7 +133,7 @@ func (l *LiveLog) Create(ctx context.Context, jobID int64) error {
 	if _, ok := l.jobs[jobID]; ok {
 		return gaffer.Errorf(gaffer.ECONFLICT, "live log for job %d already exists", jobID)
 	}
-	l.jobs[jobID] = &buffer{first: 1, changed: make(chan struct{})}
+	l.jobs[jobID] = &buffer{first: 1, changed: make(chan struct{}), srcIdx: make(map[source]uint32)}
 	return nil
 }
 
@@ -80,43 +152,160 @@ func (l *LiveLog) Append(ctx context.Context, jobID int64, recs []gaffer.Record)
 	for i := range recs {
 		if want := b.last + 1 + int64(i); recs[i].Seq != want {
 			return gaffer.Errorf(gaffer.EINVALID, "live log for job %d: record seq %d, want %d", jobID, recs[i].Seq, want)
+		} else if uint64(len(recs[i].Data)) > math.MaxUint32 {
+			return gaffer.Errorf(gaffer.EINVALID, "live log for job %d: record %d holds %d bytes", jobID, recs[i].Seq, len(recs[i].Data))
 		}
 	}
 	if len(recs) == 0 {
 		return nil
 	}
 
-	for i := range recs {
-		b.size += recs[i].Size()
-	}
-	b.recs = append(b.recs, recs...)
-	b.last += int64(len(recs))
+	size := b.size
+	b.put(recs, l.segBytes)
 	b.trim(l.maxBytes)
+	l.total += b.size - size
+	if l.total > l.budget {
+		l.trimBudget()
+	}
 	b.broadcast()
 	return nil
 }
 
-// trim drops the oldest records until the buffer fits maxBytes, keeping the
-// newest record whatever its size.
-func (b *buffer) trim(maxBytes int) {
-	for b.size > maxBytes && len(b.recs)-b.head > 1 {
-		b.size -= b.recs[b.head].Size()
-		b.recs[b.head] = gaffer.Record{}
-		b.head++
-		b.first++
+// put copies recs into the newest segment while they fit, and into new
+// segments after it.
+func (b *buffer) put(recs []gaffer.Record, segBytes int) {
+	var s *segment
+	if len(b.segs) > 0 {
+		s = b.segs[len(b.segs)-1]
 	}
-	// Reclaim dropped slots once they are the larger part, so the backing
-	// array stays within a small factor of what is held (amortised O(1)).
-	if b.head > 0 && b.head >= len(b.recs)-b.head {
-		held := make([]gaffer.Record, len(b.recs)-b.head, 2*(len(b.recs)-b.head))
-		copy(held, b.recs[b.head:])
-		b.recs, b.head = held, 0
+	for i := range recs {
+		r := &recs[i]
+		if s == nil || !s.fits(r) {
+			s = b.newSegment(recs[i:], segBytes)
+		}
+		src := b.source(r.Host, r.Stream) << 1
+		if r.NL {
+			src |= 1
+		}
+		ts := int64(noTime)
+		if !r.TS.IsZero() {
+			ts = r.TS.UnixNano()
+		}
+		s.data = append(s.data, r.Data...)
+		s.meta = append(s.meta, meta{ts: ts, end: uint32(len(s.data)), src: src})
+		b.last = r.Seq
+	}
+}
+
+// newSegment appends a segment sized for the records of rest that fit in
+// one: twice the size of the one before, up to segBytes, and never less
+// than the first record needs. Room left after rest is shared out by the
+// mean size of its records, for the batches that follow.
+func (b *buffer) newSegment(rest []gaffer.Record, segBytes int) *segment {
+	prev := 0
+	if len(b.segs) > 0 {
+		prev = b.segs[len(b.segs)-1].bytes()
+	}
+	room := min(segBytes, max(2*prev, min(minSegBytes, segBytes))) - segOverhead
+	n, data := 0, 0
+	for i := range rest {
+		need := len(rest[i].Data) + metaSize
+		if n > 0 && data+n*metaSize+need > room {
+			break
+		}
+		n, data = n+1, data+len(rest[i].Data)
+	}
+	if spare := room - data - n*metaSize; spare > 0 {
+		mean := data / n
+		more := spare / (mean + metaSize)
+		n, data = n+more, data+more*mean
+	}
+	// Grow, unlike make, rounds the capacities up to the size the
+	// allocator really gives, so they are counted and usable.
+	s := &segment{first: rest[0].Seq, data: slices.Grow([]byte(nil), data), meta: slices.Grow([]meta(nil), n)}
+	b.segs = append(b.segs, s)
+	b.size += s.bytes()
+	return s
+}
+
+// source returns the index of (host, stream) in srcs, adding it if new.
+func (b *buffer) source(host string, stream gaffer.Stream) uint32 {
+	if int(b.lastSrc) < len(b.srcs) && b.srcs[b.lastSrc] == (source{host, stream}) {
+		return b.lastSrc
+	}
+	k := source{host, stream}
+	i, ok := b.srcIdx[k]
+	if !ok {
+		i = uint32(len(b.srcs))
+		b.srcs = append(b.srcs, k)
+		b.srcIdx[k] = i
+		b.size += srcOverhead + len(host) + len(stream)
+	}
+	b.lastSrc = i
+	return i
+}
+
+// trim drops the oldest segments until the buffer fits maxBytes, keeping
+// the newest segment whatever its size.
+func (b *buffer) trim(maxBytes int) {
+	for b.size > maxBytes && len(b.segs) > 1 {
+		b.dropOldest()
+	}
+}
+
+// dropOldest drops the oldest segment and returns its size.
+func (b *buffer) dropOldest() int {
+	s := b.segs[0]
+	b.segs[0] = nil
+	b.segs = b.segs[1:]
+	if len(b.segs) > 0 {
+		b.first = b.segs[0].first
+	} else {
+		b.first = b.last + 1
+	}
+	b.size -= s.bytes()
+	return s.bytes()
+}
+
+// trimBudget drops the oldest segments of the largest buffers until all
+// buffers fit the budget together, or each holds only its newest segment.
+// It looks at every job per segment dropped: there are few running jobs,
+// and a segment is a chunk of output, not a line.
+func (l *LiveLog) trimBudget() {
+	for l.total > l.budget {
+		var largest *buffer
+		for _, b := range l.jobs {
+			if len(b.segs) > 1 && (largest == nil || b.size > largest.size) {
+				largest = b
+			}
+		}
+		if largest == nil {
+			return
+		}
+		l.total -= largest.dropOldest()
 	}
 }
 
 func (b *buffer) broadcast() {
 	close(b.changed)
 	b.changed = make(chan struct{})
+}
+
+// record rebuilds record j of s. Its Data shares the segment's array,
+// whose bytes never change: a later trim only lets it go.
+func (b *buffer) record(s *segment, j int) gaffer.Record {
+	m := s.meta[j]
+	start := uint32(0)
+	if j > 0 {
+		start = s.meta[j-1].end
+	}
+	src := b.srcs[m.src>>1]
+	r := gaffer.Record{Seq: s.first + int64(j), Host: src.host, Stream: src.stream,
+		Data: s.data[start:m.end:m.end], NL: m.src&1 == 1}
+	if m.ts != noTime {
+		r.TS = time.Unix(0, m.ts).UTC()
+	}
+	return r
 }
 
 // Read returns up to limit (DefaultReadLimit when <= 0) records with seq >
@@ -142,13 +331,18 @@ func (l *LiveLog) Read(ctx context.Context, jobID int64, after int64, limit int)
 		return nil, b.closed, nil
 	}
 
-	i := b.head + int(after+1-b.first)
-	n := min(limit, len(b.recs)-i)
-	// A copy, so that later trims (which zero dropped slots) and compaction
-	// never race with the caller. Data is shared: it is immutable.
-	recs := make([]gaffer.Record, n)
-	copy(recs, b.recs[i:i+n])
-	return recs, b.closed && recs[n-1].Seq == b.last, nil
+	next := after + 1
+	// The segment holding next: the last one starting at or before it.
+	i := sort.Search(len(b.segs), func(i int) bool { return b.segs[i].first > next }) - 1
+	recs := make([]gaffer.Record, 0, min(int64(limit), b.last-after))
+	for ; i < len(b.segs) && len(recs) < limit; i++ {
+		s := b.segs[i]
+		for j := int(next - s.first); j < len(s.meta) && len(recs) < limit; j++ {
+			recs = append(recs, b.record(s, j))
+			next++
+		}
+	}
+	return recs, b.closed && next-1 == b.last, nil
 }
 
 // Wait blocks until a record with seq > after exists, the log is closed or
@@ -208,8 +402,16 @@ func (l *LiveLog) Delete(ctx context.Context, jobID int64) error {
 		return notFound(jobID)
 	}
 	delete(l.jobs, jobID)
+	l.total -= b.size
 	close(b.changed)
 	return nil
+}
+
+// Held returns how many jobs have a buffer and the bytes all buffers hold.
+func (l *LiveLog) Held() (jobs, bytes int) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return len(l.jobs), l.total
 }
 
 func notFound(jobID int64) error {

@@ -2,6 +2,7 @@ package memory
 
 import (
 	"context"
+	"runtime"
 	"testing"
 	"time"
 
@@ -11,28 +12,26 @@ import (
 
 func TestLiveLog(t *testing.T) {
 	t.Run("Default", func(t *testing.T) {
-		livelogtest.Run(t, func(t *testing.T) gaffer.LiveLog { return NewLiveLog(0) })
+		livelogtest.Run(t, func(t *testing.T) gaffer.LiveLog { return NewLiveLog(0, 0) })
 	})
 	// A small buffer (still above the suite's minimum) trims often, so
 	// the suite's ETRIMMED paths run.
 	t.Run("Small", func(t *testing.T) {
-		livelogtest.Run(t, func(t *testing.T) gaffer.LiveLog { return NewLiveLog(32 << 10) })
+		livelogtest.Run(t, func(t *testing.T) gaffer.LiveLog { return NewLiveLog(32<<10, 0) })
 	})
 }
 
 // TestLiveLog_Bounded appends 1 GB worth of records to one job and checks
-// that the buffer never holds more than its limit.
+// that the buffer never holds more than its limit, counted as the bytes its
+// segments and source table allocate.
 func TestLiveLog_Bounded(t *testing.T) {
 	const n, size, maxBytes = 100_000, 10 << 10, 4 << 20
 	ctx := context.Background()
-	l := NewLiveLog(maxBytes)
+	l := NewLiveLog(maxBytes, 0)
 	if err := l.Create(ctx, 1); err != nil {
 		t.Fatal(err)
 	}
-	// Records share one data slice: the limit counts bytes held by records,
-	// and the test need not allocate a gigabyte to exercise it.
 	data := make([]byte, size)
-	recSize := (&gaffer.Record{Host: "h", Data: data}).Size()
 	for seq := int64(1); seq <= n; seq += 10 {
 		batch := make([]gaffer.Record, 10)
 		for i := range batch {
@@ -43,18 +42,26 @@ func TestLiveLog_Bounded(t *testing.T) {
 		}
 
 		b := l.jobs[1]
+		held, alloc := int64(0), srcOverhead+len("h")+len(gaffer.Stdout)
+		for i, s := range b.segs {
+			held += int64(len(s.meta))
+			alloc += segOverhead + cap(s.data) + cap(s.meta)*metaSize
+			if i > 0 && s.first != b.segs[i-1].first+int64(len(b.segs[i-1].meta)) {
+				t.Fatalf("after seq %d: segment %d starts at seq %d", b.last, i, s.first)
+			}
+		}
 		if b.size > maxBytes {
 			t.Fatalf("after seq %d the buffer holds %d bytes, limit %d", b.last, b.size, maxBytes)
-		} else if held := len(b.recs) - b.head; b.size != held*recSize {
-			t.Fatalf("after seq %d: size %d for %d records", b.last, b.size, held)
-		} else if int64(held) != b.last-b.first+1 {
+		} else if b.size != alloc || l.total != alloc {
+			t.Fatalf("after seq %d: size %d (total %d), but %d bytes allocated", b.last, b.size, l.total, alloc)
+		} else if held != b.last-b.first+1 {
 			t.Fatalf("after seq %d: %d records held for seqs %d..%d", b.last, held, b.first, b.last)
-		} else if cap(b.recs) > 4*held+20 {
-			t.Fatalf("after seq %d: backing array of %d for %d records", b.last, cap(b.recs), held)
+		} else if b.size < maxBytes*3/4 && b.last > 1000 {
+			t.Fatalf("after seq %d: only %d bytes held of %d", b.last, b.size, maxBytes)
 		}
 	}
 
-	for _, after := range []int64{0, 1, n / 2, int64(n - maxBytes/recSize - 1)} {
+	for _, after := range []int64{0, 1, n / 2, int64(n - maxBytes/size - 1)} {
 		if _, _, err := l.Read(ctx, 1, after, 10); gaffer.ErrorCode(err) != gaffer.ETRIMMED {
 			t.Errorf("Read(after=%d): %v, want ETRIMMED", after, err)
 		}
@@ -71,7 +78,7 @@ func TestLiveLog_Bounded(t *testing.T) {
 // is still held until the next one arrives.
 func TestLiveLog_KeepsNewest(t *testing.T) {
 	ctx := context.Background()
-	l := NewLiveLog(200)
+	l := NewLiveLog(200, 0)
 	if err := l.Create(ctx, 1); err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +105,7 @@ func TestLiveLog_KeepsNewest(t *testing.T) {
 // by later trims, which zero the buffer's dropped slots.
 func TestLiveLog_ReadIsCopy(t *testing.T) {
 	ctx := context.Background()
-	l := NewLiveLog(300)
+	l := NewLiveLog(300, 0)
 	if err := l.Create(ctx, 1); err != nil {
 		t.Fatal(err)
 	}
@@ -124,11 +131,173 @@ func TestLiveLog_ReadIsCopy(t *testing.T) {
 }
 
 func TestLiveLog_CreateTwice(t *testing.T) {
-	l := NewLiveLog(0)
+	l := NewLiveLog(0, 0)
 	if err := l.Create(context.Background(), 1); err != nil {
 		t.Fatal(err)
 	}
 	if err := l.Create(context.Background(), 1); gaffer.ErrorCode(err) != gaffer.ECONFLICT {
 		t.Fatalf("second Create: %v, want ECONFLICT", err)
 	}
+}
+
+// TestLiveLog_CountsRealMemory fills buffers with short lines, whose memory
+// is mostly per-record overhead, and checks with the Go heap itself that
+// the buffers hold no more than their limit says.
+func TestLiveLog_CountsRealMemory(t *testing.T) {
+	const jobs, maxBytes, n = 4, 4 << 20, 1_000_000
+	ctx := context.Background()
+	heap := func() uint64 {
+		var ms runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc
+	}
+	before := heap()
+	l := NewLiveLog(maxBytes, 0)
+	for job := int64(1); job <= jobs; job++ {
+		if err := l.Create(ctx, job); err != nil {
+			t.Fatal(err)
+		}
+		batch := make([]gaffer.Record, 1000)
+		for seq := int64(1); seq <= n; seq += int64(len(batch)) {
+			for i := range batch {
+				// A fresh 1-byte slice per record, as the framer makes them.
+				batch[i] = gaffer.Record{Seq: seq + int64(i), TS: time.Now(), Host: "web-1", Stream: gaffer.Stdout, Data: []byte{'x'}, NL: true}
+			}
+			if err := l.Append(ctx, job, batch); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	held := int64(heap()) - int64(before)
+	t.Logf("%d buffers of %d MiB hold %.1f MiB of Go heap", jobs, maxBytes>>20, float64(held)/(1<<20))
+	if limit := int64(jobs * maxBytes * 11 / 10); held > limit {
+		t.Fatalf("%d buffers of %d bytes hold %d bytes of heap, more than %d", jobs, maxBytes, held, limit)
+	}
+	runtime.KeepAlive(l)
+}
+
+// appendN appends n records of size bytes each to job, in batches of 100.
+func appendN(t *testing.T, l *LiveLog, job int64, n, size int) {
+	t.Helper()
+	data := make([]byte, size)
+	b := l.jobs[job]
+	for done := 0; done < n; {
+		batch := make([]gaffer.Record, min(100, n-done))
+		for i := range batch {
+			batch[i] = gaffer.Record{Seq: b.last + 1 + int64(i), Host: "h", Stream: gaffer.Stdout, Data: data, NL: true}
+		}
+		if err := l.Append(context.Background(), job, batch); err != nil {
+			t.Fatal(err)
+		}
+		done += len(batch)
+	}
+}
+
+// checkTotal asserts that the budget's count is the sum of the buffers'.
+func checkTotal(t *testing.T, l *LiveLog) {
+	t.Helper()
+	sum := 0
+	for _, b := range l.jobs {
+		sum += b.size
+	}
+	if sum != l.total {
+		t.Fatalf("total %d, but the buffers hold %d", l.total, sum)
+	}
+}
+
+// TestLiveLog_Budget checks the bound on all buffers together: the largest
+// lose their oldest records first, small ones keep theirs, each keeps its
+// newest records, and deleted buffers give their bytes back.
+func TestLiveLog_Budget(t *testing.T) {
+	ctx := context.Background()
+	const perJob, budget = 1 << 20, 2 << 20
+
+	t.Run("AllJobsWithin", func(t *testing.T) {
+		l := NewLiveLog(perJob, budget)
+		for job := int64(1); job <= 5; job++ {
+			if err := l.Create(ctx, job); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for round := 0; round < 20; round++ {
+			for job := int64(1); job <= 5; job++ {
+				appendN(t, l, job, 100, 1000)
+				checkTotal(t, l)
+				if l.total > budget {
+					t.Fatalf("round %d, job %d: buffers hold %d bytes, budget %d", round, job, l.total, budget)
+				}
+			}
+		}
+		for job := int64(1); job <= 5; job++ {
+			last := l.jobs[job].last
+			if recs, _, err := l.Read(ctx, job, last-1, 10); err != nil || len(recs) != 1 {
+				t.Fatalf("job %d: newest record: %d records, %v", job, len(recs), err)
+			}
+			if _, _, err := l.Read(ctx, job, 0, 10); gaffer.ErrorCode(err) != gaffer.ETRIMMED {
+				t.Fatalf("job %d: Read(after=0) = %v, want ETRIMMED", job, err)
+			}
+		}
+	})
+
+	t.Run("LargestFirst", func(t *testing.T) {
+		l := NewLiveLog(perJob, budget)
+		for job := int64(1); job <= 3; job++ {
+			if err := l.Create(ctx, job); err != nil {
+				t.Fatal(err)
+			}
+		}
+		appendN(t, l, 1, 100, 100) // small
+		appendN(t, l, 2, 900, 1000)
+		appendN(t, l, 3, 4000, 1000) // over its own limit: trimmed to it
+		appendN(t, l, 2, 900, 1000)  // now the largest: it pays
+		checkTotal(t, l)
+		if l.total > budget {
+			t.Fatalf("buffers hold %d bytes, budget %d", l.total, budget)
+		}
+		if recs, _, err := l.Read(ctx, 1, 0, 1000); err != nil || len(recs) != 100 {
+			t.Fatalf("the small job lost records: %d records, %v", len(recs), err)
+		}
+		if b2, b3 := l.jobs[2].size, l.jobs[3].size; b2 > b3+maxSegBytes || b3 > b2+maxSegBytes {
+			t.Fatalf("job 2 holds %d bytes and job 3 %d: the largest should have been trimmed to even them out", b2, b3)
+		}
+	})
+
+	t.Run("NewestKept", func(t *testing.T) {
+		l := NewLiveLog(perJob, 1) // every buffer is over budget
+		for job := int64(1); job <= 3; job++ {
+			if err := l.Create(ctx, job); err != nil {
+				t.Fatal(err)
+			}
+			appendN(t, l, job, 1000, 100)
+		}
+		checkTotal(t, l)
+		for job := int64(1); job <= 3; job++ {
+			if recs, _, err := l.Read(ctx, job, 999, 10); err != nil || len(recs) != 1 {
+				t.Fatalf("job %d: newest record: %d records, %v", job, len(recs), err)
+			}
+			if n := len(l.jobs[job].segs); n != 1 {
+				t.Fatalf("job %d holds %d segments over budget, want only its newest", job, n)
+			}
+		}
+	})
+
+	t.Run("DeleteGivesBack", func(t *testing.T) {
+		l := NewLiveLog(perJob, budget)
+		for job := int64(1); job <= 3; job++ {
+			if err := l.Create(ctx, job); err != nil {
+				t.Fatal(err)
+			}
+			appendN(t, l, job, 500, 1000)
+		}
+		for job := int64(1); job <= 3; job++ {
+			if err := l.Delete(ctx, job); err != nil {
+				t.Fatal(err)
+			}
+			checkTotal(t, l)
+		}
+		if jobs, bytes := l.Held(); jobs != 0 || bytes != 0 {
+			t.Fatalf("after deleting every buffer: %d jobs hold %d bytes", jobs, bytes)
+		}
+	})
 }

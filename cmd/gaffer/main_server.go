@@ -89,7 +89,7 @@ func (m *Main) Open(ctx context.Context) error {
 	if m.Archive, err = archive.Open(c.archiveDir); err != nil {
 		return fmt.Errorf("open log archive: %w", err)
 	}
-	m.Live = memory.NewLiveLog(c.liveBuffer)
+	m.Live = memory.NewLiveLog(c.liveBuffer, c.liveBudget)
 	if c.redisURL != "" {
 		rl, err := redis.New(ctx, c.redisURL, redis.Options{Prefix: c.redisPrefix, MaxBytesPerJob: int64(c.liveBuffer)})
 		if err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/gaffer-dev/gaffer"
 	"github.com/gaffer-dev/gaffer/inventory"
 	"github.com/gaffer-dev/gaffer/localexec"
+	"github.com/gaffer-dev/gaffer/memory"
 	"github.com/gaffer-dev/gaffer/web"
 )
 
@@ -27,7 +28,7 @@ type serveConfig struct {
 	local, resetToken                                  bool
 	logLevel                                           string
 	shutdownGrace, liveLinger, leaseTTL                time.Duration
-	liveBuffer                                         int
+	liveBuffer, liveBudget                             int
 	archiveDir, instance, redisPrefix, sshConfig       string
 	localEnv                                           []string // localexec.Executor.Env
 }
@@ -77,8 +78,9 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 	fs.BoolVar(&c.resetToken, "reset-admin-token", false, "generate a new admin token, print its login link, and forget the old one")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.DurationVar(&c.shutdownGrace, "shutdown-grace", 10*time.Second, "on SIGTERM, how long running jobs get to record that they were interrupted")
-	fs.DurationVar(&c.liveLinger, "live-linger", time.Minute, "how long a finished job's log stays in the live buffer before readers are served from the archive")
+	fs.DurationVar(&c.liveLinger, "live-linger", time.Minute, "how long a finished job's live buffer is kept when its archive could not be completed (otherwise it goes as soon as the archive is complete)")
 	fs.IntVar(&c.liveBuffer, "live-buffer", 8<<20, "bytes of each running job's newest output kept in the live buffer (memory or Redis); older output is read from the archive")
+	fs.IntVar(&c.liveBudget, "live-budget", memory.DefaultBudget, "bytes all running jobs' live buffers may hold together in memory (without --redis-url); over it, the largest lose their oldest output first")
 	fs.StringVar(&c.archiveDir, "archive-dir", "", "directory of finished and running job logs (default: DATA_DIR/archive); with several instances, one directory they all mount")
 	fs.StringVar(&c.redisPrefix, "redis-prefix", "gaffer:", "prefix of every Redis key, so deployments can share a Redis")
 	fs.StringVar(&c.instance, "instance", "", "this server's name among instances sharing a database (default: HOSTNAME-PID)")
@@ -88,6 +90,9 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("serve takes no arguments, got %q", fs.Args())
+	}
+	if c.liveBudget <= 0 {
+		return c, fmt.Errorf("--live-budget %d: give the bytes all live buffers may hold together, e.g. %d", c.liveBudget, memory.DefaultBudget)
 	}
 	return c, nil
 }

@@ -1,0 +1,143 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gaffer-dev/gaffer"
+)
+
+var (
+	buildOnce sync.Once
+	builtBin  string
+	buildErr  error
+)
+
+// gafferBinary builds ./cmd/gaffer without the race detector (whose shadow
+// memory would swamp any figure of the server's own), once per test binary.
+func gafferBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "gaffer-test-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		builtBin = filepath.Join(dir, "gaffer")
+		cmd := exec.Command("go", "build", "-o", builtBin, ".")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build ./cmd/gaffer: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return builtBin
+}
+
+// procStatusKB reads a field in kB (VmRSS, VmHWM) of /proc/PID/status.
+func procStatusKB(t *testing.T, pid int, field string) int64 {
+	t.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, field+":"); ok {
+			if f := strings.Fields(rest); len(f) > 0 {
+				if v, err := strconv.ParseInt(f[0], 10, 64); err == nil {
+					return v
+				}
+			}
+		}
+	}
+	t.Fatalf("/proc/%d/status has no %s", pid, field)
+	return 0
+}
+
+// Eight jobs at once, each printing three million short lines, on a server
+// with default settings (a real binary, not this race-instrumented test):
+// the live buffers stay within their budget and the server's peak RSS stays
+// far below what eight unbounded buffers would take (519 MiB before the
+// fix).
+func TestMemoryEightBigJobs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("eight jobs of 3 M lines each")
+	}
+	const jobs, lines, limitMiB = 8, 3_000_000, 300
+	bin := gafferBinary(t)
+	cmd := exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir(),
+		"--admin-token", testToken, "--log-level", "warn", "--ssh-config", "")
+	var out safeBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		cmd.Wait()
+	})
+	ts := &testServer{}
+	for deadline := time.Now().Add(60 * time.Second); ts.URL == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		for _, line := range strings.Split(out.String(), "\n") {
+			if rest, ok := strings.CutPrefix(line, "gaffer: listening on "); ok {
+				ts.URL = strings.Fields(rest)[0]
+			}
+		}
+	}
+	if ts.URL == "" {
+		t.Fatalf("server did not start: %s", out.String())
+	}
+	pid := cmd.Process.Pid
+	idle := procStatusKB(t, pid, "VmRSS")
+
+	ids := make([]int64, jobs)
+	for i := range ids {
+		ids[i] = ts.startJob(t, gaffer.JobRequest{Hosts: []string{"local"}, Command: fmt.Sprintf("seq 1 %d", lines)}).ID
+	}
+	for _, id := range ids {
+		deadline := time.Now().Add(10 * time.Minute)
+		for j := ts.job(t, id); j.FinishedAt == nil; j = ts.job(t, id) {
+			if time.Now().After(deadline) {
+				t.Fatalf("job %d still %s after 10 minutes", id, j.Status)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	peak, after := procStatusKB(t, pid, "VmHWM"), procStatusKB(t, pid, "VmRSS")
+	t.Logf("%d jobs of %d lines at once: server RSS idle %.1f MiB, peak (VmHWM) %.1f MiB, after the jobs %.1f MiB",
+		jobs, lines, float64(idle)/1024, float64(peak)/1024, float64(after)/1024)
+
+	for _, id := range ids {
+		if j := ts.job(t, id); j.Status != gaffer.StatusSucceeded {
+			t.Errorf("job %d: %s %+v", id, j.Status, j.Runs[0])
+		}
+		// A line cut by a quiet pause comes in two records: the last line
+		// is near seq N+1, not always at it.
+		recs := ts.ndjson(t, id, fmt.Sprintf("after=%d", lines-10))
+		var last string
+		for _, r := range recs {
+			if r.Stream == gaffer.Stdout {
+				last = string(r.Data)
+			}
+		}
+		if last != strconv.Itoa(lines) {
+			t.Errorf("job %d: the log ends with %q, not its last line (%d records after seq %d)", id, last, len(recs), lines-10)
+		}
+	}
+	if peak > limitMiB<<10 {
+		t.Errorf("peak RSS %.1f MiB, want under %d MiB", float64(peak)/1024, limitMiB)
+	}
+	if t.Failed() {
+		t.Logf("server output:\n%s", out.String())
+	}
+}
