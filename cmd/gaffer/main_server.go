@@ -140,7 +140,7 @@ func (m *Main) Open(ctx context.Context) error {
 	if m.Web, err = web.New(m.Foreman, auth, m.Logger); err != nil {
 		return err
 	}
-	m.Web.Metrics = metricsHandler(m.Foreman, m.Web, m.SSH)
+	m.Web.Metrics = metricsHandler(m.Foreman, m.Web, m.SSH, m.Live)
 
 	if m.Listener, err = net.Listen("tcp", c.listen); err != nil {
 		return fmt.Errorf("listen on %s: %w (is another gaffer running? use --listen)", c.listen, err)

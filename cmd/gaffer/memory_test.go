@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gaffer-dev/gaffer"
+	"github.com/gaffer-dev/gaffer/memory"
 )
 
 var (
@@ -104,18 +105,32 @@ func TestMemoryEightBigJobs(t *testing.T) {
 	for i := range ids {
 		ids[i] = ts.startJob(t, gaffer.JobRequest{Hosts: []string{"local"}, Command: fmt.Sprintf("seq 1 %d", lines)}).ID
 	}
+	var liveMax float64
 	for _, id := range ids {
 		deadline := time.Now().Add(10 * time.Minute)
 		for j := ts.job(t, id); j.FinishedAt == nil; j = ts.job(t, id) {
 			if time.Now().After(deadline) {
 				t.Fatalf("job %d still %s after 10 minutes", id, j.Status)
 			}
-			time.Sleep(100 * time.Millisecond)
+			liveMax = max(liveMax, metric(t, ts, "gaffer_live_buffer_bytes"))
+			time.Sleep(250 * time.Millisecond)
 		}
 	}
 	peak, after := procStatusKB(t, pid, "VmHWM"), procStatusKB(t, pid, "VmRSS")
-	t.Logf("%d jobs of %d lines at once: server RSS idle %.1f MiB, peak (VmHWM) %.1f MiB, after the jobs %.1f MiB",
-		jobs, lines, float64(idle)/1024, float64(peak)/1024, float64(after)/1024)
+	t.Logf("%d jobs of %d lines at once: server RSS idle %.1f MiB, peak (VmHWM) %.1f MiB, after the jobs %.1f MiB; live buffers held at most %.1f MiB",
+		jobs, lines, float64(idle)/1024, float64(peak)/1024, float64(after)/1024, liveMax/(1<<20))
+
+	// Finished jobs keep no live buffer: their logs are in the archive.
+	// (finished_at shows a moment before the buffer goes.)
+	for deadline := time.Now().Add(10 * time.Second); metric(t, ts, "gaffer_live_buffers") > 0 && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n, b := metric(t, ts, "gaffer_live_buffers"), metric(t, ts, "gaffer_live_buffer_bytes"); n != 0 || b != 0 {
+		t.Errorf("after the jobs: %v live buffers hold %v bytes, want none", n, b)
+	}
+	if limit := float64(memory.DefaultBudget + jobs*64<<10); liveMax > limit {
+		t.Errorf("live buffers held %.0f bytes, more than the default budget (%d) and a segment per job", liveMax, memory.DefaultBudget)
+	}
 
 	for _, id := range ids {
 		if j := ts.job(t, id); j.Status != gaffer.StatusSucceeded {

@@ -9,13 +9,14 @@ import (
 
 	"github.com/gaffer-dev/gaffer"
 	"github.com/gaffer-dev/gaffer/foreman"
+	"github.com/gaffer-dev/gaffer/memory"
 	"github.com/gaffer-dev/gaffer/sshexec"
 	"github.com/gaffer-dev/gaffer/web"
 )
 
 // metricsHandler exposes the foreman's and web server's counters; they are
 // read when scraped, so the hot path only bumps atomics.
-func metricsHandler(f *foreman.Foreman, srv *web.Server, ssh *sshexec.Executor) http.Handler {
+func metricsHandler(f *foreman.Foreman, srv *web.Server, ssh *sshexec.Executor, live gaffer.LiveLog) http.Handler {
 	st := f.Stats()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -37,6 +38,12 @@ func metricsHandler(f *foreman.Foreman, srv *web.Server, ssh *sshexec.Executor) 
 		gauge("gaffer_ssh_sessions", "SSH sessions running commands.", func() float64 { return float64(ssh.Stats().Sessions) }),
 		counter("gaffer_ssh_dials_total", "SSH connections dialed, failed ones included.", func() float64 { return float64(ssh.Stats().Dials) }),
 	)
+	if mem, ok := live.(*memory.LiveLog); ok {
+		reg.MustRegister(
+			gauge("gaffer_live_buffers", "Jobs with a live buffer in this server's memory.", func() float64 { n, _ := mem.Held(); return float64(n) }),
+			gauge("gaffer_live_buffer_bytes", "Bytes the live buffers in this server's memory hold together (bounded by --live-budget).", func() float64 { _, b := mem.Held(); return float64(b) }),
+		)
+	}
 	for _, s := range []gaffer.Status{gaffer.StatusSucceeded, gaffer.StatusFailed, gaffer.StatusCanceled, gaffer.StatusTimedOut, gaffer.StatusInterrupted} {
 		s := s
 		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
