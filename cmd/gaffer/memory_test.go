@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -154,5 +155,43 @@ func TestMemoryEightBigJobs(t *testing.T) {
 	}
 	if t.Failed() {
 		t.Logf("server output:\n%s", out.String())
+	}
+}
+
+// --live-budget takes a positive number of bytes; anything else is refused
+// with a message that says what to give.
+func TestLiveBudgetFlag(t *testing.T) {
+	tests := []struct {
+		arg, wantErr string
+		want         int
+	}{
+		{arg: "", want: memory.DefaultBudget},
+		{arg: "1048576", want: 1 << 20},
+		{arg: "0", wantErr: "--live-budget 0: give the bytes"},
+		{arg: "-5", wantErr: "--live-budget -5: give the bytes"},
+		{arg: "64MiB", wantErr: "invalid value"},
+	}
+	for _, tt := range tests {
+		name := tt.arg
+		if name == "" {
+			name = "default"
+		}
+		t.Run(name, func(t *testing.T) {
+			var args []string
+			if tt.arg != "" {
+				args = []string{"--live-budget", tt.arg}
+			}
+			c, err := parseServeFlags(args, io.Discard)
+			switch {
+			case tt.wantErr != "":
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error %v, want one containing %q", err, tt.wantErr)
+				}
+			case err != nil:
+				t.Fatal(err)
+			case c.liveBudget != tt.want:
+				t.Fatalf("budget %d, want %d", c.liveBudget, tt.want)
+			}
+		})
 	}
 }
