@@ -57,3 +57,39 @@ func ErrorMessage(err error) string {
 	}
 	return "internal error"
 }
+
+// TrimmedError is the ETRIMMED error of LiveLog.Read: the buffer no longer
+// holds the records after After. First is the oldest seq it still holds
+// (the next one to be appended when it holds none), so a reader whose
+// archive lacks the records in between knows where the log goes on.
+type TrimmedError struct {
+	JobID, After, First int64
+}
+
+func (e *TrimmedError) Error() string {
+	return fmt.Sprintf("live log for job %d no longer holds records after %d", e.JobID, e.After)
+}
+
+// Unwrap makes ErrorCode see ETRIMMED.
+func (e *TrimmedError) Unwrap() error { return &Error{Code: ETRIMMED, Message: e.Error()} }
+
+// GapError is what reading a log returns when records From..To are lost
+// for good: the live buffer dropped them and the archive does not have them
+// (it could not be written). Readers tell the viewer and go on after To;
+// they never report the log's end before its last record.
+type GapError struct {
+	From, To int64
+	// Why says why the archive lacks them, for a person; may be empty.
+	Why string
+}
+
+func (e *GapError) Error() string {
+	why := e.Why
+	if why == "" {
+		why = "the server could not archive them"
+	}
+	if e.From == e.To {
+		return fmt.Sprintf("record %d of this log was lost: %s", e.From, why)
+	}
+	return fmt.Sprintf("records %d–%d of this log were lost: %s", e.From, e.To, why)
+}

@@ -236,12 +236,17 @@ type JobStore interface {
 type LiveLog interface {
 	// Create starts an empty live log for a job.
 	Create(ctx context.Context, jobID int64) error
-	// Append adds records, numbered consecutively after the last one.
+	// Append adds records with consecutive seqs. The first normally comes
+	// right after the last one appended; the job's writer may also skip
+	// ahead (it dropped records it could not append in time; they are in
+	// the archive): the buffer then drops what it holds and goes on from
+	// there, and reads of the skipped seqs get ETRIMMED.
 	Append(ctx context.Context, jobID int64, recs []Record) error
 	// Read returns up to limit records with seq > after, oldest first, and
 	// whether the log is closed and nothing after these records remains.
-	// It returns ETRIMMED if records after `after` were already dropped from
-	// the buffer (they are in the archive), ENOTFOUND if it has no such job.
+	// It returns a *TrimmedError (code ETRIMMED) if records after `after`
+	// were already dropped from the buffer (they are in the archive, unless
+	// it failed), ENOTFOUND if it has no such job.
 	Read(ctx context.Context, jobID int64, after int64, limit int) (recs []Record, end bool, err error)
 	// Wait blocks until a record with seq > after exists, the log is closed,
 	// the live log is deleted, or ctx is done.

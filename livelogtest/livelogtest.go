@@ -42,6 +42,7 @@ func Run(t *testing.T, open func(t *testing.T) gaffer.LiveLog) {
 		{"End", testEnd},
 		{"AppendAfterClose", testAppendAfterClose},
 		{"SequenceGap", testSequenceGap},
+		{"SkipAhead", testSkipAhead},
 		{"NotFound", testNotFound},
 		{"Delete", testDelete},
 		{"JobsIndependent", testJobsIndependent},
@@ -198,7 +199,6 @@ func testSequenceGap(t *testing.T, l gaffer.LiveLog) {
 	mustAppend(t, l, 1, recs(1, 3))
 
 	bad := map[string][]gaffer.Record{
-		"gap":            recs(5, 2),
 		"repeat":         recs(3, 2),
 		"restart":        recs(1, 1),
 		"gap inside":     {rec(4), rec(6)},
@@ -216,6 +216,41 @@ func testSequenceGap(t *testing.T, l gaffer.LiveLog) {
 	assertSeqs(t, mustRead(t, l, 1, 0, 100), 1, 3)
 	mustAppend(t, l, 1, recs(4, 2))
 	assertSeqs(t, mustRead(t, l, 1, 0, 100), 1, 5)
+}
+
+// testSkipAhead: the writer skips records it could not append in time
+// (they are in the archive). The buffer goes on from there; reads of the
+// skipped seqs get ETRIMMED saying where it goes on.
+func testSkipAhead(t *testing.T, l gaffer.LiveLog) {
+	ctx := context.Background()
+	mustCreate(t, l, 1)
+	mustAppend(t, l, 1, recs(1, 3))
+	mustAppend(t, l, 1, recs(10, 2))
+	for _, after := range []int64{0, 3, 8} {
+		_, _, err := l.Read(ctx, 1, after, 10)
+		var te *gaffer.TrimmedError
+		if !errors.As(err, &te) || gaffer.ErrorCode(err) != gaffer.ETRIMMED {
+			t.Fatalf("Read(after=%d) across skipped records: %v, want a *gaffer.TrimmedError", after, err)
+		} else if te.First != 10 {
+			t.Errorf("Read(after=%d): TrimmedError.First = %d, want 10", after, te.First)
+		}
+	}
+	assertSeqs(t, mustRead(t, l, 1, 9, 10), 10, 2)
+	if err := l.Append(ctx, 1, recs(5, 1)); err == nil {
+		t.Error("Append going back after a skip succeeded")
+	}
+	wctx, cancel := context.WithTimeout(ctx, hang)
+	defer cancel()
+	if err := l.Wait(wctx, 1, 3); err != nil {
+		t.Errorf("Wait(after=3) with records 10-11 there: %v", err)
+	}
+	mustAppend(t, l, 1, recs(12, 1))
+	mustClose(t, l, 1)
+	got, end, err := l.Read(ctx, 1, 9, 10)
+	if err != nil || !end {
+		t.Fatalf("Read after Close: end=%v err=%v", end, err)
+	}
+	assertSeqs(t, got, 10, 3)
 }
 
 func testNotFound(t *testing.T, l gaffer.LiveLog) {
@@ -388,6 +423,12 @@ func testTrim(t *testing.T, l gaffer.LiveLog) {
 			if after == n-1 {
 				t.Fatal("the newest record was trimmed")
 			}
+			var te *gaffer.TrimmedError
+			if !errors.As(err, &te) || te.First <= after+1 || te.First > n {
+				t.Fatalf("Read(after=%d): ETRIMMED %#v: want a *gaffer.TrimmedError with First in (%d, %d]", after, err, after+1, n)
+			}
+			// The buffer holds its first record.
+			assertSeqs(t, mustRead(t, l, 1, te.First-1, 1), te.First, 1)
 			continue
 		} else if err != nil {
 			t.Fatalf("Read(after=%d): %v", after, err)

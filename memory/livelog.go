@@ -137,9 +137,10 @@ func (l *LiveLog) Create(ctx context.Context, jobID int64) error {
 	return nil
 }
 
-// Append adds records whose seqs continue the log: last+1, last+2, …. The
-// whole batch is rejected with EINVALID otherwise, or if the log is closed.
-// It never waits for readers.
+// Append adds records whose seqs continue the log: last+1, last+2, …, or
+// skip ahead of it (the buffer then starts again there). The whole batch is
+// rejected with EINVALID if its seqs go back or are not consecutive, or if
+// the log is closed. It never waits for readers.
 func (l *LiveLog) Append(ctx context.Context, jobID int64, recs []gaffer.Record) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -149,15 +150,22 @@ func (l *LiveLog) Append(ctx context.Context, jobID int64, recs []gaffer.Record)
 	} else if b.closed {
 		return gaffer.Errorf(gaffer.EINVALID, "live log for job %d is closed", jobID)
 	}
+	if len(recs) == 0 {
+		return nil
+	}
+	first := recs[0].Seq
+	if first <= b.last {
+		first = b.last + 1
+	}
 	for i := range recs {
-		if want := b.last + 1 + int64(i); recs[i].Seq != want {
+		if want := first + int64(i); recs[i].Seq != want {
 			return gaffer.Errorf(gaffer.EINVALID, "live log for job %d: record seq %d, want %d", jobID, recs[i].Seq, want)
 		} else if uint64(len(recs[i].Data)) > math.MaxUint32 {
 			return gaffer.Errorf(gaffer.EINVALID, "live log for job %d: record %d holds %d bytes", jobID, recs[i].Seq, len(recs[i].Data))
 		}
 	}
-	if len(recs) == 0 {
-		return nil
+	if first > b.last+1 {
+		b.skipTo(first)
 	}
 
 	size := b.size
@@ -286,6 +294,14 @@ func (l *LiveLog) trimBudget() {
 	}
 }
 
+// skipTo drops every record held and makes seq the next one: the writer
+// skipped the records in between (they are in the archive).
+func (b *buffer) skipTo(seq int64) {
+	clear(b.recs[b.head:])
+	b.recs, b.head, b.size = b.recs[:0], 0, 0
+	b.first, b.last = seq, seq-1
+}
+
 func (b *buffer) broadcast() {
 	close(b.changed)
 	b.changed = make(chan struct{})
@@ -326,7 +342,7 @@ func (l *LiveLog) Read(ctx context.Context, jobID int64, after int64, limit int)
 	if !ok {
 		return nil, false, notFound(jobID)
 	} else if after+1 < b.first {
-		return nil, false, gaffer.Errorf(gaffer.ETRIMMED, "live log for job %d no longer holds records after %d", jobID, after)
+		return nil, false, &gaffer.TrimmedError{JobID: jobID, After: after, First: b.first}
 	} else if after >= b.last {
 		return nil, b.closed, nil
 	}

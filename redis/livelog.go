@@ -33,7 +33,9 @@
 // readers get ENOTFOUND and read the archive. The instance that created the
 // job knows its seqs, so its next Append or Close starts the live log again
 // from that point (older seqs read as ETRIMMED) instead of failing for the
-// rest of the job; an Append from any other instance gets ENOTFOUND.
+// rest of the job; an Append from any other instance gets ENOTFOUND. The
+// same writer may skip seqs it could not append in time (Redis was slow):
+// the log starts again from its next batch in the same way.
 package redis
 
 import (
@@ -304,9 +306,10 @@ if not m[1] or tonumber(m[1]) + 1 ~= tonumber(ARGV[4]) then
     if not m[1] then return {'notfound'} end
     return {'gap', m[1]}
   end
-  -- The writer knows its seqs: Redis lost the job (flushed, restarted from
-  -- an older snapshot, expired). Start again from this batch; readers get
-  -- ETRIMMED for what came before and read it from the archive.
+  -- The writer knows its seqs: it skipped records it could not append in
+  -- time, or Redis lost the job (flushed, restarted from an older snapshot,
+  -- expired). Start again from this batch; readers get ETRIMMED for what
+  -- came before and read it from the archive.
   redis.call('DEL', KEYS[2], KEYS[3])
   redis.call('HSET', KEYS[1], 'first', ARGV[4], 'closed', '0')
   m = {ARGV[4], '0', '0', '0'}
@@ -342,8 +345,10 @@ return {'ok'}
 // The whole batch is rejected with EINVALID otherwise, or if the log is
 // closed; ENOTFOUND if there is no such job. An empty batch is a no-op.
 //
-// If Redis lost a job that this instance created and still writes, Append
-// recreates it holding this batch onwards (see the package comment).
+// The instance that created the job and still writes it may also skip
+// ahead (records it could not append in time), and if Redis lost the job,
+// Append recreates it: either way the log starts again with this batch
+// (see the package comment).
 func (l *LiveLog) Append(ctx context.Context, jobID int64, recs []gaffer.Record) error {
 	if len(recs) == 0 {
 		return nil
@@ -364,7 +369,7 @@ func (l *LiveLog) Append(ctx context.Context, jobID int64, recs []gaffer.Record)
 		defer w.mu.Unlock()
 		if w.closed {
 			return closedErr(jobID)
-		} else if first != w.last+1 {
+		} else if first <= w.last {
 			return gaffer.Errorf(gaffer.EINVALID, "live log for job %d: record seq %d, want %d", jobID, first, w.last+1)
 		}
 		owner = "1"
@@ -521,7 +526,7 @@ func (l *LiveLog) Read(ctx context.Context, jobID int64, after int64, limit int)
 	}
 	closed := m[2] == "1"
 	if after+1 < first {
-		return nil, false, trimmed(jobID, after)
+		return nil, false, trimmed(jobID, after, first)
 	} else if after >= last {
 		return nil, closed, nil
 	}
@@ -539,7 +544,11 @@ func (l *LiveLog) Read(ctx context.Context, jobID int64, after int64, limit int)
 	// Entries hold consecutive seqs and trims are atomic, so this holds;
 	// if the stream was lost under its meta, the archive has the records.
 	if n := len(recs); n == 0 || recs[0].Seq != after+1 || recs[n-1].Seq != after+int64(n) {
-		return nil, false, trimmed(jobID, after)
+		next := after + 1 // unknown: claim no gap
+		if n > 0 && recs[0].Seq > next {
+			next = recs[0].Seq
+		}
+		return nil, false, trimmed(jobID, after, next)
 	}
 	return recs, closed && recs[len(recs)-1].Seq == last, nil
 }
@@ -693,6 +702,6 @@ func notFound(jobID int64) error {
 	return gaffer.Errorf(gaffer.ENOTFOUND, "no live log for job %d in Redis", jobID)
 }
 
-func trimmed(jobID, after int64) error {
-	return gaffer.Errorf(gaffer.ETRIMMED, "live log for job %d no longer holds records after %d", jobID, after)
+func trimmed(jobID, after, first int64) error {
+	return &gaffer.TrimmedError{JobID: jobID, After: after, First: first}
 }
