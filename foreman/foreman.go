@@ -88,6 +88,12 @@ type Foreman struct {
 	verifying sync.Mutex           // one archive check at a time
 	lastBeat  time.Time            // last heartbeat the store took; only Watch uses it
 
+	// liveDownUntil (Unix ns): until then readers leave the live log alone,
+	// after a read failed. liveUnclosed holds jobs whose live log this
+	// instance could not close when they ended: readers use the archive.
+	liveDownUntil atomic.Int64
+	liveUnclosed  sync.Map // int64 -> struct{}
+
 	stats Stats
 }
 
@@ -100,6 +106,9 @@ type Stats struct {
 	ActiveJobs    atomic.Int64
 	ActiveRuns    atomic.Int64
 	ArchiveErrors atomic.Int64
+	// LogsIncomplete counts jobs whose archived log lacks records (writing
+	// it failed); they fail saying so.
+	LogsIncomplete atomic.Int64
 }
 
 // RunsFinishedBy returns how many runs ended with each status.
@@ -345,7 +354,7 @@ func (f *Foreman) Start(ctx context.Context, req gaffer.JobRequest, by string) (
 		cancel = func(cause error) { prev(cause); stop() }
 	}
 	aj := &activeJob{job: copyJob(job), cancel: cancel,
-		log: &jobLog{jobID: job.ID, aw: aw, live: f.cfg.Live, stats: &f.stats, logger: f.log}}
+		log: newJobLog(job.ID, aw, f.cfg.Live, &f.stats, f.log)}
 	f.mu.Lock()
 	closing := f.closing
 	if !closing {
@@ -623,29 +632,36 @@ func (f *Foreman) endRun(aj *activeJob, i int, status gaffer.Status, code *int, 
 }
 
 // finishJob completes the archive, stores the final status, and only then
-// closes and drops the live log, so a reader that finds the live log gone
-// finds the archive complete.
+// closes the live log, so a reader that finds the live log gone finds the
+// archive complete; a complete archive lets the live buffer go at once. If
+// the archive could not be written whole, the job fails saying that its log
+// is incomplete, the archive is sealed as far as it got, and the live
+// buffer lingers with the records the archive lacks.
 func (f *Foreman) finishJob(aj *activeJob) {
 	ctx := context.Background()
 	now := time.Now().UTC()
+	id := aj.job.ID // set once, before the job's goroutines start
+	complete := true
+	if err := aj.log.complete(); err != nil {
+		complete = false
+		f.stats.LogsIncomplete.Add(1)
+		f.log.Error("the job's log is incomplete", "job", id, "err", err)
+		f.seal(ctx, id)
+		f.markIncomplete(aj, "the log is incomplete: "+aj.log.lost())
+	}
 	aj.mu.Lock()
 	aj.job.Status = gaffer.DeriveStatus(aj.job.Runs)
 	aj.job.FinishedAt = &now
 	job := copyJob(aj.job)
 	aj.mu.Unlock()
 
-	complete := true
-	if err := aj.log.complete(); err != nil {
-		complete = false
-		f.log.Error("complete archive", "job", job.ID, "err", err)
-	}
 	sctx, cancel := f.storeCtx()
 	if err := f.cfg.Store.UpdateJob(sctx, job); err != nil {
 		f.log.Error("record job end", "job", job.ID, "err", err)
 	}
 	cancel()
-	if err := f.cfg.Live.Close(ctx, job.ID); err != nil {
-		f.log.Error("close live log", "job", job.ID, "err", err)
+	if !aj.log.finish() {
+		f.liveUnclosed.Store(job.ID, struct{}{})
 	}
 	f.mu.Lock()
 	delete(f.active, job.ID)
@@ -668,9 +684,52 @@ func (f *Foreman) finishJob(aj *activeJob) {
 		// job keeps no memory.
 		if err := f.cfg.Live.Delete(ctx, job.ID); err != nil && gaffer.ErrorCode(err) != gaffer.ENOTFOUND {
 			f.log.Error("delete live log", "job", job.ID, "err", err)
+			f.dropLiveLater(job.ID) // try again
+		} else {
+			f.liveUnclosed.Delete(job.ID)
 		}
 	} else {
 		f.dropLiveLater(job.ID)
+	}
+}
+
+// seal completes an archived log whose writer failed, so that it is not
+// left partial for ever: readers get what it holds, and its end.
+func (f *Foreman) seal(ctx context.Context, id int64) {
+	s, ok := f.cfg.Archive.(interface {
+		Seal(ctx context.Context, jobID int64) error
+	})
+	if !ok {
+		return
+	}
+	if err := s.Seal(ctx, id); err != nil && gaffer.ErrorCode(err) != gaffer.ENOTFOUND {
+		f.log.Error("seal the incomplete log", "job", id, "err", err)
+	}
+}
+
+// markIncomplete fails every run of a job whose log is incomplete, adding
+// why to its error: what the runs printed is not all kept.
+func (f *Foreman) markIncomplete(aj *activeJob, why string) {
+	aj.mu.Lock()
+	var runs []gaffer.Run
+	for _, r := range aj.job.Runs {
+		if r.Status == gaffer.StatusSucceeded {
+			r.Status = gaffer.StatusFailed
+		}
+		if r.Error == "" {
+			r.Error = why
+		} else {
+			r.Error += "; " + why
+		}
+		runs = append(runs, *r)
+	}
+	aj.mu.Unlock()
+	sctx, cancel := f.storeCtx()
+	defer cancel()
+	for i := range runs {
+		if err := f.cfg.Store.UpdateRun(sctx, aj.job.ID, &runs[i]); err != nil {
+			f.log.Error("record incomplete log", "job", aj.job.ID, "host", runs[i].Host, "err", err)
+		}
 	}
 }
 
@@ -689,8 +748,11 @@ func (f *Foreman) dropLiveLater(id int64) {
 		f.mu.Lock()
 		delete(f.lingering, t)
 		f.mu.Unlock()
-		if err := f.cfg.Live.Delete(context.Background(), id); err != nil && gaffer.ErrorCode(err) != gaffer.ENOTFOUND {
+		err := f.cfg.Live.Delete(context.Background(), id)
+		if err != nil && gaffer.ErrorCode(err) != gaffer.ENOTFOUND {
 			f.log.Error("delete live log", "job", id, "err", err)
+		} else {
+			f.liveUnclosed.Delete(id)
 		}
 	})
 	f.lingering[t] = true

@@ -2,51 +2,75 @@ package foreman
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/gaffer-dev/gaffer"
 )
 
 // jobLog is the single writer of one job's log. It numbers records and
-// writes each batch to the archive first, then to the live buffer, so a
-// record that a reader can no longer find live is always in the archive.
-// It never waits for readers.
+// writes each batch to the archive, the source of truth, then queues it for
+// the live buffer, so a record that a reader can no longer find live is in
+// the archive (unless writing the archive failed: then the log is
+// incomplete, and readers are told which records are lost). It never waits
+// for readers, nor on the live log beyond a short bound.
 type jobLog struct {
 	jobID  int64
 	aw     gaffer.ArchiveWriter
-	live   gaffer.LiveLog
+	live   *liveAppender
 	stats  *Stats
 	logger *slog.Logger
 
 	mu         sync.Mutex
 	seq        int64
 	archiveErr error // first archive failure; the live log goes on regardless
-	liveErr    error
+	finished   bool
+	// changed is closed and replaced when readers waiting on this
+	// instance may find more (see wait).
+	changed chan struct{}
+}
+
+func newJobLog(jobID int64, aw gaffer.ArchiveWriter, live gaffer.LiveLog, stats *Stats, logger *slog.Logger) *jobLog {
+	l := &jobLog{jobID: jobID, aw: aw, stats: stats, logger: logger, changed: make(chan struct{})}
+	l.live = newLiveAppender(live, jobID, logger, l.notify)
+	return l
+}
+
+func (l *jobLog) notify() {
+	l.mu.Lock()
+	close(l.changed)
+	l.changed = make(chan struct{})
+	l.mu.Unlock()
 }
 
 // emit numbers and stores a batch. Framers call it, one batch per read chunk.
 func (l *jobLog) emit(recs []gaffer.Record) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	var n int64
 	for i := range recs {
 		l.seq++
 		recs[i].Seq = l.seq
 		n += int64(len(recs[i].Data))
 	}
+	archived := false
 	if l.archiveErr == nil {
 		if err := l.aw.Write(recs); err != nil {
 			l.archiveErr = err
 			l.stats.ArchiveErrors.Add(1)
-			l.logger.Error("archive write failed; the log goes on live only", "job", l.jobID, "err", err)
+			l.logger.Error("archive write failed; the rest of the log is kept live only, and the job will fail", "job", l.jobID, "from_seq", recs[0].Seq, "err", err)
+		} else {
+			archived = true
 		}
 	}
-	if err := l.live.Append(context.Background(), l.jobID, recs); err != nil && l.liveErr == nil {
-		l.liveErr = err
-		l.logger.Error("live log append failed", "job", l.jobID, "err", err)
+	l.live.push(recs)
+	l.mu.Unlock()
+	// Readers wait for the live log; while it lags, the archive is news.
+	if archived && !l.live.healthy() {
+		l.notify()
 	}
 	l.stats.Records.Add(int64(len(recs)))
 	l.stats.Bytes.Add(n)
@@ -57,6 +81,23 @@ func (l *jobLog) failed() bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.archiveErr != nil
+}
+
+// lost says, for a person, why records are missing from the archive; ""
+// if nothing is.
+func (l *jobLog) lost() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.archiveErr == nil {
+		return ""
+	}
+	// The system's reason alone ("file too large"): the rest of the
+	// message (paths) is the server's business.
+	var errno syscall.Errno
+	if errors.As(l.archiveErr, &errno) {
+		return "the log archive could not be written (" + errno.Error() + ")"
+	}
+	return "the log archive could not be written"
 }
 
 // system adds a line of the server's own (connecting, exit status, errors).
@@ -76,40 +117,118 @@ func (l *jobLog) sync() {
 	}
 }
 
+// complete completes the archive. On failure (now or earlier) it releases
+// the writer and returns the error: the archived log is incomplete.
 func (l *jobLog) complete() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.archiveErr == nil {
+		if err := l.aw.Complete(); err != nil {
+			l.archiveErr = err
+		}
+	}
 	if l.archiveErr != nil {
 		l.aw.Close()
-		return l.archiveErr
 	}
-	return l.aw.Complete()
+	return l.archiveErr
 }
+
+// finish hands the last records to the live log and closes it (waiting a
+// short while at most), then wakes this instance's readers for good. It
+// reports whether the live log took everything and was closed in time.
+func (l *jobLog) finish() bool {
+	ok := l.live.close(liveCloseWait)
+	l.mu.Lock()
+	l.finished = true
+	l.mu.Unlock()
+	l.notify()
+	return ok
+}
+
+// wait blocks until a reader that has everything up to `after` may find
+// more: the live log took records after it, or the live log is not keeping
+// up and the archive has them; or the log ended, or ctx is done.
+func (l *jobLog) wait(ctx context.Context, after int64) error {
+	for {
+		// The channel first: any change after this closes it.
+		l.mu.Lock()
+		ch, seq, archiveOK, finished := l.changed, l.seq, l.archiveErr == nil, l.finished
+		l.mu.Unlock()
+		if finished || l.live.last() > after || archiveOK && seq > after && !l.live.healthy() {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-ch:
+		}
+	}
+}
+
+// Reading logs: the live buffer first, the archive for what it no longer
+// (or does not yet) hold. Neither is trusted blindly: live records must
+// start right after `after`, and any live error sends the reader to the
+// archive. Records that neither has are reported as a *gaffer.GapError,
+// never skipped silently, and the log never ends before them.
+const (
+	// liveReadTimeout bounds one read of the live log: a viewer would
+	// rather read the archive than wait on a slow Redis.
+	liveReadTimeout = time.Second
+	// liveReadPause is how long readers leave a failing live log alone.
+	liveReadPause = time.Second
+	// pollInterval spaces out waits that have nothing to wait on.
+	pollInterval = 250 * time.Millisecond
+)
+
+var errLiveSkipped = errors.New("the live log is not keeping up; reading the archive")
 
 // ReadLog returns up to limit records after seq `after`, from the live buffer
 // while it holds them and from the archive otherwise, and whether the log is
-// complete with nothing after them.
+// complete with nothing after them. If records after `after` are lost (the
+// archive could not be written and the live buffer dropped them), it
+// returns a *gaffer.GapError saying which; the reader goes on after them.
 func (f *Foreman) ReadLog(ctx context.Context, id int64, after int64, limit int) ([]gaffer.Record, bool, error) {
 	if after < 0 {
 		after = 0
 	}
-	recs, end, err := f.cfg.Live.Read(ctx, id, after, limit)
-	switch gaffer.ErrorCode(err) {
-	case "":
+	recs, end, lerr := f.readLive(ctx, id, after, limit)
+	// next is the first seq after `after` that the live buffer holds, when
+	// that is past a hole.
+	var next int64
+	var te *gaffer.TrimmedError
+	switch {
+	case lerr == nil && len(recs) > 0 && recs[0].Seq == after+1:
 		return recs, end, nil
-	case gaffer.ETRIMMED, gaffer.ENOTFOUND:
-	default:
-		return nil, false, err
+	case lerr == nil && len(recs) > 0:
+		next = recs[0].Seq
+	case lerr == nil:
+		// Nothing more yet, or the end. (A live log that lags is not
+		// read: see readLive.)
+		return nil, end, nil
+	case errors.As(lerr, &te):
+		next = te.First
+	case ctx.Err() != nil:
+		return nil, false, ctx.Err()
 	}
-	recs, end, err = f.cfg.Archive.Read(ctx, id, after, limit)
-	if err != nil && gaffer.ErrorCode(err) != gaffer.ENOTFOUND {
-		return nil, false, err
+
+	arecs, aend, aerr := f.cfg.Archive.Read(ctx, id, after, limit)
+	if aerr != nil && gaffer.ErrorCode(aerr) != gaffer.ENOTFOUND {
+		return nil, false, aerr
 	}
-	if len(recs) > 0 || end {
-		return recs, end, nil
+	if len(arecs) > 0 {
+		return arecs, aend, nil
 	}
-	// Nothing more in an archive that was never completed (the server that
-	// ran the job died): the log ends there once the job is over.
+	if next > after+1 {
+		return nil, false, &gaffer.GapError{From: after + 1, To: next - 1, Why: f.lostWhy(id)}
+	}
+	if aend || gaffer.ErrorCode(lerr) != gaffer.ENOTFOUND {
+		// Complete; or nothing more yet; or the live log is unreachable
+		// and the reader tries again.
+		return nil, aend, nil
+	}
+	// No live buffer and nothing more in an archive that was never
+	// completed (the server that ran the job died): the log ends there
+	// once the job is over.
 	job, jerr := f.Job(ctx, id)
 	if jerr != nil {
 		return nil, false, jerr
@@ -117,22 +236,67 @@ func (f *Foreman) ReadLog(ctx context.Context, id int64, after int64, limit int)
 	return nil, job.Status.Done(), nil
 }
 
+// readLive reads the live log within liveReadTimeout, unless it is known
+// not to keep up: this instance's own appender for the job lags, or did not
+// close it when the job ended, or a read failed within the last
+// liveReadPause.
+func (f *Foreman) readLive(ctx context.Context, id int64, after int64, limit int) ([]gaffer.Record, bool, error) {
+	if aj := f.activeJob(id); aj != nil && !aj.log.live.healthy() {
+		return nil, false, errLiveSkipped
+	} else if _, ok := f.liveUnclosed.Load(id); ok {
+		return nil, false, errLiveSkipped
+	}
+	if time.Now().UnixNano() < f.liveDownUntil.Load() {
+		return nil, false, errLiveSkipped
+	}
+	rctx, cancel := context.WithTimeout(ctx, liveReadTimeout)
+	defer cancel()
+	recs, end, err := f.cfg.Live.Read(rctx, id, after, limit)
+	if gaffer.ErrorCode(err) == gaffer.EINTERNAL && ctx.Err() == nil {
+		if prev := f.liveDownUntil.Swap(time.Now().Add(liveReadPause).UnixNano()); time.Now().UnixNano() >= prev {
+			f.log.Warn("live log read failed; readers use the archive for a while", "job", id, "err", err)
+		}
+	}
+	return recs, end, err
+}
+
+// lostWhy says why the archive lacks records of job id, if this instance
+// knows.
+func (f *Foreman) lostWhy(id int64) string {
+	if aj := f.activeJob(id); aj != nil {
+		return aj.log.lost()
+	}
+	return ""
+}
+
+func (f *Foreman) activeJob(id int64) *activeJob {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.active[id]
+}
+
 // WaitLog blocks until records after `after` may be there, the log ends, or
 // ctx is done. It may return early; callers read again and wait again.
 func (f *Foreman) WaitLog(ctx context.Context, id int64, after int64) error {
-	err := f.cfg.Live.Wait(ctx, id, after)
-	if gaffer.ErrorCode(err) == gaffer.ENOTFOUND {
-		// No live buffer: the job is over, or runs elsewhere. Poll gently.
-		t := time.NewTimer(250 * time.Millisecond)
-		defer t.Stop()
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		return nil
+	if aj := f.activeJob(id); aj != nil {
+		// This instance writes the log: its own progress wakes readers,
+		// whatever the state of the live log.
+		return aj.log.wait(ctx, after)
 	}
-	return err
+	err := f.cfg.Live.Wait(ctx, id, after)
+	if err == nil || ctx.Err() != nil {
+		return err
+	}
+	// No live buffer (the job is over, or runs elsewhere), or the live log
+	// is unreachable: poll gently.
+	t := time.NewTimer(pollInterval)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return nil
 }
 
 // RawLog writes the exact bytes one host wrote to one stream.

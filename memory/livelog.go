@@ -164,11 +164,10 @@ func (l *LiveLog) Append(ctx context.Context, jobID int64, recs []gaffer.Record)
 			return gaffer.Errorf(gaffer.EINVALID, "live log for job %d: record %d holds %d bytes", jobID, recs[i].Seq, len(recs[i].Data))
 		}
 	}
+	size := b.size
 	if first > b.last+1 {
 		b.skipTo(first)
 	}
-
-	size := b.size
 	b.put(recs, l.segBytes)
 	b.trim(l.maxBytes)
 	l.total += b.size - size
@@ -297,8 +296,11 @@ func (l *LiveLog) trimBudget() {
 // skipTo drops every record held and makes seq the next one: the writer
 // skipped the records in between (they are in the archive).
 func (b *buffer) skipTo(seq int64) {
-	clear(b.recs[b.head:])
-	b.recs, b.head, b.size = b.recs[:0], 0, 0
+	for _, s := range b.segs {
+		b.size -= s.bytes()
+	}
+	clear(b.segs)
+	b.segs = b.segs[:0]
 	b.first, b.last = seq, seq-1
 }
 

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -225,8 +226,22 @@ func (s *Server) sseLog(w http.ResponseWriter, r *http.Request, job *gaffer.Job)
 	if ping <= 0 {
 		ping = 15 * time.Second
 	}
+	var pause idle
+	woke := false // the last WaitLog returned before its timeout
 	for {
 		recs, end, err := s.Jobs.ReadLog(ctx, job.ID, after, batchLimit)
+		var gap *gaffer.GapError
+		if errors.As(err, &gap) {
+			// Lost records: say so and go on after them (the event's id
+			// lets a reconnect do the same). Not "error": see below.
+			data, _ := json.Marshal(map[string]any{"from": gap.From, "to": gap.To, "message": gap.Error()})
+			writeEvent(bw, gap.To, "gap", data)
+			after = gap.To
+			if flush() != nil {
+				return
+			}
+			continue
+		}
 		if err != nil {
 			if ctx.Err() == nil {
 				s.Logger.Error("sse read", "job", job.ID, "err", err)
@@ -259,7 +274,12 @@ func (s *Server) sseLog(w http.ResponseWriter, r *http.Request, job *gaffer.Job)
 			}
 		}
 		if len(recs) > 0 {
+			pause.reset()
+			woke = false
 			continue // more may be there already; wait only when caught up
+		}
+		if woke {
+			pause.wait(ctx)
 		}
 		wctx, cancel := context.WithTimeout(ctx, ping)
 		err = s.Jobs.WaitLog(wctx, job.ID, after)
@@ -267,6 +287,7 @@ func (s *Server) sseLog(w http.ResponseWriter, r *http.Request, job *gaffer.Job)
 		if ctx.Err() != nil {
 			return
 		}
+		woke = wctx.Err() == nil
 		if err != nil && wctx.Err() != nil {
 			bw.WriteString(": ping\n\n")
 			if flush() != nil {
@@ -338,8 +359,18 @@ func (s *Server) ndjsonLog(w http.ResponseWriter, r *http.Request, job *gaffer.J
 	bw := bufio.NewWriterSize(w, 64<<10)
 	var buf []byte
 	sent := 0
+	var pause idle
+	woke := false
 	for {
 		recs, end, err := s.Jobs.ReadLog(ctx, job.ID, after, batchLimit)
+		var gap *gaffer.GapError
+		if errors.As(err, &gap) {
+			// Not a record: a line of its own, so that readers can tell.
+			data, _ := json.Marshal(map[string]any{"gap": map[string]int64{"from": gap.From, "to": gap.To}, "message": gap.Error()})
+			bw.Write(append(data, '\n'))
+			after = gap.To
+			continue
+		}
 		if err != nil {
 			if ctx.Err() == nil {
 				s.Logger.Error("ndjson read", "job", job.ID, "err", err)
@@ -366,6 +397,8 @@ func (s *Server) ndjsonLog(w http.ResponseWriter, r *http.Request, job *gaffer.J
 			return
 		}
 		if len(recs) > 0 {
+			pause.reset()
+			woke = false
 			continue
 		}
 		if !follow {
@@ -375,11 +408,15 @@ func (s *Server) ndjsonLog(w http.ResponseWriter, r *http.Request, job *gaffer.J
 		if bw.Flush() != nil || rc.Flush() != nil {
 			return
 		}
+		if woke {
+			pause.wait(ctx)
+		}
 		wctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 		s.Jobs.WaitLog(wctx, job.ID, after)
 		cancel()
 		if ctx.Err() != nil {
 			return
 		}
+		woke = wctx.Err() == nil
 	}
 }

@@ -1,0 +1,209 @@
+package foreman
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/gaffer-dev/gaffer"
+)
+
+// Bounds on how much the live log may cost capture.
+const (
+	// liveQueueBytes bounds one job's records waiting for the live log (by
+	// Record.Size); beyond it the oldest are dropped.
+	liveQueueBytes = 2 << 20
+	// liveTimeout bounds one Append or Close of the live log.
+	liveTimeout = 2 * time.Second
+	// liveStall is how long an Append may take before readers stop waiting
+	// for the live log and read the archive.
+	liveStall = 250 * time.Millisecond
+	// liveCloseWait bounds how long a job's end waits for its live log to
+	// take the last records and close.
+	liveCloseWait = 3 * time.Second
+	// liveRetryMax is the longest pause between attempts on a failing live log.
+	liveRetryMax = time.Second
+)
+
+// liveAppender feeds one job's live log off the capture path: push queues
+// a batch and returns at once; the appender's goroutine appends what is
+// queued. When the live log cannot keep up (Redis slow or away) the oldest
+// queued records are dropped and the live log skips ahead past them (see
+// gaffer.LiveLog.Append): they are in the archive, the source of truth, so
+// capture never waits on the live log.
+type liveAppender struct {
+	live   gaffer.LiveLog
+	jobID  int64
+	logger *slog.Logger
+	// moved is called when readers may find something new: the live log
+	// took records, or it became unhealthy (read the archive instead).
+	moved func()
+
+	mu       sync.Mutex
+	queue    []gaffer.Record // consecutive seqs, oldest first
+	queued   int             // Record.Size of queue
+	dropped  int64           // records the live log never got
+	appended int64           // seq of the newest record the live log took
+	failing  bool            // the last Append failed
+	stalled  bool            // the Append in flight takes longer than liveStall
+	closing  bool
+	closed   bool          // the live log is closed
+	wake     chan struct{} // one pending signal
+	done     chan struct{} // closed when the goroutine ends
+}
+
+func newLiveAppender(live gaffer.LiveLog, jobID int64, logger *slog.Logger, moved func()) *liveAppender {
+	a := &liveAppender{live: live, jobID: jobID, logger: logger, moved: moved,
+		wake: make(chan struct{}, 1), done: make(chan struct{})}
+	go a.run()
+	return a
+}
+
+// push queues records for the live log. It never blocks.
+func (a *liveAppender) push(recs []gaffer.Record) {
+	size := 0
+	for i := range recs {
+		size += recs[i].Size()
+	}
+	a.mu.Lock()
+	if a.closing {
+		a.mu.Unlock()
+		return
+	}
+	drop := 0
+	for a.queued+size > liveQueueBytes && drop < len(a.queue) {
+		a.queued -= a.queue[drop].Size()
+		drop++
+	}
+	if drop > 0 {
+		a.dropped += int64(drop)
+		a.queue = append(a.queue[:0:0], a.queue[drop:]...)
+	}
+	a.queue = append(a.queue, recs...)
+	a.queued += size
+	a.mu.Unlock()
+	a.signal()
+}
+
+func (a *liveAppender) signal() {
+	select {
+	case a.wake <- struct{}{}:
+	default:
+	}
+}
+
+// last is the seq of the newest record the live log holds.
+func (a *liveAppender) last() int64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.appended
+}
+
+// healthy reports whether the live log keeps up: readers may count on it.
+func (a *liveAppender) healthy() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return !a.failing && !a.stalled
+}
+
+// close appends what is queued and closes the live log, waiting at most
+// wait for it, and reports whether the live log is closed. The goroutine
+// goes on alone after that; each of its calls is bounded by liveTimeout.
+func (a *liveAppender) close(wait time.Duration) bool {
+	a.mu.Lock()
+	a.closing = true
+	a.mu.Unlock()
+	a.signal()
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-a.done:
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		return a.closed
+	case <-t.C:
+		a.logger.Warn("the live log is slow: the job ended before it took the last records", "job", a.jobID)
+		return false
+	}
+}
+
+func (a *liveAppender) run() {
+	defer close(a.done)
+	retry := time.Duration(0)
+	for {
+		a.mu.Lock()
+		for len(a.queue) == 0 && !a.closing {
+			a.mu.Unlock()
+			<-a.wake
+			a.mu.Lock()
+		}
+		recs, closing := a.queue, a.closing
+		a.queue, a.queued = nil, 0
+		a.mu.Unlock()
+
+		if len(recs) > 0 {
+			if err := a.append(recs); err != nil {
+				if closing {
+					// No retries at the end: the archive has the records.
+					a.closeLive()
+					return
+				}
+				retry = min(max(2*retry, 50*time.Millisecond), liveRetryMax)
+				time.Sleep(retry)
+			} else {
+				retry = 0
+			}
+			continue
+		}
+		a.closeLive()
+		return
+	}
+}
+
+// append hands recs to the live log within liveTimeout, telling readers
+// if it takes longer than liveStall.
+func (a *liveAppender) append(recs []gaffer.Record) error {
+	watchdog := time.AfterFunc(liveStall, func() {
+		a.mu.Lock()
+		a.stalled = true
+		a.mu.Unlock()
+		a.moved()
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), liveTimeout)
+	err := a.live.Append(ctx, a.jobID, recs)
+	cancel()
+	watchdog.Stop()
+
+	a.mu.Lock()
+	wasFailing := a.failing
+	a.stalled, a.failing = false, err != nil
+	if err == nil {
+		a.appended = recs[len(recs)-1].Seq
+	} else {
+		a.dropped += int64(len(recs))
+	}
+	dropped := a.dropped
+	a.mu.Unlock()
+	switch {
+	case err != nil && !wasFailing:
+		a.logger.Error("live log append failed; viewers read the archive until it is back", "job", a.jobID, "err", err)
+	case err == nil && wasFailing:
+		a.logger.Info("live log append works again", "job", a.jobID, "records_not_live", dropped)
+	}
+	a.moved()
+	return err
+}
+
+func (a *liveAppender) closeLive() {
+	ctx, cancel := context.WithTimeout(context.Background(), liveTimeout)
+	defer cancel()
+	err := a.live.Close(ctx, a.jobID)
+	if err != nil {
+		a.logger.Error("close live log", "job", a.jobID, "err", err)
+	}
+	a.mu.Lock()
+	a.closed = err == nil
+	a.mu.Unlock()
+	a.moved()
+}
