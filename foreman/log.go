@@ -216,7 +216,9 @@ func (f *Foreman) ReadLog(ctx context.Context, id int64, after int64, limit int)
 		return nil, false, aerr
 	}
 	if len(arecs) > 0 {
-		return arecs, aend, nil
+		// An archive cut short by a failure ends before the live buffer's
+		// records: those come next, after the gap.
+		return arecs, aend && next <= arecs[len(arecs)-1].Seq, nil
 	}
 	if next > after+1 {
 		return nil, false, &gaffer.GapError{From: after + 1, To: next - 1, Why: f.lostWhy(id)}

@@ -184,6 +184,18 @@ func (p *printer) record(r gaffer.Record) {
 	p.drawProgress()
 }
 
+// notice writes a message of the server's, such as a notice of records
+// it lost, between the log's lines.
+func (p *printer) notice(msg string) {
+	p.clearProgress()
+	if p.open != "" {
+		fmt.Fprintln(p.openW)
+		p.open = ""
+	}
+	fmt.Fprintf(p.errOut, "gaffer: %s\n", p.clean(msg))
+	p.drawProgress()
+}
+
 // job updates the progress line from a job's status.
 func (p *printer) job(j *gaffer.Job) {
 	done, failed := 0, 0
@@ -256,7 +268,7 @@ func runJob(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	stopAsk := askOnInterrupt(fctx, c, job.ID, stderr, detach)
 	defer stopAsk()
 	var last *gaffer.Job
-	status, err := c.follow(fctx, job.ID, 0, p.record, func(j *gaffer.Job) { last = j; p.job(j) })
+	status, err := c.follow(fctx, job.ID, 0, p.record, func(j *gaffer.Job) { last = j; p.job(j) }, p.notice)
 	p.finish()
 	if err != nil {
 		if fctx.Err() != nil {
@@ -336,7 +348,7 @@ func logs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	p := newPrinter(stdout, stderr)
 	defer p.finish()
 	if *followFlag {
-		_, err := c.follow(ctx, id, *after, p.record, nil)
+		_, err := c.follow(ctx, id, *after, p.record, nil, p.notice)
 		return err
 	}
 	req, err := c.newRequest(ctx, "GET", fmt.Sprintf("/api/jobs/%d/log?after=%d", id, *after), nil)
@@ -352,7 +364,7 @@ func logs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if resp.StatusCode != 200 {
 		return responseError(resp)
 	}
-	return decodeNDJSON(resp.Body, p.record)
+	return decodeNDJSON(resp.Body, p.record, p.notice)
 }
 
 func jobs(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -168,11 +168,12 @@ type sseEvent struct {
 
 // follow streams a job's log from seq after+1 until its end event,
 // reconnecting with Last-Event-ID after a dropped connection so nothing is
-// lost or repeated. It returns the job's final status.
-func (c *client) follow(ctx context.Context, id int64, after int64, onRecord func(gaffer.Record), onStatus func(*gaffer.Job)) (gaffer.Status, error) {
+// lost or repeated. Records the server lost go to onGap (if not nil) as a
+// message. It returns the job's final status.
+func (c *client) follow(ctx context.Context, id int64, after int64, onRecord func(gaffer.Record), onStatus func(*gaffer.Job), onGap func(string)) (gaffer.Status, error) {
 	failures := 0
 	for {
-		status, last, err := c.followOnce(ctx, id, after, onRecord, onStatus)
+		status, last, err := c.followOnce(ctx, id, after, onRecord, onStatus, onGap)
 		if status != "" {
 			return status, nil
 		}
@@ -202,7 +203,7 @@ type fatalError struct{ err error }
 
 func (e *fatalError) Error() string { return e.err.Error() }
 
-func (c *client) followOnce(ctx context.Context, id int64, after int64, onRecord func(gaffer.Record), onStatus func(*gaffer.Job)) (gaffer.Status, int64, error) {
+func (c *client) followOnce(ctx context.Context, id int64, after int64, onRecord func(gaffer.Record), onStatus func(*gaffer.Job), onGap func(string)) (gaffer.Status, int64, error) {
 	req, err := c.newRequest(ctx, "GET", fmt.Sprintf("/api/jobs/%d/log", id), nil)
 	if err != nil {
 		return "", after, &fatalError{err}
@@ -236,6 +237,14 @@ func (c *client) followOnce(ctx context.Context, id int64, after int64, onRecord
 					onRecord(rec)
 					after = rec.Seq
 				}
+			case "gap":
+				var g gapNotice
+				if err := json.Unmarshal(ev.data, &g); err == nil && g.To > after {
+					if onGap != nil {
+						onGap(g.Message)
+					}
+					after = g.To
+				}
 			case "status":
 				var job gaffer.Job
 				if onStatus != nil && json.Unmarshal(ev.data, &job) == nil {
@@ -268,13 +277,39 @@ func (c *client) followOnce(ctx context.Context, id int64, after int64, onRecord
 	return "", after, io.ErrUnexpectedEOF
 }
 
-func decodeNDJSON(r io.Reader, fn func(gaffer.Record)) error {
+// gapNotice tells of records the server lost: the SSE gap event's data;
+// an NDJSON log has it as {"gap": {"from", "to"}, "message"}.
+type gapNotice struct {
+	From, To int64
+	Message  string
+}
+
+// decodeNDJSON reads an NDJSON log: records go to fn, notices of lost
+// records to onGap (if not nil).
+func decodeNDJSON(r io.Reader, fn func(gaffer.Record), onGap func(string)) error {
 	dec := json.NewDecoder(r)
 	for {
-		var rec gaffer.Record
-		if err := dec.Decode(&rec); err == io.EOF {
+		var line json.RawMessage
+		if err := dec.Decode(&line); err == io.EOF {
 			return nil
 		} else if err != nil {
+			return fmt.Errorf("read log: %w", err)
+		}
+		if bytes.HasPrefix(line, []byte(`{"gap":`)) {
+			var g struct {
+				Gap     gapNotice
+				Message string
+			}
+			if err := json.Unmarshal(line, &g); err != nil {
+				return fmt.Errorf("read log: %w", err)
+			}
+			if onGap != nil {
+				onGap(g.Message)
+			}
+			continue
+		}
+		var rec gaffer.Record
+		if err := json.Unmarshal(line, &rec); err != nil {
 			return fmt.Errorf("read log: %w", err)
 		}
 		fn(rec)

@@ -202,7 +202,7 @@ func (ts *testServer) ndjson(t *testing.T, id int64, query string) []gaffer.Reco
 		t.Fatalf("ndjson: %s", resp.Status)
 	}
 	var recs []gaffer.Record
-	if err := decodeNDJSON(resp.Body, func(r gaffer.Record) { recs = append(recs, r) }); err != nil {
+	if err := decodeNDJSON(resp.Body, func(r gaffer.Record) { recs = append(recs, r) }, nil); err != nil {
 		t.Fatal(err)
 	}
 	return recs

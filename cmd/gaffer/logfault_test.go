@@ -207,7 +207,10 @@ func TestArchiveFull(t *testing.T) {
 	// 1 MiB holds about 24 000 of the job's records; the live buffer the
 	// newest few hundred.
 	ts, pid := startLimited(t, 1<<20, "--data-dir", dataDir, "--live-buffer", "65536")
-	job := ts.startJob(t, gaffer.JobRequest{Hosts: []string{"local"}, Command: "seq 1 60000; sleep 6; echo done"})
+	// The job waits after its burst until the test is done measuring.
+	goFile := filepath.Join(t.TempDir(), "go")
+	job := ts.startJob(t, gaffer.JobRequest{Hosts: []string{"local"}, Command: fmt.Sprintf(
+		"seq 1 60000; while [ ! -e %s ]; do sleep 0.1; done; echo done", goFile)})
 	const total = 60003 // running line, 60 000 numbers, done, exit status
 
 	for deadline := time.Now().Add(time.Minute); ts.metric(t, "gaffer_log_records_total") < 60001; time.Sleep(20 * time.Millisecond) {
@@ -225,8 +228,8 @@ func TestArchiveFull(t *testing.T) {
 	time.Sleep(2 * time.Second)
 	cpu, wall := cpuTime(t, pid)-before, time.Since(t0)
 	t.Logf("server CPU while the viewer waited: %s in %s; viewer at seq %s", cpu, wall.Round(time.Millisecond), v.lastSeq())
-	if ts.job(t, job.ID).Status.Done() {
-		t.Log("(the job ended during the CPU measurement: the figure may include its end)")
+	if err := os.WriteFile(goFile, nil, 0o644); err != nil {
+		t.Fatal(err)
 	}
 	if cpu > wall/8 {
 		t.Errorf("the server used %s of CPU in %s while a viewer waited: it spins", cpu, wall.Round(time.Millisecond))
@@ -246,6 +249,18 @@ func TestArchiveFull(t *testing.T) {
 	t.Logf("run error: %q", j.Runs[0].Error)
 	if n := ts.metric(t, "gaffer_log_incomplete_total"); n != 1 {
 		t.Errorf("gaffer_log_incomplete_total %v, want 1", n)
+	}
+	// The command line shows the lost records where they are, in the
+	// NDJSON log as in the followed one.
+	if len(v.gaps) > 0 {
+		// (The live buffer has dropped a few more records by now.)
+		want := fmt.Sprintf("\ngaffer: records %d–", v.gaps[0][0])
+		for _, args := range [][]string{{"logs"}, {"logs", "-f"}} {
+			out, errOut, _ := gafferCLI(t, ts, append(args, fmt.Sprint(job.ID))...)
+			if !strings.Contains(errOut, want) || !strings.Contains(errOut, "of this log were lost") || !strings.HasSuffix(out, "local | 60000\nlocal | done\n") {
+				t.Errorf("gaffer %s: stderr %.300q, stdout ends %q; want %q and the last lines", strings.Join(args, " "), errOut, out[max(0, len(out)-40):], want)
+			}
+		}
 	}
 	partial, _ := filepath.Glob(filepath.Join(dataDir, "archive", "*.partial"))
 	if len(partial) > 0 {
@@ -311,6 +326,14 @@ func TestRedisPause(t *testing.T) {
 			t.Errorf("viewer %d: gaps %v, but the archive was complete", i, v.gaps)
 		}
 	}
+	// A viewer of the finished job while Redis is paused again: the live
+	// log cannot be read, the archive has it all.
+	r.cmd.Process.Signal(syscall.SIGSTOP)
+	late := ts.view(t, job.ID)
+	late.wait(t, time.Minute)
+	r.cmd.Process.Signal(syscall.SIGCONT)
+	late.check(t, "viewer of the finished job, Redis paused", lines+2)
+
 	resp := ts.request(t, "GET", fmt.Sprintf("/api/jobs/%d/log?format=raw&stream=stdout", job.ID), nil)
 	raw, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
