@@ -155,6 +155,17 @@
       requestAnimationFrame(flush);
     }
   });
+  // Records the server lost (its archive could not be written): a line of
+  // its own where they were, then the log goes on.
+  es.addEventListener("gap", function (ev) {
+    var gap = JSON.parse(ev.data);
+    lastSeq = gap.to;
+    pending.push({ seq: gap.to, host: "", stream: "system gap", text: gap.message, nl: true });
+    if (!scheduled) {
+      scheduled = true;
+      requestAnimationFrame(flush);
+    }
+  });
   es.addEventListener("status", function (ev) { updateJob(JSON.parse(ev.data)); });
   es.addEventListener("end", function (ev) {
     // Close it ourselves: a closed stream would otherwise be reopened.
