@@ -49,6 +49,8 @@ type liveAppender struct {
 	stalled  bool            // the Append in flight takes longer than liveStall
 	closing  bool
 	closed   bool          // the live log is closed
+	calls    int           // Appends started, so a late watchdog knows its own
+	inFlight bool          // an Append is under way
 	wake     chan struct{} // one pending signal
 	done     chan struct{} // closed when the goroutine ends
 }
@@ -164,11 +166,19 @@ func (a *liveAppender) run() {
 // append hands recs to the live log within liveTimeout, telling readers
 // if it takes longer than liveStall.
 func (a *liveAppender) append(recs []gaffer.Record) error {
+	a.mu.Lock()
+	a.calls++
+	call := a.calls
+	a.inFlight = true
+	a.mu.Unlock()
 	watchdog := time.AfterFunc(liveStall, func() {
 		a.mu.Lock()
-		a.stalled = true
+		stalled := a.calls == call && a.inFlight
+		a.stalled = a.stalled || stalled
 		a.mu.Unlock()
-		a.moved()
+		if stalled {
+			a.moved()
+		}
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), liveTimeout)
 	err := a.live.Append(ctx, a.jobID, recs)
@@ -177,7 +187,7 @@ func (a *liveAppender) append(recs []gaffer.Record) error {
 
 	a.mu.Lock()
 	wasFailing := a.failing
-	a.stalled, a.failing = false, err != nil
+	a.stalled, a.failing, a.inFlight = false, err != nil, false
 	if err == nil {
 		a.appended = recs[len(recs)-1].Seq
 	} else {
