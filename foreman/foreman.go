@@ -364,9 +364,7 @@ func (f *Foreman) Start(ctx context.Context, req gaffer.JobRequest, by string) (
 	if closing {
 		cancel(errShutdown)
 		aw.Close()
-		if err := f.cfg.Live.Close(ctx, job.ID); err != nil {
-			f.log.Error("close live log", "job", job.ID, "err", err)
-		}
+		aj.log.finish() // closes the live log, and ends its appender
 		f.failJob(job, errShutdownStart)
 		return nil, errClosing
 	}
