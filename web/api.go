@@ -175,13 +175,15 @@ func runHosts(job *gaffer.Job) string {
 	return strings.Join(names, ", ")
 }
 
-// readAfter returns where a stream starts: ?after= or Last-Event-ID. A value
+// readAfter returns where a stream starts: Last-Event-ID, else ?after=.
+// The header wins: an EventSource opened with ?after= keeps that URL and
+// sends the header when it reconnects, and the header is the newer. A value
 // that is not a sequence number starts at the beginning rather than failing,
 // because any error status would stop an EventSource for good.
 func readAfter(r *http.Request) int64 {
-	v := r.URL.Query().Get("after")
+	v := r.Header.Get("Last-Event-ID")
 	if v == "" {
-		v = r.Header.Get("Last-Event-ID")
+		v = r.URL.Query().Get("after")
 	}
 	n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
 	if err != nil || n < 0 {

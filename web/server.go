@@ -92,7 +92,9 @@ func New(jobs JobService, auth *Auth, logger *slog.Logger) (*Server, error) {
 		{Method: "GET", Pattern: "/{$}", Role: RoleViewer, handler: s.jobsPage},
 		{Method: "GET", Pattern: "/jobs/new", Role: RoleViewer, handler: s.newJobPage},
 		{Method: "GET", Pattern: "/jobs/{id}", Role: RoleViewer, handler: s.jobPage},
-		{Method: "GET", Pattern: "/static/", Role: RoleViewer, handler: fileServer.ServeHTTP},
+		// Public: the login page needs its stylesheet; these are the
+		// embedded files of the pages, the same for everyone.
+		{Method: "GET", Pattern: "/static/", Public: true, handler: fileServer.ServeHTTP},
 	}
 	s.mux = http.NewServeMux()
 	byPattern := map[string][]Route{}

@@ -97,7 +97,7 @@ func TestEveryRouteNeedsCredentials(t *testing.T) {
 	}
 	// Public routes are exactly these.
 	for _, rt := range s.Routes() {
-		if rt.Public && rt.Pattern != "/healthz" && rt.Pattern != "/login" {
+		if rt.Public && rt.Pattern != "/healthz" && rt.Pattern != "/login" && rt.Pattern != "/static/" {
 			t.Errorf("route %s %s is public", rt.Method, rt.Pattern)
 		}
 	}
@@ -137,6 +137,32 @@ func TestHealthzAndLogin(t *testing.T) {
 	s.ServeHTTP(rec, httptest.NewRequest("GET", "/login?token="+token+"&next=//evil.example", nil))
 	if rec.Header().Get("Location") != "/" {
 		t.Fatalf("open redirect: %v", rec.Header().Get("Location"))
+	}
+}
+
+// The login page is shown to people without a credential: so are the
+// stylesheet and scripts it loads.
+func TestLoginPageAssetsArePublic(t *testing.T) {
+	s := newServer(t)
+	rec := httptest.NewRecorder()
+	s.ServeHTTP(rec, httptest.NewRequest("GET", "/login", nil))
+	if rec.Code != 200 || !strings.Contains(rec.Body.String(), `href="/static/style.css"`) {
+		t.Fatalf("login page: %d, no stylesheet link", rec.Code)
+	}
+	for _, path := range []string{"/static/style.css", "/static/job.js"} {
+		req := httptest.NewRequest("GET", path, nil)
+		req.Header.Set("Accept", "text/css,*/*;q=0.1")
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, req)
+		if rec.Code != 200 || rec.Body.Len() == 0 {
+			t.Errorf("GET %s without a credential: %d, %d bytes", path, rec.Code, rec.Body.Len())
+		}
+	}
+	// Still nothing but the embedded files there.
+	rec = httptest.NewRecorder()
+	s.ServeHTTP(rec, httptest.NewRequest("GET", "/static/nope.css", nil))
+	if rec.Code != 404 {
+		t.Errorf("missing static file: %d", rec.Code)
 	}
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
 	"io"
@@ -98,7 +99,15 @@ func TestSSEAfterAndBogusLastEventID(t *testing.T) {
 			t.Errorf("Last-Event-ID %q: %d records end=%v, want %d", tc.lastEventID, len(recs), end, tc.want)
 		}
 	}
-	resp := ts.request(t, "GET", fmt.Sprintf("/api/jobs/%d/log?after=11", job.ID), nil, "Accept", "text/event-stream")
+	// An EventSource opened with ?after= sends Last-Event-ID when it
+	// reconnects, with the same URL: the header, being newer, wins.
+	resp := ts.request(t, "GET", fmt.Sprintf("/api/jobs/%d/log?after=2", job.ID), nil, "Accept", "text/event-stream", "Last-Event-ID", "5")
+	recs, end := (&sseStream{resp: resp, sc: bufio.NewScanner(resp.Body)}).readLines(t, -1)
+	resp.Body.Close()
+	if !end || len(recs) == 0 || recs[0].Seq != 6 {
+		t.Errorf("?after=2 with Last-Event-ID 5: %d records from seq %d, want them from 6", len(recs), firstSeq(recs))
+	}
+	resp = ts.request(t, "GET", fmt.Sprintf("/api/jobs/%d/log?after=11", job.ID), nil, "Accept", "text/event-stream")
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if !strings.Contains(string(body), "id: 12\n") || strings.Contains(string(body), "id: 11\n") || !strings.Contains(string(body), "event: end\ndata: {\"status\":\"succeeded\"}") {
@@ -158,4 +167,11 @@ func TestRawLogIsByteExact(t *testing.T) {
 	if last := recs[len(recs)-1]; string(last.Data) != "no final newline" || last.NL {
 		t.Errorf("last record: %d bytes %.40q nl=%v", len(last.Data), last.Data, last.NL)
 	}
+}
+
+func firstSeq(recs []gaffer.Record) int64 {
+	if len(recs) == 0 {
+		return 0
+	}
+	return recs[0].Seq
 }
