@@ -189,6 +189,12 @@ func (r *Record) Text() string { return strings.ToValidUTF8(string(r.Data), "\uF
 // Size is an estimate of the memory a record holds, for buffer limits.
 func (r *Record) Size() int { return len(r.Data) + 96 } // 96: the Record itself
 
+// MaxReadBytes bounds one read of a log (LiveLog.Read, Archive.Read) by
+// bytes as well as by count: a read stops once the Size of its records adds
+// up to this. What a viewer holds while its connection is slow is one read,
+// so thousands of viewers stay cheap whatever the lines' lengths.
+const MaxReadBytes = 64 << 10
+
 // JobFilter selects jobs for listing, newest first.
 type JobFilter struct {
 	Status Status // "" for any
@@ -244,6 +250,8 @@ type LiveLog interface {
 	Append(ctx context.Context, jobID int64, recs []Record) error
 	// Read returns up to limit records with seq > after, oldest first, and
 	// whether the log is closed and nothing after these records remains.
+	// It stops early once the records' Size adds up to MaxReadBytes, and
+	// returns at least one record when there is one after `after`.
 	// It returns a *TrimmedError (code ETRIMMED) if records after `after`
 	// were already dropped from the buffer (they are in the archive, unless
 	// it failed), ENOTFOUND if it has no such job.
@@ -263,7 +271,9 @@ type Archive interface {
 	// stays readable as it is (e.g. after a crash).
 	Create(ctx context.Context, jobID int64) (ArchiveWriter, error)
 	// Read returns up to limit records with seq > after, oldest first, and
-	// whether the log is complete and holds nothing after them.
+	// whether the log is complete and holds nothing after them. Like
+	// LiveLog.Read, it stops once the records' Size adds up to MaxReadBytes,
+	// and returns at least one record when there is one.
 	// ENOTFOUND if the archive has nothing for the job.
 	Read(ctx context.Context, jobID int64, after int64, limit int) (recs []Record, end bool, err error)
 	// Raw writes the exact bytes one host wrote to one stream.

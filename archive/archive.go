@@ -68,10 +68,6 @@ const (
 	// DefaultReadLimit is the number of records Read returns when limit <= 0.
 	DefaultReadLimit = 1000
 
-	// MaxReadBytes bounds the data one Read returns. It stops after the
-	// record that crosses it, so one Read returns at least one record.
-	MaxReadBytes = 4 << 20
-
 	// IndexEvery is the number of records between index entries.
 	IndexEvery = 256
 )
@@ -170,8 +166,9 @@ func (a *Archive) Delete(jobID int64) error {
 }
 
 // Read returns up to limit records with seq > after (DefaultReadLimit when
-// limit <= 0, and no more than about MaxReadBytes of data), and whether the
-// log is complete and nothing follows them. ENOTFOUND if there is no log.
+// limit <= 0), stopping after the record whose Size brings the total to
+// gaffer.MaxReadBytes, and whether the log is complete and nothing follows
+// them. ENOTFOUND if there is no log.
 func (a *Archive) Read(ctx context.Context, jobID int64, after int64, limit int) ([]gaffer.Record, bool, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, false, err
@@ -194,11 +191,11 @@ func (a *Archive) Read(ctx context.Context, jobID int64, after int64, limit int)
 	r := newFrameReader(lf.log, off)
 	var (
 		recs  []gaffer.Record
-		size  int  // of data
+		size  int  // of the records, by Record.Size
 		last  bool // the scan hit the end of the valid frames
 		names names
 	)
-	for len(recs) < limit && size < MaxReadBytes {
+	for len(recs) < limit && size < gaffer.MaxReadBytes {
 		f, ok, err := r.next()
 		if err != nil {
 			return nil, false, fmt.Errorf("read log of job %d: %w", jobID, err)
@@ -209,7 +206,7 @@ func (a *Archive) Read(ctx context.Context, jobID int64, after int64, limit int)
 			continue
 		}
 		recs = append(recs, f.record(&names))
-		size += len(f.data)
+		size += recs[len(recs)-1].Size()
 	}
 	end := lf.complete && (last || r.off >= lf.size)
 	return recs, end, nil

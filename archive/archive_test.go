@@ -145,35 +145,47 @@ func TestSparseSeqs(t *testing.T) {
 }
 
 // TestReadLimitBytes checks that one Read returns no more than about
-// MaxReadBytes of data, and that paging still reaches every record.
+// gaffer.MaxReadBytes (records counted by Size, so short lines too), at
+// least one record, and that paging still reaches every record.
 func TestReadLimitBytes(t *testing.T) {
-	const n = 200
-	a, _ := newArchive(t)
-	recs := make([]gaffer.Record, n)
-	for i := range recs {
-		recs[i] = numbered(int64(i + 1))
-		recs[i].Data = bytes.Repeat([]byte{byte(i)}, 64<<10)
-	}
-	writeLog(t, a, 1, recs, true)
+	for _, tc := range []struct {
+		name string
+		n    int
+		line int
+	}{
+		{"full records", 200, gaffer.MaxRecord},
+		{"8 KiB lines", 2000, 8 << 10},
+		{"short lines", 5000, 10},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a, _ := newArchive(t)
+			recs := make([]gaffer.Record, tc.n)
+			for i := range recs {
+				recs[i] = numbered(int64(i + 1))
+				recs[i].Data = bytes.Repeat([]byte{byte(i)}, tc.line)
+			}
+			writeLog(t, a, 1, recs, true)
 
-	var after int64
-	for after < n {
-		got, end, err := a.Read(ctx, 1, after, 1000)
-		if err != nil {
-			t.Fatal(err)
-		}
-		size := 0
-		for i := range got {
-			size += len(got[i].Data)
-		}
-		if len(got) == 0 || size > archive.MaxReadBytes+64<<10 {
-			t.Fatalf("Read(after=%d) = %d records, %d bytes", after, len(got), size)
-		}
-		assertRecords(t, got, recs[after:after+int64(len(got))])
-		after += int64(len(got))
-		if end != (after == n) {
-			t.Fatalf("end = %v after %d records", end, after)
-		}
+			var after int64
+			for after < int64(tc.n) {
+				got, end, err := a.Read(ctx, 1, after, 1000)
+				if err != nil {
+					t.Fatal(err)
+				}
+				size := 0
+				for i := range got {
+					size += got[i].Size()
+				}
+				if len(got) == 0 || size > gaffer.MaxReadBytes+recs[0].Size() {
+					t.Fatalf("Read(after=%d) = %d records, %d bytes; want 1 or more, at most %d bytes", after, len(got), size, gaffer.MaxReadBytes+recs[0].Size())
+				}
+				assertRecords(t, got, recs[after:after+int64(len(got))])
+				after += int64(len(got))
+				if end != (after == int64(tc.n)) {
+					t.Fatalf("end = %v after %d records", end, after)
+				}
+			}
+		})
 	}
 }
 
@@ -821,9 +833,9 @@ func readAll(t *testing.T, a *archive.Archive, jobID, after int64) []gaffer.Reco
 		}
 		size := 0
 		for i := range got {
-			size += len(got[i].Data)
+			size += got[i].Size()
 		}
-		if size > archive.MaxReadBytes+gaffer.MaxRecord {
+		if size > gaffer.MaxReadBytes+gaffer.MaxRecord+96 {
 			t.Fatalf("Read(after=%d) returned %d bytes", after, size)
 		}
 		all = append(all, got...)

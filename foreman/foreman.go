@@ -74,9 +74,13 @@ type Foreman struct {
 	cfg Config
 	log *slog.Logger
 
-	mu      sync.Mutex
-	active  map[int64]*activeJob
-	closing bool
+	mu     sync.Mutex
+	active map[int64]*activeJob
+	// finished holds the final state of jobs that ended here, until their
+	// live buffer is dropped: the viewers still streaming them ask for it
+	// all at once when the log ends, and get it without a query each.
+	finished map[int64]*gaffer.Job
+	closing  bool
 	// wg counts job runners, Starts under way and archive checks. Add is
 	// called with mu held and closing false, or by a runner (the count is
 	// above zero), so Shutdown's Wait never races an Add from zero.
@@ -147,8 +151,8 @@ func New(cfg Config) *Foreman {
 		cfg.StoreTimeout = 10 * time.Second
 	}
 	bg, stop := context.WithCancel(context.Background())
-	return &Foreman{cfg: cfg, log: cfg.Logger, active: map[int64]*activeJob{}, lingering: map[*time.Timer]bool{},
-		bg: bg, stopBg: stop}
+	return &Foreman{cfg: cfg, log: cfg.Logger, active: map[int64]*activeJob{}, finished: map[int64]*gaffer.Job{},
+		lingering: map[*time.Timer]bool{}, bg: bg, stopBg: stop}
 }
 
 // storeCtx bounds one store write of a worker: the job never waits on the
@@ -663,6 +667,7 @@ func (f *Foreman) finishJob(aj *activeJob) {
 	}
 	f.mu.Lock()
 	delete(f.active, job.ID)
+	f.finished[job.ID] = job
 	f.mu.Unlock()
 	f.stats.ActiveJobs.Add(-1)
 	f.log.Info("job finished", "job", job.ID, "status", job.Status)
@@ -745,6 +750,7 @@ func (f *Foreman) dropLiveLater(id int64) {
 	t = time.AfterFunc(f.cfg.LiveLinger, func() {
 		f.mu.Lock()
 		delete(f.lingering, t)
+		delete(f.finished, id)
 		f.mu.Unlock()
 		err := f.cfg.Live.Delete(context.Background(), id)
 		if err != nil && gaffer.ErrorCode(err) != gaffer.ENOTFOUND {
@@ -773,13 +779,17 @@ func (f *Foreman) Cancel(ctx context.Context, id int64) (*gaffer.Job, error) {
 	return aj.snapshot(), nil
 }
 
-// Job returns a job: from memory while it runs, else from the store.
+// Job returns a job: from memory while it runs here and until its live
+// buffer is dropped, else from the store. Viewers look their job up on
+// every connection and status change: thousands of them cost no query.
 func (f *Foreman) Job(ctx context.Context, id int64) (*gaffer.Job, error) {
 	f.mu.Lock()
-	aj := f.active[id]
+	aj, done := f.active[id], f.finished[id]
 	f.mu.Unlock()
 	if aj != nil {
 		return aj.snapshot(), nil
+	} else if done != nil {
+		return copyJob(done), nil
 	}
 	return f.cfg.Store.FindJob(ctx, id)
 }

@@ -39,6 +39,7 @@ func Run(t *testing.T, open func(t *testing.T) gaffer.LiveLog) {
 		{"RoundTrip", testRoundTrip},
 		{"ReadAfter", testReadAfter},
 		{"Limit", testLimit},
+		{"LimitBytes", testLimitBytes},
 		{"End", testEnd},
 		{"AppendAfterClose", testAppendAfterClose},
 		{"SequenceGap", testSequenceGap},
@@ -142,6 +143,38 @@ func testLimit(t *testing.T, l gaffer.LiveLog) {
 		}
 		assertSeqs(t, got, seen+1, len(got))
 		seen = got[len(got)-1].Seq
+	}
+}
+
+// testLimitBytes: one Read holds about gaffer.MaxReadBytes at most (by
+// Record.Size), and at least one record; paging reaches every record that
+// was not trimmed.
+func testLimitBytes(t *testing.T, l gaffer.LiveLog) {
+	const n, line = 12, 16 << 10
+	mustCreate(t, l, 1)
+	batch := recs(1, n)
+	for i := range batch {
+		batch[i].Data = bytes.Repeat([]byte{'a' + byte(i)}, line)
+	}
+	mustAppend(t, l, 1, batch)
+	bound := gaffer.MaxReadBytes + batch[0].Size()
+	for after := int64(0); after < n; {
+		got, _, err := l.Read(context.Background(), 1, after, 1000)
+		if gaffer.ErrorCode(err) == gaffer.ETRIMMED {
+			after++ // a small buffer: the suite is neutral about sizes
+			continue
+		} else if err != nil {
+			t.Fatalf("Read(after=%d): %v", after, err)
+		}
+		size := 0
+		for i := range got {
+			size += got[i].Size()
+		}
+		if len(got) == 0 || size > bound {
+			t.Fatalf("Read(after=%d) = %d records of %d bytes in all; want 1 or more, at most %d bytes", after, len(got), size, bound)
+		}
+		assertSeqs(t, got, after+1, len(got))
+		after = got[len(got)-1].Seq
 	}
 }
 
@@ -433,7 +466,15 @@ func testTrim(t *testing.T, l gaffer.LiveLog) {
 		} else if err != nil {
 			t.Fatalf("Read(after=%d): %v", after, err)
 		}
-		assertSeqs(t, got, after+1, int(min(50, n-after)))
+		// Fewer than asked only where the byte bound cut the read short.
+		want, size := int(min(50, n-after)), 0
+		for i := range got {
+			size += got[i].Size()
+		}
+		if len(got) > 0 && len(got) < want && size >= gaffer.MaxReadBytes {
+			want = len(got)
+		}
+		assertSeqs(t, got, after+1, want)
 		for i := range got {
 			if !bytes.Equal(got[i].Data, data) {
 				t.Fatalf("record %d: wrong data", got[i].Seq)

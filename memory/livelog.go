@@ -327,7 +327,8 @@ func (b *buffer) record(s *segment, j int) gaffer.Record {
 }
 
 // Read returns up to limit (DefaultReadLimit when <= 0) records with seq >
-// after. end is true when the log is closed and nothing follows them.
+// after, stopping after the one whose Size brings the total to
+// gaffer.MaxReadBytes. end is true when the log is closed and nothing follows them.
 // ETRIMMED if the record after `after` was dropped, ENOTFOUND if there is no
 // such job.
 func (l *LiveLog) Read(ctx context.Context, jobID int64, after int64, limit int) ([]gaffer.Record, bool, error) {
@@ -352,11 +353,14 @@ func (l *LiveLog) Read(ctx context.Context, jobID int64, after int64, limit int)
 	next := after + 1
 	// The segment holding next: the last one starting at or before it.
 	i := sort.Search(len(b.segs), func(i int) bool { return b.segs[i].first > next }) - 1
-	recs := make([]gaffer.Record, 0, min(int64(limit), b.last-after))
-	for ; i < len(b.segs) && len(recs) < limit; i++ {
+	// (A small start: the slice grows to what the byte bound allows.)
+	recs := make([]gaffer.Record, 0, min(int64(limit), b.last-after, 64))
+	size := 0
+	for ; i < len(b.segs) && len(recs) < limit && size < gaffer.MaxReadBytes; i++ {
 		s := b.segs[i]
-		for j := int(next - s.first); j < len(s.meta) && len(recs) < limit; j++ {
+		for j := int(next - s.first); j < len(s.meta) && len(recs) < limit && size < gaffer.MaxReadBytes; j++ {
 			recs = append(recs, b.record(s, j))
+			size += recs[len(recs)-1].Size()
 			next++
 		}
 	}

@@ -550,6 +550,15 @@ func (l *LiveLog) Read(ctx context.Context, jobID int64, after int64, limit int)
 		}
 		return nil, false, trimmed(jobID, after, next)
 	}
+	// At most about gaffer.MaxReadBytes; the dropped records' slots are
+	// cleared so their entries' bytes are not kept alive.
+	n, size := 0, 0
+	for n < len(recs) && size < gaffer.MaxReadBytes {
+		size += recs[n].Size()
+		n++
+	}
+	clear(recs[n:])
+	recs = recs[:n]
 	return recs, closed && recs[len(recs)-1].Seq == last, nil
 }
 

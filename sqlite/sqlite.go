@@ -14,7 +14,7 @@ import (
 
 	"github.com/gaffer-dev/gaffer"
 
-	_ "modernc.org/sqlite"
+	"modernc.org/sqlite"
 )
 
 //go:embed migrations/*.sql
@@ -33,9 +33,22 @@ const (
 // every nanosecond.
 const timeFormat = "2006-01-02T15:04:05.000000000Z07:00"
 
+// Connection pools. In WAL mode any number of readers work beside one
+// writer, and SQLite runs one write at a time anyway: so one connection
+// writes (writes queue in the pool, not on SQLite's lock) and a few read.
+// Both are bounded: a burst of requests waits for a connection instead of
+// opening files until the process runs out of descriptors.
+const (
+	MaxReaders = 8
+	// ReadWait bounds how long a read waits for a connection under load;
+	// past it the read fails with EUNAVAILABLE (the API's 503).
+	ReadWait = 5 * time.Second
+)
+
 // DB is a SQLite database holding jobs, runs and settings.
 type DB struct {
-	db *sql.DB
+	db  *sql.DB // the writer: one connection
+	rdb *sql.DB // readers: up to MaxReaders connections
 
 	// Now returns the current time; tests replace it.
 	Now func() time.Time
@@ -52,13 +65,13 @@ func Open(path string) (*DB, error) {
 	// _txlock=immediate takes the write lock when a write transaction
 	// begins, so a transaction that reads before it writes cannot fail to
 	// upgrade its lock. Read-only transactions still begin deferred.
-	dsn := "file:" + escapePath(path) +
-		"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)" +
-		"&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
-	sqldb, err := sql.Open("sqlite", dsn)
+	file := "file:" + escapePath(path) + "?_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)"
+	sqldb, err := sql.Open("sqlite", file+"&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
+	sqldb.SetMaxOpenConns(1)
+	sqldb.SetMaxIdleConns(1)
 	db := &DB{db: sqldb, Now: time.Now}
 	// While another process turns a new file to WAL, SQLite can answer
 	// "database is locked" without waiting for busy_timeout: retry briefly.
@@ -71,7 +84,45 @@ func Open(path string) (*DB, error) {
 		sqldb.Close()
 		return nil, fmt.Errorf("migrate sqlite %s: %w", path, err)
 	}
+	// Opened once the file is in WAL mode (a setting kept in the file);
+	// query_only keeps these connections to reading.
+	if db.rdb, err = sql.Open("sqlite", file+"&_pragma=query_only(1)"); err != nil {
+		sqldb.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	db.rdb.SetMaxOpenConns(MaxReaders)
+	db.rdb.SetMaxIdleConns(MaxReaders)
 	return db, nil
+}
+
+// busy turns the errors of an overloaded database into EUNAVAILABLE, which
+// clients see as 503 with Retry-After: a wait for a connection that ran
+// out (while the caller's own context is fine), or SQLite too busy or
+// unable to open its files (out of descriptors).
+func busy(ctx context.Context, err error) error {
+	if err == nil || ctx.Err() != nil {
+		return err
+	}
+	var se *sqlite.Error
+	if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &se) && isBusyCode(se.Code()) {
+		return gaffer.Errorf(gaffer.EUNAVAILABLE, "the job database is busy; try again in a few seconds")
+	}
+	return err
+}
+
+// isBusyCode: SQLITE_BUSY, SQLITE_LOCKED, SQLITE_CANTOPEN (extended codes
+// keep the primary code in their low byte).
+func isBusyCode(code int) bool {
+	switch code & 0xff {
+	case 5, 6, 14:
+		return true
+	}
+	return false
+}
+
+// readCtx bounds a read's wait for a connection.
+func readCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, ReadWait)
 }
 
 // escapePath escapes the characters that would end or change the path part
@@ -82,7 +133,7 @@ func escapePath(path string) string {
 
 // Close closes the database.
 func (db *DB) Close() error {
-	return db.db.Close()
+	return errors.Join(db.rdb.Close(), db.db.Close())
 }
 
 // migrate runs every embedded migration not yet recorded in the migrations
@@ -173,7 +224,7 @@ func (db *DB) CreateJob(ctx context.Context, job *gaffer.Job) error {
 
 	tx, err := db.db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("begin: %w", err)
+		return busy(ctx, fmt.Errorf("begin: %w", err))
 	}
 	defer tx.Rollback()
 
@@ -209,16 +260,18 @@ func (db *DB) CreateJob(ctx context.Context, job *gaffer.Job) error {
 
 // FindJob returns the job with its runs, or ENOTFOUND.
 func (db *DB) FindJob(ctx context.Context, id int64) (*gaffer.Job, error) {
+	rctx, cancel := readCtx(ctx)
+	defer cancel()
 	// One read transaction, so the job and its runs are from one snapshot.
-	tx, err := db.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	tx, err := db.rdb.BeginTx(rctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
-		return nil, fmt.Errorf("begin: %w", err)
+		return nil, busy(ctx, fmt.Errorf("begin: %w", err))
 	}
 	defer tx.Rollback()
 
-	jobs, err := findJobs(ctx, tx, `WHERE id = ?`, []any{id}, 1)
+	jobs, err := findJobs(rctx, tx, `WHERE id = ?`, []any{id}, 1)
 	if err != nil {
-		return nil, err
+		return nil, busy(ctx, err)
 	} else if len(jobs) == 0 {
 		return nil, gaffer.Errorf(gaffer.ENOTFOUND, "job %d does not exist", id)
 	}
@@ -253,12 +306,15 @@ func (db *DB) FindJobs(ctx context.Context, filter gaffer.JobFilter) ([]*gaffer.
 		clause = "WHERE " + strings.Join(where, " AND ")
 	}
 
-	tx, err := db.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	rctx, cancel := readCtx(ctx)
+	defer cancel()
+	tx, err := db.rdb.BeginTx(rctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
-		return nil, fmt.Errorf("begin: %w", err)
+		return nil, busy(ctx, fmt.Errorf("begin: %w", err))
 	}
 	defer tx.Rollback()
-	return findJobs(ctx, tx, clause, args, limit)
+	jobs, err := findJobs(rctx, tx, clause, args, limit)
+	return jobs, busy(ctx, err)
 }
 
 // findJobs reads up to limit jobs matching the where clause, newest first,
@@ -492,7 +548,7 @@ func (db *DB) RequestCancel(ctx context.Context, id int64) error {
 	if errors.Is(err, sql.ErrNoRows) {
 		return gaffer.Errorf(gaffer.ENOTFOUND, "job %d does not exist", id)
 	} else if err != nil {
-		return fmt.Errorf("request cancel of job %d: %w", id, err)
+		return busy(ctx, fmt.Errorf("request cancel of job %d: %w", id, err))
 	} else if status.Done() {
 		return gaffer.Errorf(gaffer.ECONFLICT, "job %d is already %s", id, status)
 	}
@@ -570,12 +626,14 @@ func queryIDs(ctx context.Context, tx *sql.Tx, query string, args ...any) ([]int
 
 // Setting returns the value stored under key, or ENOTFOUND.
 func (db *DB) Setting(ctx context.Context, key string) (string, error) {
+	rctx, cancel := readCtx(ctx)
+	defer cancel()
 	var value string
-	err := db.db.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = ?`, key).Scan(&value)
+	err := db.rdb.QueryRowContext(rctx, `SELECT value FROM settings WHERE key = ?`, key).Scan(&value)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", gaffer.Errorf(gaffer.ENOTFOUND, "setting %q does not exist", key)
 	} else if err != nil {
-		return "", fmt.Errorf("read setting %q: %w", key, err)
+		return "", busy(ctx, fmt.Errorf("read setting %q: %w", key, err))
 	}
 	return value, nil
 }

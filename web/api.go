@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -153,7 +154,9 @@ func (s *Server) rawLog(w http.ResponseWriter, r *http.Request, job *gaffer.Job)
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Content-Disposition", "inline")
-	if err := s.Jobs.RawLog(r.Context(), job.ID, host, stream, w); err != nil {
+	streamHeaders(w)
+	dw := &deadlineWriter{w: w, rc: http.NewResponseController(w), timeout: s.writeTimeout()}
+	if err := s.Jobs.RawLog(r.Context(), job.ID, host, stream, dw); err != nil {
 		s.Logger.Warn("raw log", "job", job.ID, "err", err)
 	}
 }
@@ -194,29 +197,64 @@ func readAfter(r *http.Request) int64 {
 
 const batchLimit = 1000
 
-// sseLog streams the log as Server-Sent Events from seq after+1 until the
-// log ends. The viewer reads from the log at its own pace; the job never
-// waits for it.
-func (s *Server) sseLog(w http.ResponseWriter, r *http.Request, job *gaffer.Job) {
-	ctx := r.Context()
-	s.streams.Add(1)
-	defer s.streams.Add(-1)
-	rc := http.NewResponseController(w)
-	// Long streams must outlive any server-wide write timeout.
-	rc.SetWriteDeadline(time.Time{})
+// streamBuffer is the buffer of one log stream's writer: what one viewer
+// costs the server beyond one read of the log (gaffer.MaxReadBytes).
+const streamBuffer = 4 << 10
+
+// streamHeaders are those of every log response. The connection closes with
+// the response: each write has its own deadline (see deadlineWriter), which
+// must not linger on a connection that serves another request.
+func streamHeaders(w http.ResponseWriter) {
 	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no")
+	h.Set("Connection", "close")
+}
+
+// deadlineWriter gives every write to the connection a fresh write
+// deadline: a viewer that stops reading gets its connection closed after
+// that long instead of holding the server's memory for ever, and a viewer
+// that keeps reading is never cut, however long its stream.
+type deadlineWriter struct {
+	w       io.Writer
+	rc      *http.ResponseController
+	timeout time.Duration
+}
+
+func (d *deadlineWriter) Write(p []byte) (int, error) {
+	d.rc.SetWriteDeadline(time.Now().Add(d.timeout))
+	return d.w.Write(p)
+}
+
+// Flush sends what the response holds, within a fresh deadline.
+func (d *deadlineWriter) Flush() error {
+	d.rc.SetWriteDeadline(time.Now().Add(d.timeout))
+	return d.rc.Flush()
+}
+
+// sseLog streams the log as Server-Sent Events from seq after+1 until the
+// log ends. The viewer reads from the log at its own pace; the job never
+// waits for it, and a viewer that stops reading is cut off (deadlineWriter).
+func (s *Server) sseLog(w http.ResponseWriter, r *http.Request, job *gaffer.Job) {
+	ctx := r.Context()
+	closeStream, err := s.openStream()
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	defer closeStream()
+	dw := &deadlineWriter{w: w, rc: http.NewResponseController(w), timeout: s.writeTimeout()}
+	w.Header().Set("Content-Type", "text/event-stream")
+	streamHeaders(w)
 	w.WriteHeader(http.StatusOK)
 
 	after := readAfter(r)
-	bw := bufio.NewWriterSize(w, 32<<10)
+	bw := bufio.NewWriterSize(dw, streamBuffer)
 	flush := func() error {
 		if err := bw.Flush(); err != nil {
 			return err
 		}
-		return rc.Flush()
+		return dw.Flush()
 	}
 	bw.WriteString("retry: 2000\n\n")
 	lastStatus := s.writeStatus(bw, job, nil)
@@ -348,17 +386,19 @@ func (s *Server) ndjsonLog(w http.ResponseWriter, r *http.Request, job *gaffer.J
 		after = n
 	}
 	follow := q.Get("follow") == "1" || q.Get("follow") == "true"
-	rc := http.NewResponseController(w)
 	if follow {
-		rc.SetWriteDeadline(time.Time{})
-		s.streams.Add(1)
-		defer s.streams.Add(-1)
+		closeStream, err := s.openStream()
+		if err != nil {
+			s.error(w, r, err)
+			return
+		}
+		defer closeStream()
 	}
+	dw := &deadlineWriter{w: w, rc: http.NewResponseController(w), timeout: s.writeTimeout()}
 	w.Header().Set("Content-Type", "application/x-ndjson")
-	w.Header().Set("Cache-Control", "no-cache")
-	w.Header().Set("X-Accel-Buffering", "no")
+	streamHeaders(w)
 	w.WriteHeader(http.StatusOK)
-	bw := bufio.NewWriterSize(w, 64<<10)
+	bw := bufio.NewWriterSize(dw, streamBuffer)
 	var buf []byte
 	sent := 0
 	var pause idle
@@ -407,7 +447,7 @@ func (s *Server) ndjsonLog(w http.ResponseWriter, r *http.Request, job *gaffer.J
 			bw.Flush()
 			return
 		}
-		if bw.Flush() != nil || rc.Flush() != nil {
+		if bw.Flush() != nil || dw.Flush() != nil {
 			return
 		}
 		if woke {

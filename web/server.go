@@ -47,12 +47,29 @@ type Server struct {
 	// PingInterval is how often an idle SSE stream gets a comment line, so
 	// proxies and browsers keep it open. Default 15 s.
 	PingInterval time.Duration
+	// WriteTimeout bounds each write of a log stream: a viewer that stops
+	// reading for that long has its connection closed (it resumes later
+	// with Last-Event-ID), so it holds no memory of the server's for long.
+	// Default DefaultWriteTimeout.
+	WriteTimeout time.Duration
+	// MaxStreams caps the log streams open at once (SSE, NDJSON follow);
+	// past it a viewer is answered 503 with Retry-After. Default
+	// DefaultMaxStreams.
+	MaxStreams int
 
 	pages   map[string]*template.Template
 	mux     *http.ServeMux
 	routes  []Route
 	streams atomic.Int64
 }
+
+// Defaults of Server's settings.
+const (
+	DefaultWriteTimeout = 30 * time.Second
+	DefaultMaxStreams   = 20000
+	// retryAfter is the Retry-After of every 503, in seconds.
+	retryAfter = "5"
+)
 
 // OpenStreams is how many log streams (SSE, NDJSON follow) are open now.
 func (s *Server) OpenStreams() int64 { return s.streams.Load() }
@@ -71,7 +88,8 @@ func New(jobs JobService, auth *Auth, logger *slog.Logger) (*Server, error) {
 	if logger == nil {
 		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	s := &Server{Jobs: jobs, Auth: auth, Logger: logger, PingInterval: 15 * time.Second}
+	s := &Server{Jobs: jobs, Auth: auth, Logger: logger, PingInterval: 15 * time.Second,
+		WriteTimeout: DefaultWriteTimeout, MaxStreams: DefaultMaxStreams}
 	if err := s.parseTemplates(); err != nil {
 		return nil, err
 	}
@@ -112,6 +130,28 @@ func New(jobs JobService, auth *Auth, logger *slog.Logger) (*Server, error) {
 	}
 	s.mux.HandleFunc("/", s.notFound)
 	return s, nil
+}
+
+// openStream counts a log stream in, or returns EUNAVAILABLE when
+// MaxStreams are open; call the returned func when the stream ends.
+func (s *Server) openStream() (func(), error) {
+	max := s.MaxStreams
+	if max <= 0 {
+		max = DefaultMaxStreams
+	}
+	if s.streams.Add(1) > int64(max) {
+		s.streams.Add(-1)
+		return nil, gaffer.Errorf(gaffer.EUNAVAILABLE, "this server already serves its maximum of %d open log streams; try again in a few seconds", max)
+	}
+	return func() { s.streams.Add(-1) }, nil
+}
+
+// writeTimeout is the bound of one write of a log stream.
+func (s *Server) writeTimeout() time.Duration {
+	if s.WriteTimeout <= 0 {
+		return DefaultWriteTimeout
+	}
+	return s.WriteTimeout
 }
 
 // Routes returns the router's table (tests use it to check every route's auth).
@@ -191,14 +231,22 @@ var statusOf = map[string]int{
 }
 
 // error writes err as the API's JSON error; internal errors are logged and
-// shown only as "internal error".
+// shown only as "internal error". Overload is never a 500: a timeout while
+// the request itself is fine (a database pool that stayed busy) is a 503,
+// and every 503 says when to come back.
 func (s *Server) error(w http.ResponseWriter, r *http.Request, err error) {
+	if gaffer.ErrorCode(err) == gaffer.EINTERNAL && errors.Is(err, context.DeadlineExceeded) && r.Context().Err() == nil {
+		s.Logger.Warn("request timed out under load", "method", r.Method, "path", r.URL.Path, "err", err)
+		err = gaffer.Errorf(gaffer.EUNAVAILABLE, "the server is busy; try again in a few seconds")
+	}
 	code := gaffer.ErrorCode(err)
 	status, ok := statusOf[code]
 	if !ok {
 		status = http.StatusInternalServerError
 	}
-	if status >= 500 {
+	if status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", retryAfter)
+	} else if status >= 500 {
 		s.Logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	if wantsHTML(r) {

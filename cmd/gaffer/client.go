@@ -224,38 +224,60 @@ func (c *client) followOnce(ctx context.Context, id int64, after int64, onRecord
 		}
 		return "", after, err
 	}
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	var status gaffer.Status
+	err = readEvents(resp.Body, func(ev sseEvent) bool {
+		switch ev.event {
+		case "line":
+			var rec gaffer.Record
+			if err := json.Unmarshal(ev.data, &rec); err == nil {
+				onRecord(rec)
+				after = rec.Seq
+			}
+		case "gap":
+			var g gapNotice
+			if err := json.Unmarshal(ev.data, &g); err == nil && g.To > after {
+				if onGap != nil {
+					onGap(g.Message)
+				}
+				after = g.To
+			}
+		case "status":
+			var job gaffer.Job
+			if onStatus != nil && json.Unmarshal(ev.data, &job) == nil {
+				onStatus(&job)
+			}
+		case "end":
+			var end struct {
+				Status gaffer.Status `json:"status"`
+			}
+			json.Unmarshal(ev.data, &end)
+			status = end.Status
+			return false
+		}
+		return true
+	})
+	if status != "" {
+		return status, after, nil
+	}
+	if err != nil {
+		return "", after, err
+	}
+	return "", after, io.ErrUnexpectedEOF
+}
+
+// readEvents parses a Server-Sent Events stream, calling fn for each event
+// until fn returns false or the stream ends (nil at EOF). The one SSE parser
+// of the client and the tests. Its buffer starts small and grows with the
+// longest line, so thousands of readers stay cheap.
+func readEvents(r io.Reader, fn func(sseEvent) bool) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(nil, 16<<20)
 	var ev sseEvent
 	for sc.Scan() {
 		line := sc.Bytes()
 		if len(line) == 0 {
-			switch ev.event {
-			case "line":
-				var rec gaffer.Record
-				if err := json.Unmarshal(ev.data, &rec); err == nil {
-					onRecord(rec)
-					after = rec.Seq
-				}
-			case "gap":
-				var g gapNotice
-				if err := json.Unmarshal(ev.data, &g); err == nil && g.To > after {
-					if onGap != nil {
-						onGap(g.Message)
-					}
-					after = g.To
-				}
-			case "status":
-				var job gaffer.Job
-				if onStatus != nil && json.Unmarshal(ev.data, &job) == nil {
-					onStatus(&job)
-				}
-			case "end":
-				var end struct {
-					Status gaffer.Status `json:"status"`
-				}
-				json.Unmarshal(ev.data, &end)
-				return end.Status, after, nil
+			if ev.event != "" && !fn(ev) {
+				return nil
 			}
 			ev = sseEvent{}
 			continue
@@ -271,10 +293,7 @@ func (c *client) followOnce(ctx context.Context, id int64, after int64, onRecord
 			ev.data = append(ev.data, value...)
 		}
 	}
-	if err := sc.Err(); err != nil {
-		return "", after, err
-	}
-	return "", after, io.ErrUnexpectedEOF
+	return sc.Err()
 }
 
 // gapNotice tells of records the server lost: the SSE gap event's data;
