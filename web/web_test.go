@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -258,5 +259,65 @@ func TestSSEIdlePings(t *testing.T) {
 	}
 	if time.Since(start) < 200*time.Millisecond {
 		t.Fatalf("pings came too fast to have outlived the write timeout")
+	}
+}
+
+// busyJobs is a job service whose database stays busy past its bound.
+type busyJobs struct{ stubJobs }
+
+func (busyJobs) Job(ctx context.Context, id int64) (*gaffer.Job, error) {
+	return nil, fmt.Errorf("find job %d: begin: %w", id, context.DeadlineExceeded)
+}
+
+// Overload is answered 503 with Retry-After, never 500: a store that timed
+// out, a store that says it is unavailable, and a full house of streams.
+func TestOverloadIs503(t *testing.T) {
+	s, err := web.New(busyJobs{}, &web.Auth{AdminTokenHash: web.HashToken(token), Secret: []byte("k")}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := httptest.NewRequest("GET", "/api/jobs/1/log", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	rec := httptest.NewRecorder()
+	s.ServeHTTP(rec, req)
+	if rec.Code != 503 || rec.Header().Get("Retry-After") == "" || !strings.Contains(rec.Body.String(), "busy") {
+		t.Errorf("store timeout: %d Retry-After %q %s", rec.Code, rec.Header().Get("Retry-After"), rec.Body)
+	}
+
+	s, err = web.New(idleJobs{}, &web.Auth{AdminTokenHash: web.HashToken(token), Secret: []byte("k")}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.MaxStreams = 2
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	open := func() *http.Response {
+		req, _ := http.NewRequest("GET", srv.URL+"/api/jobs/1/log", nil)
+		req.Header.Set("Accept", "text/event-stream")
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	a, b := open(), open()
+	defer b.Body.Close()
+	c := open()
+	body, _ := io.ReadAll(c.Body)
+	c.Body.Close()
+	if a.StatusCode != 200 || b.StatusCode != 200 || c.StatusCode != 503 || c.Header.Get("Retry-After") == "" ||
+		!strings.Contains(string(body), "maximum of 2 open log streams") {
+		t.Fatalf("streams: %d %d %d Retry-After %q %s", a.StatusCode, b.StatusCode, c.StatusCode, c.Header.Get("Retry-After"), body)
+	}
+	// A stream that ends makes room.
+	a.Body.Close()
+	for deadline := time.Now().Add(10 * time.Second); s.OpenStreams() > 1 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	d := open()
+	d.Body.Close()
+	if d.StatusCode != 200 {
+		t.Fatalf("after one closed: %d", d.StatusCode)
 	}
 }

@@ -141,6 +141,7 @@ func (m *Main) Open(ctx context.Context) error {
 		return err
 	}
 	m.Web.Metrics = metricsHandler(m.Foreman, m.Web, m.SSH, m.Live)
+	m.Web.MaxStreams, m.Web.WriteTimeout = m.Config.maxStreams, m.Config.streamWriteTimeout
 
 	if m.Listener, err = net.Listen("tcp", c.listen); err != nil {
 		return fmt.Errorf("listen on %s: %w (is another gaffer running? use --listen)", c.listen, err)

@@ -29,6 +29,8 @@ type serveConfig struct {
 	logLevel                                           string
 	shutdownGrace, liveLinger, leaseTTL                time.Duration
 	liveBuffer, liveBudget                             int
+	maxStreams                                         int
+	streamWriteTimeout                                 time.Duration
 	archiveDir, instance, redisPrefix, sshConfig       string
 	localEnv                                           []string // localexec.Executor.Env
 }
@@ -85,8 +87,16 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 	fs.StringVar(&c.redisPrefix, "redis-prefix", "gaffer:", "prefix of every Redis key, so deployments can share a Redis")
 	fs.StringVar(&c.instance, "instance", "", "this server's name among instances sharing a database (default: HOSTNAME-PID)")
 	fs.DurationVar(&c.leaseTTL, "lease-ttl", 10*time.Second, "with a shared database: how long an instance may be silent before its running jobs are marked interrupted")
+	fs.IntVar(&c.maxStreams, "max-streams", web.DefaultMaxStreams, "most log streams (SSE, NDJSON follow) open at once; past it viewers are answered 503 with Retry-After. Each needs a file descriptor (ulimit -n)")
+	fs.DurationVar(&c.streamWriteTimeout, "stream-write-timeout", web.DefaultWriteTimeout, "a viewer that reads nothing of its log stream for this long is disconnected (it resumes where it was when it reconnects)")
 	if err := parseFlags(fs, args); err != nil {
 		return c, err
+	}
+	if c.maxStreams < 1 {
+		return c, fmt.Errorf("--max-streams %d: give 1 or more", c.maxStreams)
+	}
+	if c.streamWriteTimeout < time.Second {
+		return c, fmt.Errorf("--stream-write-timeout %s: give 1s or more", c.streamWriteTimeout)
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("serve takes no arguments, got %q", fs.Args())
