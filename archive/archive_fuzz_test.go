@@ -230,7 +230,7 @@ func FuzzArchiveRead(f *testing.F) {
 					want = append(want, r)
 				}
 			}
-			full := len(got) == archive.DefaultReadLimit || dataSize(got) >= archive.MaxReadBytes
+			full := len(got) == archive.DefaultReadLimit || dataSize(got) >= gaffer.MaxReadBytes
 			if !sameRecords(got, want[:min(len(want), len(got))]) || len(got) < len(want) && !full {
 				t.Fatalf("Read(after=%d) = %d records %+v\nwant %d: %+v", after, len(got), got, len(want), want)
 			} else if end && len(got) < len(want) {
@@ -306,10 +306,11 @@ func sameRecords(a, b []gaffer.Record) bool {
 	return slices.EqualFunc(a, b, sameRecord)
 }
 
+// dataSize is what Read's byte bound counts: the records' Size.
 func dataSize(recs []gaffer.Record) int {
 	n := 0
 	for i := range recs {
-		n += len(recs[i].Data)
+		n += recs[i].Size()
 	}
 	return n
 }
@@ -471,7 +472,7 @@ func FuzzArchiveRoundTrip(f *testing.F) {
 					t.Fatalf("Read(after=%d) of a damaged log skipped from seq %d to %d", after, got[j-1].Seq, got[j].Seq)
 				}
 			}
-			if after == 0 && len(got) < min(intact, archive.DefaultReadLimit) && dataSize(got) < archive.MaxReadBytes {
+			if after == 0 && len(got) < min(intact, archive.DefaultReadLimit) && dataSize(got) < gaffer.MaxReadBytes {
 				t.Fatalf("Read(after=0) of a log damaged at %d: %d records, want the %d before it", at, len(got), intact)
 			}
 		}

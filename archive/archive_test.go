@@ -110,6 +110,13 @@ func TestReadRanges(t *testing.T) {
 		}
 		first := max(s.after+1, 1)
 		want := int(max(0, min(int64(limit), n-first+1)))
+		size := 0
+		for i := range got {
+			size += got[i].Size()
+		}
+		if len(got) > 0 && len(got) < want && size >= gaffer.MaxReadBytes {
+			want = len(got) // the byte bound cut it short
+		}
 		assertNumbered(t, got, first, want)
 		if wantEnd := first+int64(want) > n; end != wantEnd {
 			t.Fatalf("Read(after=%d, limit=%d) end = %v, want %v", s.after, s.limit, end, wantEnd)
@@ -454,12 +461,7 @@ func TestSeal(t *testing.T) {
 			}
 			assertFiles(t, dir, "6.idx", "6.log")
 			for _, after := range []int64{0, 255, 256, 700, n - 2, n - 1, n} {
-				got, end, err := a.Read(ctx, 6, after, 1000)
-				if err != nil {
-					t.Fatal(err)
-				} else if !end {
-					t.Fatalf("Read(after=%d): end = false on a sealed log", after)
-				}
+				got := readAll(t, a, 6, after) // to the end: a sealed log has one
 				assertNumbered(t, got, after+1, max(0, tt.want-int(after)))
 			}
 			if err := a.Seal(ctx, 6); err != nil {

@@ -682,6 +682,7 @@ func (f *Foreman) finishJob(aj *activeJob) {
 			f.verify(f.bg, job.ID, checks)
 		}()
 	}
+	f.forgetLater(job.ID)
 	if complete {
 		// Readers find the whole log in the archive now, and a finished
 		// job keeps no memory.
@@ -736,6 +737,24 @@ func (f *Foreman) markIncomplete(aj *activeJob, why string) {
 	}
 }
 
+// forgetLater drops a finished job's state from memory after LiveLinger:
+// by then its viewers have had their end event.
+func (f *Foreman) forgetLater(id int64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closing {
+		return
+	}
+	var t *time.Timer
+	t = time.AfterFunc(f.cfg.LiveLinger, func() {
+		f.mu.Lock()
+		delete(f.lingering, t)
+		delete(f.finished, id)
+		f.mu.Unlock()
+	})
+	f.lingering[t] = true
+}
+
 // dropLiveLater deletes a finished job's live buffer after LiveLinger: its
 // archive failed or was sealed after a crash, so the buffer may hold records
 // the archive lacks. Shutdown cancels what is still pending: a Redis buffer
@@ -750,7 +769,6 @@ func (f *Foreman) dropLiveLater(id int64) {
 	t = time.AfterFunc(f.cfg.LiveLinger, func() {
 		f.mu.Lock()
 		delete(f.lingering, t)
-		delete(f.finished, id)
 		f.mu.Unlock()
 		err := f.cfg.Live.Delete(context.Background(), id)
 		if err != nil && gaffer.ErrorCode(err) != gaffer.ENOTFOUND {
