@@ -232,3 +232,59 @@ func migrationNames(tb testing.TB, path string) []string {
 	}
 	return names
 }
+
+// A burst of 2000 concurrent reads beside a writer uses a bounded number of
+// connections (each takes file descriptors: unbounded, a burst of viewers
+// ran the server out of them) and every call succeeds.
+func TestBurstUsesBoundedConnections(t *testing.T) {
+	db := MustOpenDB(t)
+	job := &gaffer.Job{Command: "true", Status: gaffer.StatusRunning, CreatedAt: storetest.T0,
+		Runs: []*gaffer.Run{{Host: "web1", Status: gaffer.StatusRunning}}}
+	storetest.MustCreateJob(t, db, job)
+	fds := func() int {
+		ents, _ := os.ReadDir("/proc/self/fd")
+		return len(ents)
+	}
+	before := fds()
+	peak := before
+	stop := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		for {
+			peak = max(peak, fds())
+			select {
+			case <-stop:
+				return
+			case <-time.After(time.Millisecond):
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	errs := make(chan error, 2100)
+	for i := range 2000 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := db.FindJob(t.Context(), job.ID); err != nil {
+				errs <- err
+			}
+			if i%20 == 0 {
+				if _, err := db.Heartbeat(t.Context(), "a", time.Now()); err != nil {
+					errs <- err
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	<-sampled
+	close(errs)
+	for err := range errs {
+		t.Errorf("under a burst: %v", err)
+	}
+	// Each connection holds the database and its WAL open.
+	if grew := peak - before; grew > 3*(sqlite.MaxReaders+1) {
+		t.Errorf("a burst of 2000 reads opened %d more file descriptors; want at most %d", grew, 3*(sqlite.MaxReaders+1))
+	}
+}
