@@ -235,7 +235,8 @@ func migrationNames(tb testing.TB, path string) []string {
 
 // A burst of 2000 concurrent reads beside a writer uses a bounded number of
 // connections (each takes file descriptors: unbounded, a burst of viewers
-// ran the server out of them) and every call succeeds.
+// ran the server out of them). A read that waits too long for one fails
+// with EUNAVAILABLE (a 503), never with another error.
 func TestBurstUsesBoundedConnections(t *testing.T) {
 	db := MustOpenDB(t)
 	job := &gaffer.Job{Command: "true", Status: gaffer.StatusRunning, CreatedAt: storetest.T0,
@@ -280,8 +281,16 @@ func TestBurstUsesBoundedConnections(t *testing.T) {
 	close(stop)
 	<-sampled
 	close(errs)
+	busy := 0
 	for err := range errs {
-		t.Errorf("under a burst: %v", err)
+		if gaffer.ErrorCode(err) == gaffer.EUNAVAILABLE {
+			busy++
+		} else {
+			t.Errorf("under a burst: %v", err)
+		}
+	}
+	if busy > 0 {
+		t.Logf("%d of 2000 reads found the database busy", busy)
 	}
 	// Each connection holds the database and its WAL open.
 	if grew := peak - before; grew > 3*(sqlite.MaxReaders+1) {
