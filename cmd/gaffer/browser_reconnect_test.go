@@ -250,6 +250,7 @@ while [ $i -lt 150 ]; do i=$((i+1)); echo "third $i"; done`)
 		t.Errorf("#jobstatus shows %q", s)
 	}
 	checkRunRow(t, v, "after refusals", "succeeded", "0")
+	t.Logf("answers to the page's log streams: %v", answers.list())
 	resumed := false
 	for _, a := range answers.list() {
 		if a.status == 200 && strings.Contains(a.url, "?after=") && !strings.HasSuffix(a.url, "?after=0") {

@@ -1,6 +1,9 @@
-// The live log page. Every record arrives over one EventSource, which resumes
-// after a reconnect with Last-Event-ID, so no line is lost or repeated. Text
-// is only ever set with textContent: output is never parsed as HTML.
+// The live log page. Every record arrives over an EventSource, which resumes
+// after a reconnect with Last-Event-ID, so no line is lost or repeated. A
+// refused stream (a 503 from a full server) closes an EventSource for good,
+// so the page then opens a new one itself, later, with ?after= the last
+// record it has. Text is only ever set with textContent: output is never
+// parsed as HTML.
 (function () {
   "use strict";
   var root = document.getElementById("job");
@@ -144,40 +147,63 @@
     });
   }
 
-  var es = new EventSource("/api/jobs/" + encodeURIComponent(id) + "/log");
-  es.addEventListener("open", function () { connEl.textContent = "live"; });
-  es.addEventListener("line", function (ev) {
-    var rec = JSON.parse(ev.data);
-    lastSeq = rec.seq;
+  function queue(rec) {
     pending.push(rec);
     if (!scheduled) {
       scheduled = true;
       requestAnimationFrame(flush);
     }
-  });
-  // Records the server lost (its archive could not be written): a line of
-  // its own where they were, then the log goes on.
-  es.addEventListener("gap", function (ev) {
-    var gap = JSON.parse(ev.data);
-    lastSeq = gap.to;
-    pending.push({ seq: gap.to, host: "", stream: "system gap", text: gap.message, nl: true });
-    if (!scheduled) {
-      scheduled = true;
-      requestAnimationFrame(flush);
-    }
-  });
-  es.addEventListener("status", function (ev) { updateJob(JSON.parse(ev.data)); });
-  es.addEventListener("end", function (ev) {
-    // Close it ourselves: a closed stream would otherwise be reopened.
-    es.close();
-    flush();
-    connEl.textContent = "finished: " + JSON.parse(ev.data).status;
-    root.dataset.ended = "true";
-  });
-  es.addEventListener("notice", function (ev) { connEl.textContent = JSON.parse(ev.data).message; });
-  es.addEventListener("error", function () {
-    if (es.readyState !== EventSource.CLOSED) connEl.textContent = "reconnecting…";
-  });
+  }
+
+  // Retries of a refused stream wait 1 s, doubling up to 30 s, each cut by
+  // a random part of up to a half: pages refused together come back apart.
+  var RETRY_MIN = 1000, RETRY_MAX = 30000;
+  var es = null, ended = false, retryDelay = 0, retryTimer = 0;
+
+  function connect() {
+    retryTimer = 0;
+    var url = "/api/jobs/" + encodeURIComponent(id) + "/log";
+    // A new EventSource cannot send Last-Event-ID; its own reconnects do,
+    // and the server prefers the header.
+    if (lastSeq > 0) url += "?after=" + lastSeq;
+    es = new EventSource(url);
+    es.addEventListener("open", function () {
+      retryDelay = 0;
+      connEl.textContent = "live";
+    });
+    es.addEventListener("line", function (ev) {
+      var rec = JSON.parse(ev.data);
+      lastSeq = rec.seq;
+      queue(rec);
+    });
+    // Records the server lost (its archive could not be written): a line of
+    // its own where they were, then the log goes on.
+    es.addEventListener("gap", function (ev) {
+      var gap = JSON.parse(ev.data);
+      lastSeq = gap.to;
+      queue({ seq: gap.to, host: "", stream: "system gap", text: gap.message, nl: true });
+    });
+    es.addEventListener("status", function (ev) { updateJob(JSON.parse(ev.data)); });
+    es.addEventListener("end", function (ev) {
+      // Close it ourselves: a closed stream would otherwise be reopened.
+      ended = true;
+      ev.target.close();
+      flush();
+      connEl.textContent = "finished: " + JSON.parse(ev.data).status;
+      root.dataset.ended = "true";
+    });
+    es.addEventListener("notice", function (ev) { connEl.textContent = JSON.parse(ev.data).message; });
+    es.addEventListener("error", function (ev) {
+      if (ended || ev.target !== es) return;
+      connEl.textContent = "reconnecting…";
+      // CONNECTING: the browser retries by itself. CLOSED: it gave up.
+      if (es.readyState === EventSource.CLOSED && !retryTimer) {
+        retryDelay = retryDelay ? Math.min(retryDelay * 2, RETRY_MAX) : RETRY_MIN;
+        retryTimer = setTimeout(connect, retryDelay * (0.5 + Math.random() / 2));
+      }
+    });
+  }
+  connect();
 
   logEl.addEventListener("scroll", function () {
     var atBottom = logEl.scrollHeight - logEl.scrollTop - logEl.clientHeight < 8;
