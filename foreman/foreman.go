@@ -88,7 +88,7 @@ type Foreman struct {
 	// bg ends the archive checks still going when Shutdown ends.
 	bg        context.Context
 	stopBg    context.CancelFunc
-	lingering map[*time.Timer]bool // pending live-buffer deletions
+	lingering map[*time.Timer]bool // pending afterLinger work
 	verifying sync.Mutex           // one archive check at a time
 	lastBeat  time.Time            // last heartbeat the store took; only Watch uses it
 
@@ -740,19 +740,11 @@ func (f *Foreman) markIncomplete(aj *activeJob, why string) {
 // forgetLater drops a finished job's state from memory after LiveLinger:
 // by then its viewers have had their end event.
 func (f *Foreman) forgetLater(id int64) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.closing {
-		return
-	}
-	var t *time.Timer
-	t = time.AfterFunc(f.cfg.LiveLinger, func() {
+	f.afterLinger(func() {
 		f.mu.Lock()
-		delete(f.lingering, t)
 		delete(f.finished, id)
 		f.mu.Unlock()
 	})
-	f.lingering[t] = true
 }
 
 // dropLiveLater deletes a finished job's live buffer after LiveLinger: its
@@ -760,6 +752,18 @@ func (f *Foreman) forgetLater(id int64) {
 // the archive lacks. Shutdown cancels what is still pending: a Redis buffer
 // expires by itself, a memory one goes with the process.
 func (f *Foreman) dropLiveLater(id int64) {
+	f.afterLinger(func() {
+		err := f.cfg.Live.Delete(context.Background(), id)
+		if err != nil && gaffer.ErrorCode(err) != gaffer.ENOTFOUND {
+			f.log.Error("delete live log", "job", id, "err", err)
+		} else {
+			f.liveUnclosed.Delete(id)
+		}
+	})
+}
+
+// afterLinger runs fn after LiveLinger unless Shutdown comes first.
+func (f *Foreman) afterLinger(fn func()) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.closing {
@@ -770,12 +774,7 @@ func (f *Foreman) dropLiveLater(id int64) {
 		f.mu.Lock()
 		delete(f.lingering, t)
 		f.mu.Unlock()
-		err := f.cfg.Live.Delete(context.Background(), id)
-		if err != nil && gaffer.ErrorCode(err) != gaffer.ENOTFOUND {
-			f.log.Error("delete live log", "job", id, "err", err)
-		} else {
-			f.liveUnclosed.Delete(id)
-		}
+		fn()
 	})
 	f.lingering[t] = true
 }
