@@ -285,6 +285,29 @@ func (s *sseStream) readLines(t *testing.T, n int) ([]gaffer.Record, bool) {
 	return recs, false
 }
 
+// readResuming reads a job's SSE log to its end as EventSource does: a
+// stream the server closes early (a write that waited past the stream write
+// timeout, under load) is reopened with Last-Event-ID. It returns the
+// records, whether the end came, and how many times it reconnected.
+func (ts *testServer) readResuming(t *testing.T, id int64) (recs []gaffer.Record, end bool, reconnects int) {
+	t.Helper()
+	for attempt := 0; attempt < 20; attempt++ {
+		last := ""
+		if len(recs) > 0 {
+			last = strconv.FormatInt(recs[len(recs)-1].Seq, 10)
+			reconnects++
+		}
+		s := ts.openSSE(t, id, last)
+		more, ok := s.readLines(t, -1)
+		s.Close()
+		recs = append(recs, more...)
+		if ok {
+			return recs, true, reconnects
+		}
+	}
+	return recs, false, reconnects
+}
+
 // checkSeqs asserts that recs are exactly seq 1..n, each once, in order.
 func checkSeqs(t *testing.T, recs []gaffer.Record, n int) {
 	t.Helper()

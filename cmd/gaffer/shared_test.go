@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -317,15 +318,15 @@ func TestShared500Viewers(t *testing.T) {
 	var wg sync.WaitGroup
 	counts := make([]int, viewers)
 	errs := make(chan error, viewers)
+	var reconnects atomic.Int64
 	for i := 0; i < viewers; i++ {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			s := a.openSSE(t, job.ID, "")
-			defer s.Close()
-			recs, end := s.readLines(t, -1)
+			recs, end, again := a.readResuming(t, job.ID)
+			reconnects.Add(int64(again))
 			if !end {
-				errs <- fmt.Errorf("viewer %d: no end", i)
+				errs <- fmt.Errorf("viewer %d: no end after %d reconnects", i, again)
 			}
 			for k, rec := range recs {
 				if rec.Seq != int64(k+1) {
@@ -358,7 +359,7 @@ func TestShared500Viewers(t *testing.T) {
 			t.Fatalf("viewer %d got %d records, want 2002", i, n)
 		}
 	}
-	t.Logf("Redis connections: %d before, at most %d with %d viewers", before, maxConns, viewers)
+	t.Logf("Redis connections: %d before, at most %d with %d viewers; %d reconnects", before, maxConns, viewers, reconnects.Load())
 	if maxConns > before+40 {
 		t.Fatalf("Redis connections grew with viewers: %d before, %d with %d viewers", before, maxConns, viewers)
 	}
