@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -18,6 +17,7 @@ import (
 	"time"
 
 	"github.com/gaffer-dev/gaffer"
+	"github.com/gaffer-dev/gaffer/internal/sse"
 )
 
 // client talks to a gaffer server's API.
@@ -160,12 +160,6 @@ func responseError(resp *http.Response) error {
 	return fmt.Errorf("the server answered %s", resp.Status)
 }
 
-// sseEvent is one Server-Sent Event.
-type sseEvent struct {
-	id, event string
-	data      []byte
-}
-
 // follow streams a job's log from seq after+1 until its end event,
 // reconnecting with Last-Event-ID after a dropped connection so nothing is
 // lost or repeated. Records the server lost go to onGap (if not nil) as a
@@ -225,17 +219,17 @@ func (c *client) followOnce(ctx context.Context, id int64, after int64, onRecord
 		return "", after, err
 	}
 	var status gaffer.Status
-	err = readEvents(resp.Body, func(ev sseEvent) bool {
-		switch ev.event {
+	err = sse.Read(resp.Body, func(ev sse.Event) bool {
+		switch ev.Type {
 		case "line":
 			var rec gaffer.Record
-			if err := json.Unmarshal(ev.data, &rec); err == nil {
+			if err := json.Unmarshal(ev.Data, &rec); err == nil {
 				onRecord(rec)
 				after = rec.Seq
 			}
 		case "gap":
 			var g gapNotice
-			if err := json.Unmarshal(ev.data, &g); err == nil && g.To > after {
+			if err := json.Unmarshal(ev.Data, &g); err == nil && g.To > after {
 				if onGap != nil {
 					onGap(g.Message)
 				}
@@ -243,14 +237,14 @@ func (c *client) followOnce(ctx context.Context, id int64, after int64, onRecord
 			}
 		case "status":
 			var job gaffer.Job
-			if onStatus != nil && json.Unmarshal(ev.data, &job) == nil {
+			if onStatus != nil && json.Unmarshal(ev.Data, &job) == nil {
 				onStatus(&job)
 			}
 		case "end":
 			var end struct {
 				Status gaffer.Status `json:"status"`
 			}
-			json.Unmarshal(ev.data, &end)
+			json.Unmarshal(ev.Data, &end)
 			status = end.Status
 			return false
 		}
@@ -263,37 +257,6 @@ func (c *client) followOnce(ctx context.Context, id int64, after int64, onRecord
 		return "", after, err
 	}
 	return "", after, io.ErrUnexpectedEOF
-}
-
-// readEvents parses a Server-Sent Events stream, calling fn for each event
-// until fn returns false or the stream ends (nil at EOF). The one SSE parser
-// of the client and the tests. Its buffer starts small and grows with the
-// longest line, so thousands of readers stay cheap.
-func readEvents(r io.Reader, fn func(sseEvent) bool) error {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(nil, 16<<20)
-	var ev sseEvent
-	for sc.Scan() {
-		line := sc.Bytes()
-		if len(line) == 0 {
-			if ev.event != "" && !fn(ev) {
-				return nil
-			}
-			ev = sseEvent{}
-			continue
-		}
-		field, value, _ := bytes.Cut(line, []byte(":"))
-		value = bytes.TrimPrefix(value, []byte(" "))
-		switch string(field) {
-		case "id":
-			ev.id = string(value)
-		case "event":
-			ev.event = string(value)
-		case "data":
-			ev.data = append(ev.data, value...)
-		}
-	}
-	return sc.Err()
 }
 
 // gapNotice tells of records the server lost: the SSE gap event's data;

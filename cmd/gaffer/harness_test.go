@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gaffer-dev/gaffer"
+	"github.com/gaffer-dev/gaffer/internal/sse"
 )
 
 const testToken = "test-admin-token-0123456789"
@@ -211,7 +212,7 @@ func (ts *testServer) ndjson(t *testing.T, id int64, query string) []gaffer.Reco
 // sseStream is an open SSE connection read event by event.
 type sseStream struct {
 	resp *http.Response
-	sc   *bufio.Scanner
+	r    *sse.Reader
 }
 
 func (ts *testServer) openSSE(t *testing.T, id int64, lastEventID string) *sseStream {
@@ -227,33 +228,13 @@ func (ts *testServer) openSSE(t *testing.T, id int64, lastEventID string) *sseSt
 	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
 		t.Fatalf("sse content type %q", ct)
 	}
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 1<<20), 16<<20)
-	return &sseStream{resp: resp, sc: sc}
+	return &sseStream{resp: resp, r: sse.NewReader(resp.Body)}
 }
 
 // next returns the next event; ok is false when the stream closed.
-func (s *sseStream) next() (ev sseEvent, ok bool) {
-	for s.sc.Scan() {
-		line := s.sc.Text()
-		if line == "" {
-			if ev.event != "" {
-				return ev, true
-			}
-			continue
-		}
-		field, value, _ := strings.Cut(line, ":")
-		value = strings.TrimPrefix(value, " ")
-		switch field {
-		case "id":
-			ev.id = value
-		case "event":
-			ev.event = value
-		case "data":
-			ev.data = append(ev.data, value...)
-		}
-	}
-	return ev, false
+func (s *sseStream) next() (ev sse.Event, ok bool) {
+	ev, err := s.r.Next()
+	return ev, err == nil
 }
 
 func (s *sseStream) Close() { s.resp.Body.Close() }
@@ -268,14 +249,14 @@ func (s *sseStream) readLines(t *testing.T, n int) ([]gaffer.Record, bool) {
 		if !ok {
 			return recs, false
 		}
-		switch ev.event {
+		switch ev.Type {
 		case "line":
 			var r gaffer.Record
-			if err := json.Unmarshal(ev.data, &r); err != nil {
-				t.Fatalf("bad line event %q: %v", ev.data, err)
+			if err := json.Unmarshal(ev.Data, &r); err != nil {
+				t.Fatalf("bad line event %q: %v", ev.Data, err)
 			}
-			if ev.id != strconv.FormatInt(r.Seq, 10) {
-				t.Fatalf("event id %q for seq %d", ev.id, r.Seq)
+			if ev.ID != strconv.FormatInt(r.Seq, 10) {
+				t.Fatalf("event id %q for seq %d", ev.ID, r.Seq)
 			}
 			recs = append(recs, r)
 		case "end":

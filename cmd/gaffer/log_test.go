@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"io"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gaffer-dev/gaffer"
+	"github.com/gaffer-dev/gaffer/internal/sse"
 )
 
 // slowJob prints n stdout lines and n/3 stderr lines over about a second.
@@ -102,7 +102,7 @@ func TestSSEAfterAndBogusLastEventID(t *testing.T) {
 	// An EventSource opened with ?after= sends Last-Event-ID when it
 	// reconnects, with the same URL: the header, being newer, wins.
 	resp := ts.request(t, "GET", fmt.Sprintf("/api/jobs/%d/log?after=2", job.ID), nil, "Accept", "text/event-stream", "Last-Event-ID", "5")
-	recs, end := (&sseStream{resp: resp, sc: bufio.NewScanner(resp.Body)}).readLines(t, -1)
+	recs, end := (&sseStream{resp: resp, r: sse.NewReader(resp.Body)}).readLines(t, -1)
 	resp.Body.Close()
 	if !end || len(recs) == 0 || recs[0].Seq != 6 {
 		t.Errorf("?after=2 with Last-Event-ID 5: %d records from seq %d, want them from 6", len(recs), firstSeq(recs))

@@ -121,24 +121,24 @@ func (ts *testServer) view(t *testing.T, id int64) *viewer {
 				return
 			}
 			v.mu.Lock()
-			switch ev.event {
+			switch ev.Type {
 			case "line":
 				var r gaffer.Record
-				if json.Unmarshal(ev.data, &r) == nil {
+				if json.Unmarshal(ev.Data, &r) == nil {
 					v.recs = append(v.recs, r)
 				}
 			case "gap":
 				var g struct{ From, To int64 }
-				json.Unmarshal(ev.data, &g)
+				json.Unmarshal(ev.Data, &g)
 				v.gaps = append(v.gaps, [2]int64{g.From, g.To})
 			case "end":
 				v.end = true
 			case "status":
 			default:
-				v.other = append(v.other, ev.event+" "+string(ev.data))
+				v.other = append(v.other, ev.Type+" "+string(ev.Data))
 			}
 			v.mu.Unlock()
-			if ev.event == "end" {
+			if ev.Type == "end" {
 				return
 			}
 		}

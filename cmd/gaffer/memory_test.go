@@ -18,31 +18,39 @@ import (
 )
 
 var (
-	buildOnce sync.Once
-	builtBin  string
-	buildErr  error
+	buildMu sync.Mutex
+	built   = map[string]string{} // package -> binary
 )
 
 // gafferBinary builds ./cmd/gaffer without the race detector (whose shadow
 // memory would swamp any figure of the server's own), once per test binary.
 func gafferBinary(t *testing.T) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "gaffer-test-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		builtBin = filepath.Join(dir, "gaffer")
-		cmd := exec.Command("go", "build", "-o", builtBin, ".")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build ./cmd/gaffer: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
+	return goBinary(t, ".")
+}
+
+// goBinary builds the main package pkg without the race detector, once per
+// test binary, and returns the binary's path.
+func goBinary(t *testing.T, pkg string) string {
+	t.Helper()
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	if bin, ok := built[pkg]; ok {
+		return bin
 	}
-	return builtBin
+	dir, err := os.MkdirTemp("", "gaffer-test-bin-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, filepath.Base(filepath.Clean(pkg)))
+	if pkg == "." {
+		bin = filepath.Join(dir, "gaffer")
+	}
+	if out, err := exec.Command("go", "build", "-o", bin, pkg).CombinedOutput(); err != nil {
+		t.Fatalf("go build %s: %v\n%s", pkg, err, out)
+	}
+	built[pkg] = bin
+	return bin
 }
 
 // procStatusKB reads a field in kB (VmRSS, VmHWM) of /proc/PID/status.

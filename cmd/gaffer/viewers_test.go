@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -12,7 +13,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -20,8 +20,10 @@ import (
 	"github.com/gaffer-dev/gaffer"
 )
 
-// serverProcess is `gaffer serve` running as a child process (this test
-// binary acting as main), so its memory and file descriptors are its own.
+// serverProcess is `gaffer serve` running as a child process, built
+// without the race detector (gafferBinary), so its memory and file
+// descriptors are its own and it may run more than the race detector's
+// 8128 goroutines.
 type serverProcess struct {
 	URL  string
 	PID  int
@@ -31,8 +33,7 @@ type serverProcess struct {
 
 func startServerProcess(t *testing.T, args ...string) *serverProcess {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], append([]string{"serve", "--listen", "127.0.0.1:0", "--admin-token", testToken, "--log-level", "warn", "--ssh-config", ""}, args...)...)
-	cmd.Env = append(os.Environ(), "GAFFER_TEST_MAIN=1")
+	cmd := exec.Command(gafferBinary(t), append([]string{"serve", "--listen", "127.0.0.1:0", "--admin-token", testToken, "--log-level", "warn", "--ssh-config", ""}, args...)...)
 	p := &serverProcess{Out: &safeBuffer{}}
 	cmd.Stdout = p.Out
 	cmd.Stderr = p.Out
@@ -106,8 +107,9 @@ func (p *serverProcess) peakRSS(t *testing.T, stop <-chan struct{}) <-chan int64
 	return out
 }
 
-// raiseFileLimit makes sure this process (and the servers it starts, which
-// inherit it) may open n files.
+// raiseFileLimit makes sure this process (and the programs it starts, which
+// inherit it) may open n files. The tests run as root, which may raise the
+// hard limit too: failing to is an error, not a reason to skip.
 func raiseFileLimit(t *testing.T, n uint64) {
 	t.Helper()
 	var lim syscall.Rlimit
@@ -121,194 +123,85 @@ func raiseFileLimit(t *testing.T, n uint64) {
 		}
 		return
 	}
+	cur, hard := lim.Cur, lim.Max
 	lim.Cur, lim.Max = n, max(lim.Max, n)
 	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		t.Skipf("needs a file limit of %d (ulimit -n): %v", n, err)
+		t.Fatalf("cannot raise the file limit from %d (hard %d) to %d: %v; run the tests as root (scripts/test does) or raise it first: ulimit -Hn %d", cur, hard, n, err, n)
 	}
-}
-
-// rawViewer is an EventSource in a few kilobytes: a raw HTTP/1.1 request
-// on its own TCP connection, its response read with the client's SSE parser.
-// It resumes with Last-Event-ID after a dropped stream or an error status,
-// as a browser does, and records every status it was answered.
-type rawViewer struct {
-	addr     string
-	jobID    int64
-	deadline time.Time // of the whole test
-	last     int64     // seq of the last line received
-	seqOK    bool      // every line came in order, none repeated or missing
-	ended    bool
-}
-
-type statusCounts struct {
-	mu sync.Mutex
-	m  map[int]int
-}
-
-func (c *statusCounts) add(code int) {
-	c.mu.Lock()
-	if c.m == nil {
-		c.m = map[int]int{}
-	}
-	c.m[code]++
-	c.mu.Unlock()
-}
-
-func (c *statusCounts) get(code int) int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.m[code]
-}
-
-// once makes one connection and reads it until the end event or the stream
-// drops. It returns the HTTP status (0 when the connection failed), and
-// calls answered once the response's header came (ok: a 200), or the
-// attempt failed.
-func (v *rawViewer) once(answered func(ok bool)) int {
-	defer answered(false)
-	conn, err := net.DialTimeout("tcp", v.addr, 30*time.Second)
-	if err != nil {
-		return 0
-	}
-	defer conn.Close()
-	conn.SetDeadline(v.deadline)
-	req := fmt.Sprintf("GET /api/jobs/%d/log HTTP/1.1\r\nHost: %s\r\nAccept: text/event-stream\r\nAuthorization: Bearer %s\r\n", v.jobID, v.addr, testToken)
-	if v.last > 0 {
-		req += fmt.Sprintf("Last-Event-ID: %d\r\n", v.last)
-	}
-	if _, err := conn.Write([]byte(req + "\r\n")); err != nil {
-		return 0
-	}
-	resp, err := http.ReadResponse(bufio.NewReaderSize(conn, 4096), nil)
-	if err != nil {
-		return 0
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != 200 {
-		return resp.StatusCode
-	}
-	answered(true)
-	readEvents(resp.Body, func(ev sseEvent) bool {
-		switch ev.event {
-		case "line":
-			var r gaffer.Record
-			if json.Unmarshal(ev.data, &r) != nil || r.Seq != v.last+1 {
-				v.seqOK = false
-			}
-			v.last = r.Seq
-		case "end":
-			v.ended = true
-			return false
-		}
-		return true
-	})
-	return 200
 }
 
 // 10 000 SSE viewers of one job that prints 10 lines a second, on the
 // embedded database: none is ever answered 500 (the database pool is
 // bounded and the running job's lookups never reach it), and each gets
-// every line, once, in order.
+// every line, once, in order. The viewers are a program of their own
+// (internal/sse/sseviewers) and the server a binary of its own, both built
+// without the race detector, which allows only 8128 goroutines.
 func TestTenThousandViewers(t *testing.T) {
 	if testing.Short() {
 		t.Skip("10 000 connections")
-	} else if raceEnabled {
-		t.Skip("the race detector allows 8128 goroutines; run without -race")
 	}
 	const viewers = 10000
-	raiseFileLimit(t, 20000)
+	raiseFileLimit(t, 2*viewers) // for the server and, inherited, the viewers
+	load := goBinary(t, "github.com/gaffer-dev/gaffer/internal/sse/sseviewers")
 	srv := startServerProcess(t, "--data-dir", t.TempDir())
 	ts := &testServer{URL: srv.URL}
-	u, _ := url.Parse(srv.URL)
 	idle := srv.rss(t)
 
-	// The job waits until every viewer is watching, then prints 10 lines a
-	// second for 5 seconds: all 10 000 are connected when it prints and
-	// when it ends.
+	// The job waits until every viewer is watching (sseviewers creates
+	// goFile then), then prints 10 lines a second for 5 seconds: all 10 000
+	// are connected when it prints and when it ends.
 	goFile := t.TempDir() + "/go"
 	job := ts.startJob(t, gaffer.JobRequest{Hosts: []string{"local"},
 		Command: fmt.Sprintf(`while [ ! -e %s ]; do sleep 0.1; done; for i in $(seq 1 50); do echo "line $i"; sleep 0.1; done`, goFile)})
 	stop := make(chan struct{})
 	peak := srv.peakRSS(t, stop)
 
-	var (
-		statuses   statusCounts
-		reconnects atomic.Int64
-		watching   atomic.Int64
-		done       sync.WaitGroup
-		dial       = make(chan struct{}, 200) // connections being set up at once
-		deadline   = time.Now().Add(4 * time.Minute)
-		results    = make([]*rawViewer, viewers)
-	)
 	start := time.Now()
-	for i := range viewers {
-		v := &rawViewer{addr: u.Host, jobID: job.ID, seqOK: true, deadline: deadline}
-		results[i] = v
-		done.Add(1)
-		dial <- struct{}{}
-		go func() {
-			defer done.Done()
-			var dialed sync.Once
-			release := func(ok bool) {
-				dialed.Do(func() {
-					<-dial
-					if ok {
-						watching.Add(1)
-					}
-				})
-			}
-			defer release(false)
-			first := true
-			for !v.ended && time.Now().Before(deadline) {
-				if !first {
-					reconnects.Add(1)
-					time.Sleep(2 * time.Second) // the stream's retry: 2000
-				}
-				code := v.once(release)
-				first = false
-				statuses.add(code)
-			}
-		}()
-	}
-	for watching.Load() < viewers && time.Now().Before(deadline) {
-		time.Sleep(100 * time.Millisecond)
-	}
-	connected := time.Since(start)
-	os.WriteFile(goFile, nil, 0o644)
-	ended := time.Now()
-	done.Wait()
-	endedIn := time.Since(ended)
+	cmd := exec.CommandContext(t.Context(), load, "-url", srv.URL, "-token", testToken,
+		"-job", strconv.FormatInt(job.ID, 10), "-viewers", strconv.Itoa(viewers), "-ready", goFile, "-deadline", "3m")
+	var stderr safeBuffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	took := time.Since(start)
 	close(stop)
+	if err != nil {
+		t.Fatalf("sseviewers: %v\n%s\nserver log:\n%s", err, stderr.String(), tail(srv.Out.String(), 30))
+	}
+	var sum struct {
+		Viewers, Complete, Disordered, NoEnd int
+		Watching, Reconnects                 int64
+		Statuses                             map[int]int
+		LastSeqs                             map[int64]int `json:"last_seqs"`
+		AllWatchingS                         float64       `json:"all_watching_s"`
+		MaxConnectS                          float64       `json:"max_connect_s"`
+		EndedS                               float64       `json:"ended_after_ready_s"`
+	}
+	if err := json.Unmarshal(out, &sum); err != nil || sum.Viewers != viewers {
+		t.Fatalf("sseviewers printed %q (%v), want its JSON summary of %d viewers", out, err, viewers)
+	}
 	final := ts.waitJob(t, job.ID)
 	lines := int64(len(ts.ndjson(t, job.ID, "")))
 	if final.Status != gaffer.StatusSucceeded || lines < 3 {
 		t.Fatalf("job %s with %d records", final.Status, lines)
 	}
-
-	got, incomplete, disordered := 0, 0, 0
-	for _, v := range results {
-		switch {
-		case !v.seqOK:
-			disordered++
-		case !v.ended || v.last != lines:
-			incomplete++
-		default:
-			got++
-		}
-	}
-	t.Logf("%d viewers watching %d of them after %.1f s; all had the end %.1f s after the job began printing; %d got all %d records; statuses %v; %d reconnects; server RSS idle %.0f MiB, peak %.0f MiB",
-		viewers, watching.Load(), connected.Seconds(), endedIn.Seconds(), got, lines, statuses.m, reconnects.Load(), float64(idle)/(1<<20), float64(<-peak)/(1<<20))
-	if n := statuses.get(500); n > 0 {
+	t.Logf("sseviewers: %s", bytes.TrimSpace(out))
+	t.Logf("%d viewers all watching after %.1f s (longest connection set-up %.1f s); all had the end %.1f s after the job began printing; %d got all %d records; statuses %v; %d reconnects; %.1f s in all; server RSS idle %.0f MiB, peak %.0f MiB",
+		viewers, sum.AllWatchingS, sum.MaxConnectS, sum.EndedS, sum.LastSeqs[lines], lines, sum.Statuses, sum.Reconnects, took.Seconds(), float64(idle)/(1<<20), float64(<-peak)/(1<<20))
+	if n := sum.Statuses[http.StatusInternalServerError]; n > 0 {
 		t.Errorf("%d requests answered 500", n)
 	}
-	if disordered > 0 || incomplete > 0 {
-		t.Errorf("%d viewers got lines out of order, %d did not get every line and the end", disordered, incomplete)
-	}
-	if n := statuses.get(0); n > 0 {
+	if n := sum.Statuses[0]; n > 0 {
 		t.Errorf("%d connections failed", n)
 	}
+	if sum.Watching != viewers {
+		t.Errorf("only %d of %d viewers were ever answered", sum.Watching, viewers)
+	}
+	if got := sum.LastSeqs[lines]; got != viewers {
+		t.Errorf("%d of %d viewers got all %d records once each, in order, and the end: %d got records out of order or lost, %d no end, by last seq %v",
+			got, viewers, lines, sum.Disordered, sum.NoEnd, sum.LastSeqs)
+	}
 	if t.Failed() {
-		t.Logf("server log:\n%s", tail(srv.Out.String(), 30))
+		t.Logf("sseviewers stderr:\n%s\nserver log:\n%s", tail(stderr.String(), 30), tail(srv.Out.String(), 30))
 	}
 }
 
