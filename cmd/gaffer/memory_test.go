@@ -53,6 +53,15 @@ func goBinary(t *testing.T, pkg string) string {
 	return bin
 }
 
+// removeBuiltBinaries deletes what goBinary built, when the tests are over.
+func removeBuiltBinaries() {
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	for _, bin := range built {
+		os.RemoveAll(filepath.Dir(bin))
+	}
+}
+
 // procStatusKB reads a field in kB (VmRSS, VmHWM) of /proc/PID/status.
 func procStatusKB(t *testing.T, pid int, field string) int64 {
 	t.Helper()
