@@ -89,13 +89,14 @@ func (m *Main) Open(ctx context.Context) error {
 	if m.Archive, err = archive.Open(c.archiveDir); err != nil {
 		return fmt.Errorf("open log archive: %w", err)
 	}
-	m.Live = memory.NewLiveLog(c.liveBuffer, c.liveBudget)
 	if c.redisURL != "" {
 		rl, err := redis.New(ctx, c.redisURL, redis.Options{Prefix: c.redisPrefix, MaxBytesPerJob: int64(c.liveBuffer)})
 		if err != nil {
 			return fmt.Errorf("open the live log: %w (gaffer does not start without the Redis it was given)", err)
 		}
 		m.redis, m.Live = rl, rl
+	} else {
+		m.Live = memory.NewLiveLog(c.liveBuffer, c.liveBudget)
 	}
 
 	inv, err := loadHosts(*c, m.Logger)
