@@ -152,10 +152,8 @@ func (s *Server) rawLog(w http.ResponseWriter, r *http.Request, job *gaffer.Job)
 		s.error(w, r, gaffer.Errorf(gaffer.EINVALID, "stream=%q must be stdout, stderr or system", stream))
 		return
 	}
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Content-Disposition", "inline")
-	streamHeaders(w)
-	dw := &deadlineWriter{w: w, rc: http.NewResponseController(w), timeout: s.writeTimeout()}
+	dw := s.logWriter(w, "text/plain; charset=utf-8")
 	if err := s.Jobs.RawLog(r.Context(), job.ID, host, stream, dw); err != nil {
 		s.Logger.Warn("raw log", "job", job.ID, "err", err)
 	}
@@ -201,14 +199,17 @@ const batchLimit = 1000
 // costs the server beyond one read of the log (gaffer.MaxReadBytes).
 const streamBuffer = 4 << 10
 
-// streamHeaders are those of every log response. The connection closes with
-// the response: each write has its own deadline (see deadlineWriter), which
-// must not linger on a connection that serves another request.
-func streamHeaders(w http.ResponseWriter) {
+// logWriter sets the headers of a log response (SSE, NDJSON, raw) and
+// returns the writer its body goes through. The connection closes with the
+// response: each write has its own deadline (see deadlineWriter), which must
+// not linger on a connection that serves another request.
+func (s *Server) logWriter(w http.ResponseWriter, contentType string) *deadlineWriter {
 	h := w.Header()
+	h.Set("Content-Type", contentType)
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no")
 	h.Set("Connection", "close")
+	return &deadlineWriter{w: w, rc: http.NewResponseController(w), timeout: s.writeTimeout()}
 }
 
 // deadlineWriter gives every write to the connection a fresh write
@@ -243,9 +244,7 @@ func (s *Server) sseLog(w http.ResponseWriter, r *http.Request, job *gaffer.Job)
 		return
 	}
 	defer closeStream()
-	dw := &deadlineWriter{w: w, rc: http.NewResponseController(w), timeout: s.writeTimeout()}
-	w.Header().Set("Content-Type", "text/event-stream")
-	streamHeaders(w)
+	dw := s.logWriter(w, "text/event-stream")
 	w.WriteHeader(http.StatusOK)
 
 	after := readAfter(r)
@@ -394,9 +393,7 @@ func (s *Server) ndjsonLog(w http.ResponseWriter, r *http.Request, job *gaffer.J
 		}
 		defer closeStream()
 	}
-	dw := &deadlineWriter{w: w, rc: http.NewResponseController(w), timeout: s.writeTimeout()}
-	w.Header().Set("Content-Type", "application/x-ndjson")
-	streamHeaders(w)
+	dw := s.logWriter(w, "application/x-ndjson")
 	w.WriteHeader(http.StatusOK)
 	bw := bufio.NewWriterSize(dw, streamBuffer)
 	var buf []byte
