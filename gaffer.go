@@ -278,6 +278,8 @@ type Archive interface {
 	Read(ctx context.Context, jobID int64, after int64, limit int) (recs []Record, end bool, err error)
 	// Raw writes the exact bytes one host wrote to one stream.
 	Raw(ctx context.Context, jobID int64, host string, stream Stream, w io.Writer) error
+	// The range reads, time lookup, summary and search of any part of a log.
+	LogReader
 }
 
 // ArchiveWriter appends to one job's archived log. Records written are
