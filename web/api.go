@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -135,28 +136,89 @@ func (s *Server) getLog(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) rawLog(w http.ResponseWriter, r *http.Request, job *gaffer.Job) {
-	q := r.URL.Query()
-	host := q.Get("host")
-	if host == "" && len(job.Runs) == 1 {
-		host = job.Runs[0].Host
-	}
-	if !hasRun(job, host) {
-		s.error(w, r, gaffer.Errorf(gaffer.EINVALID, "raw log: host=%q is not a host of job %d; give one of %s", host, job.ID, runHosts(job)))
+	ctx := r.Context()
+	p, err := parseLogParams(r.URL.Query(), job, formRaw)
+	if err != nil {
+		s.error(w, r, err)
 		return
 	}
-	stream := gaffer.Stream(q.Get("stream"))
-	if stream == "" {
-		stream = gaffer.Stdout
+	disposition := "inline"
+	if download, err := boolParam(r.URL.Query().Get("download"), "download"); err != nil {
+		s.error(w, r, err)
+		return
+	} else if download {
+		disposition = fmt.Sprintf("attachment; filename=%q", rawFileName(job.ID, p.filter))
 	}
-	if stream != gaffer.Stdout && stream != gaffer.Stderr && stream != gaffer.System {
-		s.error(w, r, gaffer.Errorf(gaffer.EINVALID, "stream=%q must be stdout, stderr or system", stream))
+	if !p.ranged() && p.after == 0 && p.limit == 0 {
+		w.Header().Set("Content-Disposition", disposition)
+		dw := s.logWriter(w, "text/plain; charset=utf-8")
+		if err := s.Jobs.RawLog(ctx, job.ID, p.filter.Host, p.filter.Stream, dw); err != nil {
+			s.Logger.Warn("raw log", "job", job.ID, "err", err)
+		}
 		return
 	}
-	w.Header().Set("Content-Disposition", "inline")
+	// A range of the stream: its records' bytes, each line with its newline.
+	cur := newCursor(s.Jobs, job.ID, p.filter, p.after)
+	first, left, err := startRange(ctx, s.Jobs, &p, cur)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Disposition", disposition)
 	dw := s.logWriter(w, "text/plain; charset=utf-8")
-	if err := s.Jobs.RawLog(r.Context(), job.ID, host, stream, dw); err != nil {
-		s.Logger.Warn("raw log", "job", job.ID, "err", err)
+	bw := bufio.NewWriterSize(dw, streamBuffer)
+	defer bw.Flush()
+	write := func(recs []gaffer.Record) {
+		for i := range recs {
+			bw.Write(recs[i].Data)
+			if recs[i].NL {
+				bw.WriteByte('\n')
+			}
+		}
 	}
+	if first != nil {
+		write(first)
+		return
+	}
+	if left < 0 && p.limit > 0 {
+		left = p.limit
+	}
+	for left != 0 {
+		recs, moved, end, err := cur.next(ctx)
+		var gap *gaffer.GapError
+		if errors.As(err, &gap) {
+			cur.skip(gap.To)
+			continue
+		}
+		if err != nil {
+			if ctx.Err() == nil {
+				s.Logger.Error("raw read", "job", job.ID, "err", err)
+			}
+			return
+		}
+		if left > 0 && len(recs) > left {
+			recs = recs[:left]
+		}
+		write(recs)
+		if left > 0 {
+			left -= len(recs)
+		}
+		if end || !moved {
+			return
+		}
+	}
+}
+
+// rawFileName names a raw download: job-42-web-1-stdout.log, the host
+// name reduced to characters safe in any file system and header.
+func rawFileName(id int64, f gaffer.LogFilter) string {
+	host := []byte(f.Host)
+	for i, c := range host {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == '_') {
+			host[i] = '_'
+		}
+	}
+	return fmt.Sprintf("job-%d-%s-%s.log", id, strings.TrimLeft(string(host), "."), f.Stream)
 }
 
 func hasRun(job *gaffer.Job, host string) bool {
@@ -233,11 +295,43 @@ func (d *deadlineWriter) Flush() error {
 	return d.rc.Flush()
 }
 
-// sseLog streams the log as Server-Sent Events from seq after+1 until the
-// log ends. The viewer reads from the log at its own pace; the job never
-// waits for it, and a viewer that stops reading is cut off (deadlineWriter).
+// sseLog streams the log as Server-Sent Events from where the request
+// says (after, tail, before, since) until the log ends. The viewer reads
+// from the log at its own pace; the job never waits for it, and a viewer
+// that stops reading is cut off (deadlineWriter).
+//
+// A reconnect (Last-Event-ID) goes on after that event whatever its URL
+// says about where to start: an EventSource keeps the URL it was opened
+// with (?tail=100), and must neither get the tail again nor fail, as any
+// error status stops it for good. So only a first open is checked (400 for
+// a bad parameter); a reconnect reads only host= and stream=, which the
+// first open checked.
 func (s *Server) sseLog(w http.ResponseWriter, r *http.Request, job *gaffer.Job) {
 	ctx := r.Context()
+	var p logParams
+	var err error
+	resume := r.Header.Get("Last-Event-ID") != ""
+	if resume {
+		p.filter, err = parseFilter(r.URL.Query(), job, false)
+		p.after = readAfter(r)
+	} else {
+		p, err = parseLogParams(r.URL.Query(), job, formSSE)
+	}
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	cur := newCursor(s.Jobs, job.ID, p.filter, p.after)
+	var first []gaffer.Record
+	if !resume {
+		// The records of the range are sent, then everything after them:
+		// an event stream goes on to the log's end.
+		if first, _, err = startRange(ctx, s.Jobs, &p, cur); err != nil {
+			s.error(w, r, err)
+			return
+		}
+		cur.until = 0
+	}
 	closeStream, err := s.openStream()
 	if err != nil {
 		s.error(w, r, err)
@@ -247,9 +341,10 @@ func (s *Server) sseLog(w http.ResponseWriter, r *http.Request, job *gaffer.Job)
 	dw := s.logWriter(w, "text/event-stream")
 	w.WriteHeader(http.StatusOK)
 
-	after := readAfter(r)
 	bw := bufio.NewWriterSize(dw, streamBuffer)
+	lastWrite := time.Now()
 	flush := func() error {
+		lastWrite = time.Now()
 		if err := bw.Flush(); err != nil {
 			return err
 		}
@@ -258,6 +353,13 @@ func (s *Server) sseLog(w http.ResponseWriter, r *http.Request, job *gaffer.Job)
 	bw.WriteString("retry: 2000\n\n")
 	lastStatus := s.writeStatus(bw, job, nil)
 	var buf []byte // one record's JSON, reused
+	writeLines := func(recs []gaffer.Record) {
+		for i := range recs {
+			buf = recs[i].AppendJSON(buf[:0])
+			writeEvent(bw, recs[i].Seq, "line", buf)
+		}
+	}
+	writeLines(first)
 	if flush() != nil {
 		return
 	}
@@ -268,14 +370,14 @@ func (s *Server) sseLog(w http.ResponseWriter, r *http.Request, job *gaffer.Job)
 	var pause idle
 	woke := false // the last WaitLog returned before its timeout
 	for {
-		recs, end, err := s.Jobs.ReadLog(ctx, job.ID, after, batchLimit)
+		recs, moved, end, err := cur.next(ctx)
 		var gap *gaffer.GapError
 		if errors.As(err, &gap) {
 			// Lost records: say so and go on after them (the event's id
 			// lets a reconnect do the same). Not "error": see below.
 			data, _ := json.Marshal(map[string]any{"from": gap.From, "to": gap.To, "message": gap.Error()})
 			writeEvent(bw, gap.To, "gap", data)
-			after = gap.To
+			cur.skip(gap.To)
 			if flush() != nil {
 				return
 			}
@@ -290,15 +392,10 @@ func (s *Server) sseLog(w http.ResponseWriter, r *http.Request, job *gaffer.Job)
 			}
 			return
 		}
-		system := false
-		for i := range recs {
-			buf = recs[i].AppendJSON(buf[:0])
-			writeEvent(bw, recs[i].Seq, "line", buf)
-			after = recs[i].Seq
-			system = system || recs[i].Stream == gaffer.System
-		}
-		// Status changes come with a system line (run started, run ended).
-		if system || end {
+		writeLines(recs)
+		// Status changes come with a system line (run started, run ended),
+		// of any host: the filter may have dropped it.
+		if cur.system || end {
 			if j, err := s.Jobs.Job(ctx, job.ID); err == nil {
 				lastStatus = s.writeStatus(bw, j, lastStatus)
 				if end {
@@ -312,16 +409,23 @@ func (s *Server) sseLog(w http.ResponseWriter, r *http.Request, job *gaffer.Job)
 				return
 			}
 		}
-		if len(recs) > 0 {
+		if moved {
 			pause.reset()
 			woke = false
+			if time.Since(lastWrite) > ping {
+				// A filter that drops all of a busy log sends nothing.
+				bw.WriteString(": ping\n\n")
+				if flush() != nil {
+					return
+				}
+			}
 			continue // more may be there already; wait only when caught up
 		}
 		if woke {
 			pause.wait(ctx)
 		}
 		wctx, cancel := context.WithTimeout(ctx, ping)
-		err = s.Jobs.WaitLog(wctx, job.ID, after)
+		err = s.Jobs.WaitLog(wctx, job.ID, cur.after)
 		cancel()
 		if ctx.Err() != nil {
 			return
@@ -360,32 +464,29 @@ func writeEvent(bw *bufio.Writer, id int64, event string, data []byte) {
 	bw.WriteString("\n\n")
 }
 
-// ndjsonLog writes the records so far (or, with follow=1, until the log
-// ends) as one JSON object per line, with optional filters.
+// ndjsonLog writes the records of the range the request asks for (by
+// default all so far; with follow=1 on until the log ends) as one JSON
+// object per line.
 func (s *Server) ndjsonLog(w http.ResponseWriter, r *http.Request, job *gaffer.Job) {
 	ctx := r.Context()
-	q := r.URL.Query()
-	limit, err := intParam(q.Get("limit"), "limit", 0, 1, 1<<30)
+	p, err := parseLogParams(r.URL.Query(), job, formNDJSON)
 	if err != nil {
 		s.error(w, r, err)
 		return
 	}
-	host, stream := q.Get("host"), gaffer.Stream(q.Get("stream"))
-	if stream != "" && stream != gaffer.Stdout && stream != gaffer.Stderr && stream != gaffer.System {
-		s.error(w, r, gaffer.Errorf(gaffer.EINVALID, "stream=%q must be stdout, stderr or system", stream))
+	cur := newCursor(s.Jobs, job.ID, p.filter, p.after)
+	first, left, err := startRange(ctx, s.Jobs, &p, cur)
+	if err != nil {
+		s.error(w, r, err)
 		return
 	}
-	after := int64(0)
-	if v := q.Get("after"); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < 0 {
-			s.error(w, r, gaffer.Errorf(gaffer.EINVALID, "after=%q must be a sequence number (0 or more)", v))
-			return
-		}
-		after = n
+	// left counts the records still to send (-1: no bound); a tail, once
+	// sent, goes on live with follow=1.
+	rangeDone := first != nil || left == 0
+	if left < 0 && p.limit > 0 {
+		left = p.limit
 	}
-	follow := q.Get("follow") == "1" || q.Get("follow") == "true"
-	if follow {
+	if p.follow {
 		closeStream, err := s.openStream()
 		if err != nil {
 			s.error(w, r, err)
@@ -396,52 +497,65 @@ func (s *Server) ndjsonLog(w http.ResponseWriter, r *http.Request, job *gaffer.J
 	dw := s.logWriter(w, "application/x-ndjson")
 	w.WriteHeader(http.StatusOK)
 	bw := bufio.NewWriterSize(dw, streamBuffer)
+	defer bw.Flush()
 	var buf []byte
-	sent := 0
+	writeLines := func(recs []gaffer.Record) {
+		for i := range recs {
+			buf = recs[i].AppendJSON(buf[:0])
+			buf = append(buf, '\n')
+			bw.Write(buf)
+		}
+	}
+	writeLines(first)
+	if rangeDone {
+		if !p.follow || p.tail == 0 {
+			return
+		}
+		left = -1
+	}
 	var pause idle
 	woke := false
 	for {
-		recs, end, err := s.Jobs.ReadLog(ctx, job.ID, after, batchLimit)
+		recs, moved, end, err := cur.next(ctx)
 		var gap *gaffer.GapError
 		if errors.As(err, &gap) {
 			// Not a record: a line of its own, so that readers can tell.
 			data, _ := json.Marshal(map[string]any{"gap": map[string]int64{"from": gap.From, "to": gap.To}, "message": gap.Error()})
 			bw.Write(append(data, '\n'))
-			after = gap.To
+			cur.skip(gap.To)
 			continue
 		}
 		if err != nil {
 			if ctx.Err() == nil {
 				s.Logger.Error("ndjson read", "job", job.ID, "err", err)
 			}
-			bw.Flush()
 			return
 		}
-		for i := range recs {
-			after = recs[i].Seq
-			if (host != "" && recs[i].Host != host) || (stream != "" && recs[i].Stream != stream) {
-				continue
-			}
-			buf = recs[i].AppendJSON(buf[:0])
-			buf = append(buf, '\n')
-			bw.Write(buf)
-			sent++
-			if limit > 0 && sent >= limit {
-				bw.Flush()
+		if left >= 0 && len(recs) >= left {
+			writeLines(recs[:left])
+			if !p.follow || p.tail == 0 {
 				return
+			}
+			// The tail is sent: follow on from its last record.
+			if len(recs) > left {
+				writeLines(recs[left:])
+			}
+			left = -1
+		} else {
+			writeLines(recs)
+			if left > 0 {
+				left -= len(recs)
 			}
 		}
 		if end {
-			bw.Flush()
 			return
 		}
-		if len(recs) > 0 {
+		if moved {
 			pause.reset()
 			woke = false
 			continue
 		}
-		if !follow {
-			bw.Flush()
+		if !p.follow {
 			return
 		}
 		if bw.Flush() != nil || dw.Flush() != nil {
@@ -451,7 +565,7 @@ func (s *Server) ndjsonLog(w http.ResponseWriter, r *http.Request, job *gaffer.J
 			pause.wait(ctx)
 		}
 		wctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-		s.Jobs.WaitLog(wctx, job.ID, after)
+		s.Jobs.WaitLog(wctx, job.ID, cur.after)
 		cancel()
 		if ctx.Err() != nil {
 			return

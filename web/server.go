@@ -29,6 +29,11 @@ type JobService interface {
 	ReadLog(ctx context.Context, id, after int64, limit int) ([]gaffer.Record, bool, error)
 	WaitLog(ctx context.Context, id, after int64) error
 	RawLog(ctx context.Context, id int64, host string, stream gaffer.Stream, w io.Writer) error
+	// Reading a large log anywhere, from the archive (foreman/query.go).
+	QueryLog(ctx context.Context, id int64, r gaffer.LogRange) ([]gaffer.Record, bool, error)
+	SeqAt(ctx context.Context, id int64, t time.Time) (int64, error)
+	LogSummary(ctx context.Context, id int64) (*gaffer.LogSummary, error)
+	SearchLog(ctx context.Context, id int64, q gaffer.SearchQuery, emit func(*gaffer.Record) error) (gaffer.SearchResult, error)
 	Hosts() []gaffer.Host
 }
 
@@ -106,6 +111,8 @@ func New(jobs JobService, auth *Auth, logger *slog.Logger) (*Server, error) {
 		{Method: "GET", Pattern: "/api/jobs/{id}", Role: RoleViewer, handler: s.getJob},
 		{Method: "POST", Pattern: "/api/jobs/{id}/cancel", Role: RoleOperator, handler: s.cancelJob},
 		{Method: "GET", Pattern: "/api/jobs/{id}/log", Role: RoleViewer, handler: s.getLog},
+		{Method: "GET", Pattern: "/api/jobs/{id}/log/summary", Role: RoleViewer, handler: s.logSummary},
+		{Method: "GET", Pattern: "/api/jobs/{id}/log/search", Role: RoleViewer, handler: s.searchLog},
 		{Method: "GET", Pattern: "/api/hosts", Role: RoleViewer, handler: s.listHosts},
 		{Method: "GET", Pattern: "/{$}", Role: RoleViewer, handler: s.jobsPage},
 		{Method: "GET", Pattern: "/jobs/new", Role: RoleViewer, handler: s.newJobPage},

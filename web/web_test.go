@@ -49,6 +49,16 @@ func (stubJobs) RawLog(ctx context.Context, id int64, host string, stream gaffer
 	return nil
 }
 func (stubJobs) Hosts() []gaffer.Host { return []gaffer.Host{{Name: "local", Local: true}} }
+func (stubJobs) QueryLog(ctx context.Context, id int64, r gaffer.LogRange) ([]gaffer.Record, bool, error) {
+	return nil, true, nil
+}
+func (stubJobs) SeqAt(ctx context.Context, id int64, t time.Time) (int64, error) { return 1, nil }
+func (stubJobs) LogSummary(ctx context.Context, id int64) (*gaffer.LogSummary, error) {
+	return &gaffer.LogSummary{Complete: true, Streams: []gaffer.StreamSummary{}}, nil
+}
+func (stubJobs) SearchLog(ctx context.Context, id int64, q gaffer.SearchQuery, emit func(*gaffer.Record) error) (gaffer.SearchResult, error) {
+	return gaffer.SearchResult{Done: true, ScannedTo: q.After}, nil
+}
 
 const token = "s3cret-token"
 
