@@ -53,6 +53,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gaffer-dev/gaffer"
@@ -95,6 +97,9 @@ var (
 // Archive stores job logs as files in one directory.
 type Archive struct {
 	dir string
+
+	mu  sync.Mutex
+	sdx map[int64]*streamIndex // stream indexes read, see streamIndex
 }
 
 // Open returns the archive kept in dir, creating dir if needed.
@@ -143,13 +148,25 @@ func (a *Archive) create(jobID int64) (*Writer, error) {
 		logf.Close()
 		return nil, fmt.Errorf("create log index: %w", err)
 	}
-	w := &Writer{dir: a.dir, jobID: jobID, logPath: logPath, idxPath: idxPath, log: logf, idx: idxf, off: headerSize}
+	sdxPath := a.sdxPath(jobID)
+	sdxf, err := os.OpenFile(sdxPath+partial, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|os.O_APPEND, 0o640)
+	if err != nil {
+		logf.Close()
+		idxf.Close()
+		return nil, fmt.Errorf("create log stream index: %w", err)
+	}
+	a.forget(jobID)
+	w := &Writer{dir: a.dir, jobID: jobID, logPath: logPath, idxPath: idxPath, sdxPath: sdxPath,
+		log: logf, idx: idxf, sdx: sdxf, sb: newSdxBuilder(), off: headerSize}
 	if _, err := logf.Write([]byte(logMagic)); err != nil {
 		w.closeFiles()
 		return nil, fmt.Errorf("create log: %w", err)
 	} else if _, err := idxf.Write([]byte(idxMagic)); err != nil {
 		w.closeFiles()
 		return nil, fmt.Errorf("create log index: %w", err)
+	} else if _, err := sdxf.Write([]byte(sdxMagic)); err != nil {
+		w.closeFiles()
+		return nil, fmt.Errorf("create log stream index: %w", err)
 	}
 	return w, nil
 }
@@ -157,7 +174,9 @@ func (a *Archive) create(jobID int64) (*Writer, error) {
 // Delete removes every file of the job's log. It is not an error if there
 // is none.
 func (a *Archive) Delete(jobID int64) error {
-	for _, path := range []string{a.logPath(jobID), a.logPath(jobID) + partial, a.idxPath(jobID), a.idxPath(jobID) + partial} {
+	a.forget(jobID)
+	for _, path := range []string{a.logPath(jobID), a.logPath(jobID) + partial, a.idxPath(jobID), a.idxPath(jobID) + partial,
+		a.sdxPath(jobID), a.sdxPath(jobID) + partial} {
 		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("delete log: %w", err)
 		}
@@ -345,6 +364,13 @@ func (lf *logFile) close() {
 // at most IndexEvery-1 frames before it: the last index entry with a seq no
 // greater, or the first frame. It reads O(log n) index entries.
 func (lf *logFile) seek(seq int64) (int64, error) {
+	e, err := lf.seekEntry(seq)
+	return e.off, err
+}
+
+// seekEntry returns the last index entry with a seq no greater than seq,
+// or {0, headerSize} (the first frame) if there is none.
+func (lf *logFile) seekEntry(seq int64) (entry, error) {
 	var err error
 	// Entries that fail their CRC are torn, and only the tail of the index
 	// can be torn: treating them as after everything keeps the search sound.
@@ -356,15 +382,15 @@ func (lf *logFile) seek(seq int64) (int64, error) {
 		return !ok || e.seq > seq
 	})
 	if err != nil {
-		return 0, err
+		return entry{}, err
 	} else if i == 0 {
-		return headerSize, nil
+		return entry{off: headerSize}, nil
 	}
 	e, _, err := lf.entry(int64(i - 1))
 	if err != nil {
-		return 0, err
+		return entry{}, err
 	}
-	return e.off, nil
+	return e, nil
 }
 
 type entry struct{ seq, off int64 }
@@ -402,6 +428,15 @@ func newFrameReader(f *os.File, off int64) *frameReader {
 	return &frameReader{r: bufio.NewReaderSize(sr, 64<<10), off: off}
 }
 
+// reset moves r to the frame at off, keeping its buffers.
+func (r *frameReader) reset(f *os.File, off int64) {
+	r.r.Reset(io.NewSectionReader(f, off, math.MaxInt64-off))
+	r.off = off
+}
+
+// framesRead counts the frames decoded, for tests of how much a query reads.
+var framesRead atomic.Int64
+
 type frame struct {
 	seq    int64
 	ts     int64
@@ -415,6 +450,7 @@ type frame struct {
 // the end of the file, or a frame that is short, malformed or fails its CRC
 // (torn by a crash, or still being written).
 func (r *frameReader) next() (f frame, ok bool, err error) {
+	framesRead.Add(1)
 	var h [frameHeader]byte
 	if _, err := io.ReadFull(r.r, h[:]); err == io.EOF || err == io.ErrUnexpectedEOF {
 		return frame{}, false, nil

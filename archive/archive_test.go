@@ -349,7 +349,7 @@ func TestComplete(t *testing.T) {
 	if _, err := a.Create(ctx, 3); gaffer.ErrorCode(err) != gaffer.ECONFLICT {
 		t.Fatalf("second Create: %v, want ECONFLICT", err)
 	}
-	assertFiles(t, dir, "3.idx.partial", "3.log.partial")
+	assertFiles(t, dir, "3.idx.partial", "3.log.partial", "3.sdx.partial")
 	if got, end, err := a.Read(ctx, 3, 0, 10); err != nil || len(got) != 0 || end {
 		t.Fatalf("Read new log = %d records, end %v, %v; want 0, false", len(got), end, err)
 	}
@@ -371,7 +371,7 @@ func TestComplete(t *testing.T) {
 	if err := w.Complete(); err != nil {
 		t.Fatal(err)
 	}
-	assertFiles(t, dir, "3.idx", "3.log")
+	assertFiles(t, dir, "3.idx", "3.log", "3.sdx")
 	tests := []struct {
 		after   int64
 		limit   int
@@ -459,7 +459,7 @@ func TestSeal(t *testing.T) {
 			if err := a.Seal(ctx, 6); err != nil {
 				t.Fatal(err)
 			}
-			assertFiles(t, dir, "6.idx", "6.log")
+			assertFiles(t, dir, "6.idx", "6.log", "6.sdx")
 			for _, after := range []int64{0, 255, 256, 700, n - 2, n - 1, n} {
 				got := readAll(t, a, 6, after) // to the end: a sealed log has one
 				assertNumbered(t, got, after+1, max(0, tt.want-int(after)))

@@ -19,17 +19,19 @@ type Writer struct {
 	dir              string
 	jobID            int64
 	logPath, idxPath string // final names
+	sdxPath          string
 
-	mu        sync.Mutex
-	log, idx  *os.File
-	off       int64 // end of the data file
-	n         int64 // records written
-	last      int64 // seq of the last record written
-	buf, ibuf []byte
-	err       error // the first write error: the files can no longer be trusted
-	dirSynced bool
-	completed bool
-	closed    bool
+	mu              sync.Mutex
+	log, idx, sdx   *os.File
+	sb              *sdxBuilder
+	off             int64 // end of the data file
+	n               int64 // records written
+	last            int64 // seq of the last record written
+	buf, ibuf, sbuf []byte
+	err             error // the first write error: the files can no longer be trusted
+	dirSynced       bool
+	completed       bool
+	closed          bool
 }
 
 // Write appends records. Their seqs must increase, and continue after the
@@ -56,16 +58,24 @@ func (w *Writer) Write(recs []gaffer.Record) error {
 		return nil
 	}
 
-	buf, ibuf := w.buf[:0], w.ibuf[:0]
+	buf, ibuf, sbuf := w.buf[:0], w.ibuf[:0], w.sbuf[:0]
 	for i := range recs {
+		r := &recs[i]
+		off := w.off + int64(len(buf))
 		if (w.n+int64(i))%IndexEvery == 0 {
-			ibuf = appendEntry(ibuf, entry{seq: recs[i].Seq, off: w.off + int64(len(buf))})
+			ibuf = appendEntry(ibuf, entry{seq: r.Seq, off: off})
 		}
-		buf = appendFrame(buf, &recs[i])
+		var ts int64
+		if !r.TS.IsZero() {
+			ts = r.TS.UnixNano()
+		}
+		sbuf = w.sb.add(sbuf, r.Seq, ts, r.Host, string(r.Stream), len(r.Data), off)
+		buf = appendFrame(buf, r)
 	}
+	sbuf = w.sb.mark(sbuf, w.off+int64(len(buf)), false)
 	// Keep a moderate buffer for the next batch, not the largest ever seen.
 	if cap(buf) <= 1<<20 {
-		w.buf, w.ibuf = buf, ibuf
+		w.buf, w.ibuf, w.sbuf = buf, ibuf, sbuf
 	}
 
 	// Data first, then the index entries that point into it: a reader never
@@ -82,6 +92,12 @@ func (w *Writer) Write(recs []gaffer.Record) error {
 	if len(ibuf) > 0 {
 		if _, err := w.idx.Write(ibuf); err != nil {
 			w.err = fmt.Errorf("write log index of job %d: %w", w.jobID, err)
+			return w.err
+		}
+	}
+	if len(sbuf) > 0 {
+		if _, err := w.sdx.Write(sbuf); err != nil {
+			w.err = fmt.Errorf("write log stream index of job %d: %w", w.jobID, err)
 			return w.err
 		}
 	}
@@ -113,6 +129,8 @@ func (w *Writer) sync() error {
 		return fmt.Errorf("sync log of job %d: %w", w.jobID, err)
 	} else if err := w.idx.Sync(); err != nil {
 		return fmt.Errorf("sync log index of job %d: %w", w.jobID, err)
+	} else if err := w.sdx.Sync(); err != nil {
+		return fmt.Errorf("sync log stream index of job %d: %w", w.jobID, err)
 	}
 	if !w.dirSynced {
 		if err := syncDir(w.dir); err != nil {
@@ -134,9 +152,16 @@ func (w *Writer) Complete() error {
 	} else if err := w.usable(); err != nil {
 		return err
 	}
+	// A last mark describes every record: readers of the complete log
+	// scan none.
+	if _, err := w.sdx.Write(w.sb.mark(w.sbuf[:0], w.off, true)); err != nil {
+		return fmt.Errorf("complete log of job %d: %w", w.jobID, err)
+	}
 	if err := w.log.Sync(); err != nil {
 		return fmt.Errorf("complete log of job %d: %w", w.jobID, err)
 	} else if err := w.idx.Sync(); err != nil {
+		return fmt.Errorf("complete log of job %d: %w", w.jobID, err)
+	} else if err := w.sdx.Sync(); err != nil {
 		return fmt.Errorf("complete log of job %d: %w", w.jobID, err)
 	}
 	w.completed = true
@@ -145,6 +170,8 @@ func (w *Writer) Complete() error {
 	}
 
 	if err := os.Rename(w.idxPath+partial, w.idxPath); err != nil {
+		return fmt.Errorf("complete log of job %d: %w", w.jobID, err)
+	} else if err := os.Rename(w.sdxPath+partial, w.sdxPath); err != nil {
 		return fmt.Errorf("complete log of job %d: %w", w.jobID, err)
 	} else if err := os.Rename(w.logPath+partial, w.logPath); err != nil {
 		return fmt.Errorf("complete log of job %d: %w", w.jobID, err)
@@ -171,6 +198,9 @@ func (w *Writer) closeFiles() error {
 	if ierr := w.idx.Close(); err == nil {
 		err = ierr
 	}
+	if serr := w.sdx.Close(); err == nil {
+		err = serr
+	}
 	if err != nil {
 		return fmt.Errorf("close log of job %d: %w", w.jobID, err)
 	}
@@ -191,7 +221,7 @@ func syncDir(dir string) error {
 // and renames both as Complete does. Sealing a complete log does nothing.
 // It must not be called while a Writer still has the log open.
 func (a *Archive) Seal(ctx context.Context, jobID int64) error {
-	logPath, idxPath := a.logPath(jobID), a.idxPath(jobID)
+	logPath, idxPath, sdxPath := a.logPath(jobID), a.idxPath(jobID), a.sdxPath(jobID)
 	if _, err := os.Stat(logPath); err == nil {
 		return nil
 	}
@@ -217,7 +247,7 @@ func (a *Archive) Seal(ctx context.Context, jobID int64) error {
 		return fmt.Errorf("seal log of job %d: not a gaffer log", jobID)
 	}
 
-	idx := []byte(idxMagic)
+	idx, sdx, sb := []byte(idxMagic), []byte(sdxMagic), newSdxBuilder()
 	r := newFrameReader(f, headerSize)
 	var n, last int64
 	for ; ; n++ {
@@ -237,6 +267,10 @@ func (a *Archive) Seal(ctx context.Context, jobID int64) error {
 		if n%IndexEvery == 0 {
 			idx = appendEntry(idx, entry{seq: fr.seq, off: off})
 		}
+		sdx = sb.add(sdx, fr.seq, fr.ts, string(fr.host), string(fr.stream), len(fr.data), off)
+		if n%StreamEvery == StreamEvery-1 {
+			sdx = sb.mark(sdx, r.off, true)
+		}
 		last = fr.seq
 	}
 	if err := f.Truncate(r.off); err != nil {
@@ -245,9 +279,14 @@ func (a *Archive) Seal(ctx context.Context, jobID int64) error {
 		return fmt.Errorf("seal log of job %d: %w", jobID, err)
 	} else if err := writeSynced(idxPath+partial, idx); err != nil {
 		return fmt.Errorf("seal log of job %d: %w", jobID, err)
+	} else if err := writeSynced(sdxPath+partial, sb.mark(sdx, r.off, true)); err != nil {
+		return fmt.Errorf("seal log of job %d: %w", jobID, err)
 	}
 
+	a.forget(jobID)
 	if err := os.Rename(idxPath+partial, idxPath); err != nil {
+		return fmt.Errorf("seal log of job %d: %w", jobID, err)
+	} else if err := os.Rename(sdxPath+partial, sdxPath); err != nil {
 		return fmt.Errorf("seal log of job %d: %w", jobID, err)
 	} else if err := os.Rename(logPath+partial, logPath); err != nil {
 		return fmt.Errorf("seal log of job %d: %w", jobID, err)

@@ -1,0 +1,497 @@
+package archive
+
+// The stream index: where each host's stream has records, so that filtered
+// reads skip the records of others, and per-stream counts for Summary.
+//
+// # Stream index file: <id>.sdx
+//
+// An 8-byte magic "GAFSDX1\n", then items, each
+//
+//	u32 body length | u32 CRC-32C of body | body
+//
+// where body starts with a kind byte (all integers little-endian):
+//
+//	'N' name:  u32 stream number | u8 stream length | u16 host length | stream | host
+//	'E' entry: u32 stream number | i64 seq | i64 offset of its frame | i64 ord | i64 bytes
+//	'M' mark:  i64 seq | i64 offset | i64 ts | u32 n | n × (u32 stream number | i64 records | i64 bytes)
+//
+// Streams (one host's stdout, stderr…) are numbered 0, 1, … in the order
+// they first appear; a name item precedes the stream's first entry. A
+// stream's record gets an entry when it is the stream's first, when it
+// follows the stream's previous record by more than StreamGap seqs, or when
+// StreamEvery of the stream's records went by since its last entry; ord and
+// bytes count the stream's records and data bytes before it. So between two
+// entries of a stream its records are at most StreamGap seqs apart: a reader
+// that saw none of them for StreamGap seqs knows the next one is an entry,
+// and jumps to it (see cursor).
+//
+// A mark ends each write that added items, and any write that ends at least
+// StreamEvery records after the last mark: it says that the items before it
+// describe every record up to seq, that the next frame starts at offset, the
+// TS of the record at seq, and the totals of the streams that changed since
+// the previous mark. Readers use items up to the last mark only and scan the
+// records after it (fewer than StreamEvery, plus at most one write still
+// going on). The first item that is short, over-long or fails its CRC ends
+// the file. Complete ends the file with a mark of the last record.
+//
+// # Cost
+//
+// The file holds about one entry per StreamEvery records of a dense stream
+// and one per record of a stream whose records are more than StreamGap
+// apart: a 10-million-line log of one stream has a 2 MB index. A process
+// reads a log's index once, sequentially, and keeps it (a few logs, see
+// maxCachedIndexes); later queries read only what was appended since.
+// Filtered reads then cost O(log entries) in memory plus at most StreamGap
+// scanned frames per stream per record returned, wherever they are in the
+// log. Logs written before the stream index have no .sdx: they read as if
+// the index were empty, by scanning (correct, and as slow as the log is long).
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"io/fs"
+	"os"
+	"sort"
+	"sync"
+)
+
+const (
+	// StreamGap is the largest seq distance between two records of a stream
+	// that are not both indexed: a reader scans at most this far for a
+	// stream before jumping to its next entry.
+	StreamGap = 64
+	// StreamEvery is the number of a stream's records between its entries.
+	StreamEvery = 256
+
+	sdxMagic     = "GAFSDX1\n"
+	itemHeader   = 8
+	maxItem      = 64 << 20
+	kindName     = 'N'
+	kindEntry    = 'E'
+	kindMark     = 'M'
+	nameFixed    = 1 + 4 + 1 + 2
+	entryBody    = 1 + 4 + 8*4
+	markFixed    = 1 + 8*3 + 4
+	markPerTotal = 4 + 8 + 8
+
+	maxCachedIndexes = 32
+)
+
+// sdxPath is the stream index's final name.
+func (a *Archive) sdxPath(jobID int64) string {
+	return a.idxPath(jobID)[:len(a.idxPath(jobID))-len(".idx")] + ".sdx"
+}
+
+// sentry is one entry of a stream.
+type sentry struct {
+	seq, off   int64
+	ord, bytes int64 // the stream's records and data bytes before this one
+}
+
+// smark is a mark: everything up to seq is described by the items before it.
+type smark struct {
+	seq, off, ts int64
+}
+
+// stotal counts a stream's records and data bytes.
+type stotal struct{ records, bytes int64 }
+
+// sname names a stream.
+type sname struct{ host, stream string }
+
+// ---- encoding ----
+
+func appendItem(b []byte, body func([]byte) []byte) []byte {
+	start := len(b)
+	b = append(b, 0, 0, 0, 0, 0, 0, 0, 0)
+	b = body(b)
+	n := len(b) - start - itemHeader
+	binary.LittleEndian.PutUint32(b[start:], uint32(n))
+	binary.LittleEndian.PutUint32(b[start+4:], crc32.Checksum(b[start+itemHeader:], castagnoli))
+	return b
+}
+
+func appendName(b []byte, id uint32, host, stream string) []byte {
+	return appendItem(b, func(b []byte) []byte {
+		b = append(b, kindName)
+		b = binary.LittleEndian.AppendUint32(b, id)
+		b = append(b, byte(len(stream)))
+		b = binary.LittleEndian.AppendUint16(b, uint16(len(host)))
+		b = append(b, stream...)
+		return append(b, host...)
+	})
+}
+
+func appendSEntry(b []byte, id uint32, e sentry) []byte {
+	return appendItem(b, func(b []byte) []byte {
+		b = append(b, kindEntry)
+		b = binary.LittleEndian.AppendUint32(b, id)
+		for _, v := range [...]int64{e.seq, e.off, e.ord, e.bytes} {
+			b = binary.LittleEndian.AppendUint64(b, uint64(v))
+		}
+		return b
+	})
+}
+
+func appendMark(b []byte, m smark, ids []uint32, totals []stotal) []byte {
+	return appendItem(b, func(b []byte) []byte {
+		b = append(b, kindMark)
+		for _, v := range [...]int64{m.seq, m.off, m.ts} {
+			b = binary.LittleEndian.AppendUint64(b, uint64(v))
+		}
+		b = binary.LittleEndian.AppendUint32(b, uint32(len(ids)))
+		for _, id := range ids {
+			b = binary.LittleEndian.AppendUint32(b, id)
+			b = binary.LittleEndian.AppendUint64(b, uint64(totals[id].records))
+			b = binary.LittleEndian.AppendUint64(b, uint64(totals[id].bytes))
+		}
+		return b
+	})
+}
+
+// ---- building (Writer, Seal) ----
+
+// sdxBuilder turns the records written into stream index items.
+type sdxBuilder struct {
+	ids       map[sname]uint32
+	last      []int64 // seq of each stream's last record
+	since     []int   // each stream's records since its last entry
+	totals    []stotal
+	changed   []uint32 // streams whose totals changed since the last mark
+	isChanged []bool
+	sinceMark int  // records since the last mark
+	items     bool // items since the last mark
+	lastSeq   int64
+	lastTS    int64
+}
+
+func newSdxBuilder() *sdxBuilder { return &sdxBuilder{ids: map[sname]uint32{}} }
+
+// add appends the items for a record whose frame starts at off.
+func (sb *sdxBuilder) add(b []byte, seq, ts int64, host, stream string, dataLen int, off int64) []byte {
+	key := sname{host, stream}
+	id, ok := sb.ids[key]
+	if !ok {
+		id = uint32(len(sb.last))
+		sb.ids[key] = id
+		sb.last = append(sb.last, 0)
+		sb.since = append(sb.since, 0)
+		sb.totals = append(sb.totals, stotal{})
+		sb.isChanged = append(sb.isChanged, false)
+		b = appendName(b, id, host, stream)
+		sb.items = true
+	}
+	if !ok || seq-sb.last[id] > StreamGap || sb.since[id] >= StreamEvery {
+		b = appendSEntry(b, id, sentry{seq: seq, off: off, ord: sb.totals[id].records, bytes: sb.totals[id].bytes})
+		sb.since[id] = 0
+		sb.items = true
+	}
+	sb.since[id]++
+	sb.last[id] = seq
+	sb.totals[id].records++
+	sb.totals[id].bytes += int64(dataLen)
+	if !sb.isChanged[id] {
+		sb.isChanged[id] = true
+		sb.changed = append(sb.changed, id)
+	}
+	sb.sinceMark++
+	sb.lastSeq, sb.lastTS = seq, ts
+	return b
+}
+
+// mark appends a mark if one is due (or force), end being the offset after
+// the last record added.
+func (sb *sdxBuilder) mark(b []byte, end int64, force bool) []byte {
+	if !force && !sb.items && sb.sinceMark < StreamEvery {
+		return b
+	}
+	b = appendMark(b, smark{seq: sb.lastSeq, off: end, ts: sb.lastTS}, sb.changed, sb.totals)
+	for _, id := range sb.changed {
+		sb.isChanged[id] = false
+	}
+	sb.changed = sb.changed[:0]
+	sb.sinceMark, sb.items = 0, false
+	return b
+}
+
+// ---- reading ----
+
+// streamIndex is a log's stream index as read so far, up to its last mark.
+type streamIndex struct {
+	mu     sync.Mutex
+	fi     os.FileInfo // the file read, to notice a new one (Seal)
+	parsed int64       // offset after the last mark read
+
+	names  []sname
+	ents   [][]sentry
+	totals []stotal
+	mark   smark // zero: nothing is described, everything is "tail"
+}
+
+// sdxView is a consistent snapshot of a stream index: slices only grow, so
+// a copy of their headers stays valid.
+type sdxView struct {
+	names  []sname
+	ents   [][]sentry
+	totals []stotal
+	mark   smark // mark.off == 0: no mark
+}
+
+// tailOff is where the records not described by the index start.
+func (v *sdxView) tailOff() int64 { return max(v.mark.off, headerSize) }
+
+// streams returns the numbers of the streams that f selects.
+func (v *sdxView) streams(host, stream string) []int {
+	var ids []int
+	for id, n := range v.names {
+		if (host == "" || n.host == host) && (stream == "" || n.stream == stream) {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
+// after returns the first entry of stream id with seq > seq.
+func (v *sdxView) after(id int, seq int64) (sentry, bool) {
+	es := v.ents[id]
+	i := sort.Search(len(es), func(i int) bool { return es[i].seq > seq })
+	if i == len(es) {
+		return sentry{}, false
+	}
+	return es[i], true
+}
+
+// before returns the last entry of stream id with seq < seq.
+func (v *sdxView) before(id int, seq int64) (int, bool) {
+	es := v.ents[id]
+	i := sort.Search(len(es), func(i int) bool { return es[i].seq >= seq })
+	return i - 1, i > 0
+}
+
+// streamIndex returns the stream index of a job's log, read up to date; an
+// empty view when the log has none (written before it existed).
+func (a *Archive) streamIndex(jobID int64, lf *logFile) (sdxView, error) {
+	complete := lf.complete
+	paths := []string{a.sdxPath(jobID)}
+	if !complete {
+		// Renamed before the data file, like the index.
+		paths = []string{a.sdxPath(jobID) + partial, a.sdxPath(jobID)}
+	}
+	var f *os.File
+	for _, p := range paths {
+		var err error
+		if f, err = os.Open(p); err == nil {
+			break
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return sdxView{}, fmt.Errorf("open stream index of job %d: %w", jobID, err)
+		}
+	}
+	if f == nil {
+		return sdxView{}, nil
+	}
+	defer f.Close()
+
+	a.mu.Lock()
+	si := a.sdx[jobID]
+	if si == nil {
+		if len(a.sdx) >= maxCachedIndexes {
+			for k := range a.sdx { // any one: the map's order is random enough
+				delete(a.sdx, k)
+				break
+			}
+		}
+		si = &streamIndex{}
+		if a.sdx == nil {
+			a.sdx = map[int64]*streamIndex{}
+		}
+		a.sdx[jobID] = si
+	}
+	a.mu.Unlock()
+
+	si.mu.Lock()
+	defer si.mu.Unlock()
+	if err := si.refresh(f, lf.size); err != nil {
+		return sdxView{}, fmt.Errorf("read stream index of job %d: %w", jobID, err)
+	}
+	return sdxView{names: si.names, ents: si.ents, totals: si.totals, mark: si.mark}, nil
+}
+
+// forget drops a job's cached stream index.
+func (a *Archive) forget(jobID int64) {
+	a.mu.Lock()
+	delete(a.sdx, jobID)
+	a.mu.Unlock()
+}
+
+// refresh reads what was appended to f since the last call. Marks past
+// dataSize, the data file's size, wait: a crash may have kept the index
+// and lost the end of the data.
+func (si *streamIndex) refresh(f *os.File, dataSize int64) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if si.fi == nil || !os.SameFile(si.fi, fi) || fi.Size() < si.parsed {
+		si.parsed, si.names, si.ents, si.totals, si.mark = 0, nil, nil, nil, smark{}
+	}
+	si.fi = fi
+	if si.parsed == 0 {
+		magic := make([]byte, headerSize)
+		if _, err := f.ReadAt(magic, 0); err != nil || string(magic) != sdxMagic {
+			return nil // torn in its header, or not ours: an empty index
+		}
+		si.parsed = headerSize
+	}
+	if fi.Size() <= si.parsed {
+		return nil
+	}
+	buf := make([]byte, fi.Size()-si.parsed)
+	n, err := f.ReadAt(buf, si.parsed)
+	if err != nil && err != io.EOF {
+		return err
+	}
+	used := si.apply(buf[:n], dataSize)
+	si.parsed += int64(used)
+	return nil
+}
+
+// apply decodes items from b and applies them up to the last whole mark;
+// it returns the bytes used.
+func (si *streamIndex) apply(b []byte, dataSize int64) int {
+	used := 0
+	var pendingNames []sname
+	type pend struct {
+		id uint32
+		e  sentry
+	}
+	var pendingEnts []pend
+	for p := 0; ; {
+		body, next, ok := nextItem(b, p)
+		if !ok {
+			return used
+		}
+		p = next
+		switch body[0] {
+		case kindName:
+			id, host, stream, ok := decodeName(body)
+			if !ok || int(id) != len(si.names)+len(pendingNames) {
+				return used
+			}
+			pendingNames = append(pendingNames, sname{host, stream})
+		case kindEntry:
+			id, e, ok := decodeSEntry(body)
+			if !ok || int(id) >= len(si.names)+len(pendingNames) {
+				return used
+			}
+			pendingEnts = append(pendingEnts, pend{id, e})
+		case kindMark:
+			m, totals, ok := decodeMark(body)
+			if !ok || m.off > dataSize || m.seq < si.mark.seq {
+				return used
+			}
+			nn := len(si.names) + len(pendingNames)
+			for _, t := range totals {
+				if int(t.id) >= nn {
+					return used
+				}
+			}
+			// Entries must go forward, or the index lies: stop trusting it.
+			for _, pe := range pendingEnts {
+				if pe.e.seq <= si.mark.seq && si.mark.off != 0 || pe.e.seq > m.seq {
+					return used
+				}
+			}
+			for _, n := range pendingNames {
+				si.names = append(si.names, n)
+				si.ents = append(si.ents, nil)
+				si.totals = append(si.totals, stotal{})
+			}
+			for _, pe := range pendingEnts {
+				es := si.ents[pe.id]
+				if len(es) > 0 && es[len(es)-1].seq >= pe.e.seq {
+					return used
+				}
+				si.ents[pe.id] = append(es, pe.e)
+			}
+			for _, t := range totals {
+				si.totals[t.id] = t.stotal
+			}
+			si.mark = m
+			pendingNames, pendingEnts = pendingNames[:0], pendingEnts[:0]
+			used = p
+		default:
+			return used
+		}
+	}
+}
+
+// nextItem returns the body of the item at p in b and the offset after it;
+// ok is false at the end of b or at an item that is short, over-long or
+// fails its CRC.
+func nextItem(b []byte, p int) (body []byte, next int, ok bool) {
+	if len(b)-p < itemHeader {
+		return nil, 0, false
+	}
+	n := int(binary.LittleEndian.Uint32(b[p:]))
+	if n < 1 || n > maxItem || len(b)-p-itemHeader < n {
+		return nil, 0, false
+	}
+	body = b[p+itemHeader : p+itemHeader+n]
+	if crc32.Checksum(body, castagnoli) != binary.LittleEndian.Uint32(b[p+4:]) {
+		return nil, 0, false
+	}
+	return body, p + itemHeader + n, true
+}
+
+func decodeName(body []byte) (id uint32, host, stream string, ok bool) {
+	if len(body) < nameFixed {
+		return 0, "", "", false
+	}
+	id = binary.LittleEndian.Uint32(body[1:])
+	sl, hl := int(body[5]), int(binary.LittleEndian.Uint16(body[6:]))
+	if nameFixed+sl+hl != len(body) {
+		return 0, "", "", false
+	}
+	return id, string(body[nameFixed+sl:]), string(body[nameFixed : nameFixed+sl]), true
+}
+
+func decodeSEntry(body []byte) (uint32, sentry, bool) {
+	if len(body) != entryBody {
+		return 0, sentry{}, false
+	}
+	v := func(i int) int64 { return int64(binary.LittleEndian.Uint64(body[5+8*i:])) }
+	e := sentry{seq: v(0), off: v(1), ord: v(2), bytes: v(3)}
+	if e.off < headerSize || e.ord < 0 || e.bytes < 0 {
+		return 0, sentry{}, false
+	}
+	return binary.LittleEndian.Uint32(body[1:]), e, true
+}
+
+type idTotal struct {
+	id uint32
+	stotal
+}
+
+func decodeMark(body []byte) (smark, []idTotal, bool) {
+	if len(body) < markFixed {
+		return smark{}, nil, false
+	}
+	v := func(i int) int64 { return int64(binary.LittleEndian.Uint64(body[1+8*i:])) }
+	m := smark{seq: v(0), off: v(1), ts: v(2)}
+	n := int(binary.LittleEndian.Uint32(body[25:]))
+	if m.off < headerSize || (len(body)-markFixed)/markPerTotal != n || (len(body)-markFixed)%markPerTotal != 0 {
+		return smark{}, nil, false
+	}
+	totals := make([]idTotal, n)
+	for i := range totals {
+		p := body[markFixed+i*markPerTotal:]
+		totals[i] = idTotal{id: binary.LittleEndian.Uint32(p), stotal: stotal{
+			records: int64(binary.LittleEndian.Uint64(p[4:])),
+			bytes:   int64(binary.LittleEndian.Uint64(p[12:])),
+		}}
+	}
+	return m, totals, true
+}
