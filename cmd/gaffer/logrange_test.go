@@ -323,7 +323,9 @@ func TestLogRangeLocal(t *testing.T) {
 	} {
 		for _, accept := range []string{"application/x-ndjson", "text/event-stream"} {
 			code, body := ts.get(t, fmt.Sprintf("/api/jobs/%d/%s", job.ID, tc.path), "Accept", accept)
-			var e struct{ Error struct{ Code, Message string } }
+			var e struct {
+				Error struct{ Code, Message string }
+			}
 			if err := json.Unmarshal(body, &e); code != 400 || err != nil || e.Error.Code != "invalid" || !strings.Contains(e.Error.Message, tc.msg) {
 				t.Errorf("%s (%s): %d %s, want 400 %q", tc.path, accept, code, body, tc.msg)
 			}
