@@ -1,0 +1,99 @@
+package archive
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/gaffer-dev/gaffer"
+)
+
+// TestQueriesReadFewFrames checks, by counting the frames decoded, that a
+// query near the end of a large log reads no more than one near its
+// start, and a bounded number: also for a host whose records are rare.
+func TestQueriesReadFewFrames(t *testing.T) {
+	const n = 400_000
+	ctx := context.Background()
+	a, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := a.create(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for seq := int64(1); seq <= n; seq += 1000 {
+		batch := make([]gaffer.Record, 1000)
+		for i := range batch {
+			s := seq + int64(i)
+			host, stream := "busy", gaffer.Stdout
+			switch {
+			case s%5000 == 17:
+				host = "rare"
+			case s%3 == 0:
+				host, stream = "other", gaffer.Stderr
+			case s%20_000 < 300 && s%2 == 0:
+				host = "burst"
+			}
+			batch[i] = gaffer.Record{Seq: s, TS: t0.Add(time.Duration(s) * time.Millisecond), Host: host, Stream: stream, Data: fmt.Appendf(nil, "line %d", s)}
+		}
+		if err := w.Write(batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Complete(); err != nil {
+		t.Fatal(err)
+	}
+
+	frames := func(name string, q func() error) int64 {
+		t.Helper()
+		start := framesRead.Load()
+		if err := q(); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		return framesRead.Load() - start
+	}
+	read := func(r gaffer.LogRange, want int) func() error {
+		return func() error {
+			recs, _, err := a.ReadRange(ctx, 1, r)
+			if err == nil && len(recs) != want {
+				err = fmt.Errorf("%d records, want %d", len(recs), want)
+			}
+			return err
+		}
+	}
+	const limit = 20
+	// Bound: a seek (IndexEvery), then per record returned StreamGap frames
+	// per stream selected, plus the records themselves.
+	bound := int64(3*IndexEvery + limit*(StreamGap+1)*3)
+	type query struct {
+		name       string
+		start, end func() error
+	}
+	rare := gaffer.LogFilter{Host: "rare"}
+	burst := gaffer.LogFilter{Host: "burst"}
+	queries := []query{
+		{"forward", read(gaffer.LogRange{After: 1000, Limit: limit}, limit), read(gaffer.LogRange{After: n - 1000, Limit: limit}, limit)},
+		{"backward", read(gaffer.LogRange{Before: 1000, Limit: limit}, limit), read(gaffer.LogRange{Before: gaffer.TailSeq, Limit: limit}, limit)},
+		{"rare forward", read(gaffer.LogRange{Filter: rare, After: 1, Limit: 3}, 3), read(gaffer.LogRange{Filter: rare, After: n - 20_000, Limit: 3}, 3)},
+		{"rare backward", read(gaffer.LogRange{Filter: rare, Before: 20_000, Limit: 3}, 3), read(gaffer.LogRange{Filter: rare, Before: gaffer.TailSeq, Limit: 3}, 3)},
+		{"burst forward", read(gaffer.LogRange{Filter: burst, After: 1, Limit: limit}, limit), read(gaffer.LogRange{Filter: burst, After: n - 20_500, Limit: limit}, limit)},
+		{"burst backward", read(gaffer.LogRange{Filter: burst, Before: 20_250, Limit: limit}, limit), read(gaffer.LogRange{Filter: burst, Before: gaffer.TailSeq, Limit: limit}, limit)},
+		{"host forward", read(gaffer.LogRange{Filter: gaffer.LogFilter{Host: "other"}, After: 10, Limit: limit}, limit),
+			read(gaffer.LogRange{Filter: gaffer.LogFilter{Host: "other"}, After: n - 1000, Limit: limit}, limit)},
+		{"stream backward", read(gaffer.LogRange{Filter: gaffer.LogFilter{Stream: gaffer.Stderr}, Before: 2000, Limit: limit}, limit),
+			read(gaffer.LogRange{Filter: gaffer.LogFilter{Stream: gaffer.Stderr}, Before: gaffer.TailSeq, Limit: limit}, limit)},
+		{"seq at", func() error { _, err := a.SeqAt(ctx, 1, t0.Add(time.Second)); return err },
+			func() error { _, err := a.SeqAt(ctx, 1, t0.Add((n-1000)*time.Millisecond)); return err }},
+		{"summary", func() error { _, err := a.Summary(ctx, 1); return err }, func() error { _, err := a.Summary(ctx, 1); return err }},
+	}
+	for _, q := range queries {
+		s, e := frames(q.name+" near the start", q.start), frames(q.name+" near the end", q.end)
+		t.Logf("%-16s frames read: %4d near the start, %4d near the end of %d", q.name, s, e, n)
+		if e > bound || s > bound {
+			t.Errorf("%s read %d frames near the start and %d near the end; want at most %d", q.name, s, e, bound)
+		}
+	}
+}
