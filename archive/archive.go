@@ -474,20 +474,35 @@ func (r *frameReader) next() (f frame, ok bool, err error) {
 		return frame{}, false, nil
 	}
 
-	sl, hl := int(body[17]), int(binary.LittleEndian.Uint16(body[18:]))
-	if bodyFixed+sl+hl > len(body) {
+	f, ok = decodeBody(body)
+	if !ok {
 		return frame{}, false, nil
 	}
-	f = frame{
+	r.off += frameHeader + int64(n)
+	return f, true, nil
+}
+
+// decodeBody decodes a frame's body whose CRC matched; ok is false if it is
+// malformed.
+func decodeBody(body []byte) (frame, bool) {
+	sl, hl := int(body[17]), int(binary.LittleEndian.Uint16(body[18:]))
+	if bodyFixed+sl+hl > len(body) {
+		return frame{}, false
+	}
+	return frame{
 		seq:    int64(binary.LittleEndian.Uint64(body[0:])),
 		ts:     int64(binary.LittleEndian.Uint64(body[8:])),
 		nl:     body[16]&flagNL != 0,
 		stream: body[bodyFixed : bodyFixed+sl],
 		host:   body[bodyFixed+sl : bodyFixed+sl+hl],
 		data:   body[bodyFixed+sl+hl:],
-	}
-	r.off += frameHeader + int64(n)
-	return f, true, nil
+	}, true
+}
+
+// selects reports whether filter selects the frame's record.
+func (f *frame) selects(filter gaffer.LogFilter) bool {
+	return (filter.Host == "" || string(f.host) == filter.Host) &&
+		(filter.Stream == "" || string(f.stream) == string(filter.Stream))
 }
 
 // names reuses the last host and stream strings, which repeat in runs.

@@ -68,8 +68,7 @@ func (c *cursor) next() (f frame, ok bool, err error) {
 		if err != nil || !ok {
 			return f, ok, err
 		}
-		match := (c.filter.Host == "" || string(f.host) == c.filter.Host) &&
-			(c.filter.Stream == "" || string(f.stream) == string(c.filter.Stream))
+		match := f.selects(c.filter)
 		if c.v != nil {
 			c.jumped = false
 			c.track(&f, match)
