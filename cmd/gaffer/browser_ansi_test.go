@@ -206,6 +206,18 @@ func TestBrowserANSIRender(t *testing.T) {
 		t.Errorf("from a carried state: %s", s)
 	}
 
+	// Past the bound of its memo (thousands of distinct colours) ansi.js
+	// draws the same.
+	if s := evalJS[string](b, `(function () {
+	  var st = GafferANSI.newState();
+	  for (var i = 0; i < 20000; i++) st = GafferANSI.render(document.createElement("div"), "\x1b[38;2;" + (i % 256) + ";" + (i >> 8) + ";7m" + i + "\x1b[1m", st);
+	  var d = document.createElement("div");
+	  GafferANSI.render(d, "\x1b[0;31mred\x1b[38;2;1;2;3mx\x1b[0m", st);
+	  return ansiSer(d);
+	})()`); s != `<span class="fg-1">red</span><span style="color: rgb(1, 2, 3);">x</span>` {
+		t.Errorf("after 20000 colours: %s", s)
+	}
+
 	// Colours hold under the page's Content-Security-Policy: classes from
 	// ansi.css and CSSOM styles both apply.
 	if s := evalJS[string](b, `(function () {
@@ -222,8 +234,8 @@ func TestBrowserANSIRender(t *testing.T) {
 	// Figures (logged, not asserted): lines rendered per second.
 	for _, m := range []struct{ name, line string }{
 		{"plain", "2026-12-01T17:40:00Z worker-7 processed batch 1234 of 5678 in 12.3 ms"},
-		{"coloured", "[32mINFO[0m 2026-12-01 [1mworker-7[22m processed batch [38;5;208m1234[39m in 12.3 ms"},
-		{"progress", "[=====>    ] 50%[========> ] 80%[==========] 100%[K"},
+		{"coloured", "\x1b[32mINFO\x1b[0m 2026-12-01 \x1b[1mworker-7\x1b[22m processed batch \x1b[38;5;208m1234\x1b[39m in 12.3 ms"},
+		{"progress", "[=====>    ] 50%\r[========> ] 80%\r[==========] 100%\x1b[K"},
 	} {
 		perSec := evalJS[float64](b, `(function (line) {
 		  var log = document.createElement("div"), st = GafferANSI.newState(), n = 0, t0 = performance.now();

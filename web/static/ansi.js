@@ -207,9 +207,12 @@ var GafferANSI = (function () {
     var memo = pen.next[ps];
     if (memo !== undefined) return memo;
     var r = sgrParse(pen, ps);
-    if (pen.nNext < 64) { pen.next[ps] = r; pen.nNext++; }
+    if (pen.nNext < 64 && memoLeft > 0) { pen.next[ps] = r; pen.nNext++; memoLeft--; }
     return r;
   }
+  // Memoized pens stay reachable from DEFAULT for the life of the page:
+  // a bound keeps varied (or hostile) output from growing the memo for ever.
+  var memoLeft = 4096;
 
   function sgrParse(pen, ps) {
     var fg = pen.fg, bg = pen.bg, a = pen.attrs;
