@@ -148,7 +148,8 @@ func readBack(ctx context.Context, jobs JobService, id int64, filter gaffer.LogF
 	var firstPage []gaffer.Record
 	cur := before
 	for count < n {
-		page, _, err := jobs.QueryLog(ctx, id, gaffer.LogRange{Filter: filter, Before: cur, Limit: n - count})
+		// One page at a time: a backward read's cost follows its Limit.
+		page, _, err := jobs.QueryLog(ctx, id, gaffer.LogRange{Filter: filter, Before: cur, Limit: min(n-count, batchLimit)})
 		if err != nil {
 			return nil, 0, 0, err
 		}
