@@ -419,3 +419,128 @@ func TestQueriesNotFound(t *testing.T) {
 		t.Fatalf("Search with a failing emit: %v", err)
 	}
 }
+
+// TestSeqAtTable looks up times in an interleaved log (1 ms apart), an
+// empty one, and one whose TS go back a little now and then.
+func TestSeqAtTable(t *testing.T) {
+	a, _ := newArchive(t)
+	all := interleaved(20_000)
+	writeLog(t, a, 1, all, true)
+	writeLog(t, a, 2, nil, true)
+	ms := func(n int64) time.Time { return t0.Add(time.Duration(n) * time.Millisecond) }
+	tests := []struct {
+		name string
+		job  int64
+		at   time.Time
+		want int64
+	}{
+		{"long before", 1, t0.Add(-time.Hour), 1},
+		{"the first", 1, ms(1), 1},
+		{"between two", 1, ms(5000).Add(-time.Microsecond), 5000},
+		{"exactly", 1, ms(12_345), 12_345},
+		{"the last", 1, ms(20_000), 20_000},
+		{"after the last", 1, ms(20_000).Add(1), 20_001},
+		{"zero time", 1, time.Time{}, 1},
+		{"empty log", 2, t0, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got, err := a.SeqAt(ctx, tt.job, tt.at); err != nil {
+				t.Fatal(err)
+			} else if got != tt.want {
+				t.Fatalf("SeqAt(%v) = %d, want %d", tt.at, got, tt.want)
+			}
+		})
+	}
+
+	// Out of order by up to 5 ms: the answer is a record stamped at or
+	// after t, and every record more than 5 ms older is before it.
+	jit := interleaved(5000)
+	for i := range jit {
+		if i%10 == 3 {
+			jit[i].TS = jit[i].TS.Add(-5 * time.Millisecond)
+		}
+	}
+	writeLog(t, a, 3, jit, true)
+	for n := int64(0); n < 5010; n += 37 {
+		got, err := a.SeqAt(ctx, 3, ms(n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got <= 5000 && jit[got-1].TS.Before(ms(n)) {
+			t.Fatalf("SeqAt(%d ms) = %d, stamped %v", n, got, jit[got-1].TS)
+		}
+		for _, r := range jit[got-1:] {
+			if r.TS.Before(ms(n - 5)) {
+				t.Fatalf("SeqAt(%d ms) = %d, but record %d stamped %v follows", n, got, r.Seq, r.TS)
+			}
+		}
+	}
+}
+
+// TestSummaryTable describes logs: complete, partial (with records the
+// stream index does not describe yet), empty, old ones without a stream
+// index, and a log being written.
+func TestSummaryTable(t *testing.T) {
+	a, dir := newArchive(t)
+	all := interleaved(10_000)
+	writeLog(t, a, 1, all, true)
+	writeLog(t, a, 2, all, false)
+	writeLog(t, a, 3, nil, true)
+	writeLog(t, a, 4, all, true)
+	if err := os.Remove(filepath.Join(dir, "4.sdx")); err != nil {
+		t.Fatal(err)
+	}
+	w, err := a.Create(ctx, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	for i, rec := range all[:777] { // one record a write, as a slow job writes
+		if err := w.Write([]gaffer.Record{rec}); err != nil {
+			t.Fatal(err)
+		}
+		if i%100 == 0 {
+			got, err := a.Summary(ctx, 5)
+			if err != nil {
+				t.Fatal(err)
+			} else if want := modelSummary(all[:i+1], false); !sameSummary(got, want) {
+				t.Fatalf("Summary after %d records = %+v, want %+v", i+1, got, want)
+			}
+			for _, r := range []gaffer.LogRange{
+				{Filter: gaffer.LogFilter{Host: "db"}, Before: gaffer.TailSeq, Limit: 2},
+				{Filter: gaffer.LogFilter{Host: "web-2"}, Before: gaffer.TailSeq, Limit: 5},
+				{Filter: gaffer.LogFilter{Stream: gaffer.System}, After: 300, Limit: 5},
+			} {
+				got, end, err := a.ReadRange(ctx, 5, r)
+				if err != nil {
+					t.Fatal(err)
+				} else if want, wantEnd := modelRange(all[:i+1], false, r); !slices.EqualFunc(got, want, sameRecord) || end != wantEnd {
+					t.Fatalf("ReadRange(%+v) after %d records = %s, want %s", r, i+1, seqs(got), seqs(want))
+				}
+			}
+		}
+	}
+	tests := []struct {
+		name     string
+		job      int64
+		recs     []gaffer.Record
+		complete bool
+	}{
+		{"complete", 1, all, true},
+		{"partial", 2, all, false},
+		{"empty", 3, nil, true},
+		{"without stream index", 4, all, true},
+		{"being written", 5, all[:777], false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := a.Summary(ctx, tt.job)
+			if err != nil {
+				t.Fatal(err)
+			} else if want := modelSummary(tt.recs, tt.complete); !sameSummary(got, want) {
+				t.Fatalf("Summary = %+v, want %+v", got, want)
+			}
+		})
+	}
+}
