@@ -124,11 +124,15 @@ type SearchResult struct {
 type LogReader interface {
 	// ReadRange reads a range of the log (see LogRange). For a forward
 	// read, end reports that the log is complete and nothing matching
-	// follows the records returned.
+	// follows the records returned; for a backward read, that the log is
+	// complete and nothing matching is at or after Before (always, for
+	// a complete log's tail).
 	ReadRange(ctx context.Context, jobID int64, r LogRange) (recs []Record, end bool, err error)
 	// SeqAt returns the seq of the first record stamped at or after t
 	// (records are nearly in time order: the first whose TS >= t, found by
 	// bisection then a short scan), or the last seq + 1 if there is none.
+	// Exact when TS never decrease; a record stamped slightly out of order
+	// near the answer may fall on either side of it (see archive.SeqAt).
 	SeqAt(ctx context.Context, jobID int64, t time.Time) (int64, error)
 	// Summary describes the log as it is now.
 	Summary(ctx context.Context, jobID int64) (*LogSummary, error)

@@ -1,5 +1,6 @@
 // Package archive implements gaffer.Archive with plain files in a directory:
-// one data file and one sparse index file per job.
+// per job, one data file, one sparse index file and one stream index (see
+// streamindex.go) that filtered reads and Summary use.
 //
 // # Data file: <id>.log
 //
@@ -30,13 +31,14 @@
 //
 // # Completion
 //
-// While a job runs, its files are <id>.log.partial and <id>.idx.partial.
-// Complete fsyncs both, renames the index and then the log to their final
-// names, and fsyncs the directory. The final data file's presence is what
+// While a job runs, its files are <id>.log.partial, <id>.idx.partial and
+// <id>.sdx.partial. Complete fsyncs them, renames the indexes and then the
+// log to their final names, and fsyncs the directory. The final data file's presence is what
 // "complete" means, so a crash never leaves a half-written file that looks
 // complete; a partial log stays readable as it is, and never shows an end.
 // Seal completes a partial log that a crash left behind, cutting its torn
-// tail, so that readers of an interrupted job's log see its end.
+// tail and rebuilding both indexes, so that readers of an interrupted job's
+// log see its end.
 package archive
 
 import (

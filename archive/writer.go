@@ -217,9 +217,10 @@ func syncDir(dir string) error {
 }
 
 // Seal completes a log left partial with no writer, as a crash leaves one:
-// it cuts the data file after its last whole record, rebuilds the index,
-// and renames both as Complete does. Sealing a complete log does nothing.
-// It must not be called while a Writer still has the log open.
+// it cuts the data file after its last whole record, rebuilds the index
+// and the stream index, and renames them as Complete does. Sealing a
+// complete log does nothing. It must not be called while a Writer still
+// has the log open.
 func (a *Archive) Seal(ctx context.Context, jobID int64) error {
 	logPath, idxPath, sdxPath := a.logPath(jobID), a.idxPath(jobID), a.sdxPath(jobID)
 	if _, err := os.Stat(logPath); err == nil {
