@@ -211,7 +211,7 @@ while [ $i -lt 150 ]; do i=$((i+1)); echo "third $i"; done`)
 
 	v := b.newTab(t)
 	answers := watchLogAnswers(v)
-	v.do(chromedp.Navigate(fmt.Sprintf("%s/jobs/%d", px.URL, job.ID)), chromedp.WaitReady(chromedp.CSS("#log")))
+	v.do(chromedp.EmulateViewport(1280, tallViewport), chromedp.Navigate(fmt.Sprintf("%s/jobs/%d", px.URL, job.ID)), chromedp.WaitReady(chromedp.CSS("#log")))
 	waitFor(t, "the page's log stream to be refused", func() bool { return answers.count(503) > 0 })
 
 	holder.Close()

@@ -1,122 +1,944 @@
-// The live log page. Every record arrives over an EventSource, which resumes
-// after a reconnect with Last-Event-ID, so no line is lost or repeated. A
-// refused stream (a 503 from a full server) closes an EventSource for good,
-// so the page then opens a new one itself, later, with ?after= the last
-// record it has. Text is only ever set with textContent: output is never
-// parsed as HTML.
+// The job page: a viewer whose cost does not depend on the log's length.
+//
+// The page never holds the whole log. It asks the server for the records
+// it shows (the tail, a range before or after a seq, the summary, search
+// results) and keeps one contiguous "chain" of at most CAP records around
+// the view. Rows have a fixed height and never wrap, so a row's position is
+// its ordinal times the row height: one scrollbar stands for the whole log,
+// scaled down when the log is taller than a browser lets an element be.
+// Only the rows on screen (and a margin) are in the DOM.
+//
+// New records come over one EventSource from the last seq the page knows
+// (?after=). A refused stream (503) is closed for good by the browser, so
+// the page opens a new one itself, later. A hidden tab closes its stream
+// (a browser opens only 6 connections to one server) and resumes from its
+// last seq when shown again. Text is only ever inserted as text.
 (function () {
   "use strict";
-  var root = document.getElementById("job");
-  var id = root.dataset.job;
-  var logEl = document.getElementById("log");
-  var followEl = document.getElementById("follow");
-  var connEl = document.getElementById("conn");
-  var countEl = document.getElementById("count");
-  var statusEl = document.getElementById("jobstatus");
-  var cancelEl = document.getElementById("cancel");
-  var filterEl = document.getElementById("hostfilter");
-  var onlyHost = ""; // show only this host's lines; "" for all
-  var MAX_LINES = 20000; // lines kept on the page; the raw log has them all
-  var pending = [];
-  var scheduled = false;
-  var open = {}; // host + stream -> line element still waiting for its "\n"
-  var lines = 0, dropped = 0, lastSeq = 0;
 
-  // A "\r" returns to the start of the line, as a terminal does: show what
-  // the last rewrite left, so a progress bar is one line, not a thousand.
-  function visible(raw) {
-    if (raw.indexOf("\r") < 0) return raw;
-    var parts = raw.split("\r");
-    for (var i = parts.length - 1; i >= 0; i--) {
-      if (parts[i] !== "") return parts[i];
+  function $(id) { return document.getElementById(id); }
+  var root = $("job");
+  var jobID = root.dataset.job;
+  var base = "/api/jobs/" + encodeURIComponent(jobID) + "/log";
+  var scroller = $("scroller"), logEl = $("log"), spacer = $("spacer");
+  var followEl = $("follow"), newEl = $("newlines"), connEl = $("conn"), countEl = $("count");
+  var filterEl = $("hostfilter"), tsEl = $("tsmode"), statusEl = $("jobstatus"), cancelEl = $("cancel");
+  var searchEl = $("search"), searchCountEl = $("searchcount");
+
+  var ROW = parseFloat(getComputedStyle(logEl).getPropertyValue("--row")) || 20;
+  var MAXPX = 8000000; // scroll height used at most (browsers stop near 16.7 M px)
+  var CAP = 20000;     // records kept around the view
+  var HALF = 400;      // records fetched on each side of a jump
+  var PAGE = 1000;     // records fetched when scrolling past the chain
+  var LOOK = 300;      // records before a range read only to seed colour state
+  var MARGIN = 20;     // rows rendered above and below the screen
+  var RECENT = 50000;  // newest live records kept to join a range to the live end
+  var RESYNC = 20000;  // a hidden tab further behind than this re-reads the tail
+
+  // ---- model ---------------------------------------------------------------
+
+  var lastSeq = 0;        // newest seq this page knows of (any host)
+  var received = 0;       // newest seq received from the server (resume point)
+  var hostCount = {};     // host -> records up to lastSeq
+  var filter = "";        // show only this host ("" for all)
+  var chain = [];         // contiguous records (of the filter) around the view
+  var chainStart = 0;     // ordinal (row) of chain[0]
+  var atStart = false;    // chain[0] is the first record
+  var atEnd = false;      // chain's last record is the newest: live records join it
+  var recent = [], recentFrom = 1; // newest live records, seq recentFrom.. contiguous
+  var incoming = [];      // live records not yet applied
+  var top = 0;            // ordinal at the top of the screen (fractional)
+  var following = true;
+  var pausedTotal = 0;    // rows when following stopped, for "N new lines"
+  var selA = 0, selB = 0; // highlighted seq range (permalink)
+  var want = 0;           // a seq to bring on screen once loaded
+  var loading = 0;        // generation of the range read in flight; 0: none
+  var gen = 0;
+  var jobStart = root.dataset.started ? Date.parse(root.dataset.started) : 0;
+  var tsMode = "";
+  var job = null;
+  var stats = { live: 0, holes: 0, dups: 0, prev: 0, frames: 0 };
+
+  function total() { return filter ? (hostCount[filter] || 0) : lastSeq; }
+  function matches(rec) { return !filter || rec.host === filter; }
+  function chainEnd() { return chainStart + chain.length; }
+  function lastChainSeq() { return chain.length ? chain[chain.length - 1].seq : 0; }
+
+  // index of the first chain record with seq >= s
+  function indexOfSeq(s) {
+    var lo = 0, hi = chain.length;
+    while (lo < hi) {
+      var mid = (lo + hi) >> 1;
+      if (chain[mid].seq < s) lo = mid + 1; else hi = mid;
     }
-    return "";
+    return lo;
   }
 
-  // Colours (SGR sequences) become spans with classes; every other control
-  // sequence (cursor moves, titles, clipboard writes) and control character
-  // is dropped. Text still only ever goes in through text nodes.
-  var ESC = /\x1b\[([0-9;:]*)m|\x1b\[[0-?]*[ -\/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/g;
-  var CONTROL = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/;
+  // ---- colour state --------------------------------------------------------
+  // Each record remembers the ANSI state of its host and stream before it,
+  // computed in order from a look-back of LOOK records read before the
+  // chain: colour set further back than that is not seen.
 
-  function paint(el, text) {
-    if (!CONTROL.test(text)) {
-      el.textContent = text;
+  var A = window.GafferANSI;
+  var cur = {};    // host+stream -> state after chain[stUpTo-1]
+  var stUpTo = 0;  // chain[0..stUpTo) have .st
+  var scratch = document.createElement("span");
+  function key(rec) { return rec.host + "\u0000" + rec.stream; }
+  function advance(rec, st) {
+    if (!A || rec.text.indexOf("\u001b") < 0) return st;
+    var s = A.render(scratch, rec.text, st === undefined ? A.newState() : st);
+    scratch.textContent = "";
+    return s;
+  }
+  function seedStates(seed) {
+    var s = {};
+    for (var i = 0; i < seed.length; i++) { var k = key(seed[i]); s[k] = advance(seed[i], s[k]); }
+    return s;
+  }
+  function computeStates(upTo) {
+    for (; stUpTo < upTo && stUpTo < chain.length; stUpTo++) {
+      var rec = chain[stUpTo], k = key(rec);
+      rec.st = cur[k];
+      cur[k] = advance(rec, cur[k]);
+    }
+  }
+  function textInto(el, rec) {
+    if (A) { A.render(el, rec.text, rec.st === undefined ? A.newState() : rec.st); return; }
+    // Without the colour renderer: plain text, what the last "\r" left.
+    var parts = rec.text.split("\r"), t = "";
+    for (var i = parts.length - 1; i >= 0 && !t; i--) t = parts[i];
+    el.textContent = t.replace(/\x1b\[[0-?]*[ -\/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]|[\x00-\x08\x0b-\x1f\x7f]/g, "");
+  }
+
+  // ---- chain edits ---------------------------------------------------------
+
+  function setChain(recs, start, seed, isStart, isEnd) {
+    chain = recs;
+    chainStart = start;
+    atStart = isStart;
+    atEnd = isEnd;
+    cur = seedStates(seed);
+    stUpTo = 0;
+    if (!filter && chain.length) chainStart = chain[0].seq - 1;
+  }
+
+  function trimFront(k) {
+    if (k <= 0) return;
+    computeStates(k);
+    chain.splice(0, k);
+    chainStart += k;
+    stUpTo -= k;
+    atStart = false;
+  }
+
+  function trimBack(len) {
+    if (chain.length <= len) return;
+    chain.length = len;
+    atEnd = false;
+    if (stUpTo > len) {
+      // Rebuild the state after the new end from what the records remember.
+      stUpTo = len;
+      var seen = {};
+      for (var i = len - 1; i >= 0; i--) {
+        var k = key(chain[i]);
+        if (!seen[k]) { seen[k] = true; cur[k] = advance(chain[i], chain[i].st); }
+      }
+    }
+  }
+
+  function appendLive(rec) {
+    if (chain.length && rec.seq <= lastChainSeq()) return;
+    chain.push(rec);
+    if (chain.length > CAP + CAP / 10) trimFront(chain.length - CAP);
+  }
+
+  // The chain reached what the server had when lastSeq was `covered`: join
+  // it to the live records received since, if they are all still here.
+  function joinLive(covered) {
+    if (recentFrom > covered + 1) return false;
+    var from = Math.max(covered, lastChainSeq());
+    var lo = 0, hi = recent.length;
+    while (lo < hi) { var m = (lo + hi) >> 1; if (recent[m].seq <= from) lo = m + 1; else hi = m; }
+    for (var i = lo; i < recent.length; i++) if (matches(recent[i])) appendLive(recent[i]);
+    atEnd = true;
+    fixEnd();
+    return true;
+  }
+
+  // With a filter, ordinals are estimates; the ends of the log pin them.
+  function fixStart() {
+    if (!filter || chainStart === 0) return;
+    top -= chainStart;
+    chainStart = 0;
+  }
+  function fixEnd() {
+    if (!filter) return;
+    var s = total() - chain.length;
+    if (s < 0) { hostCount[filter] = chain.length; s = 0; }
+    if (s !== chainStart) { top += s - chainStart; chainStart = s; }
+  }
+
+  // ---- server reads --------------------------------------------------------
+
+  function query(params) {
+    var q = [];
+    for (var k in params) if (params[k] !== undefined && params[k] !== "") q.push(k + "=" + encodeURIComponent(params[k]));
+    return q.join("&");
+  }
+
+  function ndjson(url) {
+    return fetch(url, { headers: { Accept: "application/x-ndjson" }, credentials: "same-origin" }).then(function (r) {
+      if (!r.ok) throw new Error(url + ": " + r.status);
+      return r.text();
+    }).then(function (body) {
+      var out = [];
+      var lines = body.split("\n");
+      for (var i = 0; i < lines.length; i++) {
+        if (!lines[i]) continue;
+        var o = JSON.parse(lines[i]);
+        out.push(o);
+      }
+      return out;
+    });
+  }
+
+  function records(list) { return list.filter(function (o) { return typeof o.seq === "number" && typeof o.text === "string"; }); }
+
+  function readLog(params) {
+    params.host = filter || undefined;
+    return ndjson(base + "?" + query(params)).then(records);
+  }
+
+  function getJSON(url) {
+    return fetch(url, { credentials: "same-origin" }).then(function (r) {
+      if (!r.ok) throw new Error(url + ": " + r.status);
+      return r.json();
+    });
+  }
+
+  function failed(err) {
+    loading = 0;
+    connEl.textContent = "could not read the log; retrying";
+    console.warn(err);
+    setTimeout(schedule, 1000);
+  }
+
+  // Read the records around seq s (estimated ordinal ord) into a new chain.
+  function anchor(s, ord) {
+    var g = loading = ++gen;
+    var covered = lastSeq;
+    s = Math.max(1, Math.min(s, covered || 1));
+    Promise.all([
+      readLog({ before: s, limit: HALF + LOOK }),
+      readLog({ after: s - 1, limit: HALF }),
+    ]).then(function (r) {
+      if (g !== loading) return;
+      loading = 0;
+      var back = r[0], fwd = r[1];
+      var isStart = back.length < HALF + LOOK;
+      var seed = isStart ? [] : back.slice(0, LOOK);
+      var recs = (isStart ? back : back.slice(LOOK)).concat(fwd);
+      var start = isStart ? 0 : Math.max(0, Math.round(ord) - (back.length - seed.length));
+      setChain(recs, start, seed, isStart, false);
+      if (fwd.length < HALF) joinLive(covered);
+      if (isStart) fixStart();
+      schedule();
+    }, failed);
+  }
+
+  // The newest records, then on with the live ones.
+  function loadTail() {
+    var g = loading = ++gen;
+    var covered = lastSeq;
+    readLog({ tail: HALF + LOOK }).then(function (recs) {
+      if (g !== loading) return;
+      loading = 0;
+      var isStart = recs.length < HALF + LOOK;
+      var seed = isStart ? [] : recs.slice(0, LOOK);
+      setChain(isStart ? recs : recs.slice(LOOK), 0, seed, isStart, false);
+      if (!joinLive(covered)) { atEnd = false; }
+      if (!filter && !chain.length) chainStart = covered;
+      if (isStart) fixStart();
+      if (!filter) fixEnd();
+      schedule();
+    }, failed);
+  }
+
+  function extendForward() {
+    var g = loading = ++gen;
+    var covered = lastSeq;
+    readLog({ after: lastChainSeq(), limit: PAGE }).then(function (recs) {
+      if (g !== loading) return;
+      loading = 0;
+      for (var i = 0; i < recs.length; i++) if (recs[i].seq > lastChainSeq()) chain.push(recs[i]);
+      if (recs.length < PAGE) joinLive(covered);
+      if (chain.length > CAP) {
+        // Keep the part near the view.
+        var keep = Math.max(0, Math.floor(top) - chainStart - MARGIN - PAGE);
+        trimFront(Math.min(keep, chain.length - CAP));
+      }
+      schedule();
+    }, failed);
+  }
+
+  function extendBack() {
+    var g = loading = ++gen;
+    readLog({ before: chain[0].seq, limit: PAGE + LOOK }).then(function (recs) {
+      if (g !== loading) return;
+      loading = 0;
+      var isStart = recs.length < PAGE + LOOK;
+      var seed = isStart ? [] : recs.slice(0, LOOK);
+      var add = isStart ? recs : recs.slice(LOOK);
+      add = add.filter(function (r) { return r.seq < chain[0].seq; });
+      var s = seedStates(seed);
+      for (var i = 0; i < add.length; i++) { var k = key(add[i]); add[i].st = s[k]; s[k] = advance(add[i], s[k]); }
+      chain = add.concat(chain);
+      chainStart -= add.length;
+      stUpTo += add.length;
+      atStart = isStart;
+      if (isStart) fixStart();
+      if (!filter && chain.length) chainStart = chain[0].seq - 1;
+      if (chain.length > CAP) trimBack(Math.max(CAP, Math.ceil(top) - chainStart + 200));
+      schedule();
+    }, failed);
+  }
+
+  // Make sure the chain covers rows [r0, r1), reading what is missing.
+  function ensure(r0, r1) {
+    if (loading) return;
+    var T = total();
+    if (T === 0) return;
+    if (following && !atEnd) { loadTail(); return; }
+    var cs = chainStart, ce = chainEnd();
+    var need0 = Math.max(0, r0 - MARGIN), need1 = Math.min(T, r1 + MARGIN);
+    var haveStart = atStart || need0 >= cs, haveEnd = atEnd || need1 <= ce;
+    if (chain.length && haveStart && haveEnd) return;
+    if (chain.length && !haveEnd && haveStart && need0 < ce + PAGE && need1 > cs) { extendForward(); return; }
+    if (chain.length && !haveStart && haveEnd && need1 > cs - PAGE && need0 < ce) { extendBack(); return; }
+    var mid = (r0 + r1) / 2;
+    if (mid >= T - (r1 - r0)) { loadTail(); return; }
+    var s = filter ? Math.max(1, Math.round(mid / T * lastSeq)) : Math.floor(mid) + 1;
+    anchor(s, mid);
+  }
+
+  // ---- live stream ---------------------------------------------------------
+
+  function applyLive() {
+    if (!incoming.length) return;
+    var batch = incoming;
+    incoming = [];
+    for (var i = 0; i < batch.length; i++) {
+      var rec = batch[i];
+      if (rec.seq <= lastSeq) { stats.dups++; continue; }
+      if (stats.prev && rec.seq !== stats.prev + 1 && !rec.gap) stats.holes++;
+      stats.prev = rec.seq;
+      stats.live++;
+      lastSeq = rec.seq;
+      if (rec.host) hostCount[rec.host] = (hostCount[rec.host] || 0) + 1;
+      countsVer++;
+      recent.push(rec);
+      if (atEnd && matches(rec)) appendLive(rec);
+    }
+    if (recent.length > RECENT + RECENT / 10) {
+      recent.splice(0, recent.length - RECENT);
+      recentFrom = recent[0].seq;
+    }
+  }
+
+  var es = null, ended = false, retryDelay = 0, retryTimer = 0, openTimer = 0, pollTimer = 0;
+  var RETRY_MIN = 1000, RETRY_MAX = 30000, OPEN_WAIT = 4000;
+
+  function closeStream() {
+    if (es) { es.close(); es = null; }
+    clearTimeout(retryTimer); retryTimer = 0;
+    clearTimeout(openTimer); openTimer = 0;
+    clearTimeout(pollTimer); pollTimer = 0;
+  }
+
+  function connect() {
+    closeStream();
+    if (ended || document.hidden) return;
+    var url = base + (received > 0 ? "?after=" + received : "");
+    var s = es = new EventSource(url);
+    // A stream that neither opens nor fails is waiting for a connection the
+    // browser will not give (6 per server, held by other tabs): poll.
+    openTimer = setTimeout(function () {
+      if (es !== s || s.readyState !== EventSource.CONNECTING) return;
+      closeStream();
+      poll();
+    }, OPEN_WAIT);
+    s.addEventListener("open", function () {
+      if (es !== s) return;
+      clearTimeout(openTimer);
+      retryDelay = 0;
+      connEl.textContent = "live";
+      connEl.className = "conn live";
+    });
+    s.addEventListener("line", function (ev) {
+      var rec = JSON.parse(ev.data);
+      if (rec.seq > received) received = rec.seq;
+      incoming.push(rec);
+      schedule();
+    });
+    // Records the server lost: a line of its own where they were.
+    s.addEventListener("gap", function (ev) {
+      var gap = JSON.parse(ev.data);
+      if (gap.to > received) received = gap.to;
+      incoming.push({ seq: gap.to, host: "", stream: "system gap", text: gap.message, nl: true, gap: true });
+      schedule();
+    });
+    s.addEventListener("status", function (ev) { updateJob(JSON.parse(ev.data)); });
+    s.addEventListener("end", function (ev) {
+      // Close it ourselves: a closed stream would otherwise be reopened.
+      s.close();
+      finish(JSON.parse(ev.data).status);
+    });
+    s.addEventListener("notice", function (ev) { connEl.textContent = JSON.parse(ev.data).message; });
+    s.addEventListener("error", function () {
+      if (ended || es !== s) return;
+      clearTimeout(openTimer);
+      connEl.textContent = "reconnecting…";
+      connEl.className = "conn";
+      // CONNECTING: the browser retries by itself. CLOSED: it gave up.
+      if (s.readyState === EventSource.CLOSED && !retryTimer) {
+        retryDelay = retryDelay ? Math.min(retryDelay * 2, RETRY_MAX) : RETRY_MIN;
+        retryTimer = setTimeout(connect, retryDelay * (0.5 + Math.random() / 2));
+      }
+    });
+  }
+
+  function finish(status) {
+    ended = true;
+    closeStream();
+    applyLive();
+    connEl.textContent = "finished: " + status;
+    connEl.className = "conn";
+    root.dataset.ended = "true";
+    paint();
+  }
+
+  // Short reads after the last seq, for when no stream could be opened.
+  function poll() {
+    if (ended || document.hidden) return;
+    connEl.textContent = "live (polling)";
+    connEl.className = "conn live";
+    Promise.all([
+      ndjson(base + "?" + query({ after: received, limit: 5000 })).then(records),
+      getJSON("/api/jobs/" + encodeURIComponent(jobID)),
+    ]).then(function (r) {
+      var recs = r[0];
+      for (var i = 0; i < recs.length; i++) if (recs[i].seq > received) { received = recs[i].seq; incoming.push(recs[i]); }
+      updateJob(r[1]);
+      schedule();
+      if (recs.length === 0 && ["queued", "running"].indexOf(r[1].status) < 0) {
+        return getJSON(base + "/summary").then(function (sum) {
+          if (sum.complete && received >= sum.last_seq) finish(r[1].status);
+        });
+      }
+    }).catch(function (err) { console.warn(err); }).then(function () {
+      if (!ended && !es && !document.hidden) {
+        clearTimeout(pollTimer);
+        pollTimer = setTimeout(function () { pollTimer = 0; if (Math.random() < 0.1) connect(); else poll(); }, 1000);
+      }
+    });
+  }
+
+  // Counts and the resume point from the summary; far behind, start over
+  // from it rather than replay what the server holds.
+  function applySummary(sum, reset) {
+    if (reset) {
+      hostCount = {};
+      lastSeq = sum.last_seq;
+      received = sum.last_seq;
+      stats.prev = 0;
+      recent = [];
+      recentFrom = sum.last_seq + 1;
+      atEnd = false;
+    }
+    for (var i = 0; i < sum.streams.length; i++) {
+      var st = sum.streams[i];
+      if (reset) hostCount[st.host] = (hostCount[st.host] || 0) + st.records;
+    }
+    summary = sum;
+    countsVer++;
+    if (!jobStart && sum.first_ts) jobStart = Date.parse(sum.first_ts);
+    downloads(sum.streams);
+  }
+  var summary = null;
+
+  document.addEventListener("visibilitychange", function () {
+    if (ended) return;
+    if (document.hidden) {
+      closeStream();
+      connEl.textContent = "paused while hidden";
+      connEl.className = "conn";
       return;
     }
-    el.textContent = "";
-    var fg = -1, bold = false, last = 0, m;
-    function emit(s) {
-      if (!s) return;
-      if (fg < 0 && !bold) {
-        el.appendChild(document.createTextNode(s));
-        return;
-      }
-      var span = document.createElement("span");
-      span.className = (fg >= 0 ? "fg-" + fg : "") + (bold ? (fg >= 0 ? " b" : "b") : "");
-      span.textContent = s;
-      el.appendChild(span);
-    }
-    ESC.lastIndex = 0;
-    while ((m = ESC.exec(text)) !== null) {
-      emit(text.slice(last, m.index));
-      last = ESC.lastIndex;
-      if (m[1] === undefined) continue;
-      var codes = m[1] === "" ? [0] : m[1].split(/[;:]/).map(Number);
-      for (var i = 0; i < codes.length; i++) {
-        var c = codes[i];
-        if (c === 0) { fg = -1; bold = false; }
-        else if (c === 1) bold = true;
-        else if (c === 22) bold = false;
-        else if (c >= 30 && c <= 37) fg = c - 30;
-        else if (c >= 90 && c <= 97) fg = c - 90 + 8;
-        else if (c === 39) fg = -1;
-        else if (c === 38 || c === 48) break; // 256-colour and RGB forms: not shown
-      }
-    }
-    emit(text.slice(last));
+    getJSON(base + "/summary").then(function (sum) {
+      if (sum.last_seq - received > RESYNC) { applySummary(sum, true); schedule(); }
+    }).catch(function () {}).then(function () { if (!es && !ended && !document.hidden) connect(); });
+  });
+
+  // ---- rendering -----------------------------------------------------------
+
+  var scheduled = false;
+  function schedule() {
+    if (scheduled) return;
+    scheduled = true;
+    requestAnimationFrame(paint);
   }
 
-  function render(rec) {
-    var key = rec.host + "\u0000" + rec.stream;
-    var el = open[key];
-    if (el) {
-      el._raw += rec.text;
-      paint(el.lastChild, visible(el._raw));
-    } else {
-      el = document.createElement("div");
-      el.className = "line " + rec.stream;
-      el.dataset.seq = rec.seq;
-      el.dataset.host = rec.host;
-      if (onlyHost && rec.host !== onlyHost) el.hidden = true;
-      el._raw = rec.text;
-      var host = document.createElement("span");
-      host.className = "host";
-      host.textContent = rec.host;
-      var text = document.createElement("span");
-      text.className = "text";
-      paint(text, visible(rec.text));
-      el.appendChild(host);
-      el.appendChild(text);
-      logEl.appendChild(el);
-      lines++;
-    }
-    if (rec.nl) delete open[key]; else open[key] = el;
+  var gutterDigits = 0, lastSt = 0, spacerH = -1, rendered = new Map(), epoch = 0, lastTotal = -1, lastView = -1;
+
+  function viewH() { return scroller.clientHeight; }
+  function maxTop() { return Math.max(0, total() - viewH() / ROW); }
+  function fullH() { return Math.max(viewH(), Math.min(total() * ROW, MAXPX)); }
+  function maxScroll() { return fullH() - viewH(); }
+  function scaled() { return total() * ROW > MAXPX; }
+  function topToSt(t) { var m = maxTop(); return m > 0 ? t / m * maxScroll() : 0; }
+  function stToTop(s) { var m = maxScroll(); return m > 0 ? s / m * maxTop() : 0; }
+
+  function setScroll(s) {
+    s = Math.round(s);
+    if (Math.abs(scroller.scrollTop - s) >= 1) scroller.scrollTop = s;
+    lastSt = scroller.scrollTop;
   }
 
-  function flush() {
+  scroller.addEventListener("scroll", function () {
+    var s = scroller.scrollTop;
+    if (s === lastSt) return;
+    var d = s - lastSt;
+    lastSt = s;
+    // A wheel or key moves by rows, exactly; a drag of the scrollbar (a
+    // large move) goes to the place it stands for.
+    if (scaled() && Math.abs(d) < viewH() * 2) top += d / ROW; else top = stToTop(s);
+    var mt = maxTop();
+    if (s <= 0) top = 0;
+    if (s >= maxScroll() - 1) top = mt;
+    top = Math.max(0, Math.min(top, mt));
+    setFollowing(top >= mt - 0.5);
+    schedule();
+  }, { passive: true });
+
+  function setFollowing(on) {
+    if (on === following) return;
+    following = on;
+    followEl.checked = on;
+    if (!on) pausedTotal = total();
+  }
+
+  function paint() {
     scheduled = false;
-    var batch = pending;
-    pending = [];
-    for (var i = 0; i < batch.length; i++) render(batch[i]);
-    while (lines > MAX_LINES && logEl.firstChild) {
-      logEl.removeChild(logEl.firstChild);
-      lines--;
-      dropped++;
+    stats.frames++;
+    applyLive();
+    var T = total(), vh = viewH();
+    var h = fullH() - vh;
+    if (h !== spacerH) { spacer.style.height = h + "px"; spacerH = h; }
+    var mt = maxTop();
+    if (want) bringWant();
+    if (following) top = mt;
+    top = Math.max(0, Math.min(top, mt));
+    if (following || T !== lastTotal || vh !== lastView) setScroll(topToSt(top));
+    lastTotal = T;
+    lastView = vh;
+    hostLabels();
+    var digits = String(Math.max(lastSeq, 999)).length;
+    if (digits !== gutterDigits) { gutterDigits = digits; logEl.style.setProperty("--gutter", (digits + 2) + "ch"); }
+
+    var first = Math.floor(top);
+    var r0 = Math.max(0, first - MARGIN), r1 = Math.min(T, first + Math.ceil(vh / ROW) + 1 + MARGIN);
+    ensure(first, Math.min(T, first + Math.ceil(vh / ROW) + 1));
+    computeStates(Math.min(chain.length, r1 - chainStart));
+
+    var next = new Map(), els = [];
+    for (var r = r0; r < r1; r++) {
+      var i = r - chainStart, rec = i >= 0 && i < chain.length ? chain[i] : null;
+      var k = rec ? "s" + rec.seq : "p" + r;
+      var el = rendered.get(k);
+      if (!el || el._epoch !== epoch) el = rec ? row(rec) : placeholder(r);
+      el._epoch = epoch;
+      next.set(k, el);
+      els.push(el);
     }
-    countEl.textContent = lastSeq + " records" + (dropped ? " (" + dropped + " older lines not shown; see the raw log)" : "");
-    if (followEl.checked) logEl.scrollTop = logEl.scrollHeight;
+    var same = els.length === logEl.children.length;
+    for (var j = 0; same && j < els.length; j++) same = logEl.children[j] === els[j];
+    if (!same) logEl.replaceChildren.apply(logEl, els);
+    rendered = next;
+    logEl.style.transform = "translateY(" + ((r0 - top) * ROW) + "px)";
+    markSelection();
+
+    newEl.hidden = following || T <= pausedTotal;
+    if (!newEl.hidden) newEl.textContent = fmt(T - pausedTotal) + " new line" + (T - pausedTotal === 1 ? "" : "s") + " ↓";
+    var a = Math.min(T, first + 1), b = Math.min(T, Math.floor(top + vh / ROW));
+    countEl.textContent = T ? (filter ? filter + ": " : "") + "rows " + fmt(a) + "–" + fmt(b) + " of " + fmt(T) : "no output yet";
+    if (loading) countEl.textContent += " · loading…";
+    if (want || incoming.length) schedule();
   }
+
+  var NF = new Intl.NumberFormat("en-US");
+  function fmt(n) { return NF.format(n); }
+
+  var hostIndex = {};
+  Array.prototype.forEach.call(filterEl.options, function (o, i) { if (o.value) hostIndex[o.value] = i - 1; });
+
+  function row(rec) {
+    var el = document.createElement("div");
+    var stream = rec.stream === "system gap" ? "system gap" : rec.stream;
+    el.className = "line " + stream + (rec.nl === false ? " nonl" : "");
+    el.dataset.seq = rec.seq;
+    el.dataset.host = rec.host;
+    var ln = document.createElement("a");
+    ln.className = "ln";
+    ln.dataset.ln = rec.seq;
+    ln.href = "#L" + rec.seq;
+    el.appendChild(ln);
+    if (tsMode) {
+      var ts = document.createElement("span");
+      ts.className = "ts";
+      ts.dataset.ts = stamp(rec.ts);
+      el.appendChild(ts);
+    }
+    var host = document.createElement("span");
+    host.className = "host h" + ((hostIndex[rec.host] || 0) % 8);
+    host.dataset.host = rec.host;
+    el.appendChild(host);
+    var text = document.createElement("span");
+    text.className = "text";
+    textInto(text, rec);
+    if (hitRE) highlight(text);
+    if (rec.seq === curHit) el.classList.add("current");
+    el.appendChild(text);
+    return el;
+  }
+
+  function placeholder(r) {
+    var el = document.createElement("div");
+    el.className = "line pending";
+    if (!filter) {
+      var ln = document.createElement("a");
+      ln.className = "ln";
+      ln.dataset.ln = r + 1;
+      el.appendChild(ln);
+    }
+    return el;
+  }
+
+  function pad(n, w) { n = String(n); while (n.length < w) n = "0" + n; return n; }
+  function stamp(ts) {
+    if (!ts) return "";
+    var t = Date.parse(ts);
+    var frac = /\.(\d{1,3})/.exec(ts);
+    var ms = frac ? Number((frac[1] + "00").slice(0, 3)) : 0;
+    if (tsMode === "rel") {
+      var d = t - jobStart;
+      if (!jobStart || isNaN(d)) return "";
+      var sign = d < 0 ? "-" : "+";
+      d = Math.abs(d);
+      var h = Math.floor(d / 3600000), m = Math.floor(d / 60000) % 60, s = Math.floor(d / 1000) % 60;
+      return sign + (h ? h + ":" + pad(m, 2) : pad(m, 2)) + ":" + pad(s, 2) + "." + pad(d % 1000, 3);
+    }
+    var dt = new Date(t);
+    return pad(dt.getHours(), 2) + ":" + pad(dt.getMinutes(), 2) + ":" + pad(dt.getSeconds(), 2) + "." + pad(ms, 3);
+  }
+
+  function markSelection() {
+    var lo = Math.min(selA, selB || selA), hi = Math.max(selA, selB || selA);
+    for (var i = 0; i < logEl.children.length; i++) {
+      var el = logEl.children[i], s = Number(el.dataset.seq);
+      var on = selA > 0 && s >= lo && s <= hi;
+      if (el.classList.contains("hl") !== on) el.classList.toggle("hl", on);
+    }
+  }
+
+  function rerender() { epoch++; schedule(); }
+
+  // ---- jumps and permalinks -------------------------------------------------
+
+  // Bring seq s on screen, a third of the way down, once it is loaded.
+  function jumpTo(s) {
+    want = s;
+    setFollowing(false);
+    if (!bringWant()) {
+      var ord = filter ? Math.round(s / Math.max(1, lastSeq) * total()) : s - 1;
+      loading = 0; // a newer read wins
+      anchor(s, ord);
+    }
+    schedule();
+  }
+
+  function bringWant() {
+    if (!want || !chain.length) return false;
+    var i = indexOfSeq(want);
+    if (i >= chain.length || (chain[i].seq !== want && !(i > 0 && chain[i - 1].seq < want && chain[i].seq > want))) return false;
+    var rows = viewH() / ROW;
+    top = Math.max(0, Math.min(chainStart + i - Math.floor(rows / 3), maxTop()));
+    want = 0;
+    setFollowing(top >= maxTop() - 0.5 && atEnd);
+    setScroll(topToSt(top));
+    return true;
+  }
+
+  function parseHash() {
+    var m = /^#L(\d+)(?:-L?(\d+))?$/.exec(location.hash);
+    if (!m) return null;
+    var a = Number(m[1]), b = m[2] ? Number(m[2]) : 0;
+    return a > 0 ? { a: a, b: b } : null;
+  }
+
+  function openHash() {
+    var h = parseHash();
+    if (!h) return false;
+    selA = h.a;
+    selB = h.b;
+    jumpTo(Math.min(h.a, h.b || h.a));
+    return true;
+  }
+  window.addEventListener("hashchange", openHash);
+
+  logEl.addEventListener("click", function (ev) {
+    var ln = ev.target.closest ? ev.target.closest("a.ln") : null;
+    if (!ln || !ln.dataset.ln) return;
+    ev.preventDefault();
+    var s = Number(ln.dataset.ln);
+    if (ev.shiftKey && selA) {
+      selB = s;
+      if (selB === selA) selB = 0;
+    } else {
+      selA = s;
+      selB = 0;
+    }
+    var lo = Math.min(selA, selB || selA), hi = Math.max(selA, selB || selA);
+    history.replaceState(null, "", lo === hi ? "#L" + lo : "#L" + lo + "-L" + hi);
+    if (selB) { selA = lo; selB = hi; }
+    markSelection();
+  });
+
+  // ---- search --------------------------------------------------------------
+
+  var hits = [], hitCount = 0, hitDone = true, hitIdx = -1, curHit = 0, hitRE = null, searchGen = 0;
+  var HIT_CAP = 100000;
+
+  function clientRE(q, regex, cs) {
+    try { return new RegExp(regex ? q : q.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"), cs ? "g" : "gi"); } catch (e) { return null; }
+  }
+
+  function runSearch() {
+    var q = searchEl.value;
+    var g = ++searchGen;
+    hits = []; hitCount = 0; hitIdx = -1; curHit = 0; hitDone = false;
+    if (!q) { hitRE = null; hitDone = true; searchCountEl.textContent = ""; rerender(); return; }
+    var regex = $("searchregex").checked, cs = $("searchcase").checked;
+    hitRE = clientRE(q, regex, cs);
+    searchCountEl.textContent = "searching…";
+    searchCountEl.className = "searchcount";
+    function page(after) {
+      var url = base + "/search?" + query({ q: q, regex: regex ? 1 : "", "case": cs ? 1 : "", host: filter, after: after, limit: 1000 });
+      fetch(url, { credentials: "same-origin" }).then(function (r) {
+        return r.text().then(function (body) {
+          if (!r.ok) {
+            var msg = "search failed";
+            try { msg = JSON.parse(body).error.message; } catch (e) { /* not JSON */ }
+            throw new Error(msg);
+          }
+          return body;
+        });
+      }).then(function (body) {
+        if (g !== searchGen) return;
+        var lines = body.split("\n"), trailer = null;
+        for (var i = 0; i < lines.length; i++) {
+          if (!lines[i]) continue;
+          var o = JSON.parse(lines[i]);
+          if (typeof o.seq === "number") { if (hits.length < HIT_CAP) hits.push(o.seq); }
+          else if ("scanned_to" in o) trailer = o;
+        }
+        if (trailer) hitCount += trailer.matches;
+        if (hitIdx < 0 && hits.length) { hitIdx = 0; goHit(); }
+        hitDone = !trailer || trailer.done || hits.length >= HIT_CAP;
+        showCount();
+        if (!hitDone) page(trailer.scanned_to);
+      }).catch(function (err) {
+        if (g !== searchGen) return;
+        hitDone = true;
+        searchCountEl.textContent = err.message;
+        searchCountEl.className = "searchcount bad";
+      });
+    }
+    page(0);
+  }
+
+  function showCount() {
+    var more = hitDone ? "" : "+";
+    if (!hitCount && hitDone) { searchCountEl.textContent = "no matches"; return; }
+    searchCountEl.textContent = (hitIdx >= 0 ? fmt(hitIdx + 1) + " of " : "") + fmt(hitCount) + more;
+  }
+
+  function goHit() {
+    if (hitIdx < 0 || hitIdx >= hits.length) return;
+    curHit = hits[hitIdx];
+    showCount();
+    rerender();
+    jumpTo(curHit);
+  }
+
+  function moveHit(d) {
+    if (!hits.length) return;
+    hitIdx = (hitIdx + d + hits.length) % hits.length;
+    goHit();
+  }
+
+  // Marks the matches in a rendered row, text node by text node.
+  function highlight(el) {
+    var walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+    var nodes = [];
+    for (var n = walker.nextNode(); n; n = walker.nextNode()) nodes.push(n);
+    var any = false;
+    nodes.forEach(function (node) {
+      var s = node.nodeValue, m, last = 0, frag = null;
+      hitRE.lastIndex = 0;
+      while ((m = hitRE.exec(s)) !== null) {
+        if (m[0] === "") { hitRE.lastIndex++; continue; }
+        frag = frag || document.createDocumentFragment();
+        frag.appendChild(document.createTextNode(s.slice(last, m.index)));
+        var mark = document.createElement("mark");
+        mark.textContent = m[0];
+        frag.appendChild(mark);
+        last = m.index + m[0].length;
+        any = true;
+      }
+      if (frag) {
+        frag.appendChild(document.createTextNode(s.slice(last)));
+        node.parentNode.replaceChild(frag, node);
+      }
+    });
+    return any;
+  }
+
+  var searchTimer = 0;
+  searchEl.addEventListener("input", function () { clearTimeout(searchTimer); searchTimer = setTimeout(runSearch, 250); });
+  searchEl.addEventListener("keydown", function (ev) {
+    if (ev.key === "Enter") {
+      ev.preventDefault();
+      if (searchTimer) { clearTimeout(searchTimer); searchTimer = 0; runSearch(); return; }
+      moveHit(ev.shiftKey ? -1 : 1);
+    } else if (ev.key === "Escape") {
+      searchEl.blur();
+      scroller.focus();
+    }
+  });
+  $("searchregex").addEventListener("change", runSearch);
+  $("searchcase").addEventListener("change", runSearch);
+  $("searchnext").addEventListener("click", function () { moveHit(1); });
+  $("searchprev").addEventListener("click", function () { moveHit(-1); });
+  document.addEventListener("keydown", function (ev) {
+    if ((ev.ctrlKey || ev.metaKey) && !ev.altKey && (ev.key === "f" || ev.key === "F")) {
+      ev.preventDefault();
+      searchEl.focus();
+      searchEl.select();
+    }
+  });
+
+  // ---- tools ---------------------------------------------------------------
+
+  function firstVisibleSeq() {
+    var i = Math.floor(top) - chainStart;
+    if (i >= 0 && i < chain.length) return chain[i].seq;
+    return filter ? 0 : Math.floor(top) + 1;
+  }
+
+  $("nexterr").addEventListener("click", function () {
+    var from = Math.max(selA && selA >= firstVisibleSeq() ? selA : firstVisibleSeq() - 1, 0);
+    var btn = this;
+    btn.disabled = true;
+    ndjson(base + "?" + query({ stream: "stderr", host: filter, after: from, limit: 1 })).then(records).then(function (recs) {
+      if (!recs.length) { flash(btn, "no stderr below"); return; }
+      selA = recs[0].seq; selB = 0;
+      history.replaceState(null, "", "#L" + selA);
+      jumpTo(selA);
+    }).catch(function (err) { console.warn(err); }).then(function () { btn.disabled = false; });
+  });
+
+  function flash(btn, msg) {
+    var old = btn.textContent;
+    btn.textContent = msg;
+    setTimeout(function () { btn.textContent = old; }, 1500);
+  }
+
+  followEl.addEventListener("change", function () {
+    setFollowing(followEl.checked);
+    schedule();
+  });
+  newEl.addEventListener("click", function () { setFollowing(true); schedule(); });
+
+  function setFilter(h) {
+    if (h === filter) return;
+    filter = h;
+    filterEl.value = h;
+    gen++; loading = 0;
+    var keep = firstVisibleSeq();
+    chain = []; atStart = atEnd = false; chainStart = 0;
+    if (hitRE) runSearch();
+    if (following || !keep) { schedule(); return; }
+    jumpTo(keep);
+  }
+  filterEl.addEventListener("change", function () { setFilter(filterEl.value); });
+  $("runs").addEventListener("click", function (ev) {
+    var a = ev.target.closest ? ev.target.closest("a.hostlink") : null;
+    if (!a) return;
+    ev.preventDefault();
+    setFilter(filter === a.dataset.host ? "" : a.dataset.host);
+  });
+
+  tsMode = localStorage.getItem("gaffer.ts") || "";
+  tsEl.value = tsMode;
+  root.dataset.ts = tsMode;
+  tsEl.addEventListener("change", function () {
+    tsMode = tsEl.value;
+    root.dataset.ts = tsMode;
+    try { localStorage.setItem("gaffer.ts", tsMode); } catch (e) { /* private mode */ }
+    rerender();
+  });
+
+  function downloads(streams) {
+    var menu = $("downloads");
+    menu.querySelectorAll("a.raw").forEach(function (a) { a.remove(); });
+    streams.forEach(function (st) {
+      if (st.stream === "system" || !st.records) return;
+      var a = document.createElement("a");
+      a.className = "raw";
+      a.href = base + "?" + query({ format: "raw", host: st.host, stream: st.stream, download: 1 });
+      a.setAttribute("download", "job-" + jobID + "-" + st.host + "." + st.stream + ".txt");
+      a.textContent = st.host + " " + st.stream + " (raw, " + fmtBytes(st.bytes) + ")";
+      menu.appendChild(a);
+    });
+  }
+  function fmtBytes(n) {
+    if (n < 1024) return n + " B";
+    var u = ["KiB", "MiB", "GiB", "TiB"], i = -1;
+    do { n /= 1024; i++; } while (n >= 1024 && i < u.length - 1);
+    return n.toFixed(n < 10 ? 1 : 0) + " " + u[i];
+  }
+
+  scroller.addEventListener("keydown", function (ev) {
+    if (ev.target !== scroller) return;
+    var rows = Math.floor(viewH() / ROW) - 1, d = 0;
+    switch (ev.key) {
+      case "ArrowDown": d = 1; break;
+      case "ArrowUp": d = -1; break;
+      case "PageDown": case " ": d = rows; break;
+      case "PageUp": d = -rows; break;
+      case "Home": top = 0; setFollowing(false); break;
+      case "End": setFollowing(true); break;
+      default: return;
+    }
+    ev.preventDefault();
+    top = Math.max(0, Math.min(top + d, maxTop()));
+    if (d) setFollowing(top >= maxTop() - 0.5);
+    setScroll(topToSt(top));
+    schedule();
+  });
+  window.addEventListener("resize", schedule);
+
+  // ---- job status ------------------------------------------------------------
 
   function duration(run) {
     if (!run.started_at) return "";
@@ -130,99 +952,87 @@
     el.className = "status s-" + status;
   }
 
-  function updateJob(job) {
-    setStatus(statusEl, job.status);
-    var done = ["queued", "running"].indexOf(job.status) < 0;
-    cancelEl.hidden = done;
-    var body = document.getElementById("runs");
-    job.runs.forEach(function (run) {
+  function exitText(run) {
+    var exit = run.exit_code !== null && run.exit_code !== undefined ? String(run.exit_code) : "";
+    if (run.signal) exit = "signal " + run.signal;
+    return exit;
+  }
+
+  function updateJob(j) {
+    job = j;
+    if (!jobStart && j.started_at) jobStart = Date.parse(j.started_at);
+    setStatus(statusEl, j.status);
+    cancelEl.hidden = ["queued", "running"].indexOf(j.status) < 0;
+    var body = $("runs");
+    j.runs.forEach(function (run) {
       var tr = body.querySelector('tr[data-host="' + CSS.escape(run.host) + '"]');
       if (!tr) return;
       setStatus(tr.children[1].firstChild, run.status);
-      var exit = run.exit_code !== null && run.exit_code !== undefined ? String(run.exit_code) : "";
-      if (run.signal) exit = "signal " + run.signal;
-      tr.children[2].textContent = exit;
+      tr.children[2].textContent = exitText(run);
       tr.children[3].textContent = duration(run);
       tr.children[4].textContent = run.error || "";
     });
+    hostLabels();
   }
 
-  function queue(rec) {
-    pending.push(rec);
-    if (!scheduled) {
-      scheduled = true;
-      requestAnimationFrame(flush);
-    }
-  }
-
-  // Retries of a refused stream wait 1 s, doubling up to 30 s, each cut by
-  // a random part of up to a half: pages refused together come back apart.
-  var RETRY_MIN = 1000, RETRY_MAX = 30000;
-  var es = null, ended = false, retryDelay = 0, retryTimer = 0;
-
-  function connect() {
-    retryTimer = 0;
-    var url = "/api/jobs/" + encodeURIComponent(id) + "/log";
-    // A new EventSource cannot send Last-Event-ID; its own reconnects do,
-    // and the server prefers the header.
-    if (lastSeq > 0) url += "?after=" + lastSeq;
-    es = new EventSource(url);
-    es.addEventListener("open", function () {
-      retryDelay = 0;
-      connEl.textContent = "live";
+  // The host filter and the runs table show each host's lines and exit.
+  var labelsShown = "", countsVer = 0;
+  function hostLabels() {
+    var runs = job ? job.runs : [];
+    var sig = countsVer + JSON.stringify(runs.map(exitText));
+    if (sig === labelsShown) return;
+    labelsShown = sig;
+    var byHost = {};
+    runs.forEach(function (r) { byHost[r.host] = r; });
+    var all = 0;
+    for (var h in hostCount) all += hostCount[h];
+    Array.prototype.forEach.call(filterEl.options, function (o) {
+      if (!o.value) { o.textContent = "all hosts · " + fmt(lastSeq); return; }
+      var r = byHost[o.value], ex = r ? exitText(r) : "";
+      o.textContent = o.value + " · " + fmt(hostCount[o.value] || 0) + (ex ? " · exit " + ex : r && r.status !== "running" && r.status !== "queued" ? " · " + r.status : "");
     });
-    es.addEventListener("line", function (ev) {
-      var rec = JSON.parse(ev.data);
-      lastSeq = rec.seq;
-      queue(rec);
-    });
-    // Records the server lost (its archive could not be written): a line of
-    // its own where they were, then the log goes on.
-    es.addEventListener("gap", function (ev) {
-      var gap = JSON.parse(ev.data);
-      lastSeq = gap.to;
-      queue({ seq: gap.to, host: "", stream: "system gap", text: gap.message, nl: true });
-    });
-    es.addEventListener("status", function (ev) { updateJob(JSON.parse(ev.data)); });
-    es.addEventListener("end", function (ev) {
-      // Close it ourselves: a closed stream would otherwise be reopened.
-      ended = true;
-      ev.target.close();
-      flush();
-      connEl.textContent = "finished: " + JSON.parse(ev.data).status;
-      root.dataset.ended = "true";
-    });
-    es.addEventListener("notice", function (ev) { connEl.textContent = JSON.parse(ev.data).message; });
-    es.addEventListener("error", function (ev) {
-      if (ended || ev.target !== es) return;
-      connEl.textContent = "reconnecting…";
-      // CONNECTING: the browser retries by itself. CLOSED: it gave up.
-      if (es.readyState === EventSource.CLOSED && !retryTimer) {
-        retryDelay = retryDelay ? Math.min(retryDelay * 2, RETRY_MAX) : RETRY_MIN;
-        retryTimer = setTimeout(connect, retryDelay * (0.5 + Math.random() / 2));
-      }
+    $("runs").querySelectorAll("tr").forEach(function (tr) {
+      var c = tr.querySelector("td.lines");
+      if (c) c.textContent = fmt(hostCount[tr.dataset.host] || 0);
     });
   }
-  connect();
+  setInterval(function () { if (!document.hidden) hostLabels(); }, 1000);
 
-  logEl.addEventListener("scroll", function () {
-    var atBottom = logEl.scrollHeight - logEl.scrollTop - logEl.clientHeight < 8;
-    if (followEl.checked !== atBottom) followEl.checked = atBottom;
-  });
-  filterEl.addEventListener("change", function () {
-    onlyHost = filterEl.value;
-    var all = logEl.children;
-    for (var i = 0; i < all.length; i++) all[i].hidden = onlyHost !== "" && all[i].dataset.host !== onlyHost;
-    if (followEl.checked) logEl.scrollTop = logEl.scrollHeight;
-  });
-  followEl.addEventListener("change", function () {
-    if (followEl.checked) logEl.scrollTop = logEl.scrollHeight;
-  });
   cancelEl.addEventListener("click", function () {
-    if (!confirm("Cancel job " + id + "? Its commands are stopped on every host.")) return;
+    if (!confirm("Cancel job " + jobID + "? Its commands are stopped on every host.")) return;
     cancelEl.disabled = true;
-    fetch("/api/jobs/" + encodeURIComponent(id) + "/cancel", { method: "POST", credentials: "same-origin" })
+    fetch("/api/jobs/" + encodeURIComponent(jobID) + "/cancel", { method: "POST", credentials: "same-origin" })
       .then(function (r) { return r.json().then(function (b) { if (!r.ok) alert(b.error.message); }); })
       .finally(function () { cancelEl.disabled = false; });
+  });
+
+  // ---- start -----------------------------------------------------------------
+
+  // Tests and curious people: the page's model, read-only.
+  window.gafferViewer = {
+    state: function () {
+      return { lastSeq: lastSeq, total: total(), top: top, following: following, filter: filter,
+        chainFirst: chain.length ? chain[0].seq : 0, chainLast: lastChainSeq(), chainLen: chain.length,
+        atStart: atStart, atEnd: atEnd, loading: !!loading, want: want, rows: logEl.children.length,
+        scaled: scaled(), ended: ended, settled: !scheduled && !loading && !want && !incoming.length, stream: es ? es.readyState : -1, hits: hitCount, hitsDone: hitDone };
+    },
+    stats: function () { return stats; },
+    chainSeqs: function () { return chain.map(function (r) { return r.seq; }); },
+    jumpTo: function (s) { jumpTo(s); },
+  };
+
+  // Open at the newest lines (or the permalink): summary first, so the
+  // counts are exact and the stream starts right after them.
+  connEl.textContent = "connecting…";
+  getJSON(base + "/summary").then(function (sum) {
+    applySummary(sum, true);
+  }, function (err) {
+    // No summary: read the log from its start over the stream.
+    console.warn(err);
+    atEnd = true;
+    atStart = true;
+  }).then(function () {
+    if (!openHash()) schedule();
+    connect();
   });
 })();
