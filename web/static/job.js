@@ -82,13 +82,10 @@
   var A = window.GafferANSI;
   var cur = {};    // host+stream -> state after chain[stUpTo-1]
   var stUpTo = 0;  // chain[0..stUpTo) have .st
-  var scratch = document.createElement("span");
   function key(rec) { return rec.host + "\u0000" + rec.stream; }
   function advance(rec, st) {
-    if (!A || rec.text.indexOf("\u001b") < 0) return st;
-    var s = A.render(scratch, rec.text, st === undefined ? A.newState() : st);
-    scratch.textContent = "";
-    return s;
+    if (!A || rec.text.indexOf("\u001b") < 0) return st; // only escapes change it
+    return A.after(rec.text, st === undefined ? A.newState() : st);
   }
   function seedStates(seed) {
     var s = {};
@@ -345,31 +342,48 @@
     }
   }
 
-  var es = null, ended = false, retryDelay = 0, retryTimer = 0, openTimer = 0, pollTimer = 0;
-  var RETRY_MIN = 1000, RETRY_MAX = 30000, OPEN_WAIT = 4000;
+  // Which pages hold a stream is decided with the other pages of this
+  // browser (livelease.js): a visible page holds one or, when four others
+  // came to the front after it, polls; a hidden page does neither.
+  var es = null, ended = false, retryDelay = 0, retryTimer = 0, away = false, polling = false, lease = null;
+  var RETRY_MIN = 1000, RETRY_MAX = 30000;
 
   function closeStream() {
     if (es) { es.close(); es = null; }
-    clearTimeout(retryTimer); retryTimer = 0;
-    clearTimeout(openTimer); openTimer = 0;
-    clearTimeout(pollTimer); pollTimer = 0;
+    clearTimeout(retryTimer);
+    retryTimer = 0;
+  }
+
+  function start() {
+    if (ended) return;
+    catchUp().then(function () { if (!ended && lease && lease.holding()) connect(); });
+  }
+
+  function stop() {
+    closeStream();
+    away = true;
+    if (ended) return;
+    connEl.textContent = document.hidden ? "paused while hidden" : "polling";
+    connEl.className = document.hidden ? "conn" : "conn live";
+  }
+
+  // Back after a while: far behind, start again from the summary rather
+  // than replay everything the server got meanwhile.
+  function catchUp() {
+    if (!away) return Promise.resolve();
+    away = false;
+    return getJSON(base + "/summary").then(function (sum) {
+      if (sum.last_seq - received > RESYNC) { applySummary(sum, true); schedule(); }
+    }).catch(function (err) { console.warn(err); });
   }
 
   function connect() {
     closeStream();
-    if (ended || document.hidden) return;
+    if (ended) return;
     var url = base + (received > 0 ? "?after=" + received : "");
     var s = es = new EventSource(url);
-    // A stream that neither opens nor fails is waiting for a connection the
-    // browser will not give (6 per server, held by other tabs): poll.
-    openTimer = setTimeout(function () {
-      if (es !== s || s.readyState !== EventSource.CONNECTING) return;
-      closeStream();
-      poll();
-    }, OPEN_WAIT);
     s.addEventListener("open", function () {
       if (es !== s) return;
-      clearTimeout(openTimer);
       retryDelay = 0;
       connEl.textContent = "live";
       connEl.className = "conn live";
@@ -396,7 +410,6 @@
     s.addEventListener("notice", function (ev) { connEl.textContent = JSON.parse(ev.data).message; });
     s.addEventListener("error", function () {
       if (ended || es !== s) return;
-      clearTimeout(openTimer);
       connEl.textContent = "reconnecting…";
       connEl.className = "conn";
       // CONNECTING: the browser retries by itself. CLOSED: it gave up.
@@ -409,6 +422,7 @@
 
   function finish(status) {
     ended = true;
+    if (lease) lease.detach();
     closeStream();
     applyLive();
     connEl.textContent = "finished: " + status;
@@ -417,30 +431,28 @@
     paint();
   }
 
-  // Short reads after the last seq, for when no stream could be opened.
+  // A visible page without a stream reads what is new in short requests.
+  var POLL_LIMIT = 5000;
   function poll() {
-    if (ended || document.hidden) return;
-    connEl.textContent = "live (polling)";
-    connEl.className = "conn live";
-    Promise.all([
-      ndjson(base + "?" + query({ after: received, limit: 5000 })).then(records),
-      getJSON("/api/jobs/" + encodeURIComponent(jobID)),
-    ]).then(function (r) {
+    if (ended || polling) return;
+    polling = true;
+    catchUp().then(function () {
+      return Promise.all([
+        ndjson(base + "?" + query({ after: received, limit: POLL_LIMIT })).then(records),
+        getJSON("/api/jobs/" + encodeURIComponent(jobID)),
+      ]);
+    }).then(function (r) {
       var recs = r[0];
       for (var i = 0; i < recs.length; i++) if (recs[i].seq > received) { received = recs[i].seq; incoming.push(recs[i]); }
       updateJob(r[1]);
       schedule();
+      if (recs.length === POLL_LIMIT) away = true; // see catchUp
       if (recs.length === 0 && ["queued", "running"].indexOf(r[1].status) < 0) {
         return getJSON(base + "/summary").then(function (sum) {
           if (sum.complete && received >= sum.last_seq) finish(r[1].status);
         });
       }
-    }).catch(function (err) { console.warn(err); }).then(function () {
-      if (!ended && !es && !document.hidden) {
-        clearTimeout(pollTimer);
-        pollTimer = setTimeout(function () { pollTimer = 0; if (Math.random() < 0.1) connect(); else poll(); }, 1000);
-      }
-    });
+    }).catch(function (err) { console.warn(err); }).then(function () { polling = false; });
   }
 
   // Counts and the resume point from the summary; far behind, start over
@@ -465,19 +477,6 @@
     downloads(sum.streams);
   }
   var summary = null;
-
-  document.addEventListener("visibilitychange", function () {
-    if (ended) return;
-    if (document.hidden) {
-      closeStream();
-      connEl.textContent = "paused while hidden";
-      connEl.className = "conn";
-      return;
-    }
-    getJSON(base + "/summary").then(function (sum) {
-      if (sum.last_seq - received > RESYNC) { applySummary(sum, true); schedule(); }
-    }).catch(function () {}).then(function () { if (!es && !ended && !document.hidden) connect(); });
-  });
 
   // ---- rendering -----------------------------------------------------------
 
@@ -1014,7 +1013,7 @@
       return { lastSeq: lastSeq, total: total(), top: top, following: following, filter: filter,
         chainFirst: chain.length ? chain[0].seq : 0, chainLast: lastChainSeq(), chainLen: chain.length,
         atStart: atStart, atEnd: atEnd, loading: !!loading, want: want, rows: logEl.children.length,
-        scaled: scaled(), ended: ended, settled: !scheduled && !loading && !want && !incoming.length, stream: es ? es.readyState : -1, hits: hitCount, hitsDone: hitDone };
+        scaled: scaled(), ended: ended, settled: !scheduled && !loading && !want && !incoming.length, stream: es ? es.readyState : -1, holding: !!(lease && lease.holding()), hits: hitCount, hitsDone: hitDone };
     },
     stats: function () { return stats; },
     chainSeqs: function () { return chain.map(function (r) { return r.seq; }); },
@@ -1033,6 +1032,7 @@
     atStart = true;
   }).then(function () {
     if (!openHash()) schedule();
-    connect();
+    if (window.GafferLive) lease = GafferLive.attach({ start: start, stop: stop, poll: poll });
+    else connect();
   });
 })();
