@@ -294,7 +294,8 @@ var pageEscapes = regexp.MustCompile("\x1b\\[[0-?]*[ -/]*[@-~]|\x1b\\][^\x07\x1b
 
 // wantLines is what the page must show for a log: one row per record (a
 // row's height is fixed, so that a row's place is its seq), marked "nonl"
-// when the record does not end its line.
+// when the record does not end its line; a newline inside a record (a
+// system line quoting a command) shows as a space.
 func wantLines(recs []gaffer.Record) []uiLine {
 	var out []uiLine
 	for _, r := range recs {
@@ -302,7 +303,7 @@ func wantLines(recs []gaffer.Record) []uiLine {
 		if !r.NL {
 			class += " nonl"
 		}
-		out = append(out, uiLine{Seq: r.Seq, Class: class, Host: r.Host, Text: pageEscapes.ReplaceAllString(terminalText(r.Text()), "")})
+		out = append(out, uiLine{Seq: r.Seq, Class: class, Host: r.Host, Text: pageEscapes.ReplaceAllString(terminalText(strings.ReplaceAll(r.Text(), "\n", " ")), "")})
 	}
 	return out
 }

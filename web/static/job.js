@@ -100,9 +100,12 @@
     }
   }
   function textInto(el, rec) {
-    if (A) { A.render(el, rec.text, rec.st === undefined ? A.newState() : rec.st); return; }
+    // A row is one line high: a newline inside a record (a system line
+    // quoting a command of several lines) shows as a space.
+    var text = rec.text.indexOf("\n") < 0 ? rec.text : rec.text.replace(/\n/g, " ");
+    if (A) { A.render(el, text, rec.st === undefined ? A.newState() : rec.st); return; }
     // Without the colour renderer: plain text, what the last "\r" left.
-    var parts = rec.text.split("\r"), t = "";
+    var parts = text.split("\r"), t = "";
     for (var i = parts.length - 1; i >= 0 && !t; i--) t = parts[i];
     el.textContent = t.replace(/\x1b\[[0-?]*[ -\/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]|[\x00-\x08\x0b-\x1f\x7f]/g, "");
   }
