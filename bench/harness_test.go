@@ -243,23 +243,10 @@ func (j *job) runDuration() time.Duration {
 	return j.Runs[0].FinishedAt.Sub(*j.Runs[0].StartedAt)
 }
 
+// startJob starts command on the one host of newEnv.
 func (s *server) startJob(b *testing.B, command string) *job {
 	b.Helper()
-	body, _ := json.Marshal(map[string]any{"command": command, "hosts": []string{hostName}})
-	resp, err := s.request(context.Background(), "POST", "/api/jobs", bytes.NewReader(body), "Content-Type", "application/json")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusCreated {
-		b.Fatalf("POST /api/jobs: %s %s", resp.Status, data)
-	}
-	var j job
-	if err := json.Unmarshal(data, &j); err != nil {
-		b.Fatalf("POST /api/jobs: %v: %s", err, data)
-	}
-	return &j
+	return s.startJobOn(b, command, hostName)
 }
 
 func (s *server) job(b *testing.B, id int64) *job {
