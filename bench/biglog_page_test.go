@@ -34,10 +34,15 @@ const (
 // animation frame by the watcher below.
 var pageHooks = struct {
 	// rows returns the log rows in the DOM, each an element with its seq
-	// in data-seq.
+	// in data-seq (placeholders of rows not loaded yet have none).
 	rows string
+	// target is a CSS selector, matched against a row, of the row a #L
+	// permalink selects; match, inside a row, of a search match.
+	target, match string
 }{
-	rows: `return Array.from(document.querySelectorAll("#log [data-seq]"));`,
+	rows:   `return Array.from(document.querySelectorAll("#log .line[data-seq]"));`,
+	target: ".hl",
+	match:  "mark",
 }
 
 // watcherJS is added to every document before the page's own scripts. On
@@ -45,8 +50,10 @@ var pageHooks = struct {
 // the time (performance.now(): ms since the navigation started) when it
 // first holds, in window.__bench:
 //   - first: a log row is on screen;
-//   - landed: the row of the seq in location.hash (#L123) is on screen;
-//   - found: the row window.__bench.findSeq is on screen with a highlight;
+//   - landed: the row of the seq in location.hash (#L123) is on screen,
+//     selected;
+//   - found: the row window.__bench.findSeq is on screen with a match
+//     highlighted in it;
 //   - keydown: the first key pressed once window.__bench.armKeys is set.
 func watcherJS() string {
 	return `(() => {
@@ -62,10 +69,13 @@ func watcherJS() string {
     const now = performance.now();
     if (!m.first && document.querySelector("#log") && rows().some(onScreen)) m.first = now;
     const h = /^#L(\d+)/.exec(location.hash);
-    if (h && !m.landed && row(+h[1])) m.landed = now;
+    if (h && !m.landed) {
+      const el = row(+h[1]);
+      if (el && el.matches(` + strconv.Quote(pageHooks.target) + `)) m.landed = now;
+    }
     if (m.findSeq && !m.found) {
       const el = row(m.findSeq);
-      if (el && el.querySelector("mark, .match, .hit")) m.found = now;
+      if (el && el.querySelector(` + strconv.Quote(pageHooks.match) + `)) m.found = now;
     }
     requestAnimationFrame(tick);
   };

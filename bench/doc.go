@@ -12,7 +12,8 @@
 //	go test -run '^$' -bench . -benchtime 1x -timeout 60m ./bench/
 //
 // (that is `make bench`), or one with -bench Ingest, -bench Latency,
-// -bench Memory or -bench Fleet. Each benchmark builds ./cmd/gaffer once per
+// -bench Memory, -bench Fleet or -bench BigLog (one part of it:
+// -bench BigLog/search). Each benchmark builds ./cmd/gaffer once per
 // test binary (go build; cached across benchmarks), starts its own sshd (one
 // host; 40 for Fleet) and its own `gaffer serve --local=false` subprocesses
 // with fresh data directories, and reports its figures with b.ReportMetric
@@ -99,4 +100,56 @@
 // each of them (ssh-warm). *-cpu-ms is the user+system CPU of the tool and
 // the children it waited for (for gaffer: the CLI plus the server). Every
 // run must show all 40 hosts succeeding, each with its `Linux ...` line.
+//
+// BenchmarkBigLog reads, searches and shows one finished job of 10 M lines
+// without reading it from its start. The job runs over sshd on two hosts:
+// h1 prints needle-first then `seq 1 10000000` (78.9 MB), h2 (told apart by
+// the address in $SSH_CONNECTION) 1000 lines of its own, all within the
+// first 0.1 % of the log. sshd rather than the server's host local, as the
+// other benchmarks run, and because two hosts make a host filter mean
+// something: one host's records near the end, the other's only near the
+// start. Before the parts, h1's stdout is saved with ?format=raw and checked
+// byte for byte. Parts (sub-benchmarks, each runnable alone; the 10 M-line
+// job is made once, by the first that needs it):
+//
+//   - reads: each read form's latency, request to the whole body read on a
+//     kept-alive connection, the median of 9 tries, the forms taken in turn
+//     so that a burst of load falls on all alike; each answer checked (the
+//     right seqs, hosts, count). start-ms and end-ms are ?after=0&limit=1000
+//     and ?after=<last-1000>&limit=1000; tail-ms ?tail=1000; before-mid-ms
+//     ?before=<last/2>&limit=1000; since-mid-ms ?since=<the ts of record
+//     last/2>&limit=1000; host-end-ms ?host=h1&after=<last-1000>&limit=1000;
+//     host-tail-ms ?host=h1&tail=1000; sparse-host-tail-ms ?host=h2&tail=100
+//     (the last 100 of a host whose records are all near the start);
+//     summary-ms /log/summary; job-ms GET /api/jobs/{id}, a request that
+//     reads no log: the floor. end/start is the ratio of the two medians:
+//     1 when a read costs the same anywhere in the log.
+//   - search: /log/search for a string found once, near the start, so the
+//     whole log is scanned: substring (q=needle-first&case=1), nocase
+//     (q=NEEDLE-FIRST, the default) and regex (q=[a-z]+-first$&regex=1&case=1,
+//     no literal prefix, so the expression runs on every line), each paged
+//     with after=scanned_to until done, against grep -cF, -ciF and -cE over
+//     h1's raw stdout in a file (in the page cache; LC_ALL=C.UTF-8, so that
+//     grep folds case by Unicode as Go's regexp does), best of 3 each,
+//     alternating. *-MB/s is h1's raw bytes over the time, *-x-grep the
+//     server's time over grep's, *-first-match-ms request → the match read.
+//     The one match must be found, at the needle's seq.
+//   - cli: a second job, `seq 1 5000000` on h1, printed to a file by
+//     `gaffer logs ID` (cli-text-s) and `gaffer logs -o json ID`
+//     (cli-json-s) against `curl` of the NDJSON (curl-s), process start to
+//     exit, best of 3, round-robin; *-x-curl the ratio (goal: 1.5 at most).
+//     The NDJSON of curl and of -o json must have the same number of lines.
+//   - page: the job page in a headless Chromium (/usr/bin/chromium), opened
+//     afresh 3 times, medians. A script added to every document checks on
+//     every animation frame what is waited for and notes when it first
+//     holds (performance.now()). first-lines-ms: navigation start → a log
+//     row on screen; jump-ms: location.hash set to #L5000000 in the open
+//     page → that row on screen, selected (its text checked against the
+//     API's record); search-ms: the first key of needle-first⏎ typed into
+//     the search field → the needle's row on screen with the match
+//     highlighted; permalink-ms: navigation start of /jobs/ID#L5000000 → that
+//     row on screen. js-heap-MiB (JSHeapUsedSize of Performance.getMetrics),
+//     dom-nodes and tab-RSS-MiB (VmRSS of the browser's renderer process)
+//     are the largest seen after the first lines and after the search. A
+//     wait that runs out (60 s) is reported in the log, not as a figure.
 package bench
