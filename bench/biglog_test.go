@@ -449,6 +449,10 @@ func (g *bigLog) search(ctx context.Context, query string) (searchRun, error) {
 		sc.Buffer(nil, 1<<20)
 		for sc.Scan() {
 			line := sc.Bytes()
+			if bytes.HasPrefix(line, []byte(`{"error"`)) {
+				resp.Body.Close()
+				return r, fmt.Errorf("GET %s: failed midway: %s", path, line)
+			}
 			if bytes.HasPrefix(line, []byte(`{"done"`)) {
 				if err := json.Unmarshal(line, &trailer); err != nil {
 					resp.Body.Close()
