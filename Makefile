@@ -20,7 +20,7 @@ test:
 bench:
 	@command -v parallel-ssh >/dev/null && command -v ansible >/dev/null || \
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pssh ansible; }
-	scripts/test -run '^$$' -bench . -benchtime 1x -timeout 60m ./bench/...
+	scripts/test -v -run '^$$' -bench . -benchtime 1x -timeout 90m ./bench/...
 
 fmt:
 	gofmt -l -w .
