@@ -100,9 +100,9 @@ type pageMarks struct {
 // pageRound is what one opening of the page measured (ms; 0: never).
 type pageRound struct {
 	first, jump, search, searchDone, permalink float64
-	heap, heapTotal, nodes         float64 // JS heap bytes, DOM nodes
-	rss                            int64   // renderer VmRSS, kB
-	visible                        string  // the seqs on screen at first
+	heap, heapTotal, nodes                     float64 // JS heap bytes, DOM nodes
+	rss                                        int64   // renderer VmRSS, kB
+	visible                                    string  // the seqs on screen at first
 }
 
 func benchBigPage(b *testing.B, g *bigLog) {
