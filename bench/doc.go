@@ -127,7 +127,8 @@
 //   - search: /log/search for a string found once, near the start, so the
 //     whole log is scanned: substring (q=needle-first&case=1), nocase
 //     (q=NEEDLE-FIRST, the default) and regex (q=[a-z]+-first$&regex=1&case=1,
-//     no literal prefix, so the expression runs on every line), each paged
+//     no literal prefix, though every match holds "-first", which the archive
+//     looks for before it runs the expression on a line), each paged
 //     with after=scanned_to until done, against grep -cF, -ciF and -cE over
 //     h1's raw stdout in a file (in the page cache; LC_ALL=C.UTF-8, so that
 //     grep folds case by Unicode as Go's regexp does), best of 3 each,
