@@ -9,10 +9,10 @@ import (
 // cursor reads the records a filter selects, forward from a frame, and uses
 // the stream index to jump over the records of others.
 //
-// For each selected stream it remembers the seq of its last record seen.
-// Once StreamGap seqs went by without one, the stream's next record is
-// preceded by a gap of more than StreamGap, so it has an entry: the stream
-// sleeps until the first of its entries after here. When every selected
+// For each selected stream it remembers the seq of its last record seen,
+// and the gap of its last entry before it. Once gap seqs went by without
+// a record, the stream's next record follows a longer gap, so it has an
+// entry: the stream sleeps until the first of its entries after here. When every selected
 // stream sleeps, the cursor jumps to the frame of the earliest wake-up. The
 // records the index does not describe yet (after its last mark: streams it
 // does not know, or whose next entry is not written) are always scanned.
@@ -33,7 +33,12 @@ type cursor struct {
 
 type streamState struct {
 	id       int
-	last     int64 // seq of the last record seen (or before the first read)
+	last     int64  // seq of the last record seen (or before the first read)
+	gap      int64  // of the stream's last entry at or before last
+	next     sentry // its first entry after last, if hasNext
+	hasNext  bool
+	ord      int64 // the stream's records before the last one seen, if ordKnown
+	ordKnown bool
 	asleep   bool
 	wake     int64 // when asleep: the seq of its next record…
 	wakeOff  int64 // …and its frame's offset
@@ -83,10 +88,16 @@ func (c *cursor) next() (f frame, ok bool, err error) {
 func (c *cursor) track(f *frame, match bool) {
 	if !c.started {
 		c.started = true
+		c.check = math.MaxInt64
 		for i := range c.st {
-			c.st[i].last = f.seq - 1
+			s := &c.st[i]
+			s.last, s.gap = f.seq-1, MinStreamGap
+			if j, ok := c.v.before(s.id, f.seq); ok {
+				s.gap = c.v.ents[s.id][j].gap
+			}
+			s.next, s.hasNext = c.v.after(s.id, f.seq-1)
+			c.check = min(c.check, s.last+s.gap)
 		}
-		c.check = f.seq - 1 + StreamGap
 	}
 	if f.seq > c.v.mark.seq {
 		// The tail: nothing to skip with, every stream stays awake.
@@ -96,13 +107,7 @@ func (c *cursor) track(f *frame, match bool) {
 	if match {
 		c.key = append(append(append(c.key[:0], f.host...), 0), f.stream...)
 		if i, ok := c.ids[string(c.key)]; ok {
-			s := &c.st[i]
-			if s.asleep {
-				s.asleep = false
-				c.awake++
-			}
-			s.last = f.seq
-			c.check = min(c.check, f.seq+StreamGap)
+			c.seen(&c.st[i], f.seq)
 		}
 	}
 	if f.seq < c.check {
@@ -114,19 +119,47 @@ func (c *cursor) track(f *frame, match bool) {
 		if s.asleep {
 			continue
 		}
-		if f.seq-s.last >= StreamGap {
-			s.asleep = true
-			c.awake--
-			if e, ok := c.v.after(s.id, f.seq); ok {
-				s.wake, s.wakeOff, s.wakeTail = e.seq, e.off, false
-			} else {
-				s.wakeTail = true
-			}
+		if f.seq-s.last >= s.gap {
+			c.sleep(s)
 			continue
 		}
-		next = min(next, s.last+StreamGap)
+		next = min(next, s.last+s.gap)
 	}
 	c.check = next
+}
+
+// seen updates a stream's state after reading one of its records.
+func (c *cursor) seen(s *streamState, seq int64) {
+	if s.asleep {
+		s.asleep = false
+		c.awake++
+	}
+	s.last = seq
+	s.ord++
+	if s.hasNext && seq == s.next.seq {
+		// An entry: its gap holds from here, and it tells the ordinal.
+		s.gap, s.ord, s.ordKnown = s.next.gap, s.next.ord, true
+		s.next, s.hasNext = c.v.after(s.id, seq)
+	}
+	// When the index counts no more records before the next entry (or
+	// its last mark), sleep now rather than after a gap: a rare stream's
+	// records are then read without scanning between them.
+	if s.ordKnown && (s.hasNext && s.next.ord == s.ord+1 ||
+		!s.hasNext && c.v.tmark == c.v.mark && c.v.totals[s.id].records == s.ord+1) {
+		c.sleep(s)
+		return
+	}
+	c.check = min(c.check, seq+s.gap)
+}
+
+// sleep puts a stream to sleep until its next entry (or the tail).
+func (c *cursor) sleep(s *streamState) {
+	s.asleep = true
+	c.awake--
+	s.wakeTail = !s.hasNext
+	if s.hasNext {
+		s.wake, s.wakeOff = s.next.seq, s.next.off
+	}
 }
 
 // jump moves to the earliest frame where a sleeping stream wakes.
@@ -140,11 +173,6 @@ func (c *cursor) jump() {
 	if off > c.r.off {
 		c.r.reset(c.lf.log, off)
 	}
-	// Streams wake as their records are read; the check restarts there.
-	c.check = seq + StreamGap
-	for i := range c.st {
-		if s := &c.st[i]; s.wake == seq && !s.wakeTail {
-			s.last = seq - 1
-		}
-	}
+	// Streams wake as their records are read, and set the next check.
+	c.check = math.MaxInt64
 }

@@ -3,6 +3,7 @@ package archive
 import (
 	"context"
 	"fmt"
+	"os"
 	"testing"
 	"time"
 
@@ -65,9 +66,9 @@ func TestQueriesReadFewFrames(t *testing.T) {
 		}
 	}
 	const limit = 20
-	// Bound: a seek (IndexEvery), then per record returned StreamGap frames
+	// Bound: a seek (IndexEvery), then per record returned MaxStreamGap frames
 	// per stream selected, plus the records themselves.
-	bound := int64(3*IndexEvery + limit*(StreamGap+1)*3)
+	bound := int64(3*IndexEvery + limit*(MaxStreamGap+1)*3)
 	type query struct {
 		name       string
 		start, end func() error
@@ -96,4 +97,70 @@ func TestQueriesReadFewFrames(t *testing.T) {
 			t.Errorf("%s read %d frames near the start and %d near the end; want at most %d", q.name, s, e, bound)
 		}
 	}
+}
+
+// TestManyHostsSmallIndex: a job on 1000 hosts whose lines mix evenly gets
+// a stream index far smaller than its log (not an entry per record), and
+// reading one host still reads a bounded number of frames.
+func TestManyHostsSmallIndex(t *testing.T) {
+	const n, hosts = 200_000, 1000
+	ctx := context.Background()
+	dir := t.TempDir()
+	a, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := a.create(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for seq := int64(1); seq <= n; seq += 1000 {
+		batch := make([]gaffer.Record, 1000)
+		for i := range batch {
+			s := seq + int64(i)
+			batch[i] = gaffer.Record{Seq: s, Host: fmt.Sprintf("h%d", (s*7919)%hosts), Stream: gaffer.Stdout, Data: fmt.Appendf(nil, "line %d", s)}
+		}
+		if err := w.Write(batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Complete(); err != nil {
+		t.Fatal(err)
+	}
+	lf, err := a.open(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lf.close()
+	v, err := a.streamIndex(1, lf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries := 0
+	for _, es := range v.ents {
+		entries += len(es)
+	}
+	t.Logf("%d records on %d hosts: %d stream index entries (%d bytes of index for %d of log)", n, hosts, entries, fileSize(t, a.sdxPath(1)), lf.size)
+	if entries > n/GapFactor {
+		t.Errorf("%d entries for %d records", entries, n)
+	}
+	start := framesRead.Load()
+	recs, _, err := a.ReadRange(ctx, 1, gaffer.LogRange{Filter: gaffer.LogFilter{Host: "h7"}, Before: gaffer.TailSeq, Limit: 10})
+	if err != nil || len(recs) != 10 {
+		t.Fatalf("%d records, %v", len(recs), err)
+	}
+	frames := framesRead.Load() - start
+	t.Logf("10 records of one host at the tail: %d frames read", frames)
+	if frames > 10*MaxStreamGap+StreamEvery*hosts {
+		t.Errorf("read %d frames", frames)
+	}
+}
+
+func fileSize(t *testing.T, path string) int64 {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Size()
 }

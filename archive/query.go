@@ -16,7 +16,7 @@ import (
 
 // ReadRange reads a range of the log (see gaffer.LogRange). A forward read
 // costs a seek (O(log n) index entries, at most IndexEvery-1 frames) plus
-// the records returned; with a filter, also up to StreamGap frames per
+// the records returned; with a filter, also up to a gap (see streamindex.go) of frames per
 // selected stream between jumps (see cursor). A backward read reads the
 // records before Before in windows that start at an index entry: one or
 // two windows of about Limit records, wherever they are in the log. For
@@ -171,8 +171,30 @@ func (a *Archive) window(lf *logFile, v *sdxView, filter gaffer.LogFilter, befor
 	if before > v.mark.seq+1 && lo.seq < 0 {
 		// Only the records the index does not describe yet.
 		return entry{seq: v.mark.seq + 1, off: v.tailOff()}, true, nil
+	} else if lo.seq < 0 {
+		return lo, false, nil
 	}
-	return lo, lo.seq >= 0, nil
+	// A stream's entries may be StreamEvery of its records apart: start
+	// nearer, at an index entry, if the selected records are dense enough
+	// for need of them to be there on average (span: need, doubled at each
+	// window). The window is exact from any frame; if it holds too few (a
+	// stream that comes in bursts), the next one goes on from its start.
+	var sel, all int64
+	for id, t := range v.totals {
+		all += t.records
+		if n := v.names[id]; (filter.Host == "" || n.host == filter.Host) && (filter.Stream == "" || n.stream == string(filter.Stream)) {
+			sel += t.records
+		}
+	}
+	if sel > 0 {
+		est := min(span, math.MaxInt32) * (all/sel + 1)
+		if e, err := lf.seekEntry(max(before-est, 1)); err != nil {
+			return entry{}, false, err
+		} else if e.seq > lo.seq && e.seq < before {
+			lo = e
+		}
+	}
+	return lo, true, nil
 }
 
 // lastInWindow returns the last need selected records with seq < before,
@@ -270,8 +292,8 @@ func (a *Archive) SeqAt(ctx context.Context, jobID int64, t time.Time) (int64, e
 }
 
 // Summary describes the log: the stream index's totals at its last mark
-// plus a scan of the records after it (fewer than StreamEvery, and at most
-// one write going on). A log without a stream index is scanned whole.
+// with totals plus a scan of the records after it (about TotalsEvery at
+// most, and none for a complete log). A log without a stream index is scanned whole.
 // FirstTS and LastTS are those of the first and last records.
 func (a *Archive) Summary(ctx context.Context, jobID int64) (*gaffer.LogSummary, error) {
 	if err := ctx.Err(); err != nil {
@@ -294,10 +316,10 @@ func (a *Archive) Summary(ctx context.Context, jobID int64) (*gaffer.LogSummary,
 			totals[n] = &t
 		}
 	}
-	sum.LastSeq = v.mark.seq
-	lastTS := v.mark.ts
+	sum.LastSeq = v.tmark.seq
+	lastTS := v.tmark.ts
 
-	r := newFrameReader(lf.log, v.tailOff())
+	r := newFrameReader(lf.log, max(v.tmark.off, headerSize))
 	for i := 0; ; i++ {
 		if i%4096 == 4095 {
 			if err := ctx.Err(); err != nil {
@@ -309,7 +331,7 @@ func (a *Archive) Summary(ctx context.Context, jobID int64) (*gaffer.LogSummary,
 			return nil, fmt.Errorf("summarize log of job %d: %w", jobID, err)
 		} else if !ok {
 			break
-		} else if f.seq <= v.mark.seq {
+		} else if f.seq <= v.tmark.seq {
 			continue
 		}
 		key := sname{string(f.host), string(f.stream)}

@@ -12,36 +12,46 @@ package archive
 // where body starts with a kind byte (all integers little-endian):
 //
 //	'N' name:  u32 stream number | u8 stream length | u16 host length | stream | host
-//	'E' entry: u32 stream number | i64 seq | i64 offset of its frame | i64 ord | i64 bytes
-//	'M' mark:  i64 seq | i64 offset | i64 ts | u32 n | n × (u32 stream number | i64 records | i64 bytes)
+//	'E' entry: u32 stream number | i64 seq | i64 offset of its frame | i64 ord | i64 bytes | u32 gap
+//	'M' mark:  u8 flags | i64 seq | i64 offset | i64 ts | u32 n | n × (u32 stream number | i64 records | i64 bytes)
 //
 // Streams (one host's stdout, stderr…) are numbered 0, 1, … in the order
 // they first appear; a name item precedes the stream's first entry. A
 // stream's record gets an entry when it is the stream's first, when it
-// follows the stream's previous record by more than StreamGap seqs, or when
-// StreamEvery of the stream's records went by since its last entry; ord and
-// bytes count the stream's records and data bytes before it. So between two
-// entries of a stream its records are at most StreamGap seqs apart: a reader
-// that saw none of them for StreamGap seqs knows the next one is an entry,
-// and jumps to it (see cursor).
+// follows the stream's previous record by more than the gap of the
+// stream's last entry, or when StreamEvery of the stream's records went by
+// since its last entry; ord and bytes count the stream's records and data
+// bytes before it. So after an entry, until the next, the stream's records
+// are at most gap seqs apart: a reader that saw none of them for gap seqs
+// knows the next one is an entry, and jumps to it (see cursor). The gap is
+// GapFactor times the stream's mean distance between records so far,
+// within [MinStreamGap, MaxStreamGap]: a stream of one host among a
+// thousand evenly mixed gets no more entries than a busy one, and a rare
+// one gets an entry for each record.
 //
 // A mark ends each write that added items, and any write that ends at least
 // StreamEvery records after the last mark: it says that the items before it
-// describe every record up to seq, that the next frame starts at offset, the
-// TS of the record at seq, and the totals of the streams that changed since
-// the previous mark. Readers use items up to the last mark only and scan the
+// describe every record up to seq, that the next frame starts at offset, and
+// the TS of the record at seq. A mark with flags bit 0 set (one at least
+// TotalsEvery records after the previous such mark, and the last one of a
+// complete log) also holds the totals of the streams that changed since
+// that previous one: with TotalsEvery records between them, the totals cost
+// little even when a thousand hosts write. Readers use items up to the last mark only and scan the
 // records after it (fewer than StreamEvery, plus at most one write still
 // going on). The first item that is short, over-long or fails its CRC ends
 // the file. Complete ends the file with a mark of the last record.
 //
 // # Cost
 //
-// The file holds about one entry per StreamEvery records of a dense stream
-// and one per record of a stream whose records are more than StreamGap
-// apart: a 10-million-line log of one stream has a 2 MB index. A process
+// The file holds about one entry per StreamEvery records of a stream, one
+// per record of a stream whose records are more than MaxStreamGap apart,
+// and one per burst of a stream that falls silent for long (at most about
+// one per GapFactor records): a 10-million-line log of one stream has a
+// 2 MB index. A process
 // reads a log's index once, sequentially, and keeps it (a few logs, see
 // maxCachedIndexes); later queries read only what was appended since.
-// Filtered reads then cost O(log entries) in memory plus at most StreamGap
+// Filtered reads then cost O(log entries) in memory plus at most a gap
+// (GapFactor times the stream's mean distance, at most MaxStreamGap) of
 // scanned frames per stream per record returned, wherever they are in the
 // log. Logs written before the stream index have no .sdx: they read as if
 // the index were empty, by scanning (correct, and as slow as the log is long).
@@ -59,10 +69,14 @@ import (
 )
 
 const (
-	// StreamGap is the largest seq distance between two records of a stream
-	// that are not both indexed: a reader scans at most this far for a
-	// stream before jumping to its next entry.
-	StreamGap = 64
+	// A stream's gap (see above): a reader scans at most this far for a
+	// record of the stream before jumping to its next entry.
+	MinStreamGap = 64
+	MaxStreamGap = 4096
+	GapFactor    = 8
+	// TotalsEvery is the least number of records between two marks that
+	// hold totals: Summary scans at most about this many.
+	TotalsEvery = 8192
 	// StreamEvery is the number of a stream's records between its entries.
 	StreamEvery = 256
 
@@ -73,8 +87,9 @@ const (
 	kindEntry    = 'E'
 	kindMark     = 'M'
 	nameFixed    = 1 + 4 + 1 + 2
-	entryBody    = 1 + 4 + 8*4
-	markFixed    = 1 + 8*3 + 4
+	entryBody    = 1 + 4 + 8*4 + 4
+	markFixed    = 1 + 1 + 8*3 + 4
+	markTotals   = 1 // flag: the mark holds totals
 	markPerTotal = 4 + 8 + 8
 
 	maxCachedIndexes = 32
@@ -89,6 +104,7 @@ func (a *Archive) sdxPath(jobID int64) string {
 type sentry struct {
 	seq, off   int64
 	ord, bytes int64 // the stream's records and data bytes before this one
+	gap        int64 // the largest distance between its records until the next entry
 }
 
 // smark is a mark: everything up to seq is described by the items before it.
@@ -132,13 +148,17 @@ func appendSEntry(b []byte, id uint32, e sentry) []byte {
 		for _, v := range [...]int64{e.seq, e.off, e.ord, e.bytes} {
 			b = binary.LittleEndian.AppendUint64(b, uint64(v))
 		}
-		return b
+		return binary.LittleEndian.AppendUint32(b, uint32(e.gap))
 	})
 }
 
-func appendMark(b []byte, m smark, ids []uint32, totals []stotal) []byte {
+func appendMark(b []byte, m smark, withTotals bool, ids []uint32, totals []stotal) []byte {
 	return appendItem(b, func(b []byte) []byte {
-		b = append(b, kindMark)
+		var flags byte
+		if withTotals {
+			flags |= markTotals
+		}
+		b = append(b, kindMark, flags)
 		for _, v := range [...]int64{m.seq, m.off, m.ts} {
 			b = binary.LittleEndian.AppendUint64(b, uint64(v))
 		}
@@ -156,16 +176,19 @@ func appendMark(b []byte, m smark, ids []uint32, totals []stotal) []byte {
 
 // sdxBuilder turns the records written into stream index items.
 type sdxBuilder struct {
-	ids       map[sname]uint32
-	last      []int64 // seq of each stream's last record
-	since     []int   // each stream's records since its last entry
-	totals    []stotal
-	changed   []uint32 // streams whose totals changed since the last mark
-	isChanged []bool
-	sinceMark int  // records since the last mark
-	items     bool // items since the last mark
-	lastSeq   int64
-	lastTS    int64
+	ids         map[sname]uint32
+	first       []int64 // seq of each stream's first record
+	last        []int64 // seq of each stream's last record
+	gap         []int64 // of each stream's last entry
+	since       []int   // each stream's records since its last entry
+	totals      []stotal
+	changed     []uint32 // streams whose totals changed since the last totals
+	sinceTotals int      // records since the last mark with totals
+	isChanged   []bool
+	sinceMark   int  // records since the last mark
+	items       bool // items since the last mark
+	lastSeq     int64
+	lastTS      int64
 }
 
 func newSdxBuilder() *sdxBuilder { return &sdxBuilder{ids: map[sname]uint32{}} }
@@ -177,15 +200,23 @@ func (sb *sdxBuilder) add(b []byte, seq, ts int64, host, stream string, dataLen 
 	if !ok {
 		id = uint32(len(sb.last))
 		sb.ids[key] = id
+		sb.first = append(sb.first, seq)
 		sb.last = append(sb.last, 0)
+		sb.gap = append(sb.gap, MinStreamGap)
 		sb.since = append(sb.since, 0)
 		sb.totals = append(sb.totals, stotal{})
 		sb.isChanged = append(sb.isChanged, false)
 		b = appendName(b, id, host, stream)
 		sb.items = true
 	}
-	if !ok || seq-sb.last[id] > StreamGap || sb.since[id] >= StreamEvery {
-		b = appendSEntry(b, id, sentry{seq: seq, off: off, ord: sb.totals[id].records, bytes: sb.totals[id].bytes})
+	if !ok || seq-sb.last[id] > sb.gap[id] || sb.since[id] >= StreamEvery {
+		n := sb.totals[id].records
+		gap := int64(MinStreamGap)
+		if n > 0 {
+			gap = min(max(GapFactor*(seq-sb.first[id])/n, MinStreamGap), MaxStreamGap)
+		}
+		sb.gap[id] = gap
+		b = appendSEntry(b, id, sentry{seq: seq, off: off, ord: n, bytes: sb.totals[id].bytes, gap: gap})
 		sb.since[id] = 0
 		sb.items = true
 	}
@@ -198,6 +229,7 @@ func (sb *sdxBuilder) add(b []byte, seq, ts int64, host, stream string, dataLen 
 		sb.changed = append(sb.changed, id)
 	}
 	sb.sinceMark++
+	sb.sinceTotals++
 	sb.lastSeq, sb.lastTS = seq, ts
 	return b
 }
@@ -208,11 +240,17 @@ func (sb *sdxBuilder) mark(b []byte, end int64, force bool) []byte {
 	if !force && !sb.items && sb.sinceMark < StreamEvery {
 		return b
 	}
-	b = appendMark(b, smark{seq: sb.lastSeq, off: end, ts: sb.lastTS}, sb.changed, sb.totals)
-	for _, id := range sb.changed {
-		sb.isChanged[id] = false
+	m := smark{seq: sb.lastSeq, off: end, ts: sb.lastTS}
+	if !force && sb.sinceTotals < TotalsEvery {
+		b = appendMark(b, m, false, nil, nil)
+	} else {
+		b = appendMark(b, m, true, sb.changed, sb.totals)
+		for _, id := range sb.changed {
+			sb.isChanged[id] = false
+		}
+		sb.changed = sb.changed[:0]
+		sb.sinceTotals = 0
 	}
-	sb.changed = sb.changed[:0]
 	sb.sinceMark, sb.items = 0, false
 	return b
 }
@@ -229,6 +267,7 @@ type streamIndex struct {
 	ents   [][]sentry
 	totals []stotal
 	mark   smark // zero: nothing is described, everything is "tail"
+	tmark  smark // the last mark with totals: totals count the records up to it
 }
 
 // sdxView is a consistent snapshot of a stream index: slices only grow, so
@@ -236,8 +275,9 @@ type streamIndex struct {
 type sdxView struct {
 	names  []sname
 	ents   [][]sentry
-	totals []stotal
-	mark   smark // mark.off == 0: no mark
+	totals []stotal // at tmark
+	mark   smark    // mark.off == 0: no mark
+	tmark  smark    // the last mark with totals; tmark.off == 0: none
 }
 
 // tailOff is where the records not described by the index start.
@@ -316,7 +356,7 @@ func (a *Archive) streamIndex(jobID int64, lf *logFile) (sdxView, error) {
 	if err := si.refresh(f, lf.size); err != nil {
 		return sdxView{}, fmt.Errorf("read stream index of job %d: %w", jobID, err)
 	}
-	return sdxView{names: si.names, ents: si.ents, totals: si.totals, mark: si.mark}, nil
+	return sdxView{names: si.names, ents: si.ents, totals: si.totals, mark: si.mark, tmark: si.tmark}, nil
 }
 
 // forget drops a job's cached stream index.
@@ -335,7 +375,7 @@ func (si *streamIndex) refresh(f *os.File, dataSize int64) error {
 		return err
 	}
 	if si.fi == nil || !os.SameFile(si.fi, fi) || fi.Size() < si.parsed {
-		si.parsed, si.names, si.ents, si.totals, si.mark = 0, nil, nil, nil, smark{}
+		si.parsed, si.names, si.ents, si.totals, si.mark, si.tmark = 0, nil, nil, nil, smark{}, smark{}
 	}
 	si.fi = fi
 	if si.parsed == 0 {
@@ -388,7 +428,7 @@ func (si *streamIndex) apply(b []byte, dataSize int64) int {
 			}
 			pendingEnts = append(pendingEnts, pend{id, e})
 		case kindMark:
-			m, totals, ok := decodeMark(body)
+			m, hasTotals, totals, ok := decodeMark(body)
 			if !ok || m.off > dataSize || m.seq < si.mark.seq {
 				return used
 			}
@@ -418,6 +458,9 @@ func (si *streamIndex) apply(b []byte, dataSize int64) int {
 			}
 			for _, t := range totals {
 				si.totals[t.id] = t.stotal
+			}
+			if hasTotals {
+				si.tmark = m
 			}
 			si.mark = m
 			pendingNames, pendingEnts = pendingNames[:0], pendingEnts[:0]
@@ -463,8 +506,8 @@ func decodeSEntry(body []byte) (uint32, sentry, bool) {
 		return 0, sentry{}, false
 	}
 	v := func(i int) int64 { return int64(binary.LittleEndian.Uint64(body[5+8*i:])) }
-	e := sentry{seq: v(0), off: v(1), ord: v(2), bytes: v(3)}
-	if e.off < headerSize || e.ord < 0 || e.bytes < 0 {
+	e := sentry{seq: v(0), off: v(1), ord: v(2), bytes: v(3), gap: int64(binary.LittleEndian.Uint32(body[37:]))}
+	if e.off < headerSize || e.ord < 0 || e.bytes < 0 || e.gap < 1 {
 		return 0, sentry{}, false
 	}
 	return binary.LittleEndian.Uint32(body[1:]), e, true
@@ -475,17 +518,19 @@ type idTotal struct {
 	stotal
 }
 
-func decodeMark(body []byte) (smark, []idTotal, bool) {
+func decodeMark(body []byte) (m smark, hasTotals bool, totals []idTotal, ok bool) {
 	if len(body) < markFixed {
-		return smark{}, nil, false
+		return smark{}, false, nil, false
 	}
-	v := func(i int) int64 { return int64(binary.LittleEndian.Uint64(body[1+8*i:])) }
-	m := smark{seq: v(0), off: v(1), ts: v(2)}
-	n := int(binary.LittleEndian.Uint32(body[25:]))
-	if m.off < headerSize || (len(body)-markFixed)/markPerTotal != n || (len(body)-markFixed)%markPerTotal != 0 {
-		return smark{}, nil, false
+	hasTotals = body[1]&markTotals != 0
+	v := func(i int) int64 { return int64(binary.LittleEndian.Uint64(body[2+8*i:])) }
+	m = smark{seq: v(0), off: v(1), ts: v(2)}
+	n := int(binary.LittleEndian.Uint32(body[26:]))
+	if m.off < headerSize || (len(body)-markFixed)/markPerTotal != n || (len(body)-markFixed)%markPerTotal != 0 ||
+		n > 0 && !hasTotals {
+		return smark{}, false, nil, false
 	}
-	totals := make([]idTotal, n)
+	totals = make([]idTotal, n)
 	for i := range totals {
 		p := body[markFixed+i*markPerTotal:]
 		totals[i] = idTotal{id: binary.LittleEndian.Uint32(p), stotal: stotal{
@@ -493,5 +538,5 @@ func decodeMark(body []byte) (smark, []idTotal, bool) {
 			bytes:   int64(binary.LittleEndian.Uint64(p[12:])),
 		}}
 	}
-	return m, totals, true
+	return m, hasTotals, totals, true
 }

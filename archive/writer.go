@@ -270,7 +270,7 @@ func (a *Archive) Seal(ctx context.Context, jobID int64) error {
 		}
 		sdx = sb.add(sdx, fr.seq, fr.ts, string(fr.host), string(fr.stream), len(fr.data), off)
 		if n%StreamEvery == StreamEvery-1 {
-			sdx = sb.mark(sdx, r.off, true)
+			sdx = sb.mark(sdx, r.off, false)
 		}
 		last = fr.seq
 	}
