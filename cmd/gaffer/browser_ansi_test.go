@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/gaffer-dev/gaffer"
 )
 
 // ansiSerialize is a JS function that writes the nodes under an element as
@@ -374,4 +376,73 @@ func TestBrowserANSIFuzz(t *testing.T) {
 		t.Errorf("random input: errors, plain mismatches, bad elements: %s", res)
 	}
 	b.checkClean("fuzz")
+}
+
+// The colour and escape sample printed by a real job renders on the real
+// job page as a terminal shows it, and nothing in it runs, links anywhere
+// but http(s), or changes the page.
+func TestBrowserANSIJobPage(t *testing.T) {
+	ts := startServer(t)
+	b := newBrowser(t)
+	b.login(ts)
+	job := ts.startJob(t, gaffer.JobRequest{Hosts: []string{"local"}, Command: strings.Join([]string{
+		`printf '\033[31mred\033[0m \033[1;38;5;208mbold orange\033[0m \033[48;2;10;20;30mtruecolour\033[0m\n'`,
+		`printf '\033]8;;https://example.com/docs\033\\docs\033]8;;\033\\ and \033]8;;javascript:alert(1)\007js\033]8;;\007 \033]8;;data:text/html,x\007data\033]8;;\007\n'`,
+		`printf '<script>alert(1)</script> <img src=x onerror=alert(2)> <img src=x onerror="window.__xss=1">\n'`,
+		`printf 'progress 10%%\r\033[Kprogress 100%%\n'`,
+		`printf '\033]0;evil title\007\033]52;c;ZXZpbA==\007\033[?1049h\033[2J\033P+q\033\\after escapes\n'`,
+		`printf '\033[7mreverse\033[27m \033[4munder\033[24m \033[9mstrike\033[0m\n'`,
+		`printf 'tab\there\n'`,
+		`printf '\033[32mgreen carried\n'`,
+		`printf 'still green\033[0m\n'`,
+		`printf 'nul\000 c1\302\205 bell\007 end\n'`,
+	}, "; ")})
+	v := b.newTab(t)
+	v.openJob(ts, job.ID)
+	v.waitEnded()
+	if st := ts.waitJob(t, job.ID).Status; st != gaffer.StatusSucceeded {
+		t.Fatalf("sample job %s", st)
+	}
+	evalJS[bool](v, `window.ansiSer = `+ansiSerialize+`, true`)
+	got := evalJS[[]string](v, `Array.prototype.map.call(document.querySelectorAll("#log .line.stdout .text"), function (el) { return el.textContent; })`)
+	want := []string{
+		"red bold orange truecolour",
+		"docs and js data",
+		`<script>alert(1)</script> <img src=x onerror=alert(2)> <img src=x onerror="window.__xss=1">`,
+		"progress 100%",
+		"after escapes",
+		"reverse under strike",
+		"tab\there",
+		"green carried",
+		"still green",
+		"nul c1 bell end",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("the job page shows\n%q\nwant\n%q", got, want)
+	}
+	lines := evalJS[[]string](v, `Array.prototype.map.call(document.querySelectorAll("#log .line.stdout .text"), ansiSer)`)
+	for _, w := range []struct {
+		line int
+		has  string
+	}{
+		{0, `<span class="fg-1">red</span>`},
+		{0, `<span class="b" style="color: rgb(255, 135, 0);">bold orange</span>`},
+		{0, `<span style="background-color: rgb(10, 20, 30);">truecolour</span>`},
+		{1, `<a class="link" href="https://example.com/docs" rel="noopener noreferrer" target="_blank">docs</a> and js data`},
+		{5, `<span class="fg-rev bg-rev">reverse</span> <span class="u">under</span> <span class="s">strike</span>`},
+		{7, `<span class="fg-2">green carried</span>`},
+		{8, `<span class="fg-2">still green</span>`},
+	} {
+		if w.line >= len(lines) || !strings.Contains(lines[w.line], w.has) {
+			t.Errorf("line %d is drawn as %s, want it to contain %s", w.line, at(lines, w.line), w.has)
+		}
+	}
+	time.Sleep(500 * time.Millisecond) // let a wrongly made image fail (nothing must happen)
+	if s := evalJS[string](v, `(function () {
+	  var links = Array.prototype.filter.call(document.querySelectorAll("#log a"), function (a) { return !/^https?:$/.test(a.protocol); }).length;
+	  return document.querySelectorAll("#log script, #log img, #log iframe, #log svg, #log object, #log embed").length + " " + links + " " + typeof window.__xss + " " + /evil/.test(document.title);
+	})()`); s != "0 0 undefined false" {
+		t.Errorf("the sample made elements, links, ran or changed the title: %s", s)
+	}
+	v.checkClean("colour sample")
 }
