@@ -437,6 +437,10 @@ func TestBrowserANSIJobPage(t *testing.T) {
 			t.Errorf("line %d is drawn as %s, want it to contain %s", w.line, at(lines, w.line), w.has)
 		}
 	}
+	// The page links ansi.css: a class colour is the palette's.
+	if c := evalJS[string](v, `(function () { var s = document.querySelector("#log .ansi-fg-1"); return s ? getComputedStyle(s).color : "none"; })()`); c != "rgb(247, 118, 142)" {
+		t.Errorf("red on the job page is %s", c)
+	}
 	time.Sleep(500 * time.Millisecond) // let a wrongly made image fail (nothing must happen)
 	if s := evalJS[string](v, `(function () {
 	  var links = Array.prototype.filter.call(document.querySelectorAll("#log a"), function (a) { return !/^https?:$/.test(a.protocol); }).length;
