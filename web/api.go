@@ -360,6 +360,12 @@ func (s *Server) sseLog(w http.ResponseWriter, r *http.Request, job *gaffer.Job)
 		}
 	}
 	writeLines(first)
+	// lastID is the id the viewer has: marking where a range starts, or
+	// how far a filter has read, lets a reconnect go on from there.
+	lastID := cur.after
+	if len(first) == 0 && !resume && p.ranged() {
+		writeMark(bw, cur.after)
+	}
 	if flush() != nil {
 		return
 	}
@@ -393,6 +399,9 @@ func (s *Server) sseLog(w http.ResponseWriter, r *http.Request, job *gaffer.Job)
 			return
 		}
 		writeLines(recs)
+		if len(recs) > 0 {
+			lastID = recs[len(recs)-1].Seq
+		}
 		// Status changes come with a system line (run started, run ended),
 		// of any host: the filter may have dropped it.
 		if cur.system || end {
@@ -414,12 +423,18 @@ func (s *Server) sseLog(w http.ResponseWriter, r *http.Request, job *gaffer.Job)
 			woke = false
 			if time.Since(lastWrite) > ping {
 				// A filter that drops all of a busy log sends nothing.
-				bw.WriteString(": ping\n\n")
+				lastID = writeMark(bw, cur.after)
 				if flush() != nil {
 					return
 				}
 			}
 			continue // more may be there already; wait only when caught up
+		}
+		if cur.after != lastID {
+			lastID = writeMark(bw, cur.after)
+			if flush() != nil {
+				return
+			}
 		}
 		if woke {
 			pause.wait(ctx)
@@ -447,6 +462,18 @@ func (s *Server) writeStatus(bw *bufio.Writer, job *gaffer.Job, last []byte) []b
 		writeEvent(bw, 0, "status", data)
 	}
 	return data
+}
+
+// writeMark writes an id without an event: the EventSource keeps it as its
+// last event id and sends it when it reconnects, so a stream that starts
+// (tail, since) or reads on (a filter) past records it does not send
+// resumes there. It returns seq.
+func writeMark(bw *bufio.Writer, seq int64) int64 {
+	var num [20]byte
+	bw.WriteString("id: ")
+	bw.Write(strconv.AppendInt(num[:0], seq, 10))
+	bw.WriteString("\n\n")
+	return seq
 }
 
 // writeEvent writes one SSE event; id 0 means none.

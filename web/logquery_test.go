@@ -733,3 +733,36 @@ func TestLogSummaryAndDownload(t *testing.T) {
 		}
 	}
 }
+
+// An event stream that starts past the records it sends (since, a filter)
+// marks where it is with an id alone, which an EventSource sends back when
+// it reconnects.
+func TestSSEMarksWhereItIs(t *testing.T) {
+	f := newFakeLog(100, false)
+	srv := newLogServer(t, f)
+	for _, tc := range []struct{ query, mark string }{
+		{"since=2100-01-01T00:00:00Z", "id: 100\n\n"},
+		{"tail=5&host=nope", ""},
+		{"host=we+b%2F2", "id: 100\n\n"},
+		{"stream=stderr", "id: 100\n\n"},
+		{"tail=1&stream=system", "id: 100\n\n"},
+	} {
+		resp := get(t, srv, "/api/jobs/1/log?"+tc.query, "Accept", "text/event-stream")
+		if tc.mark == "" {
+			checkError(t, tc.query, resp, 400, "invalid", "not a host")
+			continue
+		}
+		stop := time.AfterFunc(10*time.Second, func() { resp.Body.Close() })
+		buf := make([]byte, 0, 64<<10)
+		for !bytes.Contains(buf, []byte(tc.mark)) {
+			n, err := resp.Body.Read(buf[len(buf):cap(buf)])
+			buf = buf[:len(buf)+n]
+			if err != nil {
+				t.Errorf("?%s: no %q in %q: %v", tc.query, tc.mark, buf, err)
+				break
+			}
+		}
+		stop.Stop()
+		resp.Body.Close()
+	}
+}
