@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
 
 	"github.com/gaffer-dev/gaffer"
@@ -213,6 +214,93 @@ func TestLiveLeaseTenPages(t *testing.T) {
 	}
 	sort.Strings(summary)
 	t.Logf("pages:\n%s", strings.Join(summary, "\n"))
+	for i, p := range pages {
+		p.checkClean(fmt.Sprintf("page %d", i))
+	}
+}
+
+// Ten job pages of one running job open as tabs of one window, as a person
+// opens them: whichever is brought to the front shows new lines (from its
+// stream, resumed from its last seq), while the hidden ones hold no stream.
+func TestLiveJobPagesTen(t *testing.T) {
+	ts := startServer(t)
+	gate := filepath.Join(t.TempDir(), "stop")
+	t.Cleanup(func() { os.WriteFile(gate, nil, 0o644) })
+	job := ts.startJob(t, gaffer.JobRequest{Hosts: []string{"local"},
+		Command: `i=0; while [ ! -e '` + gate + `' ]; do i=$((i+1)); echo "tick $i"; sleep 0.05; done`})
+
+	b := newBrowser(t)
+	b.login(ts)
+	pages := []*tab{b}
+	for len(pages) < 10 {
+		ctx, cancel := chromedp.NewContext(b.ctx, chromedp.WithNewWindow(false)) // a tab in the same window
+		t.Cleanup(cancel)
+		if err := chromedp.Do(ctx); err != nil {
+			t.Fatalf("open tab: %v", err)
+		}
+		pages = append(pages, watchTab(t, ctx))
+	}
+
+	for _, p := range pages {
+		p.openJob(ts, job.ID)
+	}
+	serverLast := func() int64 {
+		t.Helper()
+		resp := ts.request(t, "GET", fmt.Sprintf("/api/jobs/%d/log/summary", job.ID), nil)
+		defer resp.Body.Close()
+		var sum struct {
+			LastSeq int64 `json:"last_seq"`
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&sum); err != nil {
+			t.Fatal(err)
+		}
+		return sum.LastSeq
+	}
+	type pageState struct {
+		Visible bool  `json:"visible"`
+		Holding bool  `json:"holding"`
+		Stream  int   `json:"stream"`
+		LastSeq int64 `json:"lastSeq"`
+		Shown   int64 `json:"shown"` // the newest stdout row on screen: its tick number
+	}
+	read := func(p *tab) pageState {
+		var s pageState
+		js := `JSON.stringify(Object.assign(gafferViewer.state(), {visible: document.visibilityState === "visible",
+		  shown: Math.max.apply(null, [0].concat(Array.prototype.map.call(document.querySelectorAll("#log .line.stdout .text"), function (el) {
+		    var m = /^tick (\d+)$/.exec(el.textContent); return m ? Number(m[1]) : 0; })))}))`
+		if err := json.Unmarshal([]byte(evalJS[string](p, js)), &s); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	for _, i := range []int{0, 5, 2, 9, 7, 1, 8, 3, 6, 4, 0} {
+		before := serverLast()
+		if _, err := chromedp.CallBrowser(b.ctx, target.ActivateTarget, target.ActivateTargetParams{TargetID: chromedp.FromContext(pages[i].ctx).Target.TargetID}); err != nil {
+			t.Fatal(err)
+		}
+		var s pageState
+		deadline := time.Now().Add(browserWait)
+		for {
+			s = read(pages[i])
+			if s.Visible && s.Holding && s.LastSeq > before+2 && s.Shown > 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("page %d in front (server at seq %d): %+v", i, before, s)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		// The others are behind it and hold no stream (they give it up as
+		// they are hidden; wait for that rather than race it).
+		for j, p := range pages {
+			if j == i {
+				continue
+			}
+			p.waitJS(fmt.Sprintf("page %d behind page %d to give up its stream", j, i),
+				`document.visibilityState === "hidden" && !gafferViewer.state().holding && gafferViewer.state().stream === -1`)
+		}
+		t.Logf("page %d in front: seq %d, newest row tick %d (server was at %d)", i, s.LastSeq, s.Shown, before)
+	}
 	for i, p := range pages {
 		p.checkClean(fmt.Sprintf("page %d", i))
 	}
