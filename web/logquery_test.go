@@ -766,3 +766,40 @@ func TestSSEMarksWhereItIs(t *testing.T) {
 		resp.Body.Close()
 	}
 }
+
+// slowSearch finds one match, then waits until the viewer has it.
+type slowSearch struct {
+	*fakeLog
+	seen chan struct{}
+}
+
+func (s slowSearch) SearchLog(ctx context.Context, id int64, q gaffer.SearchQuery, emit func(*gaffer.Record) error) (gaffer.SearchResult, error) {
+	rec := s.all()[0]
+	if err := emit(&rec); err != nil {
+		return gaffer.SearchResult{}, err
+	}
+	select {
+	case <-s.seen:
+		return gaffer.SearchResult{Done: true, ScannedTo: 10, Matches: 1}, nil
+	case <-time.After(10 * time.Second):
+		return gaffer.SearchResult{}, gaffer.Errorf(gaffer.EUNAVAILABLE, "the viewer never got the first match")
+	}
+}
+
+// A search sends each match as it finds it, not when it ends.
+func TestSearchStreamsMatches(t *testing.T) {
+	s := slowSearch{newFakeLog(10, true), make(chan struct{})}
+	srv := newLogServer(t, s)
+	resp := get(t, srv, "/api/jobs/1/log/search?q=line")
+	defer resp.Body.Close()
+	dec := json.NewDecoder(resp.Body)
+	var rec gaffer.Record
+	if err := dec.Decode(&rec); err != nil || rec.Seq != 1 {
+		t.Fatalf("first match: %+v %v", rec, err)
+	}
+	close(s.seen)
+	var tr gaffer.SearchResult
+	if err := dec.Decode(&tr); err != nil || tr != (gaffer.SearchResult{Done: true, ScannedTo: 10, Matches: 1}) {
+		t.Fatalf("trailer: %+v %v", tr, err)
+	}
+}
