@@ -7,6 +7,7 @@ import (
 	"hash/crc32"
 	"io"
 	"math"
+	"sync"
 	"time"
 
 	"github.com/gaffer-dev/gaffer"
@@ -16,14 +17,11 @@ import (
 // continued from ScannedTo.
 var SearchTimeout = 10 * time.Second
 
-// searchChunk is the size of the reads of a search.
-const searchChunk = 4 << 20
-
 // Search calls emit with each record after q.After whose data matches q
 // (gaffer.SearchQuery.Compile decides), in seq order, as it scans. It stops
 // after q.Limit matches, or after SearchTimeout, with Done false.
 //
-// It reads the data file in chunks of searchChunk bytes, checks each
+// It reads the data file in chunks of chunkSize bytes, checks each
 // frame's CRC, and looks for a literal that every match contains (see
 // matcher) in the whole chunk at once: only the frames where it occurs are
 // decoded and matched. A filter that selects few records (by the stream
@@ -163,45 +161,135 @@ func (s *search) records(c *cursor) error {
 	}
 }
 
-// chunks searches the data file from off, a chunk at a time.
+// chunks searches the data file from off, a chunk at a time. A goroutine
+// reads the next chunk while this one is searched.
 func (s *search) chunks(off int64) error {
-	buf := make([]byte, searchChunk)
-	n := 0 // bytes of buf read, from off
-	eof := false
+	rd := newReadAhead(s.lf, off)
+	defer rd.stop()
+	var (
+		carry []byte // the start of a frame that the last chunk cut
+		prev  *chunkBuf
+		big   []byte // for a carry longer than chunkHeadroom
+	)
+	defer func() {
+		if prev != nil {
+			chunkPool.Put(prev)
+		}
+	}()
 	for {
 		if err := s.check(); err != nil {
 			return err
 		}
-		for n < len(buf) && !eof {
-			k, err := s.lf.log.ReadAt(buf[n:], off+int64(n))
-			n += k
-			if err == io.EOF || k == 0 && err == nil {
-				eof = true
-			} else if err != nil {
-				return err
-			}
+		c, ok := <-rd.full
+		if !ok {
+			return nil
+		} else if c.err != nil {
+			return c.err
 		}
-		p, err := s.frames(buf[:n])
+		// The chunk after what the last one left: in place if it fits.
+		var work []byte
+		if len(carry) <= chunkHeadroom {
+			at := chunkHeadroom - len(carry)
+			copy(c.b[at:], carry)
+			work = c.b[at : chunkHeadroom+c.n]
+		} else {
+			big = append(append(big[:0], carry...), c.b[chunkHeadroom:chunkHeadroom+c.n]...)
+			work = big
+		}
+		if prev != nil {
+			rd.free <- prev
+		}
+		prev = c
+		p, err := s.frames(work)
 		if err != nil {
 			return err
+		} else if p < 0 || c.eof {
+			return nil // the end of the valid frames, or of the file for now
 		}
-		if p < 0 {
-			return nil // the end of the valid frames
-		}
-		if p == 0 {
-			if eof {
-				return nil // a frame cut short: the end, for now
+		carry = work[p:] // in big, it moves to big's start: append copies as memmove does
+	}
+}
+
+// Chunks of a search: chunkSize bytes read after chunkHeadroom bytes where
+// the end of the previous chunk (a frame it cut) is copied.
+const (
+	chunkSize     = 2 << 20
+	chunkHeadroom = 256 << 10
+)
+
+type chunkBuf struct {
+	b   []byte
+	n   int
+	eof bool
+	err error
+}
+
+var chunkPool = sync.Pool{New: func() any { return &chunkBuf{b: make([]byte, chunkHeadroom+chunkSize)} }}
+
+// readAhead reads a data file from an offset, chunk after chunk, in a
+// goroutine, into two buffers that go back and forth.
+type readAhead struct {
+	full chan *chunkBuf
+	free chan *chunkBuf
+	done chan struct{}
+	wg   sync.WaitGroup
+}
+
+func newReadAhead(lf *logFile, off int64) *readAhead {
+	rd := &readAhead{full: make(chan *chunkBuf, 1), free: make(chan *chunkBuf, 2), done: make(chan struct{})}
+	rd.free <- chunkPool.Get().(*chunkBuf)
+	rd.free <- chunkPool.Get().(*chunkBuf)
+	rd.wg.Add(1)
+	go func() {
+		defer rd.wg.Done()
+		defer close(rd.full)
+		for {
+			var c *chunkBuf
+			select {
+			case c = <-rd.free:
+			case <-rd.done:
+				return
 			}
-			// A frame larger than the buffer.
-			l := int(binary.LittleEndian.Uint32(buf))
-			buf = append(buf, make([]byte, frameHeader+l-len(buf))...)
-			continue
+			c.n, c.eof, c.err = 0, false, nil
+			for c.n < chunkSize {
+				k, err := lf.log.ReadAt(c.b[chunkHeadroom+c.n:], off)
+				c.n += k
+				off += int64(k)
+				if err == io.EOF || k == 0 && err == nil {
+					c.eof = true
+					break
+				} else if err != nil {
+					c.err = err
+					break
+				}
+			}
+			select {
+			case rd.full <- c:
+			case <-rd.done:
+				chunkPool.Put(c)
+				return
+			}
+			if c.eof || c.err != nil {
+				return
+			}
 		}
-		copy(buf, buf[p:n])
-		off += int64(p)
-		n -= p
-		if eof && n == 0 {
-			return nil
+	}()
+	return rd
+}
+
+// stop ends the reading and returns the buffers.
+func (rd *readAhead) stop() {
+	close(rd.done)
+	rd.wg.Wait()
+	for c := range rd.full {
+		chunkPool.Put(c)
+	}
+	for {
+		select {
+		case c := <-rd.free:
+			chunkPool.Put(c)
+		default:
+			return
 		}
 	}
 }

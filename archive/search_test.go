@@ -132,3 +132,29 @@ func FuzzSearch(f *testing.F) {
 		}
 	})
 }
+
+// TestSearchBigRecords searches records larger than a search's chunk
+// buffers, between small ones, with matches at their ends.
+func TestSearchBigRecords(t *testing.T) {
+	var all []gaffer.Record
+	for i, size := range []int{10, 300 << 10, 20, 3 << 20, 5, 1 << 20, 2<<20 - 7, 100, 5 << 20, 1} {
+		data := bytes.Repeat([]byte("x"), size)
+		copy(data[size-1:], "N")
+		copy(data, "n")
+		all = append(all, gaffer.Record{Seq: int64(i + 1), TS: t0, Host: "h", Stream: gaffer.Stdout, Data: data, NL: true})
+	}
+	a, _ := newArchive(t)
+	writeLog(t, a, 1, all, true)
+	for _, q := range []gaffer.SearchQuery{{Pattern: "xN"}, {Pattern: "nx", Case: true}, {Pattern: "x{3}N$", Regex: true}, {Pattern: "xn"}} {
+		var got []gaffer.Record
+		if _, err := a.Search(ctx, 1, q, func(r *gaffer.Record) error {
+			got = append(got, *r)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if want, _ := modelSearch(all, q); !slices.EqualFunc(got, want, sameRecord) {
+			t.Fatalf("Search(%q) = %s, want %s", q.Pattern, seqs(got), seqs(want))
+		}
+	}
+}
