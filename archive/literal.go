@@ -26,6 +26,9 @@ type matcher struct {
 	anchor         int
 	lo, up         byte
 	nextLo, nextUp int // positions of lo and up found ahead (see index)
+	// byAnchor: look for the anchor, then compare (tune decides it for
+	// a case-sensitive literal; bytes.Index otherwise).
+	byAnchor bool
 }
 
 // newMatcher plans the search of q, compiled to re.
@@ -110,10 +113,8 @@ func (m *matcher) setLit(runes []rune, fold bool) {
 
 func (m *matcher) setLitBytes(lit []byte, fold bool) {
 	m.lit, m.fold = lit, fold
-	if !fold {
-		return
-	}
-	// The anchor: the byte of lit least common in text.
+	// The anchor: the byte of lit least common in text, until tune
+	// counts them in the log.
 	const common = " eEtTaAoOiInNsSrRhHlLdDcCuUmMfFpPgGwWyYbBvVkK0123456789:.-=/_,"
 	rank := func(c byte) int {
 		if i := bytes.IndexByte([]byte(common), c); i >= 0 {
@@ -121,16 +122,49 @@ func (m *matcher) setLitBytes(lit []byte, fold bool) {
 		}
 		return len(common)
 	}
-	m.anchor = 0
+	anchor := 0
 	for i := range lit {
-		if rank(lit[i]) > rank(lit[m.anchor]) {
-			m.anchor = i
+		if rank(lit[i]) > rank(lit[anchor]) {
+			anchor = i
 		}
 	}
-	m.lo, m.up = lit[m.anchor], lit[m.anchor]
-	if 'a' <= m.lo && m.lo <= 'z' {
+	m.setAnchor(anchor)
+}
+
+func (m *matcher) setAnchor(i int) {
+	m.anchor = i
+	m.lo, m.up = m.lit[i], m.lit[i]
+	if m.fold && 'a' <= m.lo && m.lo <= 'z' {
 		m.up = m.lo - ('a' - 'A')
 	}
+}
+
+// tune picks as anchor the byte of lit least frequent in sample, a part
+// of the log. Without case it is always used; with case, only if rare
+// enough to beat bytes.Index.
+func (m *matcher) tune(sample []byte) {
+	if m.lit == nil {
+		return
+	}
+	var h [256]int
+	for _, c := range sample {
+		h[c]++
+	}
+	freq := func(i int) int {
+		c := m.lit[i]
+		if m.fold && 'a' <= c && c <= 'z' {
+			return h[c] + h[c-('a'-'A')]
+		}
+		return h[c]
+	}
+	best := 0
+	for i := range m.lit {
+		if freq(i) < freq(best) {
+			best = i
+		}
+	}
+	m.setAnchor(best)
+	m.byAnchor = m.fold || freq(best)*64 < len(sample)
 }
 
 // newText tells index that the text it searches changed.
@@ -140,7 +174,7 @@ func (m *matcher) newText() { m.nextLo, m.nextUp = -2, -2 }
 // after from, -1 if none. Calls with growing from on the same s (until
 // newText) reuse what was found.
 func (m *matcher) index(s []byte, from int) int {
-	if !m.fold {
+	if !m.fold && !m.byAnchor {
 		if i := bytes.Index(s[from:], m.lit); i >= 0 {
 			return from + i
 		}
@@ -162,7 +196,8 @@ func (m *matcher) index(s []byte, from int) int {
 		if c < 0 || c > len(s)-(n-m.anchor) {
 			return -1
 		}
-		if start := c - m.anchor; equalFoldASCII(s[start:start+n], m.lit) {
+		if start := c - m.anchor; m.fold && equalFoldASCII(s[start:start+n], m.lit) ||
+			!m.fold && bytes.Equal(s[start:start+n], m.lit) {
 			return start
 		}
 		p = c + 1

@@ -198,6 +198,8 @@ func (s *search) chunks(off int64) error {
 		}
 		if prev != nil {
 			rd.free <- prev
+		} else {
+			s.m.tune(work[:min(len(work), 256<<10)])
 		}
 		prev = c
 		p, err := s.frames(work)
