@@ -255,7 +255,7 @@ func randomLog(rnd *rand.Rand, n int, sparse bool) []gaffer.Record {
 // log, on many random logs: complete, partial, torn, without stream index.
 func TestQueriesModel(t *testing.T) {
 	rnd := rand.New(rand.NewPCG(8, 8))
-	for i := range 60 {
+	for i := range 40 {
 		n := []int{0, 1, 5, 300, 3000, 12_000}[rnd.IntN(6)]
 		all := randomLog(rnd, n, rnd.IntN(5) == 0)
 		complete := rnd.IntN(2) == 0
