@@ -4,11 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"io"
 	"os"
 	"os/signal"
-	"regexp"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -71,161 +69,6 @@ func askOnInterrupt(ctx context.Context, c *client, id int64, stderr io.Writer, 
 	return func() { close(done) }
 }
 
-// printer writes records as "host | text", stdout records to out and the
-// others to errOut, continuing lines that arrived in parts. On a terminal it
-// colours host prefixes, keeps the output's own colours and shows a progress
-// line; elsewhere it strips escape sequences.
-type printer struct {
-	out, errOut io.Writer
-	color       bool // out is a terminal
-	progress    bool // errOut is a terminal: keep a progress line at the bottom
-	width       int  // host column width
-	status      string
-	shown       bool   // the progress line is on screen
-	open        string // host+stream of a line still waiting for its "\n"
-	openW       io.Writer
-}
-
-func newPrinter(out, errOut io.Writer) *printer {
-	return &printer{out: out, errOut: errOut, color: isTerminal(out), progress: isTerminal(errOut)}
-}
-
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
-}
-
-var (
-	// sgr is a colour/style sequence, kept on a terminal.
-	sgr = regexp.MustCompile(`^\x1b\[[0-9;:]*m`)
-	// escapes are every other terminal control sequence (cursor movement,
-	// OSC titles and clipboard, …): never passed on.
-	escapes = regexp.MustCompile(`\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]|[\x00-\x08\x0b\x0c\x0e-\x1a\x1c-\x1f\x7f]`)
-)
-
-// clean keeps colours on a terminal and drops every other control sequence.
-func (p *printer) clean(s string) string {
-	if !strings.ContainsAny(s, "\x1b\x00\x07\x08\x7f") && !hasControl(s) {
-		return s
-	}
-	return escapes.ReplaceAllStringFunc(s, func(m string) string {
-		if p.color && sgr.MatchString(m) {
-			return m
-		}
-		return ""
-	})
-}
-
-func hasControl(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 && c != '\t' && c != '\r' && c != '\n' {
-			return true
-		}
-	}
-	return false
-}
-
-var hostColors = []string{"36", "33", "35", "32", "34", "96", "93", "95", "92", "94"}
-
-func (p *printer) prefix(r gaffer.Record) string {
-	sep := " | "
-	if r.Stream == gaffer.System {
-		sep = " * "
-	} else if r.Stream == gaffer.Stderr {
-		sep = " ! "
-	}
-	name := r.Host
-	if pad := p.width - len(name); pad > 0 {
-		name += strings.Repeat(" ", pad)
-	}
-	if !p.color {
-		return name + sep
-	}
-	h := fnv.New32a()
-	h.Write([]byte(r.Host))
-	return "\x1b[" + hostColors[h.Sum32()%uint32(len(hostColors))] + "m" + name + "\x1b[0m" + sep
-}
-
-func (p *printer) clearProgress() {
-	if p.shown {
-		io.WriteString(p.errOut, "\r\x1b[K")
-		p.shown = false
-	}
-}
-
-func (p *printer) drawProgress() {
-	if p.progress && p.status != "" && p.open == "" {
-		io.WriteString(p.errOut, "\r\x1b[K"+p.status)
-		p.shown = true
-	}
-}
-
-func (p *printer) record(r gaffer.Record) {
-	p.clearProgress()
-	w := p.out
-	if r.Stream != gaffer.Stdout {
-		w = p.errOut
-	}
-	key := r.Host + "\x00" + string(r.Stream)
-	if p.open != "" && p.open != key {
-		fmt.Fprintln(p.openW)
-		p.open = ""
-	}
-	if p.open == "" {
-		io.WriteString(w, p.prefix(r))
-	}
-	io.WriteString(w, p.clean(r.Text()))
-	if r.NL {
-		io.WriteString(w, "\n")
-		p.open = ""
-	} else {
-		p.open, p.openW = key, w
-	}
-	p.drawProgress()
-}
-
-// notice writes a message of the server's, such as a notice of records
-// it lost, between the log's lines.
-func (p *printer) notice(msg string) {
-	p.clearProgress()
-	if p.open != "" {
-		fmt.Fprintln(p.openW)
-		p.open = ""
-	}
-	fmt.Fprintf(p.errOut, "gaffer: %s\n", p.clean(msg))
-	p.drawProgress()
-}
-
-// job updates the progress line from a job's status.
-func (p *printer) job(j *gaffer.Job) {
-	done, failed := 0, 0
-	for _, r := range j.Runs {
-		if len(r.Host) > p.width {
-			p.width = len(r.Host)
-		}
-		if r.Status.Done() {
-			done++
-			if r.Status != gaffer.StatusSucceeded {
-				failed++
-			}
-		}
-	}
-	p.status = fmt.Sprintf("%d/%d done", done, len(j.Runs))
-	if failed > 0 {
-		p.status += fmt.Sprintf(", %d failed", failed)
-	}
-	p.clearProgress()
-	p.drawProgress()
-}
-
-func (p *printer) finish() {
-	p.clearProgress()
-	if p.open != "" {
-		fmt.Fprintln(p.openW)
-		p.open = ""
-	}
-}
-
 func runJob(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("run", stderr)
 	c := addClientFlags(fs)
@@ -268,7 +111,14 @@ func runJob(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	stopAsk := askOnInterrupt(fctx, c, job.ID, stderr, detach)
 	defer stopAsk()
 	var last *gaffer.Job
-	status, err := c.follow(fctx, job.ID, 0, p.record, func(j *gaffer.Job) { last = j; p.job(j) }, p.notice)
+	status, err := c.follow(fctx, job.ID, 0, nil, followHandler{
+		logHandler: logHandler{
+			record: func(r *logRecord, _ []byte) error { p.record(r); return nil },
+			gap:    func(g gapNotice, _ []byte) error { p.notice(g.Message); return nil },
+		},
+		status: func(j *gaffer.Job) { last = j; p.job(j) },
+		idle:   func() { p.flush() },
+	})
 	p.finish()
 	if err != nil {
 		if fctx.Err() != nil {
@@ -325,46 +175,6 @@ func parseJobID(s string) (int64, error) {
 		return 0, fmt.Errorf("%q is not a job id (a positive whole number)", s)
 	}
 	return id, nil
-}
-
-func logs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("logs", stderr)
-	c := addClientFlags(fs)
-	followFlag := fs.Bool("f", false, "follow the log live until the job ends")
-	after := fs.Int64("after", 0, "start after this sequence number")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if fs.NArg() != 1 {
-		return errors.New("usage: gaffer logs [-f] [--after SEQ] JOB")
-	}
-	id, err := parseJobID(fs.Arg(0))
-	if err != nil {
-		return err
-	}
-	if err := c.check(); err != nil {
-		return err
-	}
-	p := newPrinter(stdout, stderr)
-	defer p.finish()
-	if *followFlag {
-		_, err := c.follow(ctx, id, *after, p.record, nil, p.notice)
-		return err
-	}
-	req, err := c.newRequest(ctx, "GET", fmt.Sprintf("/api/jobs/%d/log?after=%d", id, *after), nil)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Accept", "application/x-ndjson")
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return fmt.Errorf("cannot reach the gaffer server at %s: %w", c.server, unwrapURLError(err))
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != 200 {
-		return responseError(resp)
-	}
-	return decodeNDJSON(resp.Body, p.record, p.notice)
 }
 
 func jobs(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -1,9 +1,9 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -26,15 +26,7 @@ func gafferCLI(t *testing.T, ts *testServer, args ...string) (string, string, in
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	err := run(ctx, all, &out, &errOut)
-	code := 0
-	var ee exitError
-	switch {
-	case errors.As(err, &ee):
-		code = ee.code
-	case err != nil:
-		errOut.WriteString(err.Error())
-		code = 1
-	}
+	code := exitCode(err, &errOut)
 	return out.String(), errOut.String(), code
 }
 
@@ -183,24 +175,6 @@ func (b *safeBuffer) String() string {
 	return b.buf.String()
 }
 
-// Escape sequences in output never reach a non-terminal; on a terminal only
-// colours do (no cursor moves, titles or clipboard writes).
-func TestPrinterCleansEscapes(t *testing.T) {
-	in := "\x1b[31mred\x1b[0m \x1b]0;title\x07\x1b]52;c;Zm9v\x1b\\\x1b[2J\x1b[Hdone\x07\x08"
-	for _, tc := range []struct {
-		color bool
-		want  string
-	}{
-		{false, "red done"},
-		{true, "\x1b[31mred\x1b[0m done"},
-	} {
-		p := &printer{color: tc.color}
-		if got := p.clean(in); got != tc.want {
-			t.Errorf("color=%v: got %q, want %q", tc.color, got, tc.want)
-		}
-	}
-}
-
 // Server and token come from flags, then the environment, then the config file.
 func TestClientConfigFile(t *testing.T) {
 	dir := t.TempDir()
@@ -225,11 +199,11 @@ func TestClientConfigFile(t *testing.T) {
 
 // On a terminal the progress line stays at the bottom and is cleared before
 // each line of output.
-func TestPrinterProgress(t *testing.T) {
+func TestCLIPrinterProgress(t *testing.T) {
 	var out, errOut bytes.Buffer
-	p := &printer{out: &out, errOut: &errOut, progress: true}
+	p := &printer{out: bufio.NewWriter(&out), errOut: bufio.NewWriter(&errOut), progress: true}
 	p.job(&gaffer.Job{Runs: []*gaffer.Run{{Host: "web-1", Status: gaffer.StatusSucceeded}, {Host: "web-22", Status: gaffer.StatusRunning}}})
-	p.record(gaffer.Record{Host: "web-1", Stream: gaffer.Stdout, Data: []byte("hi"), NL: true})
+	p.printRecord(gaffer.Record{Host: "web-1", Stream: gaffer.Stdout, Data: []byte("hi"), NL: true})
 	p.job(&gaffer.Job{Runs: []*gaffer.Run{{Host: "web-1", Status: gaffer.StatusSucceeded}, {Host: "web-22", Status: gaffer.StatusFailed}}})
 	p.finish()
 	if out.String() != "web-1  | hi\n" {

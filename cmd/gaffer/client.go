@@ -160,14 +160,23 @@ func responseError(resp *http.Response) error {
 	return fmt.Errorf("the server answered %s", resp.Status)
 }
 
+// followHandler receives a followed log: records and gaps as logHandler
+// (a gap's line in its NDJSON form), status changes, and idle before the
+// client waits for the network (to flush what it printed).
+type followHandler struct {
+	logHandler
+	status func(*gaffer.Job)
+	idle   func()
+}
+
 // follow streams a job's log from seq after+1 until its end event,
 // reconnecting with Last-Event-ID after a dropped connection so nothing is
-// lost or repeated. Records the server lost go to onGap (if not nil) as a
-// message. It returns the job's final status.
-func (c *client) follow(ctx context.Context, id int64, after int64, onRecord func(gaffer.Record), onStatus func(*gaffer.Job), onGap func(string)) (gaffer.Status, error) {
+// lost or repeated. query holds filters (host, stream). It returns the
+// job's final status.
+func (c *client) follow(ctx context.Context, id int64, after int64, query url.Values, h followHandler) (gaffer.Status, error) {
 	failures := 0
 	for {
-		status, last, err := c.followOnce(ctx, id, after, onRecord, onStatus, onGap)
+		status, last, err := c.followOnce(ctx, id, after, query, h)
 		if status != "" {
 			return status, nil
 		}
@@ -197,8 +206,26 @@ type fatalError struct{ err error }
 
 func (e *fatalError) Error() string { return e.err.Error() }
 
-func (c *client) followOnce(ctx context.Context, id int64, after int64, onRecord func(gaffer.Record), onStatus func(*gaffer.Job), onGap func(string)) (gaffer.Status, int64, error) {
-	req, err := c.newRequest(ctx, "GET", fmt.Sprintf("/api/jobs/%d/log", id), nil)
+// idleReader calls idle before each read: whatever was decoded from the
+// previous ones has been handled by then.
+type idleReader struct {
+	r    io.Reader
+	idle func()
+}
+
+func (r idleReader) Read(b []byte) (int, error) {
+	if r.idle != nil {
+		r.idle()
+	}
+	return r.r.Read(b)
+}
+
+func (c *client) followOnce(ctx context.Context, id int64, after int64, query url.Values, h followHandler) (gaffer.Status, int64, error) {
+	path := fmt.Sprintf("/api/jobs/%d/log", id)
+	if len(query) > 0 {
+		path += "?" + query.Encode()
+	}
+	req, err := c.newRequest(ctx, "GET", path, nil)
 	if err != nil {
 		return "", after, &fatalError{err}
 	}
@@ -219,26 +246,31 @@ func (c *client) followOnce(ctx context.Context, id int64, after int64, onRecord
 		return "", after, err
 	}
 	var status gaffer.Status
-	err = sse.Read(resp.Body, func(ev sse.Event) bool {
+	var d recordDecoder
+	var herr error
+	err = sse.Read(idleReader{resp.Body, h.idle}, func(ev sse.Event) bool {
 		switch ev.Type {
 		case "line":
-			var rec gaffer.Record
-			if err := json.Unmarshal(ev.Data, &rec); err == nil {
-				onRecord(rec)
-				after = rec.Seq
+			rec, err := d.decodeRecord(ev.Data)
+			if err != nil || rec.Seq <= after {
+				return true
+			}
+			after = rec.Seq
+			if h.record != nil {
+				herr = h.record(rec, ev.Data)
 			}
 		case "gap":
 			var g gapNotice
 			if err := json.Unmarshal(ev.Data, &g); err == nil && g.To > after {
-				if onGap != nil {
-					onGap(g.Message)
-				}
 				after = g.To
+				if h.gap != nil {
+					herr = h.gap(g, g.ndjson())
+				}
 			}
 		case "status":
 			var job gaffer.Job
-			if onStatus != nil && json.Unmarshal(ev.Data, &job) == nil {
-				onStatus(&job)
+			if h.status != nil && json.Unmarshal(ev.Data, &job) == nil {
+				h.status(&job)
 			}
 		case "end":
 			var end struct {
@@ -248,8 +280,11 @@ func (c *client) followOnce(ctx context.Context, id int64, after int64, onRecord
 			status = end.Status
 			return false
 		}
-		return true
+		return herr == nil
 	})
+	if herr != nil {
+		return "", after, &fatalError{herr}
+	}
 	if status != "" {
 		return status, after, nil
 	}
@@ -266,34 +301,8 @@ type gapNotice struct {
 	Message  string
 }
 
-// decodeNDJSON reads an NDJSON log: records go to fn, notices of lost
-// records to onGap (if not nil).
-func decodeNDJSON(r io.Reader, fn func(gaffer.Record), onGap func(string)) error {
-	dec := json.NewDecoder(r)
-	for {
-		var line json.RawMessage
-		if err := dec.Decode(&line); err == io.EOF {
-			return nil
-		} else if err != nil {
-			return fmt.Errorf("read log: %w", err)
-		}
-		if bytes.HasPrefix(line, []byte(`{"gap":`)) {
-			var g struct {
-				Gap     gapNotice
-				Message string
-			}
-			if err := json.Unmarshal(line, &g); err != nil {
-				return fmt.Errorf("read log: %w", err)
-			}
-			if onGap != nil {
-				onGap(g.Message)
-			}
-			continue
-		}
-		var rec gaffer.Record
-		if err := json.Unmarshal(line, &rec); err != nil {
-			return fmt.Errorf("read log: %w", err)
-		}
-		fn(rec)
-	}
+// ndjson is the notice as an NDJSON log line holds it.
+func (g gapNotice) ndjson() []byte {
+	b, _ := json.Marshal(map[string]any{"gap": map[string]int64{"from": g.From, "to": g.To}, "message": g.Message})
+	return b
 }

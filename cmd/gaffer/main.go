@@ -19,10 +19,12 @@ Usage:
   gaffer serve [flags]                      run the server
   gaffer run [-H host,host] [-l k=v] [--timeout 10m] [--pty] -- COMMAND...
                                             start a job and follow it
-  gaffer logs [-f] [--after SEQ] JOB        print a job's log (-f: follow it)
+  gaffer logs [-f] [--tail N] [--since 10m] [--grep P] JOB
+                                            print a job's log (-f: follow it)
   gaffer jobs [--status S] [--host H]       list recent jobs
   gaffer cancel JOB                         cancel a running job
   gaffer hosts                              list the inventory
+  gaffer completion bash|zsh|fish           print a shell completion script
 
 Client commands find the server with --server / GAFFER_SERVER (default
 http://127.0.0.1:8080) and the token with --token / GAFFER_TOKEN.
@@ -35,20 +37,48 @@ type exitError struct{ code int }
 
 func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
 
+// usageError is a mistake on the command line (a bad flag value, flags that
+// do not go together): main prints it and exits with 2.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
+
+// flagError is an error of the flag package, which has already printed it
+// with the command's usage: main exits with 2 without printing it again.
+type flagError struct{ err error }
+
+func (e flagError) Error() string { return e.err.Error() }
+func (e flagError) Unwrap() error { return e.err }
+
+// exitCode prints err if it needs printing and returns the process's exit
+// code for it.
+func exitCode(err error, stderr io.Writer) int {
+	var ee exitError
+	var fe flagError
+	var ue usageError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ee):
+		return ee.code
+	case errors.Is(err, flag.ErrHelp), errors.As(err, &fe):
+		return 2
+	case errors.As(err, &ue):
+		fmt.Fprintln(stderr, "gaffer:", err)
+		return 2
+	}
+	fmt.Fprintln(stderr, "gaffer:", err)
+	return 1
+}
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	var ee exitError
-	switch {
-	case err == nil:
-	case errors.As(err, &ee):
-		os.Exit(ee.code)
-	case errors.Is(err, flag.ErrHelp):
-		os.Exit(2)
-	default:
-		fmt.Fprintln(os.Stderr, "gaffer:", err)
-		os.Exit(1)
+	if code := exitCode(err, os.Stderr); code != 0 {
+		os.Exit(code)
 	}
 }
 
@@ -71,6 +101,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cancel(ctx, args, stdout, stderr)
 	case "hosts":
 		return hosts(ctx, args, stdout, stderr)
+	case "completion":
+		return completion(args, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -91,7 +123,10 @@ func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 // from the environment.
 func parseFlags(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
-		return err
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return flagError{err}
 	}
 	return envDefaults(fs)
 }
@@ -109,7 +144,7 @@ func envDefaults(fs *flag.FlagSet) error {
 		env := "GAFFER_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
 		if v, ok := os.LookupEnv(env); ok {
 			if e := f.Value.Set(v); e != nil {
-				err = fmt.Errorf("%s=%q: %v", env, v, e)
+				err = usagef("%s=%q: %v", env, v, e)
 			}
 		}
 	})
