@@ -121,9 +121,9 @@ func logsFlags(stderr io.Writer) (*flag.FlagSet, *client, func(now time.Time) (*
 			return nil, usagef("--timestamps goes with -o text (-o %s has the times in it or none)", o.output)
 		}
 		if o.output == "raw" {
-			for _, f := range []string{"f", "tail", "since", "after", "grep"} {
+			for _, f := range []string{"f", "grep"} {
 				if given[f] {
-					return nil, usagef("-o raw prints the exact bytes of a whole stream: it does not go with %s (use -o text or -o json)", flagName(f))
+					return nil, usagef("-o raw prints the exact bytes of one stream as it is now: it does not go with %s (use -o text or -o json)", flagName(f))
 				}
 			}
 		}
@@ -214,13 +214,7 @@ func logs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if !o.follow {
 		return out.finish()
 	}
-	q := url.Values{}
-	if o.filter.Host != "" {
-		q.Set("host", o.filter.Host)
-	}
-	if o.filter.Stream != "" {
-		q.Set("stream", string(o.filter.Stream))
-	}
+	q := filterQuery(o.filter)
 	status, err := c.follow(ctx, o.id, last, q, followHandler{
 		logHandler: logHandler{record: out.followed, gap: out.gap},
 		idle:       out.flush,
@@ -272,7 +266,10 @@ func (c *client) rawLog(ctx context.Context, job *gaffer.Job, o *logsOptions, st
 	if stream == "" {
 		stream = gaffer.Stdout
 	}
-	q := url.Values{"format": {"raw"}, "host": {host}, "stream": {string(stream)}}
+	q := logRangeQuery(o)
+	q.Set("format", "raw")
+	q.Set("host", host)
+	q.Set("stream", string(stream))
 	body, err := c.get(ctx, fmt.Sprintf("/api/jobs/%d/log?%s", job.ID, q.Encode()), "")
 	if err != nil {
 		return err
@@ -312,22 +309,7 @@ func (c *client) catchUp(ctx context.Context, o *logsOptions, out *logOutput) (i
 	if o.grep.Pattern != "" {
 		return c.searchAll(ctx, o, out)
 	}
-	q := url.Values{}
-	if o.after > 0 {
-		q.Set("after", strconv.FormatInt(o.after, 10))
-	}
-	if o.tail > 0 {
-		q.Set("tail", strconv.Itoa(o.tail))
-	}
-	if o.since != "" {
-		q.Set("since", o.since)
-	}
-	if o.filter.Host != "" {
-		q.Set("host", o.filter.Host)
-	}
-	if o.filter.Stream != "" {
-		q.Set("stream", string(o.filter.Stream))
-	}
+	q := logRangeQuery(o)
 	path := fmt.Sprintf("/api/jobs/%d/log", o.id)
 	if len(q) > 0 {
 		path += "?" + q.Encode()
@@ -367,6 +349,32 @@ func (c *client) catchUp(ctx context.Context, o *logsOptions, out *logOutput) (i
 	return last, nil
 }
 
+// logRangeQuery is the query of a log read: where it starts, and the filters.
+func logRangeQuery(o *logsOptions) url.Values {
+	q := filterQuery(o.filter)
+	if o.after > 0 {
+		q.Set("after", strconv.FormatInt(o.after, 10))
+	}
+	if o.tail > 0 {
+		q.Set("tail", strconv.Itoa(o.tail))
+	}
+	if o.since != "" {
+		q.Set("since", o.since)
+	}
+	return q
+}
+
+func filterQuery(f gaffer.LogFilter) url.Values {
+	q := url.Values{}
+	if f.Host != "" {
+		q.Set("host", f.Host)
+	}
+	if f.Stream != "" {
+		q.Set("stream", string(f.Stream))
+	}
+	return q
+}
+
 // lastSeq is the seq of the log's last record so far.
 func (c *client) lastSeq(ctx context.Context, id int64) (int64, error) {
 	var s gaffer.LogSummary
@@ -400,8 +408,9 @@ func (c *client) seqSince(ctx context.Context, id int64, since string) (int64, e
 	return first - 1, nil
 }
 
-// searchPageLimit is the matches asked for in one search request.
-const searchPageLimit = 10000
+// searchPageLimit is the matches asked for in one search request (a
+// variable for tests).
+var searchPageLimit = 10000
 
 // searchAll prints every match of --grep, page after page, as the server
 // finds them, and returns the seq the search reached.
@@ -414,18 +423,15 @@ func (c *client) searchAll(ctx context.Context, o *logsOptions, out *logOutput) 
 		}
 	}
 	for {
-		q := url.Values{"q": {o.grep.Pattern}, "after": {strconv.FormatInt(after, 10)}, "limit": {strconv.Itoa(searchPageLimit)}}
+		q := filterQuery(o.filter)
+		q.Set("q", o.grep.Pattern)
+		q.Set("after", strconv.FormatInt(after, 10))
+		q.Set("limit", strconv.Itoa(searchPageLimit))
 		if o.grep.Regex {
 			q.Set("regex", "1")
 		}
 		if o.grep.Case {
 			q.Set("case", "1")
-		}
-		if o.filter.Host != "" {
-			q.Set("host", o.filter.Host)
-		}
-		if o.filter.Stream != "" {
-			q.Set("stream", string(o.filter.Stream))
 		}
 		body, err := c.get(ctx, fmt.Sprintf("/api/jobs/%d/log/search?%s", o.id, q.Encode()), "application/x-ndjson")
 		if err != nil {
@@ -522,5 +528,3 @@ func (out *logOutput) finish() error {
 	}
 	return out.p.finish()
 }
-
-
