@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -543,4 +545,79 @@ func TestSummaryTable(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestQueriesWhileWriting runs every query while a writer appends, in
+// one-record and larger writes: each answer is right for some prefix of
+// the log at least as long as what was written before the query began.
+func TestQueriesWhileWriting(t *testing.T) {
+	all := interleaved(30_000)
+	a, _ := newArchive(t)
+	w, err := a.Create(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var written atomic.Int64
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; i < len(all); {
+			k := min(len(all)-i, 1+i%300)
+			if err := w.Write(all[i : i+k]); err != nil {
+				t.Error(err)
+				return
+			}
+			i += k
+			written.Store(int64(i))
+		}
+		if err := w.Complete(); err != nil {
+			t.Error(err)
+		}
+	}()
+	filters := []gaffer.LogFilter{{Host: "db"}, {Host: "web-2"}, {Stream: gaffer.System}, {}}
+	var wg sync.WaitGroup
+	for g := range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				n := written.Load()
+				r := gaffer.LogRange{Filter: filters[(i+g)%len(filters)], Before: gaffer.TailSeq, Limit: 5}
+				if i%2 == 1 {
+					r = gaffer.LogRange{Filter: r.Filter, After: n / 2, Limit: 5}
+				}
+				got, _, err := a.ReadRange(ctx, 1, r)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if want, _ := modelRange(all[:n], false, r); r.Before == 0 && len(got) < len(want) {
+					t.Errorf("ReadRange(%+v) with %d written = %s, want at least %s", r, n, seqs(got), seqs(want))
+					return
+				}
+				for _, rec := range got {
+					if !sameRecord(rec, all[rec.Seq-1]) || !r.Filter.Match(&rec) {
+						t.Errorf("ReadRange(%+v) returned %+v", r, rec)
+						return
+					}
+				}
+				sum, err := a.Summary(ctx, 1)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if want := modelSummary(all[:sum.LastSeq], sum.Complete); sum.LastSeq < n || !sameSummary(sum, want) {
+					t.Errorf("Summary with %d written = %+v, want %+v", n, sum, want)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	<-done
 }

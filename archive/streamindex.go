@@ -64,6 +64,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"slices"
 	"sort"
 	"sync"
 )
@@ -356,7 +357,9 @@ func (a *Archive) streamIndex(jobID int64, lf *logFile) (sdxView, error) {
 	if err := si.refresh(f, lf.size); err != nil {
 		return sdxView{}, fmt.Errorf("read stream index of job %d: %w", jobID, err)
 	}
-	return sdxView{names: si.names, ents: si.ents, totals: si.totals, mark: si.mark, tmark: si.tmark}, nil
+	// Entries only append to their stream's slice, but the slices of
+	// streams and the totals change in place: the view gets copies.
+	return sdxView{names: si.names, ents: slices.Clone(si.ents), totals: slices.Clone(si.totals), mark: si.mark, tmark: si.tmark}, nil
 }
 
 // forget drops a job's cached stream index.
