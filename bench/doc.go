@@ -138,7 +138,9 @@
 //   - cli: a second job, `seq 1 5000000` on h1, printed to a file by
 //     `gaffer logs ID` (cli-text-s) and `gaffer logs -o json ID`
 //     (cli-json-s) against `curl` of the NDJSON (curl-s), process start to
-//     exit, best of 3, round-robin; *-x-curl the ratio (goal: 1.5 at most).
+//     exit, best of 3, each round in another order, every run starting
+//     with the last output removed and written back (sync); *-x-curl the
+//     ratio (goal: 1.5 at most).
 //     The NDJSON of curl and of -o json must have the same number of lines.
 //   - page: the job page in a headless Chromium (/usr/bin/chromium), opened
 //     afresh 3 times, medians. A script added to every document checks on
