@@ -2,7 +2,10 @@ package gaffer
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"regexp"
+	"regexp/syntax"
 	"strings"
 	"time"
 )
@@ -95,17 +98,23 @@ func (q *SearchQuery) Compile() (*regexp.Regexp, error) {
 	expr := q.Pattern
 	if !q.Regex {
 		expr = regexp.QuoteMeta(expr)
+	} else if _, err := syntax.Parse(expr, syntax.Perl); err != nil {
+		// Checked alone, so that the message quotes the pattern as the
+		// user wrote it (without the flags added below). regexp's words
+		// ("missing closing )") hold nothing of the server's.
+		msg := err.Error()
+		var serr *syntax.Error
+		if errors.As(err, &serr) {
+			msg = fmt.Sprintf("%s: `%s`", serr.Code, serr.Expr)
+		}
+		return nil, Errorf(EINVALID, "q is not a valid regular expression (RE2 syntax): %s", msg)
 	}
 	if !q.Case {
 		expr = "(?i)" + expr
 	}
 	re, err := regexp.Compile(expr)
 	if err != nil {
-		// regexp's message names the problem ("missing closing )") and
-		// holds nothing of the server's.
-		msg := err.Error()
-		msg = strings.TrimPrefix(msg, "error parsing regexp: ")
-		return nil, Errorf(EINVALID, "q is not a valid regular expression (RE2 syntax): %s", msg)
+		return nil, Errorf(EINVALID, "q is not a valid regular expression (RE2 syntax): %s", strings.TrimPrefix(err.Error(), "error parsing regexp: "))
 	}
 	return re, nil
 }
