@@ -161,7 +161,14 @@ func (a *Archive) window(lf *logFile, v *sdxView, filter gaffer.LogFilter, befor
 			continue
 		}
 		es := v.ents[id][:i+1]
-		bound := es[i].ord + 1 - int64(need)
+		// Records from entry i to before: at least the entry; all the
+		// stream's records after it when before is past the last mark and
+		// that mark holds the totals (a complete log's tail).
+		known := int64(1)
+		if i == len(v.ents[id])-1 && before > v.mark.seq && v.tmark == v.mark {
+			known = v.totals[id].records - es[i].ord
+		}
+		bound := es[i].ord + known - int64(need)
 		j := sort.Search(len(es), func(j int) bool { return es[j].ord > bound }) - 1
 		j = max(j, 0)
 		if es[j].seq > lo.seq {
