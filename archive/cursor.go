@@ -12,10 +12,12 @@ import (
 // For each selected stream it remembers the seq of its last record seen,
 // and the gap of its last entry before it. Once gap seqs went by without
 // a record, the stream's next record follows a longer gap, so it has an
-// entry: the stream sleeps until the first of its entries after here. When every selected
-// stream sleeps, the cursor jumps to the frame of the earliest wake-up. The
-// records the index does not describe yet (after its last mark: streams it
-// does not know, or whose next entry is not written) are always scanned.
+// entry: the stream sleeps until the first of its entries after here. It
+// sleeps at once when the entries' ordinals say that no record of it comes
+// before its next entry. When every selected stream sleeps, the cursor
+// jumps to the frame of the earliest wake-up. The records the index does
+// not describe yet (after its last mark: streams it does not know, or
+// whose next entry is not written) are always scanned.
 type cursor struct {
 	lf     *logFile
 	r      *frameReader

@@ -16,10 +16,14 @@ import (
 
 // ReadRange reads a range of the log (see gaffer.LogRange). A forward read
 // costs a seek (O(log n) index entries, at most IndexEvery-1 frames) plus
-// the records returned; with a filter, also up to a gap (see streamindex.go) of frames per
-// selected stream between jumps (see cursor). A backward read reads the
-// records before Before in windows that start at an index entry: one or
-// two windows of about Limit records, wherever they are in the log. For
+// the records returned; with a filter, also up to a gap (see
+// streamindex.go) of frames per selected stream between jumps (see
+// cursor). A backward read reads the records before Before in windows
+// that start at an index entry or a stream index entry, read forward with
+// the cursor: usually one window of about Limit selected records, a few
+// more (doubling) for a stream that comes in bursts; wherever they are in
+// the log. A log without stream index (written before it) is scanned for
+// a filtered read, from the seek or in doubling windows backward. For
 // either direction, end reports that the log is complete and that nothing
 // the filter selects follows the last record returned (for a backward
 // read: nothing at or after Before).
