@@ -25,7 +25,6 @@
   var filterEl = $("hostfilter"), tsEl = $("tsmode"), statusEl = $("jobstatus"), cancelEl = $("cancel");
   var searchEl = $("search"), searchCountEl = $("searchcount");
 
-  var ROW = parseFloat(getComputedStyle(logEl).getPropertyValue("--row")) || 20;
   var MAXPX = 8000000; // scroll height used at most (browsers stop near 16.7 M px)
   var CAP = 20000;     // records kept around the view
   var HALF = 400;      // records fetched on each side of a jump
@@ -34,6 +33,13 @@
   var MARGIN = 20;     // rows rendered above and below the screen
   var RECENT = 50000;  // newest live records kept to join a range to the live end
   var RESYNC = 20000;  // a hidden tab further behind than this re-reads the tail
+
+  // The first reads leave before anything else is set up: the tail (unless
+  // a permalink asks for another place) and the summary.
+  var permalink = /^#L\d/.test(location.hash);
+  var firstTail = permalink ? null : ndjson(base + "?tail=" + (HALF + LOOK)).then(records);
+  var firstSummary = getJSON(base + "/summary");
+  var ROW = parseFloat(getComputedStyle(logEl).getPropertyValue("--row")) || 20;
 
   // ---- model ---------------------------------------------------------------
 
@@ -57,6 +63,7 @@
   var jobStart = root.dataset.started ? Date.parse(root.dataset.started) : 0;
   var tsMode = "";
   var job = null;
+  var firstRowsAt = 0, jumpStart = 0, lastJump = 0; // for tests and the curious
   var stats = { live: 0, holes: 0, dups: 0, prev: 0, frames: 0 };
 
   function total() { return filter ? (hostCount[filter] || 0) : lastSeq; }
@@ -227,7 +234,7 @@
   function anchor(s, ord) {
     var g = loading = ++gen;
     var covered = lastSeq;
-    s = Math.max(1, Math.min(s, covered || 1));
+    s = Math.max(1, known ? Math.min(s, covered || 1) : s);
     Promise.all([
       readLog({ before: s, limit: HALF + LOOK }),
       readLog({ after: s - 1, limit: HALF }),
@@ -240,7 +247,7 @@
       var recs = (isStart ? back : back.slice(LOOK)).concat(fwd);
       var start = isStart ? 0 : Math.max(0, Math.round(ord) - (back.length - seed.length));
       setChain(recs, start, seed, isStart, false);
-      if (fwd.length < HALF) joinLive(covered);
+      if (fwd.length < HALF && known) joinLive(covered);
       if (isStart) fixStart();
       schedule();
     }, failed);
@@ -460,25 +467,31 @@
 
   // Counts and the resume point from the summary; far behind, start over
   // from it rather than replay what the server holds.
+  // reset: the counts and the resume point start again from the summary
+  // (at the start, or a page far behind); the chain, unless it holds the
+  // newest records already, no longer reaches the live end.
   function applySummary(sum, reset) {
     if (reset) {
       hostCount = {};
+      for (var i = 0; i < sum.streams.length; i++) {
+        var st = sum.streams[i];
+        hostCount[st.host] = (hostCount[st.host] || 0) + st.records;
+      }
+      // Records after the summary come again over the stream, to be counted.
+      atEnd = atEnd && lastChainSeq() >= sum.last_seq;
       lastSeq = sum.last_seq;
       received = sum.last_seq;
       stats.prev = 0;
       recent = [];
       recentFrom = sum.last_seq + 1;
-      atEnd = false;
     }
-    for (var i = 0; i < sum.streams.length; i++) {
-      var st = sum.streams[i];
-      if (reset) hostCount[st.host] = (hostCount[st.host] || 0) + st.records;
-    }
+    known = true;
     summary = sum;
     countsVer++;
     if (!jobStart && sum.first_ts) jobStart = Date.parse(sum.first_ts);
     downloads(sum.streams);
   }
+  var known = false; // the summary came: lastSeq and the counts are exact
   var summary = null;
 
   // ---- rendering -----------------------------------------------------------
@@ -566,6 +579,7 @@
     for (var j = 0; same && j < els.length; j++) same = logEl.children[j] === els[j];
     if (!same) logEl.replaceChildren.apply(logEl, els);
     rendered = next;
+    if (!firstRowsAt && chain.length && els.length) firstRowsAt = performance.now();
     logEl.style.transform = "translateY(" + ((r0 - top) * ROW) + "px)";
     markSelection();
 
@@ -577,8 +591,8 @@
     if (want || incoming.length) schedule();
   }
 
-  var NF = new Intl.NumberFormat("en-US");
-  function fmt(n) { return NF.format(n); }
+  var NF = null;
+  function fmt(n) { NF = NF || new Intl.NumberFormat("en-US"); return NF.format(n); }
 
   var hostIndex = {};
   Array.prototype.forEach.call(filterEl.options, function (o, i) { if (o.value) hostIndex[o.value] = i - 1; });
@@ -659,6 +673,7 @@
   // Bring seq s on screen, a third of the way down, once it is loaded.
   function jumpTo(s) {
     want = s;
+    jumpStart = performance.now();
     setFollowing(false);
     if (!bringWant()) {
       var ord = filter ? Math.round(s / Math.max(1, lastSeq) * total()) : s - 1;
@@ -669,12 +684,13 @@
   }
 
   function bringWant() {
-    if (!want || !chain.length) return false;
+    if (!want || !chain.length || !known) return false;
     var i = indexOfSeq(want);
     if (i >= chain.length || (chain[i].seq !== want && !(i > 0 && chain[i - 1].seq < want && chain[i].seq > want))) return false;
     var rows = viewH() / ROW;
     top = Math.max(0, Math.min(chainStart + i - Math.floor(rows / 3), maxTop()));
     want = 0;
+    if (jumpStart) { lastJump = performance.now() - jumpStart; jumpStart = 0; }
     setFollowing(top >= maxTop() - 0.5 && atEnd);
     setScroll(topToSt(top));
     return true;
@@ -1016,25 +1032,44 @@
       return { lastSeq: lastSeq, total: total(), top: top, following: following, filter: filter,
         chainFirst: chain.length ? chain[0].seq : 0, chainLast: lastChainSeq(), chainLen: chain.length,
         atStart: atStart, atEnd: atEnd, loading: !!loading, want: want, rows: logEl.children.length,
-        scaled: scaled(), ended: ended, settled: !scheduled && !loading && !want && !incoming.length, stream: es ? es.readyState : -1, holding: !!(lease && lease.holding()), hits: hitCount, hitsDone: hitDone };
+        scaled: scaled(), firstRowsAt: firstRowsAt, lastJump: lastJump, ended: ended, settled: !scheduled && !loading && !want && !incoming.length, stream: es ? es.readyState : -1, holding: !!(lease && lease.holding()), hits: hitCount, hitsDone: hitDone };
     },
     stats: function () { return stats; },
     chainSeqs: function () { return chain.map(function (r) { return r.seq; }); },
     jumpTo: function (s) { jumpTo(s); },
   };
 
-  // Open at the newest lines (or the permalink): summary first, so the
-  // counts are exact and the stream starts right after them.
+  // Open at the newest lines (or the permalink): the tail (or the range
+  // around the permalink) and the summary are read at once; the stream
+  // starts right after the summary, so that the counts stay exact.
   connEl.textContent = "connecting…";
-  getJSON(base + "/summary").then(function (sum) {
+  openHash();
+  if (firstTail) {
+    var g0 = loading = ++gen;
+    firstTail.then(function (recs) {
+      if (g0 !== loading) return;
+      loading = 0;
+      var isStart = recs.length < HALF + LOOK;
+      setChain(isStart ? recs : recs.slice(LOOK), 0, isStart ? [] : recs.slice(0, LOOK), isStart, true);
+      if (!known && chain.length) lastSeq = lastChainSeq();
+      if (known && lastChainSeq() < lastSeq) atEnd = false; // the summary is newer: read again
+      schedule();
+    }, function (err) { if (g0 === loading) loading = 0; console.warn(err); });
+  }
+  firstSummary.then(function (sum) {
     applySummary(sum, true);
   }, function (err) {
     // No summary: read the log from its start over the stream.
     console.warn(err);
-    atEnd = true;
-    atStart = true;
+    known = true;
+    gen++;
+    loading = 0;
+    chain = [];
+    chainStart = 0;
+    lastSeq = received = 0;
+    atEnd = atStart = true;
   }).then(function () {
-    if (!openHash()) schedule();
+    schedule();
     if (window.GafferLive) lease = GafferLive.attach({ start: start, stop: stop, poll: poll });
     else connect();
   });

@@ -1,0 +1,336 @@
+package main
+
+// The job page on logs far too long to hold in a tab: a finished job of ten
+// million lines, and a live job printing 50 000 lines a second. The server
+// is the gaffer binary built without the race detector (gafferBinary), so
+// that the figures are the page's, not the instrumentation's.
+
+import (
+	"context"
+	"fmt"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/input"
+	"github.com/chromedp/cdproto/performance"
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+
+	"github.com/gaffer-dev/gaffer"
+)
+
+// startFastServer runs `gaffer serve` from the non-race binary in a process
+// of its own; it is killed when the test ends.
+func startFastServer(t *testing.T, args ...string) *testServer {
+	t.Helper()
+	bin := gafferBinary(t)
+	all := append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir(),
+		"--admin-token", testToken, "--log-level", "warn", "--ssh-config", ""}, args...)
+	cmd := exec.Command(bin, all...)
+	var out safeBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("server output:\n%s", out.String())
+		}
+	})
+	ts := &testServer{}
+	for deadline := time.Now().Add(60 * time.Second); ts.URL == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		for _, line := range strings.Split(out.String(), "\n") {
+			if rest, ok := strings.CutPrefix(line, "gaffer: listening on "); ok {
+				ts.URL = strings.Fields(rest)[0]
+			}
+		}
+	}
+	if ts.URL == "" {
+		t.Fatalf("server did not start: %s", out.String())
+	}
+	return ts
+}
+
+// waitJobFor waits for a job to end, for longer than waitJob does.
+func (ts *testServer) waitJobFor(t *testing.T, id int64, d time.Duration) *gaffer.Job {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		job := ts.job(t, id)
+		if job.Status.Done() {
+			return job
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("job %d still %s after %s", id, job.Status, d)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// viewerState is gafferViewer.state(), the page's model as it reports it.
+type viewerState struct {
+	LastSeq     int64   `json:"lastSeq"`
+	Total       int64   `json:"total"`
+	Top         float64 `json:"top"`
+	Following   bool    `json:"following"`
+	ChainFirst  int64   `json:"chainFirst"`
+	ChainLast   int64   `json:"chainLast"`
+	ChainLen    int     `json:"chainLen"`
+	Rows        int     `json:"rows"`
+	Scaled      bool    `json:"scaled"`
+	FirstRowsAt float64 `json:"firstRowsAt"`
+	LastJump    float64 `json:"lastJump"`
+	Ended       bool    `json:"ended"`
+	Settled     bool    `json:"settled"`
+	Holding     bool    `json:"holding"`
+	Hits        int     `json:"hits"`
+	HitsDone    bool    `json:"hitsDone"`
+}
+
+func (tb *tab) state() viewerState {
+	tb.t.Helper()
+	return evalJS[viewerState](tb, `gafferViewer.state()`)
+}
+
+// shownRows is the seq and text of the rows of #log that are inside the
+// log view, top to bottom.
+type shownRow struct {
+	Seq  int64  `json:"seq"`
+	Text string `json:"text"`
+	HL   bool   `json:"hl"`
+	Cur  bool   `json:"cur"`
+}
+
+const shownRowsJS = `(function () {
+  var box = document.getElementById("scroller").getBoundingClientRect();
+  return Array.prototype.filter.call(document.querySelectorAll("#log .line[data-seq]"), function (el) {
+    var r = el.getBoundingClientRect();
+    return r.top >= box.top - 1 && r.bottom <= box.bottom + 1;
+  }).map(function (el) {
+    return {seq: Number(el.dataset.seq), text: el.querySelector(".text").textContent,
+      hl: el.classList.contains("hl"), cur: el.classList.contains("current")};
+  });
+})()`
+
+func (tb *tab) shownRows() []shownRow {
+	tb.t.Helper()
+	return evalJS[[]shownRow](tb, shownRowsJS)
+}
+
+// heapMB is the tab's JavaScript heap (total allocated) and the DOM nodes.
+func (tb *tab) heapMB() (heap float64, nodes float64) {
+	tb.t.Helper()
+	if _, err := chromedp.Call(tb.ctx, performance.Enable, performance.EnableParams{}); err != nil {
+		tb.t.Fatal(err)
+	}
+	res, err := chromedp.Call(tb.ctx, performance.GetMetrics, cdp.Empty{})
+	if err != nil {
+		tb.t.Fatal(err)
+	}
+	for _, m := range res.Metrics {
+		switch m.Name {
+		case "JSHeapTotalSize":
+			heap = m.Value / (1 << 20)
+		case "Nodes":
+			nodes = m.Value
+		}
+	}
+	return heap, nodes
+}
+
+// recordAt reads one record of the log from the API.
+func (ts *testServer) recordAt(t *testing.T, id, seq int64) gaffer.Record {
+	t.Helper()
+	recs := ts.ndjson(t, id, fmt.Sprintf("after=%d&limit=1", seq-1))
+	if len(recs) != 1 || recs[0].Seq != seq {
+		t.Fatalf("record %d: got %v", seq, recs)
+	}
+	return recs[0]
+}
+
+// A finished job of ten million lines: the page opens at its end at once,
+// reaches any line by permalink, by the scrollbar and by a search of the
+// whole log, and the tab stays small.
+func TestBrowserTenMillionLines(t *testing.T) {
+	const lines = 10_000_000
+	ts := startFastServer(t)
+	// printf builds the needle, so that the command line (quoted in the
+	// first system record) does not hold it.
+	job := ts.startJob(t, gaffer.JobRequest{Hosts: []string{"local"}, Command: fmt.Sprintf(`printf 'needle-%%s\n' first; seq 1 %d`, lines)})
+	begin := time.Now()
+	final := ts.waitJobFor(t, job.ID, 5*time.Minute)
+	if final.Status != gaffer.StatusSucceeded {
+		t.Fatalf("job %s", final.Status)
+	}
+	t.Logf("the job printed %d lines in %s", lines, time.Since(begin).Round(time.Millisecond))
+	last := ts.ndjson(t, job.ID, "tail=1")[0]
+
+	b := newBrowser(t)
+	b.login(ts)
+	v := b.newTab(t)
+	v.do(chromedp.EmulateViewport(1280, 900))
+
+	// Open at the end.
+	start := time.Now()
+	v.do(chromedp.Navigate(fmt.Sprintf("%s/jobs/%d", ts.URL, job.ID)))
+	v.waitJS("the last line on screen", `document.querySelector('#log .line[data-seq="`+strconv.FormatInt(last.Seq, 10)+`"]')`)
+	opened := time.Since(start)
+	v.waitEnded()
+	st := v.state()
+	t.Logf("first lines on screen %s after the navigation began (page: %.0f ms after its navigation start)", opened.Round(time.Millisecond), st.FirstRowsAt)
+	t.Logf("requests: %s", v.timings())
+	t.Logf("page load: %s", evalJS[string](v, `(function () {
+	  var n = performance.getEntriesByType("navigation")[0];
+	  var r = performance.getEntriesByType("resource").filter(function (e) { return e.name.indexOf("/static/") >= 0; }).map(function (e) { return e.name.replace(/^.*\/static\//, "") + " @" + Math.round(e.startTime) + "+" + Math.round(e.duration); }).join(", ");
+	  return "document request @" + Math.round(n.requestStart) + " response @" + Math.round(n.responseStart) + "–" + Math.round(n.responseEnd) + ", DOMContentLoaded @" + Math.round(n.domContentLoadedEventStart) + "; " + r;
+	})()`))
+	if st.Total != last.Seq || !st.Scaled || st.ChainLen > 25000 {
+		t.Errorf("model after opening: %+v", st)
+	}
+	rows := v.shownRows()
+	if len(rows) < 20 || rows[len(rows)-1].Seq != last.Seq || rows[len(rows)-1].Text != last.Text() {
+		t.Fatalf("the view ends with %v, want seq %d %q", rows[len(rows)-1:], last.Seq, last.Text())
+	}
+	for i := 1; i < len(rows); i++ {
+		if rows[i].Seq != rows[i-1].Seq+1 {
+			t.Fatalf("rows on screen are not consecutive: %v", rows)
+		}
+	}
+	if n := evalJS[int](v, `document.querySelectorAll("#log .line").length`); n > 200 {
+		t.Errorf("%d rows in the DOM for a view of %d", n, len(rows))
+	}
+
+	// A permalink to the middle opens there, highlighted.
+	const mid = 5_000_000
+	want := ts.recordAt(t, job.ID, mid)
+	start = time.Now()
+	v.do(chromedp.Navigate(fmt.Sprintf("%s/jobs/%d#L%d", ts.URL, job.ID, mid)))
+	hl := `document.querySelector('#log .line.hl[data-seq="` + strconv.Itoa(mid) + `"]')`
+	v.waitJS("the permalinked line", hl)
+	t.Logf("permalink #L%d: highlighted %s after the navigation began (jump %.0f ms)", mid, time.Since(start).Round(time.Millisecond), v.state().LastJump)
+	v.waitJS("the page to settle", `gafferViewer.state().settled`)
+	checkShown(t, v, mid, want.Text())
+
+	// A jump within the page (a new fragment).
+	const far = 7_654_321
+	want = ts.recordAt(t, job.ID, far)
+	ms := evalAwait[float64](v, `new Promise(function (done) {
+	  var t0 = performance.now();
+	  location.hash = "#L`+strconv.Itoa(far)+`";
+	  (function check() {
+	    if (document.querySelector('#log .line.hl[data-seq="`+strconv.Itoa(far)+`"]')) done(performance.now() - t0);
+	    else requestAnimationFrame(check);
+	  })();
+	})`)
+	t.Logf("jump to #L%d: %.0f ms", far, ms)
+	t.Logf("requests: %s", v.timings())
+	checkShown(t, v, far, want.Text())
+
+	// The scrollbar stands for the whole log: a quarter of the way down is
+	// a quarter of the log; a wheel turn moves by rows.
+	evalJS[bool](v, `(function () { var s = document.getElementById("scroller"); s.scrollTop = (s.scrollHeight - s.clientHeight) / 4; return true; })()`)
+	v.waitJS("the rows a quarter down", `gafferViewer.state().settled && (function (r) { return r.length > 20 && r[0].seq < 3000000; })(`+shownRowsJS+`)`)
+	rows = v.shownRows()
+	if q := float64(rows[0].Seq) / float64(last.Seq); len(rows) < 20 || q < 0.245 || q > 0.255 {
+		t.Errorf("a quarter down the scrollbar shows seq %d (%.4f of the log)", rows[0].Seq, q)
+	}
+	r5 := ts.recordAt(t, job.ID, rows[5].Seq)
+	checkShown(t, v, rows[5].Seq, r5.Text())
+	before := rows[0].Seq
+	v.wheel(640, 600, 200)
+	v.waitJS("the wheel to scroll", `gafferViewer.state().settled && (function (r) { return r.length > 20 && r[0].seq > `+strconv.FormatInt(before, 10)+`; })(`+shownRowsJS+`)`)
+	time.Sleep(300 * time.Millisecond) // smooth scrolling
+	v.waitJS("the page to settle", `gafferViewer.state().settled`)
+	rows = v.shownRows()
+	if d := rows[0].Seq - before; d < 1 || d > 40 {
+		t.Errorf("a wheel turn of 200 px moved the view from seq %d to %d", before, rows[0].Seq)
+	}
+	evalJS[bool](v, `(document.getElementById("scroller").scrollTop = 0, true)`)
+	v.waitJS("the first line", `gafferViewer.state().settled && document.querySelector('#log .line[data-seq="1"]')`)
+
+	// Back to the end, then search the whole log from there.
+	v.do(chromedp.Click(chromedp.CSS("#follow")))
+	v.waitJS("the end again", `gafferViewer.state().following && document.querySelector('#log .line[data-seq="`+strconv.FormatInt(last.Seq, 10)+`"]')`)
+	v.do(chromedp.Click(chromedp.CSS("#scroller")), chromedp.KeyEvent("f", chromedp.KeyModifiers(kb.ModifierCtrl)))
+	if !evalJS[bool](v, `document.activeElement === document.getElementById("search")`) {
+		t.Fatal("Ctrl+F does not focus the search field")
+	}
+	start = time.Now()
+	v.do(chromedp.KeyEvent("needle-first\r"))
+	v.waitJS("the match", `document.getElementById("searchcount").textContent === "1 of 1" && document.querySelector('#log .line.current[data-seq="2"]')`)
+	t.Logf("search of %d lines for a line near the start: found and shown in %s", lines, time.Since(start).Round(time.Millisecond))
+	v.waitJS("the page to settle", `gafferViewer.state().settled`)
+	if got := evalJS[string](v, `document.querySelector('#log .line[data-seq="2"] mark').textContent`); got != "needle-first" {
+		t.Errorf("the match is marked %q", got)
+	}
+	checkShownSeq(t, v, 2)
+
+	heap, nodes := v.heapMB()
+	t.Logf("tab after opening, jumping, scrolling and searching: JS heap %.1f MiB, %.0f DOM nodes", heap, nodes)
+	if heap > 200 {
+		t.Errorf("the tab's JS heap is %.1f MiB, want under 200", heap)
+	}
+	v.checkClean("ten million lines")
+}
+
+// timings lists the page's requests to the log API and how long each took.
+func (tb *tab) timings() string {
+	tb.t.Helper()
+	return evalJS[string](tb, `performance.getEntriesByType("resource").filter(function (e) { return e.name.indexOf("/api/") >= 0; }).slice(-6).map(function (e) {
+	  return e.name.replace(/^.*\/api\/jobs\/\d+/, "") + " @" + Math.round(e.startTime) + " " + Math.round(e.duration) + "ms (wait " + Math.round(e.responseStart - e.requestStart) + ")";
+	}).join(", ")`)
+}
+
+// evalAwait evaluates an expression that returns a promise, and waits for it.
+func evalAwait[T any](tb *tab, js string) T {
+	tb.t.Helper()
+	ctx, cancel := context.WithTimeout(tb.ctx, browserWait)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](js, chromedp.EvalAwaitPromise))
+	if err != nil {
+		tb.t.Fatalf("evaluate %s: %v", js, err)
+	}
+	return v
+}
+
+// wheel turns the mouse wheel over the point x, y by dy pixels.
+func (tb *tab) wheel(x, y, dy float64) {
+	tb.t.Helper()
+	// Chromium wants deltaX too, which the generated params leave out when 0.
+	wheel := cdp.Command[map[string]any, cdp.Empty]{Method: input.CommandDispatchMouseEvent}
+	if _, err := chromedp.Call(tb.ctx, wheel, map[string]any{"type": "mouseWheel", "x": x, "y": y, "deltaX": 0, "deltaY": dy}); err != nil {
+		tb.t.Fatal(err)
+	}
+}
+
+// checkShown asserts that seq is on screen with its text.
+func checkShown(t *testing.T, v *tab, seq int64, text string) {
+	t.Helper()
+	for _, r := range v.shownRows() {
+		if r.Seq == seq {
+			if r.Text != text {
+				t.Errorf("row %d shows %q, want %q", seq, r.Text, text)
+			}
+			return
+		}
+	}
+	t.Errorf("row %d is not on screen: %v", seq, v.shownRows())
+}
+
+func checkShownSeq(t *testing.T, v *tab, seq int64) {
+	t.Helper()
+	for _, r := range v.shownRows() {
+		if r.Seq == seq {
+			return
+		}
+	}
+	t.Errorf("row %d is not on screen", seq)
+}
