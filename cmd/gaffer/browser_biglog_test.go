@@ -8,6 +8,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -16,13 +18,29 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/css"
+	"github.com/chromedp/cdproto/dom"
 	"github.com/chromedp/cdproto/input"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/performance"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
 	"github.com/gaffer-dev/gaffer"
 )
+
+// quiet turns off what chromedp watches in a tab beyond what the tests
+// use: with the Network domain on, Chromium reports every event of an
+// EventSource to the test, which at 50 000 a second is the slowest part of
+// the page; DOM and CSS events likewise follow every row drawn.
+func (tb *tab) quiet() {
+	tb.t.Helper()
+	for _, cmd := range []cdp.Command[cdp.Empty, cdp.Empty]{network.Disable, dom.Disable, css.Disable} {
+		if _, err := chromedp.Call(tb.ctx, cmd, cdp.Empty{}); err != nil {
+			tb.t.Fatalf("%s: %v", cmd.Method, err)
+		}
+	}
+}
 
 // startFastServer runs `gaffer serve` from the non-race binary in a process
 // of its own; it is killed when the test ends.
@@ -176,6 +194,7 @@ func TestBrowserTenMillionLines(t *testing.T) {
 	b := newBrowser(t)
 	b.login(ts)
 	v := b.newTab(t)
+	v.quiet()
 	v.do(chromedp.EmulateViewport(1280, 900))
 
 	// Open at the end.
@@ -333,4 +352,106 @@ func checkShownSeq(t *testing.T, v *tab, seq int64) {
 		}
 	}
 	t.Errorf("row %d is not on screen", seq)
+}
+
+// viewerStats is gafferViewer.stats(): what the page's live stream gave.
+type viewerStats struct {
+	Live   int64 `json:"live"`
+	Holes  int64 `json:"holes"`
+	Dups   int64 `json:"dups"`
+	Prev   int64 `json:"prev"`
+	Frames int64 `json:"frames"`
+}
+
+// A live job printing about 50 000 lines a second for ten seconds: the page
+// follows it to the end with every record received once and in order,
+// keeps the newest on screen, and answers clicks while it streams.
+func TestBrowserLiveFiftyThousandLinesPerSecond(t *testing.T) {
+	const batches, per = 100, 5000 // a batch each 0.1 s: 50 000 lines/s
+	ts := startFastServer(t)
+	gate := filepath.Join(t.TempDir(), "go")
+	t.Cleanup(func() { os.WriteFile(gate, nil, 0o644) })
+	cmd := fmt.Sprintf(`while [ ! -e '%s' ]; do sleep 0.02; done
+i=0
+while [ $i -lt %d ]; do seq $((i*%d+1)) $((i*%d+%d)); i=$((i+1)); sleep 0.1; done`, gate, batches, per, per, per)
+	job := ts.startJob(t, gaffer.JobRequest{Hosts: []string{"local"}, Command: cmd})
+
+	b := newBrowser(t)
+	b.login(ts)
+	v := b.newTab(t)
+	v.quiet()
+	v.do(chromedp.EmulateViewport(1280, 900), chromedp.Navigate(fmt.Sprintf("%s/jobs/%d", ts.URL, job.ID)))
+	v.waitJS("the page to stream", `gafferViewer.state().holding && document.getElementById("conn").textContent === "live"`)
+	from := v.state().LastSeq
+	if err := os.WriteFile(gate, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	began := time.Now()
+
+	// Click line numbers while it streams: each click is answered (the
+	// fragment names the line) however fast the lines come.
+	var clicks []time.Duration
+	for time.Since(began) < 9*time.Second {
+		time.Sleep(700 * time.Millisecond)
+		start := time.Now()
+		seq := evalJS[int64](v, `(function () {
+		  var el = document.querySelector("#log .line[data-seq]:nth-child(30) a.ln");
+		  if (!el) return 0;
+		  el.click();
+		  return Number(el.dataset.ln);
+		})()`)
+		if seq == 0 {
+			continue
+		}
+		if got := evalJS[string](v, `location.hash`); got != fmt.Sprintf("#L%d", seq) {
+			t.Errorf("after a click on line %d the fragment is %q", seq, got)
+		}
+		clicks = append(clicks, time.Since(start))
+		st := v.state()
+		if !st.Following {
+			t.Errorf("a click on a line number stopped following: %+v", st)
+		}
+	}
+	if len(clicks) < 5 {
+		t.Errorf("only %d clicks could be made while the job streamed", len(clicks))
+	}
+	t.Logf("clicks answered while streaming: %v", clicks)
+
+	final := ts.waitJobFor(t, job.ID, 2*time.Minute)
+	t.Logf("the job ran %s", time.Since(began).Round(time.Millisecond))
+	v.waitEnded()
+	last := ts.ndjson(t, job.ID, "tail=1")[0]
+	st, stats := v.state(), evalJS[viewerStats](v, `gafferViewer.stats()`)
+	t.Logf("page: %+v; stream: %+v", st, stats)
+	if final.Status != gaffer.StatusSucceeded {
+		t.Errorf("job %s", final.Status)
+	}
+	if st.LastSeq != last.Seq || stats.Prev != last.Seq || stats.Holes != 0 || stats.Dups != 0 || stats.Live != last.Seq-from {
+		t.Errorf("the page received records %d..%d (%d, %d holes, %d repeated), the log is 1..%d", from+1, stats.Prev, stats.Live, stats.Holes, stats.Dups, last.Seq)
+	}
+	// What the page holds is the log: its newest records, and any other
+	// place it jumps to.
+	chain := evalJS[[]int64](v, `gafferViewer.chainSeqs()`)
+	for i, s := range chain {
+		if s != last.Seq-int64(len(chain)-1-i) {
+			t.Fatalf("the page's records end with %v…, not the last %d of the log", chain[max(0, i-3):min(len(chain), i+3)], len(chain))
+		}
+	}
+	rows := v.shownRows()
+	if len(rows) == 0 || rows[len(rows)-1].Seq != last.Seq || rows[len(rows)-1].Text != last.Text() {
+		t.Errorf("the view ends with %v, want %d %q", rows[max(0, len(rows)-1):], last.Seq, last.Text())
+	}
+	tail := ts.ndjson(t, job.ID, fmt.Sprintf("tail=%d", len(rows)))
+	for i, r := range rows {
+		if r.Seq != tail[i].Seq || r.Text != tail[i].Text() {
+			t.Fatalf("row %d shows %d %q, the log has %d %q", i, r.Seq, r.Text, tail[i].Seq, tail[i].Text())
+		}
+	}
+	for _, s := range []int64{2, last.Seq / 3, last.Seq / 2, last.Seq - 30000} {
+		want := ts.recordAt(t, job.ID, s)
+		evalJS[bool](v, fmt.Sprintf(`(location.hash = "#L%d", true)`, s))
+		v.waitJS(fmt.Sprintf("line %d", s), fmt.Sprintf(`gafferViewer.state().settled && document.querySelector('#log .line.hl[data-seq="%d"]')`, s))
+		checkShown(t, v, s, want.Text())
+	}
+	v.checkClean("fast live job")
 }

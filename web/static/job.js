@@ -330,10 +330,29 @@
 
   // ---- live stream ---------------------------------------------------------
 
+  // incoming holds records, and the JSON text of the stream's records as
+  // it came: parsed a frame's worth at a time, in one JSON.parse, which
+  // costs far less than one per event at 50 000 lines a second.
+  function takeIncoming() {
+    var out = [], run = [];
+    function parseRun() {
+      if (!run.length) return;
+      var recs = JSON.parse("[" + run.join(",") + "]");
+      for (var j = 0; j < recs.length; j++) out.push(recs[j]);
+      run = [];
+    }
+    for (var i = 0; i < incoming.length; i++) {
+      if (typeof incoming[i] === "string") run.push(incoming[i]);
+      else { parseRun(); out.push(incoming[i]); }
+    }
+    parseRun();
+    incoming = [];
+    return out;
+  }
+
   function applyLive() {
     if (!incoming.length) return;
-    var batch = incoming;
-    incoming = [];
+    var batch = takeIncoming();
     for (var i = 0; i < batch.length; i++) {
       var rec = batch[i];
       if (rec.seq <= lastSeq) { stats.dups++; continue; }
@@ -399,10 +418,10 @@
       connEl.className = "conn live";
     });
     s.addEventListener("line", function (ev) {
-      var rec = JSON.parse(ev.data);
-      if (rec.seq > received) received = rec.seq;
-      incoming.push(rec);
-      schedule();
+      var n = Number(ev.lastEventId);
+      if (n > received) received = n;
+      incoming.push(ev.data);
+      if (!scheduled) schedule();
     });
     // Records the server lost: a line of its own where they were.
     s.addEventListener("gap", function (ev) {
