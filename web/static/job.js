@@ -938,7 +938,10 @@
   function downloads(streams) {
     var menu = $("downloads");
     menu.querySelectorAll("a.raw").forEach(function (a) { a.remove(); });
-    streams.forEach(function (st) {
+    var order = { stdout: 0, stderr: 1 };
+    streams.slice().sort(function (a, b) {
+      return a.host < b.host ? -1 : a.host > b.host ? 1 : (order[a.stream] || 0) - (order[b.stream] || 0);
+    }).forEach(function (st) {
       if (st.stream === "system" || !st.records) return;
       var a = document.createElement("a");
       a.className = "raw";
