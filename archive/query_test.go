@@ -299,6 +299,13 @@ func TestQueriesModel(t *testing.T) {
 				os.Remove(filepath.Join(dir, "1.idx"+suffix))
 			}
 			checkModel(t, rnd, a, all, complete)
+			if !complete {
+				// Sealed after a crash: complete, with indexes rebuilt.
+				if err := a.Seal(ctx, 1); err != nil {
+					t.Fatal(err)
+				}
+				checkModel(t, rnd, a, all, true)
+			}
 		})
 	}
 }
