@@ -55,7 +55,7 @@
   var incoming = [];      // live records not yet applied
   var top = 0;            // ordinal at the top of the screen (fractional)
   var following = true;
-  var pausedTotal = 0;    // rows when following stopped, for "N new lines"
+  var newLines = 0;       // live rows since following stopped, for "N new lines"
   var selA = 0, selB = 0; // highlighted seq range (permalink)
   var want = 0;           // a seq to bring on screen once loaded
   var loading = 0;        // generation of the range read in flight; 0: none
@@ -363,6 +363,7 @@
       if (rec.host) hostCount[rec.host] = (hostCount[rec.host] || 0) + 1;
       countsVer++;
       recent.push(rec);
+      if (!following && matches(rec)) newLines++;
       if (atEnd && matches(rec)) appendLive(rec);
     }
     if (recent.length > RECENT + RECENT / 10) {
@@ -558,7 +559,7 @@
     if (on === following) return;
     following = on;
     followEl.checked = on;
-    if (!on) pausedTotal = total();
+    newLines = 0;
   }
 
   function paint() {
@@ -602,8 +603,8 @@
     logEl.style.transform = "translateY(" + ((r0 - top) * ROW) + "px)";
     markSelection();
 
-    newEl.hidden = following || T <= pausedTotal;
-    if (!newEl.hidden) newEl.textContent = fmt(T - pausedTotal) + " new line" + (T - pausedTotal === 1 ? "" : "s") + " ↓";
+    newEl.hidden = following || !newLines;
+    if (!newEl.hidden) newEl.textContent = fmt(newLines) + " new line" + (newLines === 1 ? "" : "s") + " ↓";
     var a = Math.min(T, first + 1), b = Math.min(T, Math.floor(top + vh / ROW));
     countEl.textContent = T ? (filter ? filter + ": " : "") + "rows " + fmt(a) + "–" + fmt(b) + " of " + fmt(T) : "no output yet";
     if (loading) countEl.textContent += " · loading…";
