@@ -978,6 +978,8 @@
     schedule();
   });
   window.addEventListener("resize", schedule);
+  // The log's height follows the page above it (runs table, fonts).
+  if (window.ResizeObserver) new ResizeObserver(function () { schedule(); }).observe(scroller);
 
   // ---- job status ------------------------------------------------------------
 
