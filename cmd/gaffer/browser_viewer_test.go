@@ -250,3 +250,40 @@ func (b *tab) newTabInWindow(t *testing.T) *tab {
 	}
 	return watchTab(t, ctx)
 }
+
+// A range opened in the middle of the log shows the colour its host's
+// stream was in: the page reads records before the range (a look-back of
+// 300) to learn it. A colour set further back is not seen: the limit.
+func TestBrowserColourLookBack(t *testing.T) {
+	ts := startServer(t)
+	b := newBrowser(t)
+	b.login(ts)
+	job := ts.startJob(t, gaffer.JobRequest{Hosts: []string{"local"}, Command: `seq 1 1000; printf '\033[31m'; seq 1001 4000`})
+	ts.waitJob(t, job.ID)
+	var esc int64
+	for _, r := range ts.ndjson(t, job.ID, "") {
+		if strings.Contains(r.Text(), "\x1b[31m") {
+			esc = r.Seq
+		}
+	}
+	if esc == 0 {
+		t.Fatal("no record sets the colour")
+	}
+	red := func(seq int64) bool {
+		return evalJS[bool](b, `!!document.querySelector('#log .line[data-seq="`+strconv.FormatInt(seq, 10)+`"] .text span.ansi-fg-1')`)
+	}
+	for _, c := range []struct {
+		seq  int64
+		want bool
+	}{
+		{esc + 600, true},   // the colour is in the look-back of the range read
+		{esc + 1500, false}, // further back than the look-back: not seen
+	} {
+		b.do(chromedp.EmulateViewport(1280, 800), chromedp.Navigate(fmt.Sprintf("%s/jobs/%d#L%d", ts.URL, job.ID, c.seq)))
+		b.waitJS(fmt.Sprintf("line %d", c.seq), `gafferViewer.state().settled && document.querySelector('#log .line.hl[data-seq="`+strconv.FormatInt(c.seq, 10)+`"]')`)
+		if got := red(c.seq); got != c.want {
+			t.Errorf("line %d (%d after the colour was set) red: %v, want %v", c.seq, c.seq-esc, got, c.want)
+		}
+	}
+	b.checkClean("colour look-back")
+}
