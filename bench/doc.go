@@ -113,10 +113,10 @@
 // job is made once, by the first that needs it):
 //
 //   - reads: each read form's latency, request to the whole body read on a
-//     kept-alive connection, the median of 9 tries, the forms taken in turn
+//     kept-alive connection, the median of 21 tries, the forms taken in turn
 //     so that a burst of load falls on all alike; each answer checked (the
-//     right seqs, hosts, count). start-ms and end-ms are ?after=0&limit=1000
-//     and ?after=<last-1000>&limit=1000; tail-ms ?tail=1000; before-mid-ms
+//     right seqs, hosts, count). start-ms, 1pct-ms, mid-ms and end-ms are
+//     ?after=N&limit=1000 with N = 0, last/100, last/2 and last-1000; tail-ms ?tail=1000; before-mid-ms
 //     ?before=<last/2>&limit=1000; since-mid-ms ?since=<the ts of record
 //     last/2>&limit=1000; host-end-ms ?host=h1&after=<last-1000>&limit=1000;
 //     host-tail-ms ?host=h1&tail=1000; sparse-host-tail-ms ?host=h2&tail=100
