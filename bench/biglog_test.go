@@ -32,8 +32,8 @@ const (
 	bigH2Lines = 1_000      // h2's lines, all near the start
 	bigNeedle  = "needle-first"
 	cliLines   = 5_000_000
-	readTries  = 21// per read form; the median is reported
-	bestOf     = 3 // search, grep, CLI and curl: the best is reported
+	readTries  = 21 // per read form; the median is reported
+	bestOf     = 3  // search, grep, CLI and curl: the best is reported
 	// bigReadCap bounds a range read's body: 1000 records are ~100 KB; a
 	// body past this means the server ignored the range and sent the log.
 	bigReadCap = 8 << 20
