@@ -140,19 +140,23 @@
 //     (cli-json-s) against `curl` of the NDJSON (curl-s), process start to
 //     exit, best of 3, each round in another order, every run starting
 //     with the last output removed and written back (sync); *-x-curl the
-//     ratio (goal: 1.5 at most).
-//     The NDJSON of curl and of -o json must have the same number of lines.
+//     ratio (goal: 1.5 at most). The NDJSON of curl and of -o json must
+//     have the same number of lines.
 //   - page: the job page in a headless Chromium (/usr/bin/chromium), opened
 //     afresh 3 times, medians. A script added to every document checks on
 //     every animation frame what is waited for and notes when it first
 //     holds (performance.now()). first-lines-ms: navigation start → a log
 //     row on screen; jump-ms: location.hash set to #L5000000 in the open
 //     page → that row on screen, selected (its text checked against the
-//     API's record); search-ms: the first key of needle-first⏎ typed into
-//     the search field → the needle's row on screen with the match
-//     highlighted; permalink-ms: navigation start of /jobs/ID#L5000000 → that
-//     row on screen. js-heap-MiB (JSHeapUsedSize of Performance.getMetrics),
-//     dom-nodes and tab-RSS-MiB (VmRSS of the browser's renderer process)
-//     are the largest seen after the first lines and after the search. A
-//     wait that runs out (60 s) is reported in the log, not as a figure.
+//     API's record); search-ms: needle-first typed into the search field,
+//     Enter pressed → the needle's row on screen with the match
+//     highlighted; search-done-ms: Enter → the page's search done (its test
+//     hook gafferViewer.state().hitsDone; it must count one match);
+//     permalink-ms: navigation start of /jobs/ID#L5000000 (a new document)
+//     → that row on screen, selected. js-heap-MiB (JSHeapUsedSize of
+//     Performance.getMetrics), dom-nodes and tab-RSS-MiB (VmRSS of the
+//     browser's renderer process) are the largest seen after the first
+//     lines and after the search; list-tab-RSS-MiB is the same tab on the
+//     job list before, what Chromium costs without the job page. A wait
+//     that runs out (60 s) is reported in the log, not as a figure.
 package bench
