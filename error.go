@@ -14,6 +14,9 @@ const (
 	EUNAUTHORIZED = "unauthorized"
 	EFORBIDDEN    = "forbidden"
 	EUNAVAILABLE  = "unavailable"
+	// ETOOMANY: the caller made too many attempts (or requests); it says
+	// when to come back.
+	ETOOMANY = "too_many_requests"
 	// ETRIMMED tells a log reader that the live buffer no longer holds the
 	// records it asked for: read them from the archive instead.
 	ETRIMMED = "trimmed"

@@ -146,25 +146,21 @@ func (s *Server) setSession(w http.ResponseWriter, r *http.Request, u User) {
 		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil})
 }
 
-// safeNext keeps redirects after login on this site.
-func safeNext(next string) string {
-	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
-		return "/"
-	}
-	return next
-}
-
 func urlQueryEscape(s string) string { return url.QueryEscape(s) }
 
 // loginPage accepts the printed login link (?token=) or shows the form.
 func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 	next := safeNext(r.URL.Query().Get("next"))
 	if token := r.URL.Query().Get("token"); token != "" {
+		if s.limited(w, r) {
+			return
+		}
 		if u, ok := s.Auth.CheckToken(token); ok {
 			s.setSession(w, r, u)
 			http.Redirect(w, r, next, http.StatusSeeOther)
 			return
 		}
+		s.failed(r)
 		s.render(w, http.StatusUnauthorized, "login", map[string]any{"Next": next, "Error": "That login link or token is not valid. Use the link the server printed when it first started, or its --admin-token."})
 		return
 	}
@@ -178,8 +174,12 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	next := safeNext(r.PostForm.Get("next"))
+	if s.limited(w, r) {
+		return
+	}
 	u, ok := s.Auth.CheckToken(strings.TrimSpace(r.PostForm.Get("token")))
 	if !ok {
+		s.failed(r)
 		s.render(w, http.StatusUnauthorized, "login", map[string]any{"Next": next, "Error": "That token is not valid."})
 		return
 	}

@@ -61,11 +61,16 @@ type Server struct {
 	// past it a viewer is answered 503 with Retry-After. Default
 	// DefaultMaxStreams.
 	MaxStreams int
+	// Limiter limits failed token attempts per address (ratelimit.go);
+	// nil limits nothing. Default: 10 a minute, burst 10.
+	Limiter *Limiter
 
 	pages   map[string]*template.Template
 	mux     *http.ServeMux
 	routes  []Route
 	streams atomic.Int64
+	// crossOrigin refuses unsafe requests of other origins (xorigin.go).
+	crossOrigin *http.CrossOriginProtection
 }
 
 // Defaults of Server's settings.
@@ -94,7 +99,8 @@ func New(jobs JobService, auth *Auth, logger *slog.Logger) (*Server, error) {
 		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	s := &Server{Jobs: jobs, Auth: auth, Logger: logger, PingInterval: 15 * time.Second,
-		WriteTimeout: DefaultWriteTimeout, MaxStreams: DefaultMaxStreams}
+		WriteTimeout: DefaultWriteTimeout, MaxStreams: DefaultMaxStreams,
+		Limiter: NewLimiter(10, time.Minute), crossOrigin: http.NewCrossOriginProtection()}
 	if err := s.parseTemplates(); err != nil {
 		return nil, err
 	}
@@ -167,6 +173,9 @@ func (s *Server) Routes() []Route { return s.routes }
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Referrer-Policy", "same-origin")
+	if !s.checkOrigin(w, r) {
+		return
+	}
 	s.mux.ServeHTTP(w, r)
 }
 
@@ -185,9 +194,8 @@ func (s *Server) dispatch(routes []Route) http.Handler {
 				continue
 			}
 			if !rt.Public {
-				user, ok := s.Auth.Authenticate(r)
+				user, ok := s.authenticate(w, r)
 				if !ok {
-					s.unauthorized(w, r)
 					return
 				}
 				if !user.Role.Allows(rt.Role) {
@@ -195,6 +203,9 @@ func (s *Server) dispatch(routes []Route) http.Handler {
 					return
 				}
 				r = r.WithContext(withUser(r.Context(), user))
+			}
+			if !requireJSON(w, r) {
+				return
 			}
 			rt.handler(w, r)
 			return
@@ -206,8 +217,7 @@ func (s *Server) dispatch(routes []Route) http.Handler {
 }
 
 func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
-	if _, ok := s.Auth.Authenticate(r); !ok {
-		s.unauthorized(w, r)
+	if _, ok := s.authenticate(w, r); !ok {
 		return
 	}
 	s.error(w, r, gaffer.Errorf(gaffer.ENOTFOUND, "there is no page at %s", r.URL.Path))
@@ -233,6 +243,7 @@ var statusOf = map[string]int{
 	gaffer.ECONFLICT:     http.StatusConflict,
 	gaffer.EUNAUTHORIZED: http.StatusUnauthorized,
 	gaffer.EFORBIDDEN:    http.StatusForbidden,
+	gaffer.ETOOMANY:      http.StatusTooManyRequests,
 	gaffer.EUNAVAILABLE:  http.StatusServiceUnavailable,
 	gaffer.EINTERNAL:     http.StatusInternalServerError,
 }

@@ -83,7 +83,7 @@ func TestEveryRouteNeedsCredentials(t *testing.T) {
 			r.AddCookie(&http.Cookie{Name: web.CookieName, Value: "9999999999.admin.admin.AAAA"})
 		},
 	}
-	checked := 0
+	checked, addrs := 0, 0
 	for _, rt := range s.Routes() {
 		if rt.Public {
 			continue
@@ -93,6 +93,11 @@ func TestEveryRouteNeedsCredentials(t *testing.T) {
 			for _, accept := range []string{"application/json", "text/event-stream"} {
 				req := httptest.NewRequest(rt.Method, path, strings.NewReader(`{"command":"true","hosts":["local"]}`))
 				req.Header.Set("Accept", accept)
+				req.Header.Set("Content-Type", "application/json")
+				// Each from its own address: the failed-attempt limit
+				// (ratelimit_test.go) would otherwise answer 429.
+				addrs++
+				req.RemoteAddr = fmt.Sprintf("10.0.%d.%d:1234", addrs/256, addrs%256)
 				set(req)
 				rec := httptest.NewRecorder()
 				s.ServeHTTP(rec, req)
@@ -205,6 +210,7 @@ func TestBadRequests(t *testing.T) {
 	} {
 		req := httptest.NewRequest(tc.method, tc.path, strings.NewReader(tc.body))
 		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", "application/json")
 		rec := httptest.NewRecorder()
 		s.ServeHTTP(rec, req)
 		var body struct {
