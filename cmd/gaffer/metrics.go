@@ -39,6 +39,13 @@ func metricsHandler(f *foreman.Foreman, srv *web.Server, ssh *sshexec.Executor, 
 		gauge("gaffer_ssh_sessions", "SSH sessions running commands.", func() float64 { return float64(ssh.Stats().Sessions) }),
 		counter("gaffer_ssh_dials_total", "SSH connections dialed, failed ones included.", func() float64 { return float64(ssh.Stats().Dials) }),
 	)
+	if lim := srv.Limiter; lim != nil {
+		reg.MustRegister(
+			counter("gaffer_auth_failures_total", "Failed token attempts (Bearer, login link or form).", func() float64 { return float64(lim.Stats().Failed) }),
+			counter("gaffer_auth_limited_total", "Token attempts refused with 429: too many failures from the address.", func() float64 { return float64(lim.Stats().Refused) }),
+			gauge("gaffer_auth_limiter_addresses", "Addresses the failed-attempt limiter remembers (bounded).", func() float64 { return float64(lim.Stats().Addrs) }),
+		)
+	}
 	if mem, ok := live.(*memory.LiveLog); ok {
 		reg.MustRegister(
 			gauge("gaffer_live_buffers", "Jobs with a live buffer in this server's memory.", func() float64 { n, _ := mem.Held(); return float64(n) }),
