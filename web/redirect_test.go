@@ -81,3 +81,24 @@ func TestLoginRedirectStaysOnSite(t *testing.T) {
 		try(next, want)
 	}
 }
+
+// Whatever next is, the login link leads to this site: to next itself or to "/".
+func FuzzLoginRedirect(f *testing.F) {
+	for _, s := range []string{"/jobs/3#L5", "//evil", "/\\evil", "/\t/evil", "https:evil", "/%2F/evil", "/a?b=//c", "\x00", "/\u3000/x"} {
+		f.Add(s)
+	}
+	s := newServerF(f)
+	base, _ := url.Parse("http://example.com/login")
+	f.Fuzz(func(t *testing.T, next string) {
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, httptest.NewRequest("GET", "http://example.com/login?token="+token+"&next="+url.QueryEscape(next), nil))
+		loc := rec.Header().Get("Location")
+		if rec.Code != http.StatusSeeOther {
+			t.Fatalf("next=%q: status %d", next, rec.Code)
+		}
+		u, err := browserResolve(base, loc)
+		if err != nil || u.Scheme != "http" || u.Host != "example.com" {
+			t.Fatalf("next=%q: Location %q leaves the site (%v, %v)", next, loc, u, err)
+		}
+	})
+}

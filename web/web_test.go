@@ -62,7 +62,10 @@ func (stubJobs) SearchLog(ctx context.Context, id int64, q gaffer.SearchQuery, e
 
 const token = "s3cret-token"
 
-func newServer(t *testing.T) *web.Server {
+func newServer(t *testing.T) *web.Server { return newServerF(t) }
+
+// newServerF is newServer for tests and fuzz targets alike.
+func newServerF(t testing.TB) *web.Server {
 	t.Helper()
 	s, err := web.New(stubJobs{}, &web.Auth{AdminTokenHash: web.HashToken(token), Secret: []byte("k")}, nil)
 	if err != nil {
