@@ -143,7 +143,7 @@ func (a *Auth) checkSession(v string) (User, bool) {
 func (s *Server) setSession(w http.ResponseWriter, r *http.Request, u User) {
 	v, exp := s.Auth.newSession(u)
 	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: v, Path: "/", Expires: exp,
-		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil})
+		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: s.SecureCookies || r.TLS != nil})
 }
 
 func urlQueryEscape(s string) string { return url.QueryEscape(s) }
@@ -188,6 +188,6 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
-	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: s.SecureCookies || r.TLS != nil})
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }

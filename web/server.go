@@ -64,6 +64,10 @@ type Server struct {
 	// Limiter limits failed token attempts per address (ratelimit.go);
 	// nil limits nothing. Default: 10 a minute, burst 10.
 	Limiter *Limiter
+	// SecureCookies marks session cookies Secure also on plain-HTTP
+	// requests: set when a TLS proxy is in front (--public-url https://…).
+	// Requests that came over TLS get Secure cookies anyway.
+	SecureCookies bool
 
 	pages   map[string]*template.Template
 	mux     *http.ServeMux

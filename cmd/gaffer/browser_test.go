@@ -35,7 +35,7 @@ const browserWait = 60 * time.Second
 
 // newBrowser starts a headless Chromium for this test and returns its
 // first tab (logged out). The browser is closed when the test ends.
-func newBrowser(t *testing.T) *tab {
+func newBrowser(t *testing.T, extra ...chromedp.ExecAllocatorOption) *tab {
 	t.Helper()
 	if _, err := os.Stat(chromiumPath); err != nil {
 		t.Fatalf("chromium not found: apt-get install -y chromium (%v)", err)
@@ -52,6 +52,7 @@ func newBrowser(t *testing.T) *tab {
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
 	)
+	opts = append(opts, extra...)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(allocCtx)
 	// Cleanups run last-in first-out: the browser exits before its user

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -24,6 +26,7 @@ import (
 type client struct {
 	server string
 	token  string
+	caFile string // PEM certificates to trust beyond the system's
 	http   *http.Client
 }
 
@@ -31,6 +34,7 @@ func addClientFlags(fs *flag.FlagSet) *client {
 	c := &client{http: &http.Client{}}
 	fs.StringVar(&c.server, "server", "", "server URL (default http://127.0.0.1:8080)")
 	fs.StringVar(&c.token, "token", "", "API token (the admin token printed by gaffer serve)")
+	fs.StringVar(&c.caFile, "ca-file", "", "PEM certificate(s) to trust for an https --server, beyond the system's: e.g. the one gaffer serve --tls-self-signed made")
 	return c
 }
 
@@ -92,7 +96,33 @@ func (c *client) check() error {
 		return fmt.Errorf("no token: pass --token, set GAFFER_TOKEN, or put \"token = ...\" in %s (gaffer serve prints it on first start)", configPath())
 	}
 	c.server = strings.TrimRight(c.server, "/")
+	if c.caFile != "" {
+		tr, err := trustingTransport(expandHome(c.caFile))
+		if err != nil {
+			return err
+		}
+		c.http.Transport = tr
+	}
 	return nil
+}
+
+// trustingTransport is the default transport (HTTP/2 included) trusting the
+// certificates of caFile as well as the system's.
+func trustingTransport(caFile string) (*http.Transport, error) {
+	b, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("--ca-file: %w", err)
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(b) {
+		return nil, fmt.Errorf("--ca-file %s: no PEM certificate in it", caFile)
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = &tls.Config{RootCAs: pool}
+	return tr, nil
 }
 
 // apiError is the API's error body.

@@ -41,6 +41,8 @@ type testServer struct {
 	stop    sync.Once
 	mu      sync.Mutex
 	out     strings.Builder
+	// Client makes ts.request's requests; nil is http.DefaultClient.
+	Client *http.Client
 }
 
 // startServer runs serve with a fresh data dir (unless given) and extra flags.
@@ -142,7 +144,11 @@ func (ts *testServer) request(t *testing.T, method, path string, body io.Reader,
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
-	resp, err := http.DefaultClient.Do(req)
+	client := ts.Client
+	if client == nil {
+		client = http.DefaultClient
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/gaffer-dev/gaffer"
@@ -45,6 +47,10 @@ type Main struct {
 	Listener net.Listener
 	// URL is where the server answers, e.g. http://127.0.0.1:8080.
 	URL string
+	// TLS is nil when the server speaks plain HTTP (tls.go).
+	TLS *tls.Config
+	// fingerprint is the SHA-256 of the --tls-self-signed certificate.
+	fingerprint string
 
 	stopStreams context.CancelFunc // ends log streams' requests
 	stopWatch   context.CancelFunc // ends Foreman.Watch
@@ -77,6 +83,9 @@ func (m *Main) Open(ctx context.Context) error {
 		return fmt.Errorf("create data directory: %w", err)
 	}
 	var err error
+	if m.TLS, m.fingerprint, err = loadTLS(*c); err != nil {
+		return err
+	}
 	if c.databaseURL != "" {
 		m.DB, err = postgres.Open(ctx, c.databaseURL)
 	} else {
@@ -143,11 +152,15 @@ func (m *Main) Open(ctx context.Context) error {
 	}
 	m.Web.Metrics = metricsHandler(m.Foreman, m.Web, m.SSH, m.Live)
 	m.Web.MaxStreams, m.Web.WriteTimeout = m.Config.maxStreams, m.Config.streamWriteTimeout
+	m.Web.SecureCookies = m.TLS != nil || strings.HasPrefix(c.publicURL, "https:")
 
 	if m.Listener, err = net.Listen("tcp", c.listen); err != nil {
 		return fmt.Errorf("listen on %s: %w (is another gaffer running? use --listen)", c.listen, err)
 	}
 	m.URL = "http://" + displayAddr(m.Listener.Addr().String())
+	if m.TLS != nil {
+		m.URL = "https://" + displayAddr(m.Listener.Addr().String())
+	}
 	m.printStart(token)
 
 	// Streams end when the server stops; no WriteTimeout, so long SSE
@@ -160,6 +173,7 @@ func (m *Main) Open(ctx context.Context) error {
 		IdleTimeout:       2 * time.Minute,
 		BaseContext:       func(net.Listener) context.Context { return streamCtx },
 		ErrorLog:          slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn),
+		TLSConfig:         m.TLS, // ServeTLS offers h2 on it: HTTP/2 lifts browsers' 6 streams per origin
 	}
 	watchCtx, stopWatch := context.WithCancel(context.Background())
 	m.stopWatch, m.watchDone = stopWatch, make(chan struct{})
@@ -168,7 +182,13 @@ func (m *Main) Open(ctx context.Context) error {
 		m.Foreman.Watch(watchCtx)
 	}()
 	m.serveErr = make(chan error, 1)
-	go func() { m.serveErr <- m.HTTP.Serve(m.Listener) }()
+	go func() {
+		if m.TLS != nil {
+			m.serveErr <- m.HTTP.ServeTLS(m.Listener, "", "")
+			return
+		}
+		m.serveErr <- m.HTTP.Serve(m.Listener)
+	}()
 	return nil
 }
 
@@ -182,8 +202,15 @@ func (m *Main) printStart(token string) {
 		}
 		mode += ", instance " + c.instance
 	}
+	if m.fingerprint != "" {
+		cert := filepath.Join(c.dataDir, selfSignedCert)
+		fmt.Fprintf(m.Stdout, "gaffer: self-signed TLS certificate %s, SHA-256 fingerprint %s\n  (browsers warn about it: compare the fingerprint; the CLI trusts it with --ca-file %s)\n", cert, m.fingerprint, cert)
+	}
+	fmt.Fprintf(m.Stdout, "gaffer: listening on %s (data in %s, %d host(s); %s)\n", m.URL, c.dataDir, len(m.Hosts), mode)
 	base := m.URL
-	fmt.Fprintf(m.Stdout, "gaffer: listening on %s (data in %s, %d host(s); %s)\n", base, c.dataDir, len(m.Hosts), mode)
+	if c.publicURL != "" {
+		base = strings.TrimRight(c.publicURL, "/")
+	}
 	switch {
 	case token != "":
 		fmt.Fprintf(m.Stdout, "gaffer: admin token created; it is shown only this once.\n  Log in: %s/login?token=%s\n  CLI:    export GAFFER_SERVER=%s GAFFER_TOKEN=%s\n", base, token, base, token)

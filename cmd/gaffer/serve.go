@@ -33,6 +33,8 @@ type serveConfig struct {
 	streamWriteTimeout                                 time.Duration
 	archiveDir, instance, redisPrefix, sshConfig       string
 	localEnv                                           []string // localexec.Executor.Env
+	tlsCert, tlsKey, publicURL                         string
+	tlsSelfSigned                                      bool
 }
 
 // store is a job store that also keeps the server's settings.
@@ -89,7 +91,14 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 	fs.DurationVar(&c.leaseTTL, "lease-ttl", 10*time.Second, "with a shared database: how long an instance may be silent before its running jobs are marked interrupted")
 	fs.IntVar(&c.maxStreams, "max-streams", web.DefaultMaxStreams, "most log streams (SSE, NDJSON follow) open at once; past it viewers are answered 503 with Retry-After. Each needs a file descriptor (ulimit -n)")
 	fs.DurationVar(&c.streamWriteTimeout, "stream-write-timeout", web.DefaultWriteTimeout, "a viewer that reads nothing of its log stream for this long is disconnected (it resumes where it was when it reconnects)")
+	fs.StringVar(&c.tlsCert, "tls-cert", "", "serve HTTPS (and HTTP/2) with this certificate (PEM; the chain, leaf first); needs --tls-key")
+	fs.StringVar(&c.tlsKey, "tls-key", "", "the private key of --tls-cert (PEM)")
+	fs.BoolVar(&c.tlsSelfSigned, "tls-self-signed", false, "serve HTTPS with a self-signed certificate made on first start in --data-dir (printed fingerprint; trust it in the CLI with --ca-file)")
+	fs.StringVar(&c.publicURL, "public-url", "", "the URL people open when a TLS proxy is in front, e.g. https://gaffer.example.com: https makes session cookies Secure; login links use it")
 	if err := parseFlags(fs, args); err != nil {
+		return c, err
+	}
+	if err := checkTLSFlags(c); err != nil {
 		return c, err
 	}
 	if c.maxStreams < 1 {
