@@ -39,6 +39,12 @@ var (
 // DefaultConcurrency is how many runs of one job go at once unless asked.
 const DefaultConcurrency = 20
 
+// Defaults of the limits: a request past them is refused, never queued.
+const (
+	DefaultMaxRunningJobs = 100
+	DefaultMaxConcurrency = 1000
+)
+
 // Config is what a Foreman needs; cmd/gaffer wires the concrete types.
 type Config struct {
 	Store   gaffer.JobStore
@@ -67,6 +73,12 @@ type Config struct {
 	// database that stopped answering costs a logged error, not a job that
 	// never ends.
 	StoreTimeout time.Duration
+
+	// MaxRunningJobs caps the jobs this instance runs at once; a start past
+	// it is EUNAVAILABLE. MaxConcurrency caps a job's concurrency; more is
+	// EINVALID. Defaults DefaultMaxRunningJobs, DefaultMaxConcurrency.
+	MaxRunningJobs int
+	MaxConcurrency int
 }
 
 // Foreman knows every running job and its workers.
@@ -99,6 +111,8 @@ type Foreman struct {
 	liveUnclosed  sync.Map // int64 -> struct{}
 
 	stats Stats
+	// slots counts the jobs started or starting here (MaxRunningJobs).
+	slots atomic.Int64
 }
 
 // Stats are counters for /metrics.
@@ -113,6 +127,8 @@ type Stats struct {
 	// LogsIncomplete counts jobs whose archived log lacks records (writing
 	// it failed); they fail saying so.
 	LogsIncomplete atomic.Int64
+	// JobsRefusedMaxRunning counts starts refused at MaxRunningJobs.
+	JobsRefusedMaxRunning atomic.Int64
 }
 
 // RunsFinishedBy returns how many runs ended with each status.
@@ -149,6 +165,12 @@ func New(cfg Config) *Foreman {
 	}
 	if cfg.StoreTimeout <= 0 {
 		cfg.StoreTimeout = 10 * time.Second
+	}
+	if cfg.MaxRunningJobs <= 0 {
+		cfg.MaxRunningJobs = DefaultMaxRunningJobs
+	}
+	if cfg.MaxConcurrency <= 0 {
+		cfg.MaxConcurrency = DefaultMaxConcurrency
 	}
 	bg, stop := context.WithCancel(context.Background())
 	return &Foreman{cfg: cfg, log: cfg.Logger, active: map[int64]*activeJob{}, finished: map[int64]*gaffer.Job{},
@@ -310,18 +332,28 @@ func (f *Foreman) Start(ctx context.Context, req gaffer.JobRequest, by string) (
 	if err := req.Validate(); err != nil {
 		return nil, err
 	}
+	if req.Concurrency > f.cfg.MaxConcurrency {
+		return nil, gaffer.Errorf(gaffer.EINVALID, "concurrency %d is over this server's limit of %d (--max-concurrency)", req.Concurrency, f.cfg.MaxConcurrency)
+	}
 	hosts, err := gaffer.ResolveHosts(f.cfg.Hosts(), req.Hosts, req.Selector)
 	if err != nil {
 		return nil, err
 	}
+	if n := f.slots.Add(1); n > int64(f.cfg.MaxRunningJobs) {
+		f.slots.Add(-1)
+		f.stats.JobsRefusedMaxRunning.Add(1)
+		return nil, gaffer.Errorf(gaffer.EUNAVAILABLE, "this server already runs its maximum of %d running jobs (--max-running-jobs); try again when one ends", f.cfg.MaxRunningJobs)
+	}
 	// Shutdown waits for a Start under way, and a job it could not see yet
 	// is not started at all.
 	if !f.track() {
+		f.slots.Add(-1)
 		return nil, errClosing
 	}
 	started := false
 	defer func() {
 		if !started {
+			f.slots.Add(-1)
 			f.wg.Done()
 		}
 	}()
@@ -670,6 +702,7 @@ func (f *Foreman) finishJob(aj *activeJob) {
 	f.finished[job.ID] = job
 	f.mu.Unlock()
 	f.stats.ActiveJobs.Add(-1)
+	f.slots.Add(-1)
 	f.log.Info("job finished", "job", job.ID, "status", job.Status)
 	if !aj.log.failed() {
 		aj.mu.Lock()

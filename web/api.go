@@ -332,7 +332,7 @@ func (s *Server) sseLog(w http.ResponseWriter, r *http.Request, job *gaffer.Job)
 		}
 		cur.until = 0
 	}
-	closeStream, err := s.openStream()
+	closeStream, err := s.openStream(w, r)
 	if err != nil {
 		s.error(w, r, err)
 		return
@@ -514,7 +514,7 @@ func (s *Server) ndjsonLog(w http.ResponseWriter, r *http.Request, job *gaffer.J
 		left = p.limit
 	}
 	if p.follow {
-		closeStream, err := s.openStream()
+		closeStream, err := s.openStream(w, r)
 		if err != nil {
 			s.error(w, r, err)
 			return

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -61,6 +62,11 @@ type Server struct {
 	// past it a viewer is answered 503 with Retry-After. Default
 	// DefaultMaxStreams.
 	MaxStreams int
+	// MaxStreamsPerUser caps the log streams one credential holds open;
+	// past it that credential is answered 429 with Retry-After, so one
+	// token cannot take every stream of MaxStreams. Default
+	// DefaultMaxStreamsPerUser.
+	MaxStreamsPerUser int
 	// Limiter limits failed token attempts per address (ratelimit.go);
 	// nil limits nothing. Default: 10 a minute, burst 10.
 	Limiter *Limiter
@@ -73,6 +79,11 @@ type Server struct {
 	mux     *http.ServeMux
 	routes  []Route
 	streams atomic.Int64
+	// userStreams counts open streams by user name (MaxStreamsPerUser);
+	// refused counts refusals by RefusedMax and RefusedPerUser.
+	userMu      sync.Mutex
+	userStreams map[string]int
+	refused     [2]atomic.Int64
 	// crossOrigin refuses unsafe requests of other origins (xorigin.go).
 	crossOrigin *http.CrossOriginProtection
 }
@@ -81,12 +92,23 @@ type Server struct {
 const (
 	DefaultWriteTimeout = 30 * time.Second
 	DefaultMaxStreams   = 20000
+	// DefaultMaxStreamsPerUser: one viewer's many tabs, not the house.
+	DefaultMaxStreamsPerUser = 100
 	// retryAfter is the Retry-After of every 503, in seconds.
 	retryAfter = "5"
 )
 
 // OpenStreams is how many log streams (SSE, NDJSON follow) are open now.
 func (s *Server) OpenStreams() int64 { return s.streams.Load() }
+
+// Why a log stream was refused, for StreamsRefused.
+const (
+	RefusedMax     = 0 // MaxStreams: the server's
+	RefusedPerUser = 1 // MaxStreamsPerUser: the credential's
+)
+
+// StreamsRefused is how many log streams were refused for the reason.
+func (s *Server) StreamsRefused(reason int) int64 { return s.refused[reason].Load() }
 
 // Route is one entry of the router's table. Public routes need no credential.
 type Route struct {
@@ -149,18 +171,45 @@ func New(jobs JobService, auth *Auth, logger *slog.Logger) (*Server, error) {
 	return s, nil
 }
 
-// openStream counts a log stream in, or returns EUNAVAILABLE when
-// MaxStreams are open; call the returned func when the stream ends.
-func (s *Server) openStream() (func(), error) {
-	max := s.MaxStreams
+// openStream counts a log stream of the request's user in, or returns
+// ETOOMANY when the user holds MaxStreamsPerUser (with Retry-After set on
+// w) or EUNAVAILABLE when MaxStreams are open; call the returned func when
+// the stream ends.
+func (s *Server) openStream(w http.ResponseWriter, r *http.Request) (func(), error) {
+	max, perUser := s.MaxStreams, s.MaxStreamsPerUser
 	if max <= 0 {
 		max = DefaultMaxStreams
 	}
+	if perUser <= 0 {
+		perUser = DefaultMaxStreamsPerUser
+	}
+	name := UserFrom(r.Context()).Name
+	s.userMu.Lock()
+	if s.userStreams[name] >= perUser {
+		s.userMu.Unlock()
+		s.refused[RefusedPerUser].Add(1)
+		w.Header().Set("Retry-After", retryAfter)
+		return nil, gaffer.Errorf(gaffer.ETOOMANY, "you already hold the maximum of %d open log streams per credential; close one (another tab?) or try again in a few seconds", perUser)
+	}
+	if s.userStreams == nil {
+		s.userStreams = map[string]int{}
+	}
+	s.userStreams[name]++
+	s.userMu.Unlock()
+	release := func() {
+		s.userMu.Lock()
+		if s.userStreams[name]--; s.userStreams[name] <= 0 {
+			delete(s.userStreams, name)
+		}
+		s.userMu.Unlock()
+	}
 	if s.streams.Add(1) > int64(max) {
 		s.streams.Add(-1)
+		release()
+		s.refused[RefusedMax].Add(1)
 		return nil, gaffer.Errorf(gaffer.EUNAVAILABLE, "this server already serves its maximum of %d open log streams; try again in a few seconds", max)
 	}
-	return func() { s.streams.Add(-1) }, nil
+	return func() { s.streams.Add(-1); release() }, nil
 }
 
 // writeTimeout is the bound of one write of a log stream.
