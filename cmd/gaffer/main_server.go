@@ -112,12 +112,18 @@ func (m *Main) Open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if c.local {
+	local, warn, why := decideLocal(string(c.local), c.listen)
+	if warn {
+		m.Logger.Warn(why)
+	} else {
+		m.Logger.Info(why)
+	}
+	if local {
 		m.Hosts = append(m.Hosts, inventory.Local())
 	}
 	m.Hosts = append(m.Hosts, inv.Hosts...)
 	if len(m.Hosts) == 0 {
-		return errors.New("no hosts: give --inventory FILE or --ssh-config FILE, or leave --local on")
+		return fmt.Errorf("no hosts: give --inventory FILE or --ssh-config FILE (%s)", why)
 	}
 	// Each host carries its route (ProxyJump): one executor reaches them all.
 	m.SSH = &sshexec.Executor{KnownHostsFile: expandHome(c.knownHosts), Logger: m.Logger}
@@ -136,6 +142,9 @@ func (m *Main) Open(ctx context.Context) error {
 		Instance:   c.instance,
 		Shared:     c.databaseURL != "",
 		LeaseTTL:   c.leaseTTL,
+
+		MaxRunningJobs: c.maxRunningJobs,
+		MaxConcurrency: c.maxConcurrency,
 	})
 	if ids, err := m.Foreman.Recover(ctx); err != nil {
 		return err
@@ -153,6 +162,7 @@ func (m *Main) Open(ctx context.Context) error {
 	m.Web.Metrics = metricsHandler(m.Foreman, m.Web, m.SSH, m.Live)
 	m.Web.MaxStreams, m.Web.WriteTimeout = m.Config.maxStreams, m.Config.streamWriteTimeout
 	m.Web.SecureCookies = m.TLS != nil || strings.HasPrefix(c.publicURL, "https:")
+	m.Web.MaxStreamsPerUser = m.Config.maxStreamsPerUser
 
 	if m.Listener, err = net.Listen("tcp", c.listen); err != nil {
 		return fmt.Errorf("listen on %s: %w (is another gaffer running? use --listen)", c.listen, err)

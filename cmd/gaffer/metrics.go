@@ -52,6 +52,14 @@ func metricsHandler(f *foreman.Foreman, srv *web.Server, ssh *sshexec.Executor, 
 			gauge("gaffer_live_buffer_bytes", "Bytes the live buffers in this server's memory hold together (bounded by --live-budget).", func() float64 { _, b := mem.Held(); return float64(b) }),
 		)
 	}
+	refused := func(name, help, reason string, v func() float64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help, ConstLabels: prometheus.Labels{"reason": reason}}, v)
+	}
+	reg.MustRegister(
+		refused("gaffer_jobs_refused_total", "Job starts refused by a limit.", "max_running", func() float64 { return float64(st.JobsRefusedMaxRunning.Load()) }),
+		refused("gaffer_log_streams_refused_total", "Log streams refused by a limit.", "max_streams", func() float64 { return float64(srv.StreamsRefused(web.RefusedMax)) }),
+		refused("gaffer_log_streams_refused_total", "Log streams refused by a limit.", "per_user", func() float64 { return float64(srv.StreamsRefused(web.RefusedPerUser)) }),
+	)
 	for _, s := range []gaffer.Status{gaffer.StatusSucceeded, gaffer.StatusFailed, gaffer.StatusCanceled, gaffer.StatusTimedOut, gaffer.StatusInterrupted} {
 		s := s
 		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gaffer-dev/gaffer"
+	"github.com/gaffer-dev/gaffer/foreman"
 	"github.com/gaffer-dev/gaffer/inventory"
 	"github.com/gaffer-dev/gaffer/localexec"
 	"github.com/gaffer-dev/gaffer/memory"
@@ -25,7 +26,9 @@ import (
 type serveConfig struct {
 	listen, dataDir, inventory, knownHosts, adminToken string
 	databaseURL, redisURL                              string
-	local, resetToken                                  bool
+	resetToken                                         bool
+	local                                              localFlag // auto, true or false (localhost.go)
+	maxRunningJobs, maxConcurrency, maxStreamsPerUser  int
 	logLevel                                           string
 	shutdownGrace, liveLinger, leaseTTL                time.Duration
 	liveBuffer, liveBudget                             int
@@ -74,7 +77,8 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 	fs.StringVar(&c.adminToken, "admin-token", "", "admin token (default: generated on first start, printed once, kept hashed)")
 	fs.StringVar(&c.databaseURL, "database-url", "", "PostgreSQL URL (default: embedded SQLite in --data-dir)")
 	fs.StringVar(&c.redisURL, "redis-url", "", "Redis URL for a live log shared by several servers (default: in-process)")
-	fs.BoolVar(&c.local, "local", true, "offer the host \"local\": commands run on this server with /bin/sh")
+	c.local = "auto"
+	fs.Var(&c.local, "local", "offer the host \"local\" (commands run on this server with /bin/sh): auto (only when --listen is loopback), true or false")
 	fs.Func("local-env", "environment of commands on \"local\" beyond PATH, HOME, USER, LOGNAME, SHELL, LANG, TZ: comma-separated NAME=value, or NAME to pass on the server's", func(v string) (err error) {
 		c.localEnv, err = localexec.ParseEnv(v)
 		return err
@@ -95,11 +99,22 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 	fs.StringVar(&c.tlsKey, "tls-key", "", "the private key of --tls-cert (PEM)")
 	fs.BoolVar(&c.tlsSelfSigned, "tls-self-signed", false, "serve HTTPS with a self-signed certificate made on first start in --data-dir (printed fingerprint; trust it in the CLI with --ca-file)")
 	fs.StringVar(&c.publicURL, "public-url", "", "the URL people open when a TLS proxy is in front, e.g. https://gaffer.example.com: https makes session cookies Secure; login links use it")
+	fs.IntVar(&c.maxRunningJobs, "max-running-jobs", foreman.DefaultMaxRunningJobs, "most jobs this server runs at once; past it a start is answered 503 with Retry-After")
+	fs.IntVar(&c.maxConcurrency, "max-concurrency", foreman.DefaultMaxConcurrency, "highest concurrency a job may ask for; more is answered 400")
+	fs.IntVar(&c.maxStreamsPerUser, "max-streams-per-user", web.DefaultMaxStreamsPerUser, "most log streams one credential holds open at once (within --max-streams); past it 429 with Retry-After")
 	if err := parseFlags(fs, args); err != nil {
 		return c, err
 	}
 	if err := checkTLSFlags(c); err != nil {
 		return c, err
+	}
+	for _, l := range []struct {
+		name string
+		v    int
+	}{{"--max-running-jobs", c.maxRunningJobs}, {"--max-concurrency", c.maxConcurrency}, {"--max-streams-per-user", c.maxStreamsPerUser}} {
+		if l.v < 1 {
+			return c, fmt.Errorf("%s %d: give 1 or more", l.name, l.v)
+		}
 	}
 	if c.maxStreams < 1 {
 		return c, fmt.Errorf("--max-streams %d: give 1 or more", c.maxStreams)
