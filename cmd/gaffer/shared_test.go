@@ -311,10 +311,11 @@ func TestSharedRedisRestart(t *testing.T) {
 func TestShared500Viewers(t *testing.T) {
 	r := startPrivateRedis(t)
 	db, arch := testDatabaseURL(t), filepath.Join(t.TempDir(), "archive")
-	a := startServer(t, sharedArgs("a", db, r.url(), "g:", arch)...)
+	const viewers = 500
+	// All viewers hold the one admin token: lift its per-credential cap.
+	a := startServer(t, sharedArgs("a", db, r.url(), "g:", arch, "--max-streams-per-user", strconv.Itoa(viewers))...)
 	before, _ := strconv.Atoi(r.info(t, "connected_clients"))
 	job := a.startJob(t, gaffer.JobRequest{Hosts: []string{"local"}, Command: `sleep 1; for i in $(seq 1 2000); do echo "line $i"; done; sleep 1`})
-	const viewers = 500
 	var wg sync.WaitGroup
 	counts := make([]int, viewers)
 	errs := make(chan error, viewers)

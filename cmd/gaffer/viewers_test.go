@@ -143,7 +143,8 @@ func TestTenThousandViewers(t *testing.T) {
 	const viewers = 10000
 	raiseFileLimit(t, 2*viewers) // for the server and, inherited, the viewers
 	load := goBinary(t, "github.com/gaffer-dev/gaffer/internal/sse/sseviewers")
-	srv := startServerProcess(t, "--data-dir", t.TempDir())
+	// All viewers hold the one admin token: lift its per-credential cap.
+	srv := startServerProcess(t, "--data-dir", t.TempDir(), "--max-streams-per-user", strconv.Itoa(viewers))
 	ts := &testServer{URL: srv.URL}
 	idle := srv.rss(t)
 
