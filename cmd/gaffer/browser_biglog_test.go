@@ -293,6 +293,63 @@ func TestBrowserTenMillionLines(t *testing.T) {
 		t.Errorf("the match is marked %q", got)
 	}
 	checkShownSeq(t, v, 2)
+	// The match was on screen while the log was still being scanned: before
+	// the answer's trailer came, the count saying that more may come.
+	events := v.searchEvents()
+	run := lastSearch(events, "needle-first")
+	shown, trailer := run.index("shown"), run.index("trailer")
+	if shown < 0 || trailer < 0 || shown > trailer || run.index("done") < trailer {
+		t.Errorf("search events %v: want the match shown, then the trailer, then done", run)
+	} else if c := run[shown].Count; c != "1 of 1…" {
+		t.Errorf("the count is %q when the match is shown, want %q", c, "1 of 1…")
+	}
+	if shown >= 0 && trailer >= 0 {
+		t.Logf("the page's search of %d lines: match on screen %.0f ms after it began, trailer at %.0f ms, events %v", lines, run[shown].At-run[0].At, run[trailer].At-run[0].At, run)
+	}
+
+	// A second search typed while the first runs aborts the first: only the
+	// second's matches are counted and shown. "99999" matches hundreds of
+	// lines from seq 100001 on; the second search is typed as soon as the
+	// first's first match arrives, most of the log still to scan.
+	was := evalAwait[viewerState](v, `new Promise(function (done) {
+	  var s = document.getElementById("search");
+	  function type(q) { s.value = q; s.dispatchEvent(new Event("input")); s.dispatchEvent(new KeyboardEvent("keydown", {key: "Enter"})); }
+	  type("99999");
+	  (function check() {
+	    var st = gafferViewer.state();
+	    if (st.hits > 0 || st.hitsDone) { type("needle-first"); done(st); }
+	    else setTimeout(check, 1);
+	  })();
+	})`)
+	if was.HitsDone || was.Hits < 1 {
+		t.Errorf("the search for 99999 when the second was typed: %d matches, done %v; want a match and not done", was.Hits, was.HitsDone)
+	}
+	v.waitJS("the second search's match", `gafferViewer.state().hitsDone && document.getElementById("searchcount").textContent === "1 of 1" && document.querySelector('#log .line.current[data-seq="2"]')`)
+	v.waitJS("the page to settle", `gafferViewer.state().settled`)
+	if st := v.state(); st.Hits != 1 {
+		t.Errorf("%d matches counted after the second search, want 1", st.Hits)
+	}
+	if marks := evalJS[[]string](v, `Array.prototype.map.call(document.querySelectorAll("#log mark"), function (m) { return m.textContent; })`); len(marks) != 1 || marks[0] != "needle-first" {
+		t.Errorf("marked on the page: %q, want only needle-first", marks)
+	}
+	checkShownSeq(t, v, 2)
+	events = v.searchEvents()
+	first, second := lastSearch(events, "99999"), lastSearch(events, "needle-first")
+	if len(first) == 0 || len(second) == 0 {
+		t.Fatalf("search events %v: want a search for 99999, then one for needle-first", events)
+	}
+	if first.index("match") < 0 || first.index("abort") != len(first)-1 || first.index("trailer") >= 0 || first.index("error") >= 0 {
+		t.Errorf("the first search's events %v: want a match, then aborted, and nothing after", first)
+	}
+	if second.index("match") < 0 || second.index("done") != len(second)-1 || second[0].Search <= first[0].Search {
+		t.Errorf("the second search's events %v (the first's %v)", second, first)
+	}
+	for _, e := range events {
+		if e.Search == first[0].Search && e.Ev != "abort" && e.Seq > second[0].Seq {
+			t.Errorf("the first search went on after the second began: %v", events)
+			break
+		}
+	}
 
 	heap, nodes := v.heapMB()
 	t.Logf("tab after opening, jumping, scrolling and searching: JS heap %.1f MiB, %.0f DOM nodes", heap, nodes)
@@ -301,6 +358,57 @@ func TestBrowserTenMillionLines(t *testing.T) {
 	}
 	v.checkClean("ten million lines")
 }
+
+// searchEvent is one of gafferViewer.searchEvents(): what a search did
+// (start QUERY, match, shown, trailer, done, abort, error), and the count
+// shown then. Seq is its place among all the events.
+type searchEvent struct {
+	Seq    int     `json:"-"`
+	Search int     `json:"search"`
+	Ev     string  `json:"ev"`
+	Count  string  `json:"count"`
+	At     float64 `json:"at"` // performance.now(), for the log only
+}
+
+type searchEvents []searchEvent
+
+func (tb *tab) searchEvents() searchEvents {
+	tb.t.Helper()
+	evs := evalJS[searchEvents](tb, `gafferViewer.searchEvents()`)
+	for i := range evs {
+		evs[i].Seq = i
+	}
+	return evs
+}
+
+// lastSearch is the events of the last search started for q.
+func lastSearch(evs searchEvents, q string) searchEvents {
+	id := -1
+	for _, e := range evs {
+		if e.Ev == "start "+q {
+			id = e.Search
+		}
+	}
+	var run searchEvents
+	for _, e := range evs {
+		if e.Search == id {
+			run = append(run, e)
+		}
+	}
+	return run
+}
+
+// index is the place of the first event ev in the run, or -1.
+func (run searchEvents) index(ev string) int {
+	for i, e := range run {
+		if e.Ev == ev {
+			return i
+		}
+	}
+	return -1
+}
+
+func (e searchEvent) String() string { return fmt.Sprintf("%d:%s(%q)", e.Search, e.Ev, e.Count) }
 
 // timings lists the page's requests to the log API and how long each took.
 func (tb *tab) timings() string {

@@ -600,6 +600,7 @@
     if (!same) logEl.replaceChildren.apply(logEl, els);
     rendered = next;
     if (!firstRowsAt && chain.length && els.length) firstRowsAt = performance.now();
+    if (curHit && !hitFirst && !want && rendered.has("s" + curHit)) { hitFirst = performance.now(); searchEvent(searchGen, "shown"); }
     logEl.style.transform = "translateY(" + ((r0 - top) * ROW) + "px)";
     markSelection();
 
@@ -753,60 +754,106 @@
 
   // ---- search --------------------------------------------------------------
 
-  var hits = [], hitCount = 0, hitDone = true, hitIdx = -1, curHit = 0, hitRE = null, searchGen = 0;
+  // The server streams a search's matches as it finds them (NDJSON, then a
+  // trailer line): the page shows the first match when it arrives, not when
+  // the whole log is scanned. A new search aborts the one still running.
+  var hits = [], hitCount = 0, hitDone = true, hitMore = false, hitIdx = -1, curHit = 0, hitRE = null, searchGen = 0;
+  var hitAbort = null, hitFirst = 0;
   var HIT_CAP = 100000;
+  // For tests: what the searches did, in order ({search, ev, count, at}).
+  var searchEvents = [];
+  function searchEvent(g, ev) {
+    if (searchEvents.length >= 200) searchEvents.shift();
+    searchEvents.push({ search: g, ev: ev, count: searchCountEl.textContent, at: performance.now() });
+  }
 
   function clientRE(q, regex, cs) {
     try { return new RegExp(regex ? q : q.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"), cs ? "g" : "gi"); } catch (e) { return null; }
   }
 
+  // Calls each(line) for every whole line of an NDJSON body as it arrives,
+  // then chunk() once per chunk read (so the page redraws per chunk, not per line).
+  function readNDJSON(body, each, chunk) {
+    var reader = body.getReader(), dec = new TextDecoder(), rest = "";
+    function step() {
+      return reader.read().then(function (x) {
+        var s = rest + (x.done ? dec.decode() : dec.decode(x.value, { stream: true }));
+        var lines = s.split("\n");
+        rest = x.done ? "" : lines.pop();
+        for (var i = 0; i < lines.length; i++) if (lines[i]) each(lines[i]);
+        chunk();
+        return x.done ? undefined : step();
+      });
+    }
+    return step();
+  }
+
   function runSearch() {
     var q = searchEl.value;
     var g = ++searchGen;
-    hits = []; hitCount = 0; hitIdx = -1; curHit = 0; hitDone = false;
+    if (hitAbort) { hitAbort.abort(); hitAbort = null; }
+    if (!hitDone) searchEvent(g - 1, "abort");
+    hits = []; hitCount = 0; hitIdx = -1; curHit = 0; hitDone = false; hitMore = false; hitFirst = 0;
     if (!q) { hitRE = null; hitDone = true; searchCountEl.textContent = ""; rerender(); return; }
     var regex = $("searchregex").checked, cs = $("searchcase").checked;
     hitRE = clientRE(q, regex, cs);
     searchCountEl.textContent = "searching…";
     searchCountEl.className = "searchcount";
+    searchEvent(g, "start " + q);
     function page(after) {
       var url = base + "/search?" + query({ q: q, regex: regex ? 1 : "", "case": cs ? 1 : "", host: filter, after: after, limit: 1000 });
-      fetch(url, { credentials: "same-origin" }).then(function (r) {
-        return r.text().then(function (body) {
-          if (!r.ok) {
+      var ctl = hitAbort = new AbortController();
+      var from = hitCount, got = 0, trailer = null;
+      fetch(url, { credentials: "same-origin", signal: ctl.signal }).then(function (r) {
+        if (!r.ok) {
+          return r.text().then(function (body) {
             var msg = "search failed";
             try { msg = JSON.parse(body).error.message; } catch (e) { /* not JSON */ }
             throw new Error(msg);
-          }
-          return body;
-        });
-      }).then(function (body) {
-        if (g !== searchGen) return;
-        var lines = body.split("\n"), trailer = null;
-        for (var i = 0; i < lines.length; i++) {
-          if (!lines[i]) continue;
-          var o = JSON.parse(lines[i]);
-          if (typeof o.seq === "number") { if (hits.length < HIT_CAP) hits.push(o.seq); }
-          else if ("scanned_to" in o) trailer = o;
+          });
         }
-        if (trailer) hitCount += trailer.matches;
-        if (hitIdx < 0 && hits.length) { hitIdx = 0; goHit(); }
-        hitDone = !trailer || trailer.done || hits.length >= HIT_CAP;
-        showCount();
-        if (!hitDone) page(trailer.scanned_to);
-      }).catch(function (err) {
+        return readNDJSON(r.body, function (line) {
+          if (g !== searchGen) return;
+          var o = JSON.parse(line);
+          if (typeof o.seq === "number") {
+            got++;
+            hitCount = from + got;
+            if (hits.length < HIT_CAP) hits.push(o.seq);
+            if (hitIdx < 0) { hitIdx = 0; goHit(); searchEvent(g, "match"); }
+          } else if (o.error) {
+            throw new Error(o.error.message || "search failed");
+          } else if ("scanned_to" in o) {
+            trailer = o;
+          }
+        }, function () { if (g === searchGen) showCount(); });
+      }).then(function () {
         if (g !== searchGen) return;
+        if (!trailer) throw new Error("search cut short: try again");
+        hitCount = from + trailer.matches;
+        searchEvent(g, "trailer");
+        hitMore = !trailer.done;
+        hitDone = trailer.done || hits.length >= HIT_CAP;
+        if (hitDone) hitAbort = null;
+        showCount();
+        if (hitDone) searchEvent(g, "done");
+        else page(trailer.scanned_to);
+      }).catch(function (err) {
+        if (g !== searchGen) return; // aborted by a newer search
         hitDone = true;
+        hitAbort = null;
         searchCountEl.textContent = err.message;
         searchCountEl.className = "searchcount bad";
+        searchEvent(g, "error");
       });
     }
     page(0);
   }
 
+  // "3 of 12…" while the log is being scanned; "3 of 12" once it all was;
+  // "3 of 100,000+" when the page stopped at HIT_CAP.
   function showCount() {
-    var more = hitDone ? "" : "+";
-    if (!hitCount && hitDone) { searchCountEl.textContent = "no matches"; return; }
+    if (!hitCount) { searchCountEl.textContent = hitDone ? "no matches" : "searching…"; return; }
+    var more = !hitDone ? "…" : hitMore ? "+" : "";
     searchCountEl.textContent = (hitIdx >= 0 ? fmt(hitIdx + 1) + " of " : "") + fmt(hitCount) + more;
   }
 
@@ -1057,10 +1104,11 @@
       return { lastSeq: lastSeq, total: total(), top: top, following: following, filter: filter,
         chainFirst: chain.length ? chain[0].seq : 0, chainLast: lastChainSeq(), chainLen: chain.length,
         atStart: atStart, atEnd: atEnd, loading: !!loading, want: want, rows: logEl.children.length,
-        scaled: scaled(), firstRowsAt: firstRowsAt, lastJump: lastJump, ended: ended, settled: !scheduled && !loading && !want && !incoming.length, stream: es ? es.readyState : -1, holding: !!(lease && lease.holding()), hits: hitCount, hitsDone: hitDone };
+        scaled: scaled(), firstRowsAt: firstRowsAt, lastJump: lastJump, ended: ended, settled: !scheduled && !loading && !want && !incoming.length, stream: es ? es.readyState : -1, holding: !!(lease && lease.holding()), hits: hitCount, hitsDone: hitDone, hitsFirst: hitFirst };
     },
     stats: function () { return stats; },
     chainSeqs: function () { return chain.map(function (r) { return r.seq; }); },
+    searchEvents: function () { return searchEvents.slice(); },
     jumpTo: function (s) { jumpTo(s); },
   };
 
