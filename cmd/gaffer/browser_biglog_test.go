@@ -304,7 +304,7 @@ func TestBrowserTenMillionLines(t *testing.T) {
 		t.Errorf("the count is %q when the match is shown, want %q", c, "1 of 1…")
 	}
 	if shown >= 0 && trailer >= 0 {
-		t.Logf("the page's search of %d lines: match on screen %.0f ms after it began, trailer at %.0f ms, events %v", lines, run[shown].At-run[0].At, run[trailer].At-run[0].At, run)
+		t.Logf("the page's search of %d lines: match received %.0f ms after it began, on screen at %.0f ms, trailer at %.0f ms; events %v", lines, run[run.index("match")].At-run[0].At, run[shown].At-run[0].At, run[trailer].At-run[0].At, run)
 	}
 
 	// A second search typed while the first runs aborts the first: only the
