@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -93,4 +94,29 @@ func TestLocalHostNotOnWildcard(t *testing.T) {
 	if names := hostNames(ts); !strings.Contains(strings.Join(names, ","), "local") {
 		t.Errorf("loopback listen does not offer local: %v", names)
 	}
+}
+
+// Whatever --listen says, "local" is offered by default only for a
+// loopback host, and the decision always says why.
+func FuzzLocalDecision(f *testing.F) {
+	for _, s := range []string{"127.0.0.1:8080", "[::1]:1", "localhost:0", "0.0.0.0:80", ":80", "[fe80::1%lo]:80", "[::ffff:127.0.0.1]:80", "127.0.0.1", "", "::1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, listen string) {
+		on, warn, why := decideLocal("auto", listen)
+		if warn || why == "" {
+			t.Fatalf("%q: warn %t why %q", listen, warn, why)
+		}
+		if !on {
+			return
+		}
+		host, _, err := net.SplitHostPort(listen)
+		if err != nil {
+			host = listen
+		}
+		host, _, _ = strings.Cut(host, "%")
+		if ip := net.ParseIP(host); !strings.EqualFold(host, "localhost") && (ip == nil || !ip.IsLoopback()) {
+			t.Fatalf("%q: local offered on a host that is not loopback", listen)
+		}
+	})
 }
