@@ -25,8 +25,11 @@ type Framer struct {
 	quiet  time.Duration
 	emit   func([]Record)
 
+	masker *Masker
+
 	mu      sync.Mutex
 	pending []byte // start of an unfinished line, shorter than max
+	mask    maskState
 	timer   *time.Timer
 	closed  bool
 }
@@ -43,6 +46,12 @@ func NewFramer(host string, stream Stream, max int, quiet time.Duration, emit fu
 	return &Framer{host: host, stream: stream, max: max, quiet: quiet, emit: emit}
 }
 
+// SetMasker makes f replace secrets with Masked before records are made,
+// also when a secret is split across writes: a tail that could be the start
+// of one is held back, but never past the quiet flush. Call it before the
+// first Write.
+func (f *Framer) SetMasker(m *Masker) { f.masker = m }
+
 // Write frames p. It never fails; after Close it drops p.
 func (f *Framer) Write(p []byte) (int, error) {
 	f.mu.Lock()
@@ -53,6 +62,25 @@ func (f *Framer) Write(p []byte) (int, error) {
 	if f.timer != nil {
 		f.timer.Stop()
 	}
+	n := len(p)
+	if f.masker != nil {
+		p = f.mask.write(f.masker, p)
+	}
+	if recs := f.frameLocked(p); len(recs) > 0 {
+		f.emit(recs)
+	}
+	if len(f.pending) > 0 || len(f.mask.held) > 0 {
+		if f.timer == nil {
+			f.timer = time.AfterFunc(f.quiet, f.flushQuiet)
+		} else {
+			f.timer.Reset(f.quiet)
+		}
+	}
+	return n, nil
+}
+
+// frameLocked cuts p, after what is pending, into records.
+func (f *Framer) frameLocked(p []byte) []Record {
 	now := time.Now().UTC()
 	var recs []Record
 	add := func(data []byte, nl bool) {
@@ -83,17 +111,7 @@ func (f *Framer) Write(p []byte) (int, error) {
 	if len(rest) > 0 {
 		f.pending = concat(f.pending, rest)
 	}
-	if len(recs) > 0 {
-		f.emit(recs)
-	}
-	if len(f.pending) > 0 {
-		if f.timer == nil {
-			f.timer = time.AfterFunc(f.quiet, f.flushQuiet)
-		} else {
-			f.timer.Reset(f.quiet)
-		}
-	}
-	return len(p), nil
+	return recs
 }
 
 func (f *Framer) flushQuiet() {
@@ -105,12 +123,17 @@ func (f *Framer) flushQuiet() {
 }
 
 func (f *Framer) flushLocked() {
-	if len(f.pending) == 0 {
-		return
+	var recs []Record
+	if f.masker != nil {
+		recs = f.frameLocked(f.mask.flush(f.masker))
 	}
-	rec := Record{TS: time.Now().UTC(), Host: f.host, Stream: f.stream, Data: f.pending}
-	f.pending = nil
-	f.emit([]Record{rec})
+	if len(f.pending) > 0 {
+		recs = append(recs, Record{TS: time.Now().UTC(), Host: f.host, Stream: f.stream, Data: f.pending})
+		f.pending = nil
+	}
+	if len(recs) > 0 {
+		f.emit(recs)
+	}
 }
 
 // Close flushes an unfinished last line (NL false) and stops the timer.

@@ -298,6 +298,9 @@ type ArchiveWriter interface {
 type ExecSpec struct {
 	Command string
 	PTY     bool
+	// Env are variables the command gets on top of its usual environment
+	// (a job's secrets).
+	Env map[string]string
 }
 
 // Result is how a command ended. ExitCode is -1 when there is none

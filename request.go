@@ -13,7 +13,17 @@ type JobRequest struct {
 	Timeout     Duration `json:"timeout"`
 	PTY         bool     `json:"pty"`
 	Concurrency int      `json:"concurrency"`
+	// Secrets are given to the command as environment variables and masked
+	// in its output; they are never stored or returned.
+	Secrets map[string]string `json:"secrets,omitempty"`
 }
+
+// Limits of a job's secrets.
+const (
+	MaxSecrets     = 64
+	MaxSecretValue = 4 << 10
+	MinSecretValue = 4
+)
 
 // MaxCommand bounds the command line a job may hold.
 const MaxCommand = 64 << 10
@@ -32,8 +42,48 @@ func (r *JobRequest) Validate() error {
 	case r.Concurrency < 0:
 		return Errorf(EINVALID, "concurrency must be a positive number, not %d", r.Concurrency)
 	}
+	if err := validateSecrets(r.Secrets); err != nil {
+		return err
+	}
 	_, err := ParseSelector(r.Selector)
 	return err
+}
+
+// validateSecrets checks names and sizes; messages never hold a value.
+func validateSecrets(secrets map[string]string) error {
+	if len(secrets) > MaxSecrets {
+		return Errorf(EINVALID, "%d secrets; the limit is %d", len(secrets), MaxSecrets)
+	}
+	for name, v := range secrets {
+		switch {
+		case !ValidEnvName(name):
+			return Errorf(EINVALID, "secret name %q is not a variable name ([A-Za-z_][A-Za-z0-9_]*)", name)
+		case len(v) < MinSecretValue:
+			return Errorf(EINVALID, "secret %s is shorter than %d bytes: too short to mask without hiding ordinary output", name, MinSecretValue)
+		case len(v) > MaxSecretValue:
+			return Errorf(EINVALID, "secret %s is %d bytes long; the limit is %d", name, len(v), MaxSecretValue)
+		case strings.IndexByte(v, 0) >= 0:
+			return Errorf(EINVALID, "secret %s holds a NUL byte", name)
+		}
+	}
+	return nil
+}
+
+// ValidEnvName reports whether s is an environment variable name a shell
+// accepts: [A-Za-z_][A-Za-z0-9_]*.
+func ValidEnvName(s string) bool {
+	if s == "" || len(s) > 256 {
+		return false
+	}
+	for i, c := range s {
+		switch {
+		case c == '_', c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z':
+		case c >= '0' && c <= '9' && i > 0:
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // Selector is a set of label=value pairs a host must all have.

@@ -79,6 +79,8 @@ type Config struct {
 	// EINVALID. Defaults DefaultMaxRunningJobs, DefaultMaxConcurrency.
 	MaxRunningJobs int
 	MaxConcurrency int
+	// Secrets are server-wide values masked in every job's output.
+	Secrets []string
 }
 
 // Foreman knows every running job and its workers.
@@ -308,6 +310,10 @@ type activeJob struct {
 	cancel context.CancelCauseFunc
 	log    *jobLog
 	checks []runCheck
+	// secrets go to the commands' environment and masker hides them (and
+	// the server-wide ones) in the output; neither is ever stored.
+	secrets map[string]string
+	masker  *gaffer.Masker
 }
 
 func (a *activeJob) snapshot() *gaffer.Job {
@@ -390,7 +396,8 @@ func (f *Foreman) Start(ctx context.Context, req gaffer.JobRequest, by string) (
 		cancel = func(cause error) { prev(cause); stop() }
 	}
 	aj := &activeJob{job: copyJob(job), cancel: cancel,
-		log: newJobLog(job.ID, aw, f.cfg.Live, &f.stats, f.log)}
+		log:     newJobLog(job.ID, aw, f.cfg.Live, &f.stats, f.log),
+		secrets: req.Secrets, masker: f.masker(req.Secrets)}
 	f.mu.Lock()
 	closing := f.closing
 	if !closing {
@@ -486,18 +493,20 @@ func (f *Foreman) runOne(ctx context.Context, aj *activeJob, i int, host *gaffer
 	if host.Local {
 		exec, where = f.cfg.Local, host.Name+" (this server)"
 	}
-	aj.log.system(host.Name, "running on "+where+": "+jobCopy.Command)
+	aj.log.system(host.Name, aj.masker.String("running on "+where+": "+jobCopy.Command))
 	if exec == nil {
 		f.endRun(aj, i, gaffer.StatusFailed, nil, "", "no executor for host "+host.Name)
 		return
 	}
-	stdout := gaffer.NewFramer(host.Name, gaffer.Stdout, 0, 0, aj.log.emit)
-	stderr := gaffer.NewFramer(host.Name, gaffer.Stderr, 0, 0, aj.log.emit)
-	// The worker's own capture is the source of truth: its checksum is
-	// compared with the archive once the run ends.
+	// The worker's own capture, as masked, is the source of truth: its
+	// checksum is compared with the archive once the run ends.
 	outSum, errSum := sha256.New(), sha256.New()
-	res := exec.Exec(ctx, host, gaffer.ExecSpec{Command: jobCopy.Command, PTY: jobCopy.PTY},
-		io.MultiWriter(stdout, outSum), io.MultiWriter(stderr, errSum))
+	stdout := gaffer.NewFramer(host.Name, gaffer.Stdout, 0, 0, summed(outSum, aj.log.emit))
+	stderr := gaffer.NewFramer(host.Name, gaffer.Stderr, 0, 0, summed(errSum, aj.log.emit))
+	stdout.SetMasker(aj.masker)
+	stderr.SetMasker(aj.masker)
+	res := exec.Exec(ctx, host, gaffer.ExecSpec{Command: jobCopy.Command, PTY: jobCopy.PTY, Env: aj.secrets},
+		stdout, stderr)
 	stdout.Close()
 	stderr.Close()
 	aj.addCheck(host.Name, outSum, errSum)
@@ -522,6 +531,26 @@ func (f *Foreman) runOne(ctx context.Context, aj *activeJob, i int, host *gaffer
 		code = &c
 	}
 	f.endRun(aj, i, status, code, res.Signal, errText)
+}
+
+// summed returns emit that also adds the records' bytes to sum. The
+// framer calls it under its lock, so sum has one writer at a time.
+func summed(sum hash.Hash, emit func([]gaffer.Record)) func([]gaffer.Record) {
+	return func(recs []gaffer.Record) {
+		var buf bytes.Buffer
+		gaffer.Rebuild(&buf, recs)
+		sum.Write(buf.Bytes())
+		emit(recs)
+	}
+}
+
+// masker hides the server-wide secrets and the job's; nil if none.
+func (f *Foreman) masker(secrets map[string]string) *gaffer.Masker {
+	values := append([]string(nil), f.cfg.Secrets...)
+	for _, v := range secrets {
+		values = append(values, v)
+	}
+	return gaffer.NewMasker(values...)
 }
 
 func hostAddr(h *gaffer.Host) string {

@@ -10,8 +10,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -86,6 +88,9 @@ func (e *Executor) Exec(ctx context.Context, host *gaffer.Host, spec gaffer.Exec
 	cmd := exec.Command(e.shell(), "-c", spec.Command)
 	cmd.Stdout, cmd.Stderr = outW, errW
 	cmd.Env = e.environ()
+	for _, name := range slices.Sorted(maps.Keys(spec.Env)) {
+		cmd.Env = append(cmd.Env, name+"="+spec.Env[name]) // the last of a name wins
+	}
 	// Its own process group, so cancelling reaches the shell's children too.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	err = cmd.Start()

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -43,6 +45,20 @@ const pidMarker = "GAFFER_PID:"
 // csh.
 func wrap(command, nonce string) string {
 	return "echo " + pidMarker + nonce + " $$; " + command
+}
+
+// exports sets env in the remote shell before the command: setting it over
+// the session would need AcceptEnv in the host's sshd. Values are single-
+// quoted, a ' written as '\”; docs/security.md says who can see them.
+func exports(env map[string]string) string {
+	var b strings.Builder
+	for _, name := range slices.Sorted(maps.Keys(env)) {
+		if !gaffer.ValidEnvName(name) {
+			continue // JobRequest.Validate refuses it
+		}
+		b.WriteString("export " + name + "='" + strings.ReplaceAll(env[name], "'", `'\''`) + "'; ")
+	}
+	return b.String()
 }
 
 func newNonce() string {
@@ -109,7 +125,7 @@ func (e *Executor) run(ctx context.Context, c *conn, hops []hop, spec gaffer.Exe
 	defer g.close()
 	nonce := newNonce()
 	out := &pidFilter{w: gatedWriter{g, stdout}, marker: []byte(pidMarker + nonce + " "), pid: make(chan int, 1)}
-	if err := sess.Start(wrap(spec.Command, nonce)); err != nil {
+	if err := sess.Start(wrap(exports(spec.Env)+spec.Command, nonce)); err != nil {
 		return setupErr("start the command on %s: %s", err)
 	}
 

@@ -129,6 +129,10 @@ func (m *Main) Open(ctx context.Context) error {
 	m.SSH = &sshexec.Executor{KnownHostsFile: expandHome(c.knownHosts), Logger: m.Logger}
 	m.Local = &localexec.Executor{Env: c.localEnv}
 
+	secrets, err := readSecretFile(c.secretFile)
+	if err != nil {
+		return err
+	}
 	hosts := m.Hosts
 	m.Foreman = foreman.New(foreman.Config{
 		Store:      m.DB,
@@ -145,6 +149,7 @@ func (m *Main) Open(ctx context.Context) error {
 
 		MaxRunningJobs: c.maxRunningJobs,
 		MaxConcurrency: c.maxConcurrency,
+		Secrets:        secrets,
 	})
 	if ids, err := m.Foreman.Recover(ctx); err != nil {
 		return err
