@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -121,6 +122,21 @@ func TestSecretsMasked(t *testing.T) {
 			t.Errorf("%s stderr: %q", host, errRaw)
 		}
 		t.Logf("%s stdout: %q", host, raw)
+	}
+
+	// A value with quotes, $ and a newline reaches both shells unchanged
+	// (the SSH exports quote it).
+	const quoted = "it's $(id) \"q\" `x` \\\n;'"
+	job2 := ts.startJob(t, gaffer.JobRequest{Hosts: []string{"local", "host-1"}, Command: `printf %s "$Q" | sha256sum`,
+		Secrets: map[string]string{"Q": quoted}})
+	if j := ts.waitJob(t, job2.ID); j.Status != gaffer.StatusSucceeded {
+		t.Fatalf("quoted job: %s", j.Status)
+	}
+	sum := fmt.Sprintf("%x  -", sha256.Sum256([]byte(quoted)))
+	for _, host := range []string{"local", "host-1"} {
+		if got := get(fmt.Sprintf("/api/jobs/%d/log?format=raw&stream=stdout&host=%s", job2.ID, host)); got != sum+"\n" {
+			t.Errorf("%s: quoted value arrived as %q, want %q", host, got, sum)
+		}
 	}
 
 	// Nothing in the data dir (archive, database) holds a secret.
