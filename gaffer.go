@@ -233,6 +233,13 @@ type JobStore interface {
 	// with their unfinished runs, setting each such run's error to reason
 	// when empty. It returns the ids of those jobs.
 	InterruptStale(ctx context.Context, before time.Time, reason string) ([]int64, error)
+	// DeleteFinished deletes, with their runs, up to limit finished jobs
+	// (never a queued or running one) that finished before olderThan
+	// (unless it is zero) or are not among the keepNewest finished jobs
+	// with the highest ids (unless keepNewest <= 0): the oldest ids first.
+	// It returns the ids it deleted, ascending. Instances sweeping at once
+	// each report a job at most once between them.
+	DeleteFinished(ctx context.Context, olderThan time.Time, keepNewest, limit int) ([]int64, error)
 	Close() error
 }
 

@@ -33,6 +33,7 @@ func Run(t *testing.T, open func(t *testing.T) gaffer.JobStore) {
 	t.Run("Heartbeat", func(t *testing.T) { testHeartbeat(t, open) })
 	t.Run("RequestCancel", func(t *testing.T) { testRequestCancel(t, open) })
 	t.Run("InterruptStale", func(t *testing.T) { testInterruptStale(t, open) })
+	t.Run("DeleteFinished", func(t *testing.T) { testDeleteFinished(t, open) })
 }
 
 // T0 is a time with every nanosecond digit set, in a zone that is not UTC,
