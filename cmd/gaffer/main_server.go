@@ -52,9 +52,16 @@ type Main struct {
 	// fingerprint is the SHA-256 of the --tls-self-signed certificate.
 	fingerprint string
 
+	// Retention deletes old jobs (--retain, --retain-jobs); nil when off.
+	Retention *retention
+	// Now is retention's clock (default time.Now); tests replace it before Open.
+	Now func() time.Time
+
 	stopStreams context.CancelFunc // ends log streams' requests
 	stopWatch   context.CancelFunc // ends Foreman.Watch
 	watchDone   chan struct{}
+	stopRetain  context.CancelFunc // ends Retention.Run
+	retainDone  chan struct{}
 	serveErr    chan error
 	closed      bool
 }
@@ -164,7 +171,15 @@ func (m *Main) Open(ctx context.Context) error {
 	if m.Web, err = web.New(m.Foreman, auth, m.Logger); err != nil {
 		return err
 	}
-	m.Web.Metrics = metricsHandler(m.Foreman, m.Web, m.SSH, m.Live)
+	if c.retain > 0 || c.retainJobs > 0 {
+		if m.Now == nil {
+			m.Now = time.Now
+		}
+		m.Retention = &retention{Store: m.DB, Archive: m.Archive, Live: m.Live, Logger: m.Logger,
+			MaxAge: c.retain, Keep: c.retainJobs, Every: c.retainEvery, Now: m.Now,
+			Forget: m.Foreman.Forget}
+	}
+	m.Web.Metrics = metricsHandler(m.Foreman, m.Web, m.SSH, m.Live, m.Retention)
 	m.Web.MaxStreams, m.Web.WriteTimeout = m.Config.maxStreams, m.Config.streamWriteTimeout
 	m.Web.SecureCookies = m.TLS != nil || strings.HasPrefix(c.publicURL, "https:")
 	m.Web.MaxStreamsPerUser = m.Config.maxStreamsPerUser
@@ -196,6 +211,14 @@ func (m *Main) Open(ctx context.Context) error {
 		defer close(m.watchDone)
 		m.Foreman.Watch(watchCtx)
 	}()
+	if m.Retention != nil {
+		retainCtx, stopRetain := context.WithCancel(context.Background())
+		m.stopRetain, m.retainDone = stopRetain, make(chan struct{})
+		go func() {
+			defer close(m.retainDone)
+			m.Retention.Run(retainCtx)
+		}()
+	}
 	m.serveErr = make(chan error, 1)
 	go func() {
 		if m.TLS != nil {
@@ -255,6 +278,11 @@ func (m *Main) Close() error {
 		return nil
 	}
 	m.closed = true
+	// Retention first: jobs interrupted by the shutdown are not its to delete.
+	if m.stopRetain != nil {
+		m.stopRetain()
+		<-m.retainDone
+	}
 	if m.Foreman != nil && m.HTTP != nil {
 		fmt.Fprintln(m.Stdout, "gaffer: shutting down")
 		sctx, cancel := context.WithTimeout(context.Background(), m.Config.shutdownGrace)

@@ -16,7 +16,7 @@ import (
 
 // metricsHandler exposes the foreman's and web server's counters; they are
 // read when scraped, so the hot path only bumps atomics.
-func metricsHandler(f *foreman.Foreman, srv *web.Server, ssh *sshexec.Executor, live gaffer.LiveLog) http.Handler {
+func metricsHandler(f *foreman.Foreman, srv *web.Server, ssh *sshexec.Executor, live gaffer.LiveLog, ret *retention) http.Handler {
 	st := f.Stats()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -46,6 +46,12 @@ func metricsHandler(f *foreman.Foreman, srv *web.Server, ssh *sshexec.Executor, 
 			gauge("gaffer_auth_limiter_addresses", "Addresses the failed-attempt limiter remembers (bounded).", func() float64 { return float64(lim.Stats().Addrs) }),
 		)
 	}
+	reg.MustRegister(counter("gaffer_jobs_deleted_total", "Finished jobs this server deleted, with their logs (--retain, --retain-jobs).", func() float64 {
+		if ret == nil {
+			return 0
+		}
+		return float64(ret.Deleted())
+	}))
 	if mem, ok := live.(*memory.LiveLog); ok {
 		reg.MustRegister(
 			gauge("gaffer_live_buffers", "Jobs with a live buffer in this server's memory.", func() float64 { n, _ := mem.Held(); return float64(n) }),

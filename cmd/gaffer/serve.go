@@ -39,6 +39,8 @@ type serveConfig struct {
 	tlsCert, tlsKey, publicURL                         string
 	tlsSelfSigned                                      bool
 	secretFile                                         string
+	retain, retainEvery                                time.Duration
+	retainJobs                                         int
 }
 
 // store is a job store that also keeps the server's settings.
@@ -104,6 +106,12 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 	fs.IntVar(&c.maxRunningJobs, "max-running-jobs", foreman.DefaultMaxRunningJobs, "most jobs this server runs at once; past it a start is answered 503 with Retry-After")
 	fs.IntVar(&c.maxConcurrency, "max-concurrency", foreman.DefaultMaxConcurrency, "highest concurrency a job may ask for; more is answered 400")
 	fs.IntVar(&c.maxStreamsPerUser, "max-streams-per-user", web.DefaultMaxStreamsPerUser, "most log streams one credential holds open at once (within --max-streams); past it 429 with Retry-After")
+	fs.Func("retain", "delete finished jobs and their logs once they finished longer ago than this: days (30d) or a duration (12h) (default: keep every job)", func(v string) (err error) {
+		c.retain, err = parseAge(v)
+		return err
+	})
+	fs.IntVar(&c.retainJobs, "retain-jobs", 0, "keep only the newest N finished jobs, deleting older ones and their logs (default 0: keep every job)")
+	fs.DurationVar(&c.retainEvery, "retain-interval", 10*time.Minute, "how often --retain and --retain-jobs look for jobs to delete")
 	if err := parseFlags(fs, args); err != nil {
 		return c, err
 	}
@@ -117,6 +125,12 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 		if l.v < 1 {
 			return c, fmt.Errorf("%s %d: give 1 or more", l.name, l.v)
 		}
+	}
+	if c.retainJobs < 0 {
+		return c, fmt.Errorf("--retain-jobs %d: give how many finished jobs to keep, e.g. 10000 (0 keeps every job)", c.retainJobs)
+	}
+	if c.retainEvery <= 0 {
+		return c, fmt.Errorf("--retain-interval %s: give a duration above zero, e.g. 10m", c.retainEvery)
 	}
 	if c.maxStreams < 1 {
 		return c, fmt.Errorf("--max-streams %d: give 1 or more", c.maxStreams)
