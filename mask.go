@@ -3,6 +3,7 @@ package gaffer
 import (
 	"bytes"
 	"encoding/base64"
+	"slices"
 )
 
 // Masked is what a secret value is replaced with in job output.
@@ -16,6 +17,7 @@ const Masked = "***"
 type Masker struct {
 	pats   [][]byte
 	maxLen int
+	first  [256]bool // bytes a pattern starts with: others start no match
 }
 
 // minPattern is the shortest form masked: shorter base64 fragments would
@@ -37,6 +39,7 @@ func NewMasker(values ...string) *Masker {
 		}
 		seen[p] = true
 		m.pats = append(m.pats, []byte(p))
+		m.first[p[0]] = true
 		if len(p) > m.maxLen {
 			m.maxLen = len(p)
 		}
@@ -80,7 +83,7 @@ func (m *Masker) String(s string) string {
 	if m == nil {
 		return s
 	}
-	out, _ := m.mask(nil, []byte(s), true)
+	out, _ := m.mask([]byte(s), 0, true)
 	return string(out)
 }
 
@@ -98,7 +101,7 @@ func (st *maskState) write(m *Masker, p []byte) []byte {
 	buf := make([]byte, 0, len(st.done)+len(st.held)+len(p))
 	buf = append(append(append(buf, st.done...), st.held...), p...)
 	d := len(st.done)
-	out, h := m.mask(buf[:d], buf[d:], false)
+	out, h := m.mask(buf, d, false)
 	st.held = append([]byte(nil), buf[d+h:]...)
 	st.remember(m, buf[:d+h])
 	return out
@@ -138,13 +141,12 @@ func (m *Masker) isPrefix(b []byte) bool {
 	return false
 }
 
-// mask replaces matches in done+p that reach into p with Masked (a run of
-// overlapping matches is one Masked) and returns the masked part of p that
-// may be passed on, and the length of p it covers: unless final, a tail of
-// p that is a proper prefix of a secret is left out.
-func (m *Masker) mask(done, p []byte, final bool) ([]byte, int) {
-	buf := append(append([]byte(nil), done...), p...)
-	base := len(done)
+// mask replaces matches in buf that reach past base (buf[:base] was passed
+// on already) with Masked, a run of overlapping matches being one Masked,
+// and returns the masked bytes of buf[base:] that may be passed on and how
+// many bytes of buf[base:] they cover: unless final, a tail that is a
+// proper prefix of a secret is left out.
+func (m *Masker) mask(buf []byte, base int, final bool) ([]byte, int) {
 	var spans [][2]int
 	for _, pat := range m.pats {
 		for from := 0; ; {
@@ -153,41 +155,39 @@ func (m *Masker) mask(done, p []byte, final bool) ([]byte, int) {
 				break
 			}
 			s := from + i
-			spans = append(spans, [2]int{s, s + len(pat)})
+			if s+len(pat) > base {
+				spans = append(spans, [2]int{max(s, base), s + len(pat)})
+			}
 			from = s + 1
 		}
 	}
-	covered := make([]bool, len(buf))
+	slices.SortFunc(spans, func(a, b [2]int) int { return a[0] - b[0] })
 	end := base
 	for _, sp := range spans {
-		if sp[1] <= base {
-			continue
-		}
-		for i := max(sp[0], base); i < sp[1]; i++ {
-			covered[i] = true
-		}
 		end = max(end, sp[1])
 	}
 	h := len(buf)
 	if !final {
 		for i := max(end, len(buf)-m.maxLen+1, base); i < len(buf); i++ {
-			if m.isPrefix(buf[i:]) {
+			if m.first[buf[i]] && m.isPrefix(buf[i:]) {
 				h = i
 				break
 			}
 		}
 	}
-	var out []byte
-	for i := base; i < h; {
-		if !covered[i] {
-			out = append(out, buf[i])
-			i++
-			continue
+	out := make([]byte, 0, h-base+len(Masked))
+	at := base
+	for k := 0; k < len(spans); {
+		start, stop := spans[k][0], spans[k][1]
+		for k++; k < len(spans) && spans[k][0] <= stop; k++ {
+			stop = max(stop, spans[k][1])
 		}
+		out = append(out, buf[at:start]...)
 		out = append(out, Masked...)
-		for i < h && covered[i] {
-			i++
-		}
+		at = stop
+	}
+	if at < h {
+		out = append(out, buf[at:h]...)
 	}
 	return out, h - base
 }
