@@ -41,6 +41,7 @@ type testServer struct {
 	stop    sync.Once
 	mu      sync.Mutex
 	out     strings.Builder
+	log     *logWriter
 	// Client makes ts.request's requests; nil is http.DefaultClient.
 	Client *http.Client
 }
@@ -58,6 +59,7 @@ func startServer(t *testing.T, args ...string) *testServer {
 	ctx, cancel := context.WithCancel(context.Background())
 	ts.cancel = cancel
 	lw := &logWriter{t: t}
+	ts.log = lw
 	t.Cleanup(lw.close) // runs after Stop below: cleanups run last-in first-out
 	pr, pw := io.Pipe()
 	go func() {
@@ -117,6 +119,14 @@ type logWriter struct {
 	t    *testing.T
 	mu   sync.Mutex
 	done bool
+	all  strings.Builder // what the server logged, for tests that grep it
+}
+
+// Log returns what the server logged so far.
+func (ts *testServer) Log() string {
+	ts.log.mu.Lock()
+	defer ts.log.mu.Unlock()
+	return ts.log.all.String()
 }
 
 func (w *logWriter) Write(p []byte) (int, error) {
@@ -125,6 +135,7 @@ func (w *logWriter) Write(p []byte) (int, error) {
 	if !w.done {
 		w.t.Log(strings.TrimRight(string(p), "\n"))
 	}
+	w.all.Write(p)
 	return len(p), nil
 }
 

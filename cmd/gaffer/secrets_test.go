@@ -58,7 +58,7 @@ func TestSecretsMasked(t *testing.T) {
 		t.Fatal(err)
 	}
 	ts := startServer(t, "--inventory", writeInventory(t, sshd.Hosts(), ""), "--known-hosts", sshd.KnownHosts,
-		"--secret-file", secretFile)
+		"--secret-file", secretFile, "--log-level", "debug")
 
 	job := ts.startJob(t, gaffer.JobRequest{Hosts: []string{"local", "host-1"}, Command: secretCommand,
 		Secrets: map[string]string{"S": jobSecret}})
@@ -157,6 +157,10 @@ func TestSecretsMasked(t *testing.T) {
 		return nil
 	})
 	assertNoSecrets(t, "server stdout", ts.Output())
+	assertNoSecrets(t, "server log", ts.Log())
+	if !strings.Contains(ts.Log(), "job started") {
+		t.Errorf("no server log captured: %q", ts.Log())
+	}
 }
 
 func TestSecretsInvalid(t *testing.T) {
