@@ -77,6 +77,10 @@ func runJob(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	timeout := fs.Duration("timeout", 0, "stop the job after this long (e.g. 10m)")
 	pty := fs.Bool("pty", false, "run in a pseudo-terminal (line-by-line output; stdout and stderr merged)")
 	concurrency := fs.Int("concurrency", 0, "how many hosts at once (default: the server's)")
+	secrets := map[string]string{}
+	fs.Func("secret", "`NAME`s (comma-separated, repeatable) of this shell's environment variables given to the command as secrets: same name, masked as *** in the output", func(v string) error {
+		return secretsFromEnv(secrets, v)
+	})
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: gaffer run [-H host,host] [-l label=value] [--timeout 10m] [--pty] -- COMMAND...")
 		fs.PrintDefaults()
@@ -92,7 +96,7 @@ func runJob(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		fs.Usage()
 		return exitError{2}
 	}
-	req := gaffer.JobRequest{Command: command, Selector: *selector, Timeout: gaffer.Duration(*timeout), PTY: *pty, Concurrency: *concurrency}
+	req := gaffer.JobRequest{Command: command, Selector: *selector, Timeout: gaffer.Duration(*timeout), PTY: *pty, Concurrency: *concurrency, Secrets: secrets}
 	for _, h := range strings.Split(*hostsFlag, ",") {
 		if h = strings.TrimSpace(h); h != "" {
 			req.Hosts = append(req.Hosts, h)

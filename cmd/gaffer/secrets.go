@@ -31,3 +31,20 @@ func readSecretFile(path string) ([]string, error) {
 	}
 	return values, nil
 }
+
+// secretsFromEnv adds the variables named in names (comma-separated) to
+// secrets with their values from this process's environment, so that the
+// values are never on a command line.
+func secretsFromEnv(secrets map[string]string, names string) error {
+	for _, name := range strings.Split(names, ",") {
+		if name = strings.TrimSpace(name); name == "" {
+			continue
+		}
+		v, ok := os.LookupEnv(name)
+		if !ok {
+			return fmt.Errorf("%s is not set in this environment (--secret takes a variable's name, not its value)", name)
+		}
+		secrets[name] = v
+	}
+	return nil
+}

@@ -198,3 +198,17 @@ func TestSecretsInvalid(t *testing.T) {
 		})
 	}
 }
+
+// gaffer run --secret NAME sends $NAME as a secret.
+func TestCLIRunSecret(t *testing.T) {
+	ts := startServer(t)
+	t.Setenv("MY_TOKEN", jobSecret)
+	out, errOut, code := gafferCLI(t, ts, "run", "-H", "local", "--secret", "MY_TOKEN", "--", `echo "t=$MY_TOKEN"`)
+	if code != 0 || out != "local | t=***\n" {
+		t.Fatalf("run: code %d\nstdout %q\nstderr %q", code, out, errOut)
+	}
+	_, errOut, code = gafferCLI(t, ts, "run", "-H", "local", "--secret", "NOT_SET_ANYWHERE", "--", "true")
+	if code != 2 || !strings.Contains(errOut, "NOT_SET_ANYWHERE is not set") {
+		t.Fatalf("unset: code %d, stderr %q", code, errOut)
+	}
+}
