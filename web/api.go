@@ -151,7 +151,7 @@ func (s *Server) rawLog(w http.ResponseWriter, r *http.Request, job *gaffer.Job)
 	}
 	if !p.ranged() && p.after == 0 && p.limit == 0 {
 		w.Header().Set("Content-Disposition", disposition)
-		dw := s.logWriter(w, "text/plain; charset=utf-8")
+		dw := s.logWriter(w, r, "text/plain; charset=utf-8")
 		if err := s.Jobs.RawLog(ctx, job.ID, p.filter.Host, p.filter.Stream, dw); err != nil {
 			s.Logger.Warn("raw log", "job", job.ID, "err", err)
 		}
@@ -165,7 +165,7 @@ func (s *Server) rawLog(w http.ResponseWriter, r *http.Request, job *gaffer.Job)
 		return
 	}
 	w.Header().Set("Content-Disposition", disposition)
-	dw := s.logWriter(w, "text/plain; charset=utf-8")
+	dw := s.logWriter(w, r, "text/plain; charset=utf-8")
 	bw := bufio.NewWriterSize(dw, streamBuffer)
 	defer bw.Flush()
 	write := func(recs []gaffer.Record) {
@@ -262,15 +262,20 @@ const batchLimit = 1000
 const streamBuffer = 4 << 10
 
 // logWriter sets the headers of a log response (SSE, NDJSON, raw) and
-// returns the writer its body goes through. The connection closes with the
-// response: each write has its own deadline (see deadlineWriter), which must
-// not linger on a connection that serves another request.
-func (s *Server) logWriter(w http.ResponseWriter, contentType string) *deadlineWriter {
+// returns the writer its body goes through. Over HTTP/1 the connection
+// closes with the response: each write has its own deadline (see
+// deadlineWriter), which must not linger on a connection that serves another
+// request. Over HTTP/2 the deadline is the stream's own, and "Connection:
+// close" would make Go send GOAWAY: the browser would then open a connection
+// per stream and stall at six, as over HTTP/1.
+func (s *Server) logWriter(w http.ResponseWriter, r *http.Request, contentType string) *deadlineWriter {
 	h := w.Header()
 	h.Set("Content-Type", contentType)
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no")
-	h.Set("Connection", "close")
+	if r.ProtoMajor < 2 {
+		h.Set("Connection", "close")
+	}
 	return &deadlineWriter{w: w, rc: http.NewResponseController(w), timeout: s.writeTimeout()}
 }
 
@@ -338,7 +343,7 @@ func (s *Server) sseLog(w http.ResponseWriter, r *http.Request, job *gaffer.Job)
 		return
 	}
 	defer closeStream()
-	dw := s.logWriter(w, "text/event-stream")
+	dw := s.logWriter(w, r, "text/event-stream")
 	w.WriteHeader(http.StatusOK)
 
 	bw := bufio.NewWriterSize(dw, streamBuffer)
@@ -521,7 +526,7 @@ func (s *Server) ndjsonLog(w http.ResponseWriter, r *http.Request, job *gaffer.J
 		}
 		defer closeStream()
 	}
-	dw := s.logWriter(w, "application/x-ndjson")
+	dw := s.logWriter(w, r, "application/x-ndjson")
 	w.WriteHeader(http.StatusOK)
 	bw := bufio.NewWriterSize(dw, streamBuffer)
 	defer bw.Flush()

@@ -51,7 +51,7 @@ func (s *Server) searchLog(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer closeStream()
-	dw := s.logWriter(w, "application/x-ndjson")
+	dw := s.logWriter(w, r, "application/x-ndjson")
 	w.WriteHeader(http.StatusOK)
 	out := newTimedWriter(dw)
 	var buf []byte

@@ -5,15 +5,19 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptrace"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/gaffer-dev/gaffer"
 	"github.com/gaffer-dev/gaffer/web"
 )
 
@@ -86,6 +90,37 @@ func TestTLSSelfSigned(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || resp.ProtoMajor != 2 {
 		t.Fatalf("GET /api/hosts over TLS: %s %s, want 200 over HTTP/2", resp.Status, resp.Proto)
 	}
+	// Ten log streams open at once share the one HTTP/2 connection: a
+	// stream's response must not end the connection (GOAWAY), which would
+	// make a browser open one per stream and stall at six.
+	gate := filepath.Join(t.TempDir(), "stop")
+	defer os.WriteFile(gate, nil, 0o644)
+	job := ts.startJob(t, gaffer.JobRequest{Hosts: []string{"local"}, Command: `while [ ! -e '` + gate + `' ]; do echo tick; sleep 0.1; done`})
+	var conns sync.Map
+	for i := 0; i < 10; i++ {
+		req, _ := http.NewRequest("GET", fmt.Sprintf("%s/api/jobs/%d/log", ts.URL, job.ID), nil)
+		req.Header.Set("Authorization", "Bearer "+testToken)
+		req.Header.Set("Accept", "text/event-stream")
+		req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
+			GotConn: func(ci httptrace.GotConnInfo) { conns.Store(ci.Conn.LocalAddr().String(), true) },
+		}))
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if resp.ProtoMajor != 2 || resp.Header.Get("Connection") != "" {
+			t.Fatalf("stream %d: %s, Connection %q", i+1, resp.Proto, resp.Header.Get("Connection"))
+		}
+		if _, err := resp.Body.Read(make([]byte, 1)); err != nil {
+			t.Fatalf("stream %d: %v", i+1, err)
+		}
+	}
+	n := 0
+	conns.Range(func(any, any) bool { n++; return true })
+	if n != 1 {
+		t.Errorf("10 log streams took %d connections, want 1", n)
+	}
 	if c := loginCookie(t, client, ts.URL); !c.Secure || !c.HttpOnly {
 		t.Errorf("session cookie over HTTPS: Secure %v HttpOnly %v, want both", c.Secure, c.HttpOnly)
 	}
@@ -100,7 +135,7 @@ func TestTLSSelfSigned(t *testing.T) {
 		t.Fatalf("gaffer run --ca-file: code %d\nstdout %q\nstderr %q", code, out, errOut)
 	}
 	t.Setenv("GAFFER_CA_FILE", certFile)
-	if out, errOut, code = gafferCLI(t, ts, "logs", "1"); code != 0 || out != "local | over tls\n" {
+	if out, errOut, code = gafferCLI(t, ts, "logs", "2"); code != 0 || out != "local | over tls\n" {
 		t.Fatalf("gaffer logs with GAFFER_CA_FILE: code %d %q %q", code, out, errOut)
 	}
 	t.Setenv("GAFFER_CA_FILE", filepath.Join(dataDir, "nope.pem"))
