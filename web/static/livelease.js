@@ -17,7 +17,12 @@
 //   });
 //   lease.detach(); // the log ended: give the slot up for good
 //
-// Options: max (4), pollMs (2000), channel ("gaffer-live").
+// Over HTTP/2 (gaffer serve --tls-cert or --tls-self-signed, or an h2 proxy)
+// every stream shares one connection: the limit is gone, so max defaults to
+// 100 (under Go's 250 concurrent streams per connection, leaving room for
+// fetches).
+//
+// Options: max (4, or 100 over HTTP/2), pollMs (2000), channel ("gaffer-live").
 var GafferLive = (function () {
   "use strict";
 
@@ -34,9 +39,19 @@ var GafferLive = (function () {
     }
   }
 
+  // multiplexed tells whether this page came over HTTP/2 or HTTP/3.
+  function multiplexed() {
+    try {
+      var nav = performance.getEntriesByType("navigation")[0];
+      return !!nav && /^h[23]/.test(nav.nextHopProtocol);
+    } catch (e) {
+      return false;
+    }
+  }
+
   function attach(opts) {
     opts = opts || {};
-    var max = opts.max > 0 ? opts.max : 4;
+    var max = opts.max > 0 ? opts.max : multiplexed() ? 100 : 4;
     var pollMs = opts.pollMs > 0 ? opts.pollMs : 2000;
     var id = Math.random().toString(36).slice(2) + "." + Date.now().toString(36);
     var peers = {};    // id -> {since, at}: what the other pages said last
