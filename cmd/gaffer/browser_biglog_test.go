@@ -9,11 +9,8 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -46,35 +43,7 @@ func (tb *tab) quiet() {
 // of its own; it is killed when the test ends.
 func startFastServer(t *testing.T, args ...string) *testServer {
 	t.Helper()
-	bin := gafferBinary(t)
-	all := append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir(),
-		"--admin-token", testToken, "--log-level", "warn", "--ssh-config", ""}, args...)
-	cmd := exec.Command(bin, all...)
-	var out safeBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		cmd.Wait()
-		if t.Failed() {
-			t.Logf("server output:\n%s", out.String())
-		}
-	})
-	ts := &testServer{}
-	for deadline := time.Now().Add(60 * time.Second); ts.URL == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		for _, line := range strings.Split(out.String(), "\n") {
-			if rest, ok := strings.CutPrefix(line, "gaffer: listening on "); ok {
-				ts.URL = strings.Fields(rest)[0]
-			}
-		}
-	}
-	if ts.URL == "" {
-		t.Fatalf("server did not start: %s", out.String())
-	}
-	return ts
+	return startServerProcess(t, gafferBinary(t), nil, append([]string{"--data-dir", t.TempDir(), "--ssh-config", ""}, args...)...).testServer
 }
 
 // waitJobFor waits for a job to end, for longer than waitJob does.

@@ -8,9 +8,11 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -319,4 +321,55 @@ func checkSeqs(t *testing.T, recs []gaffer.Record, n int) {
 			t.Fatalf("record %d has seq %d: lost or repeated records", i, r.Seq)
 		}
 	}
+}
+
+// serverProcess is a `gaffer serve` running as a child process: this test
+// binary acting as main, or a build without the race detector
+// (gafferBinary), whose memory, file descriptors and goroutines are its own.
+type serverProcess struct {
+	*testServer
+	PID  int
+	Out  *safeBuffer // its stdout and stderr
+	kill func()      // SIGKILL to its process group; also run when the test ends
+}
+
+// startServerProcess runs `bin serve` on a free port with the test's admin
+// token and args, in a process group of its own, with env added to this
+// process's environment, and waits until it listens. Its output is logged
+// if the test fails. bin is os.Args[0] (with GAFFER_TEST_MAIN=1 in env) or
+// gafferBinary(t).
+func startServerProcess(t *testing.T, bin string, env []string, args ...string) *serverProcess {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"serve", "--listen", "127.0.0.1:0", "--admin-token", testToken, "--log-level", "warn"}, args...)...)
+	cmd.Env = append(os.Environ(), env...)
+	p := &serverProcess{Out: &safeBuffer{}}
+	cmd.Stdout, cmd.Stderr = p.Out, p.Out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p.PID = cmd.Process.Pid
+	var once sync.Once
+	p.kill = func() {
+		once.Do(func() {
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			cmd.Wait()
+		})
+	}
+	t.Cleanup(func() {
+		p.kill()
+		if t.Failed() {
+			t.Logf("server output:\n%s", p.Out.String())
+		}
+	})
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		for _, line := range strings.Split(p.Out.String(), "\n") {
+			if rest, ok := strings.CutPrefix(line, "gaffer: listening on "); ok {
+				p.testServer = &testServer{URL: strings.Fields(rest)[0]}
+				return p
+			}
+		}
+	}
+	t.Fatalf("server process did not start:\n%s", p.Out.String())
+	return nil
 }

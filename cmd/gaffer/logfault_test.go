@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -41,30 +40,9 @@ func init() {
 // at most fsize bytes. It returns the server and the process id.
 func startLimited(t *testing.T, fsize int64, args ...string) (*testServer, int) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], append([]string{"serve", "--listen", "127.0.0.1:0", "--admin-token", testToken, "--log-level", "warn", "--ssh-config", ""}, args...)...)
-	cmd.Env = append(os.Environ(), "GAFFER_TEST_MAIN=1", "GAFFER_TEST_FSIZE="+strconv.FormatInt(fsize, 10))
-	var out safeBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		cmd.Wait()
-		if t.Failed() {
-			t.Logf("server output:\n%s", out.String())
-		}
-	})
-	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		for _, line := range strings.Split(out.String(), "\n") {
-			if rest, ok := strings.CutPrefix(line, "gaffer: listening on "); ok {
-				return &testServer{URL: strings.Fields(rest)[0]}, cmd.Process.Pid
-			}
-		}
-	}
-	t.Fatalf("server process did not start:\n%s", out.String())
-	return nil, 0
+	p := startServerProcess(t, os.Args[0], []string{"GAFFER_TEST_MAIN=1", "GAFFER_TEST_FSIZE=" + strconv.FormatInt(fsize, 10)},
+		append([]string{"--ssh-config", ""}, args...)...)
+	return p.testServer, p.PID
 }
 
 // cpuTime is the CPU time a process has used so far.

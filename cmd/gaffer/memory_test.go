@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -92,31 +91,8 @@ func TestMemoryEightBigJobs(t *testing.T) {
 		t.Skip("eight jobs of 3 M lines each")
 	}
 	const jobs, lines, limitMiB = 8, 3_000_000, 300
-	bin := gafferBinary(t)
-	cmd := exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir(),
-		"--admin-token", testToken, "--log-level", "warn", "--ssh-config", "")
-	var out safeBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		cmd.Wait()
-	})
-	ts := &testServer{}
-	for deadline := time.Now().Add(60 * time.Second); ts.URL == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		for _, line := range strings.Split(out.String(), "\n") {
-			if rest, ok := strings.CutPrefix(line, "gaffer: listening on "); ok {
-				ts.URL = strings.Fields(rest)[0]
-			}
-		}
-	}
-	if ts.URL == "" {
-		t.Fatalf("server did not start: %s", out.String())
-	}
-	pid := cmd.Process.Pid
+	p := startServerProcess(t, gafferBinary(t), nil, "--data-dir", t.TempDir(), "--ssh-config", "")
+	ts, pid := p.testServer, p.PID
 	idle := procStatusKB(t, pid, "VmRSS")
 
 	ids := make([]int64, jobs)
@@ -169,9 +145,6 @@ func TestMemoryEightBigJobs(t *testing.T) {
 	}
 	if peak > limitMiB<<10 {
 		t.Errorf("peak RSS %.1f MiB, want under %d MiB", float64(peak)/1024, limitMiB)
-	}
-	if t.Failed() {
-		t.Logf("server output:\n%s", out.String())
 	}
 }
 

@@ -156,32 +156,8 @@ func sharedArgs(instance, dbURL, redisURL, prefix, archiveDir string, extra ...s
 // as main), so it can be killed with SIGKILL.
 func startProcess(t *testing.T, args ...string) (url string, kill func()) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], append([]string{"serve", "--listen", "127.0.0.1:0", "--admin-token", testToken, "--log-level", "warn"}, args...)...)
-	cmd.Env = append(os.Environ(), "GAFFER_TEST_MAIN=1")
-	var out safeBuffer
-	cmd.Stdout = &out
-	cmd.Stderr = &out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var once sync.Once
-	kill = func() {
-		once.Do(func() {
-			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			cmd.Wait()
-		})
-	}
-	t.Cleanup(kill)
-	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		for _, line := range strings.Split(out.String(), "\n") {
-			if rest, ok := strings.CutPrefix(line, "gaffer: listening on "); ok {
-				return strings.Fields(rest)[0], kill
-			}
-		}
-	}
-	t.Fatalf("server process did not start:\n%s", out.String())
-	return "", nil
+	p := startServerProcess(t, os.Args[0], []string{"GAFFER_TEST_MAIN=1"}, args...)
+	return p.URL, p.kill
 }
 
 // Two instances share PostgreSQL, Redis and the archive: a job started on A

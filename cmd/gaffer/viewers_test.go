@@ -12,55 +12,12 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/gaffer-dev/gaffer"
 )
-
-// serverProcess is `gaffer serve` running as a child process, built
-// without the race detector (gafferBinary), so its memory and file
-// descriptors are its own and it may run more than the race detector's
-// 8128 goroutines.
-type serverProcess struct {
-	URL  string
-	PID  int
-	Out  *safeBuffer // its stdout and stderr
-	kill func()
-}
-
-func startServerProcess(t *testing.T, args ...string) *serverProcess {
-	t.Helper()
-	cmd := exec.Command(gafferBinary(t), append([]string{"serve", "--listen", "127.0.0.1:0", "--admin-token", testToken, "--log-level", "warn", "--ssh-config", ""}, args...)...)
-	p := &serverProcess{Out: &safeBuffer{}}
-	cmd.Stdout = p.Out
-	cmd.Stderr = p.Out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p.PID = cmd.Process.Pid
-	var once sync.Once
-	p.kill = func() {
-		once.Do(func() {
-			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			cmd.Wait()
-		})
-	}
-	t.Cleanup(p.kill)
-	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		for _, line := range strings.Split(p.Out.String(), "\n") {
-			if rest, ok := strings.CutPrefix(line, "gaffer: listening on "); ok {
-				p.URL = strings.Fields(rest)[0]
-				return p
-			}
-		}
-	}
-	t.Fatalf("server process did not start:\n%s", p.Out.String())
-	return nil
-}
 
 // rss is the process's resident memory now, in bytes.
 func (p *serverProcess) rss(t *testing.T) int64 {
@@ -144,7 +101,7 @@ func TestTenThousandViewers(t *testing.T) {
 	raiseFileLimit(t, 2*viewers) // for the server and, inherited, the viewers
 	load := goBinary(t, "github.com/gaffer-dev/gaffer/internal/sse/sseviewers")
 	// All viewers hold the one admin token: lift its per-credential cap.
-	srv := startServerProcess(t, "--data-dir", t.TempDir(), "--max-streams-per-user", strconv.Itoa(viewers))
+	srv := startServerProcess(t, gafferBinary(t), nil, "--ssh-config", "", "--data-dir", t.TempDir(), "--max-streams-per-user", strconv.Itoa(viewers))
 	ts := &testServer{URL: srv.URL}
 	idle := srv.rss(t)
 
@@ -237,7 +194,7 @@ func TestStuckViewersAreCutOff(t *testing.T) {
 		t.Skip("a 40 MB log read by 101 viewers")
 	}
 	const stuck, lines = 100, 5000
-	srv := startServerProcess(t, "--data-dir", t.TempDir(), "--stream-write-timeout", "5s")
+	srv := startServerProcess(t, gafferBinary(t), nil, "--ssh-config", "", "--data-dir", t.TempDir(), "--stream-write-timeout", "5s")
 	ts := &testServer{URL: srv.URL}
 	u, _ := url.Parse(srv.URL)
 	job := ts.startJob(t, gaffer.JobRequest{Hosts: []string{"local"},
