@@ -1,0 +1,49 @@
+package gaffer
+
+import (
+	"context"
+	"time"
+)
+
+// Host key states.
+const (
+	// HostKeyPending: offered by a host whose key was not known; refused
+	// until an admin approves it.
+	HostKeyPending = "pending"
+	// HostKeyApproved: accepted for the host.
+	HostKeyApproved = "approved"
+)
+
+// HostKey is a public key a host offered (pending) or that an admin approved.
+// Public keys are not secret, but only the fingerprint and type are shown.
+type HostKey struct {
+	Host        string     `json:"host"`        // the inventory name
+	Address     string     `json:"address"`     // host:port as known_hosts names it, e.g. [10.0.0.5]:2222
+	Type        string     `json:"type"`        // e.g. ssh-ed25519
+	Fingerprint string     `json:"fingerprint"` // SHA256:… as ssh-keygen -lf shows it
+	Key         string     `json:"-"`           // the key in authorized_keys form ("ssh-ed25519 AAAA…")
+	State       string     `json:"state"`       // HostKeyPending or HostKeyApproved
+	FirstSeen   time.Time  `json:"first_seen"`
+	LastSeen    time.Time  `json:"last_seen"`
+	ApprovedBy  string     `json:"approved_by,omitempty"`
+	ApprovedAt  *time.Time `json:"approved_at,omitempty"`
+}
+
+// HostKeyStore keeps the host keys that hosts offered and admins approved
+// (SQLite, PostgreSQL): the shared truth that every instance checks against,
+// beside the read-only known_hosts file.
+type HostKeyStore interface {
+	// OfferHostKey records that k.Host offered k (by Host and Fingerprint):
+	// a new one is stored as pending with FirstSeen = LastSeen = k.LastSeen;
+	// a known one only has LastSeen updated. An approved key stays approved.
+	OfferHostKey(ctx context.Context, k *HostKey) error
+	// FindHostKeys returns the keys of host ("" for every host), by host,
+	// then first seen.
+	FindHostKeys(ctx context.Context, host string) ([]*HostKey, error)
+	// ApproveHostKey marks host's key with fingerprint approved by by at at.
+	// ENOTFOUND if the host never offered that key. If another key of the
+	// host is approved: ECONFLICT (the key changed; never replaced
+	// unasked), unless replace, which deletes the other approved keys of the
+	// host. It returns the approved key and the fingerprints it replaced.
+	ApproveHostKey(ctx context.Context, host, fingerprint, by string, at time.Time, replace bool) (*HostKey, []string, error)
+}
