@@ -12,21 +12,18 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/gaffer-dev/gaffer"
 )
 
-// Role says what a credential may do; each role includes those before it.
-type Role string
+// Role is the domain's role (gaffer.Role), named here for the router's table.
+type Role = gaffer.Role
 
 const (
-	RoleViewer   Role = "viewer"
-	RoleOperator Role = "operator"
-	RoleAdmin    Role = "admin"
+	RoleViewer   = gaffer.RoleViewer
+	RoleOperator = gaffer.RoleOperator
+	RoleAdmin    = gaffer.RoleAdmin
 )
-
-var roleRank = map[Role]int{RoleViewer: 1, RoleOperator: 2, RoleAdmin: 3}
-
-// Allows reports whether r includes the rights of need.
-func (r Role) Allows(need Role) bool { return roleRank[r] >= roleRank[need] }
 
 // User is who made a request.
 type User struct {
@@ -134,7 +131,7 @@ func (a *Auth) checkSession(v string) (User, bool) {
 		return User{}, false
 	}
 	role := Role(parts[2])
-	if _, ok := roleRank[role]; !ok {
+	if !role.Valid() {
 		return User{}, false
 	}
 	return User{Name: name, Role: role}, true

@@ -70,6 +70,8 @@ type Server struct {
 	// Limiter limits failed token attempts per address (ratelimit.go);
 	// nil limits nothing. Default: 10 a minute, burst 10.
 	Limiter *Limiter
+	// Audit is the audit trail (audit.go); nil records nothing.
+	Audit gaffer.AuditLog
 	// SecureCookies marks session cookies Secure also on plain-HTTP
 	// requests: set when a TLS proxy is in front (--public-url https://…).
 	// Requests that came over TLS get Secure cookies anyway.
