@@ -72,6 +72,10 @@ type Server struct {
 	Limiter *Limiter
 	// Audit is the audit trail (audit.go); nil records nothing.
 	Audit gaffer.AuditLog
+	// HostKeyFingerprints returns the fingerprints (SHA256:…) of the host
+	// keys trusted for host, for the job.start audit event: which keys a
+	// job's commands were allowed to reach. nil: the event has none.
+	HostKeyFingerprints func(ctx context.Context, host string) []string
 	// SecureCookies marks session cookies Secure also on plain-HTTP
 	// requests: set when a TLS proxy is in front (--public-url https://…).
 	// Requests that came over TLS get Secure cookies anyway.
