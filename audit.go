@@ -10,13 +10,17 @@ import (
 const (
 	AuditLogin          = "login"           // a browser logged in with a token
 	AuditLoginFailed    = "login.failed"    // a wrong token on the login page
-	AuditJobStart       = "job.start"       // detail: {"hosts": [...], "host_keys": {"web-1": ["SHA256:…"]}}
+	AuditJobStart       = "job.start"       // detail: {"hosts": [...], "host_keys": {"web-1": ["SHA256:…"]}, "command", "secrets": [names]}
 	AuditJobCancel      = "job.cancel"      // detail: {"hosts": [...]}
 	AuditTokenCreate    = "token.create"    // detail: {"role", "expires_at"}
 	AuditTokenRevoke    = "token.revoke"    //
 	AuditHostKeyApprove = "hostkey.approve" // detail: {"fingerprint", "replaced": [...]}
 	AuditSessionsReset  = "sessions.reset"  // --reset-admin-token revoked every session
 )
+
+// AuditActions lists every action above: what GET /api/audit?action= accepts.
+var AuditActions = []string{AuditLogin, AuditLoginFailed, AuditJobStart, AuditJobCancel,
+	AuditTokenCreate, AuditTokenRevoke, AuditHostKeyApprove, AuditSessionsReset}
 
 // AuditEvent is one entry of the audit trail. The trail is append-only: no
 // store has a way to change or delete an entry.
