@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -67,6 +69,7 @@ func (s *Server) createJob(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, err)
 		return
 	}
+	s.auditJobStart(r, job, slices.Collect(maps.Keys(req.Secrets)))
 	w.Header().Set("Location", "/api/jobs/"+strconv.FormatInt(job.ID, 10))
 	writeJSON(w, http.StatusCreated, job)
 }
@@ -96,6 +99,7 @@ func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, err)
 		return
 	}
+	s.auditJobCancel(r, job)
 	writeJSON(w, http.StatusAccepted, job)
 }
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"slices"
+	"strconv"
 	"time"
 
 	"github.com/gaffer-dev/gaffer"
@@ -33,4 +35,51 @@ func (s *Server) audit(r *http.Request, action, target string, detail any) {
 	if err := s.Audit.AppendAudit(ctx, e); err != nil {
 		s.Logger.Error("audit: append", "action", action, "target", target, "err", err)
 	}
+}
+
+// jobDetail is the detail of a job.start or job.cancel event: the job's
+// hosts and, when starting, the host keys trusted for each at that moment,
+// the command and the names of its secrets. Never a secret's value: the
+// request's Secrets map is not passed in.
+type jobDetail struct {
+	Hosts    []string            `json:"hosts"`
+	HostKeys map[string][]string `json:"host_keys,omitempty"`
+	Command  string              `json:"command,omitempty"`
+	Secrets  []string            `json:"secrets,omitempty"`
+}
+
+func jobTarget(job *gaffer.Job) string { return "job " + strconv.FormatInt(job.ID, 10) }
+
+func jobHosts(job *gaffer.Job) []string {
+	hosts := make([]string, 0, len(job.Runs))
+	for _, run := range job.Runs {
+		hosts = append(hosts, run.Host)
+	}
+	return hosts
+}
+
+// auditJobStart records that the request started job; secretNames are the
+// names of the secrets it was given.
+func (s *Server) auditJobStart(r *http.Request, job *gaffer.Job, secretNames []string) {
+	if s.Audit == nil {
+		return
+	}
+	d := jobDetail{Hosts: jobHosts(job), Command: job.Command, Secrets: secretNames}
+	if s.HostKeyFingerprints != nil {
+		for _, h := range d.Hosts {
+			if fps := s.HostKeyFingerprints(r.Context(), h); len(fps) > 0 {
+				if d.HostKeys == nil {
+					d.HostKeys = map[string][]string{}
+				}
+				d.HostKeys[h] = fps
+			}
+		}
+	}
+	slices.Sort(d.Secrets)
+	s.audit(r, gaffer.AuditJobStart, jobTarget(job), d)
+}
+
+// auditJobCancel records that the request canceled job.
+func (s *Server) auditJobCancel(r *http.Request, job *gaffer.Job) {
+	s.audit(r, gaffer.AuditJobCancel, jobTarget(job), jobDetail{Hosts: jobHosts(job)})
 }

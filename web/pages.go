@@ -90,6 +90,13 @@ func (s *Server) render(w http.ResponseWriter, status int, name string, data map
 	w.Write(buf.Bytes())
 }
 
+// renderFor renders a page of a signed-in user: the layout shows the
+// admin's links (the audit page) only to an admin.
+func (s *Server) renderFor(w http.ResponseWriter, r *http.Request, status int, name string, data map[string]any) {
+	data["Admin"] = UserFrom(r.Context()).Role == RoleAdmin
+	s.render(w, status, name, data)
+}
+
 func (s *Server) renderError(w http.ResponseWriter, status int, msg string) {
 	s.render(w, status, "error", map[string]any{"Title": http.StatusText(status), "Message": msg})
 }
@@ -100,11 +107,11 @@ func (s *Server) jobsPage(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, err)
 		return
 	}
-	s.render(w, http.StatusOK, "jobs", map[string]any{"Title": "Jobs", "Jobs": jobs})
+	s.renderFor(w, r, http.StatusOK, "jobs", map[string]any{"Title": "Jobs", "Jobs": jobs})
 }
 
 func (s *Server) newJobPage(w http.ResponseWriter, r *http.Request) {
-	s.render(w, http.StatusOK, "new", map[string]any{"Title": "New job", "Hosts": s.Jobs.Hosts()})
+	s.renderFor(w, r, http.StatusOK, "new", map[string]any{"Title": "New job", "Hosts": s.Jobs.Hosts()})
 }
 
 func (s *Server) jobPage(w http.ResponseWriter, r *http.Request) {
@@ -118,5 +125,5 @@ func (s *Server) jobPage(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, err)
 		return
 	}
-	s.render(w, http.StatusOK, "job", map[string]any{"Title": fmt.Sprintf("Job %d", job.ID), "Job": job})
+	s.renderFor(w, r, http.StatusOK, "job", map[string]any{"Title": fmt.Sprintf("Job %d", job.ID), "Job": job})
 }

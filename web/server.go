@@ -152,9 +152,11 @@ func New(jobs JobService, auth *Auth, logger *slog.Logger) (*Server, error) {
 		{Method: "GET", Pattern: "/api/jobs/{id}/log/summary", Role: RoleViewer, handler: s.logSummary},
 		{Method: "GET", Pattern: "/api/jobs/{id}/log/search", Role: RoleViewer, handler: s.searchLog},
 		{Method: "GET", Pattern: "/api/hosts", Role: RoleViewer, handler: s.listHosts},
+		{Method: "GET", Pattern: "/api/audit", Role: RoleAdmin, handler: s.listAudit},
 		{Method: "GET", Pattern: "/{$}", Role: RoleViewer, handler: s.jobsPage},
 		{Method: "GET", Pattern: "/jobs/new", Role: RoleViewer, handler: s.newJobPage},
 		{Method: "GET", Pattern: "/jobs/{id}", Role: RoleViewer, handler: s.jobPage},
+		{Method: "GET", Pattern: "/audit", Role: RoleAdmin, handler: s.auditPage},
 		// Public: the login page needs its stylesheet; these are the
 		// embedded files of the pages, the same for everyone.
 		{Method: "GET", Pattern: "/static/", Public: true, handler: fileServer.ServeHTTP},
