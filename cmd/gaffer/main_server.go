@@ -171,6 +171,10 @@ func (m *Main) Open(ctx context.Context) error {
 	if m.Web, err = web.New(m.Foreman, auth, m.Logger); err != nil {
 		return err
 	}
+	// The audit trail lives in the job database (both stores keep one).
+	if al, ok := m.DB.(gaffer.AuditLog); ok {
+		m.Web.Audit = al
+	}
 	if c.retain > 0 || c.retainJobs > 0 {
 		if m.Now == nil {
 			m.Now = time.Now
