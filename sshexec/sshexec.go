@@ -58,6 +58,10 @@ var DefaultIdentityFiles = []string{"~/.ssh/id_ed25519", "~/.ssh/id_ecdsa", "~/.
 type Executor struct {
 	// KnownHostsFile holds the accepted host keys; default ~/.ssh/known_hosts.
 	KnownHostsFile string
+	// HostKeys, when set, also accepts the keys an admin approved there,
+	// and records unknown and changed keys as pending (hostkeys.go); the
+	// known_hosts file may then be missing. Nil: the file alone decides.
+	HostKeys gaffer.HostKeyStore
 	// IdentityFiles are private keys tried after the host's own identity
 	// file and ssh-agent; default DefaultIdentityFiles. Missing files and
 	// keys that need a passphrase are skipped.
@@ -272,7 +276,10 @@ func (e *Executor) dial(ctx context.Context, t target) (net.Conn, error) {
 // and ctx. It closes nc on failure.
 func (e *Executor) handshake(ctx context.Context, nc net.Conn, h *hop) (*ssh.Client, error) {
 	t := h.t
-	khPath, hostKeys, err := e.knownHosts(t)
+	timeout := e.connectTimeout()
+	hctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	check, err := e.hostKeyCheck(hctx, t)
 	if err != nil {
 		nc.Close()
 		return nil, err
@@ -287,9 +294,6 @@ func (e *Executor) handshake(ctx context.Context, nc net.Conn, h *hop) (*ssh.Cli
 	// The handshake has no context of its own: bound it by closing the
 	// connection when the time is up or ctx ends. (A connection tunneled
 	// through a jump host has no deadlines, so a deadline alone would not do.)
-	timeout := e.connectTimeout()
-	hctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
 	stop := context.AfterFunc(hctx, func() { nc.Close() })
 
 	var hostKeyErr error
@@ -297,13 +301,10 @@ func (e *Executor) handshake(ctx context.Context, nc net.Conn, h *hop) (*ssh.Cli
 		User: t.user,
 		Auth: auth,
 		HostKeyCallback: func(hostname string, remote net.Addr, key ssh.PublicKey) error {
-			err := hostKeys(hostname, remote, key)
-			if err != nil {
-				hostKeyErr = hostKeyError(t, khPath, key, err)
-			}
-			return err
+			hostKeyErr = check.verify(hctx, hostname, remote, key)
+			return hostKeyErr
 		},
-		HostKeyAlgorithms: hostKeyAlgorithms(knownKeys(hostKeys, t.addr, nc.RemoteAddr())),
+		HostKeyAlgorithms: hostKeyAlgorithms(check.known(nc.RemoteAddr())),
 	}
 	sc, chans, reqs, err := ssh.NewClientConn(nc, t.addr, cfg)
 	if !stop() {
@@ -325,8 +326,7 @@ func (e *Executor) handshake(ctx context.Context, nc net.Conn, h *hop) (*ssh.Cli
 			return nil, gaffer.Errorf(gaffer.EINVALID, "log in to %s as %s failed: the server accepted none of the keys tried (%s) — add the public key to ~%s/.ssh/authorized_keys on the host, or set the host's identity file",
 				t, t.user, strings.Join(tried, ", "), t.user)
 		case strings.Contains(err.Error(), "no common algorithm for host key"):
-			return nil, gaffer.Errorf(gaffer.EINVALID, "host key mismatch for %s: the server offers none of the key types %s lists for it — the host was reinstalled or someone is intercepting the connection",
-				t, khPath)
+			return nil, check.noCommonAlgorithm()
 		default:
 			return nil, gaffer.Errorf(gaffer.EUNAVAILABLE, "ssh handshake with %s failed: %s", t, netErrText(err, timeout))
 		}
@@ -337,10 +337,7 @@ func (e *Executor) handshake(ctx context.Context, nc net.Conn, h *hop) (*ssh.Cli
 // knownHosts reads the known_hosts file, for every connection: an edit
 // takes effect without a restart.
 func (e *Executor) knownHosts(t target) (string, ssh.HostKeyCallback, error) {
-	khPath := expand(e.KnownHostsFile)
-	if khPath == "" {
-		khPath = expand("~/.ssh/known_hosts")
-	}
+	khPath := e.knownHostsPath()
 	hostKeys, err := knownhosts.New(khPath)
 	if errors.Is(err, os.ErrNotExist) {
 		return "", nil, gaffer.Errorf(gaffer.EINVALID, "cannot check the host key of %s: known_hosts file %s does not exist — create it with the hosts' keys (%s >> %s)",

@@ -73,6 +73,10 @@ type Options struct {
 	// of this server and of no other; $GAFFER_SSHTEST_DIR in it is the
 	// server's UserDir.
 	Bashrc string
+	// NewHostKey gives this server an ed25519 host key of its own instead
+	// of the one every server of the test binary shares: a host that was
+	// reinstalled, or an impostor.
+	NewHostKey bool
 }
 
 // Server is one or more running sshd processes that share a port, keys and
@@ -158,6 +162,16 @@ func Start(tb testing.TB, opts Options) *Server {
 	keys, err := loadKeys()
 	if err != nil {
 		tb.Fatalf("sshtest: generate keys: %v", err)
+	}
+	if opts.NewHostKey {
+		own := *keys
+		if _, own.hostEd25519, err = ed25519.GenerateKey(rand.Reader); err != nil {
+			tb.Fatalf("sshtest: generate keys: %v", err)
+		}
+		if own.edPub, err = ssh.NewPublicKey(own.hostEd25519.Public()); err != nil {
+			tb.Fatalf("sshtest: generate keys: %v", err)
+		}
+		keys = &own
 	}
 	if err := os.MkdirAll("/run/sshd", 0o755); err != nil {
 		tb.Fatalf("sshtest: %v", err)

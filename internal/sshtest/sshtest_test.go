@@ -116,6 +116,30 @@ func TestKnownHosts(t *testing.T) {
 	}
 }
 
+// A server with NewHostKey offers a key of its own: the shared key's
+// known_hosts refuses it, its own accepts it.
+func TestNewHostKey(t *testing.T) {
+	t.Parallel()
+	shared := sshtest.Start(t, sshtest.Options{Hosts: 1})
+	own := sshtest.Start(t, sshtest.Options{Hosts: 1, NewHostKey: true})
+	if own.HostKeyFingerprint() == shared.HostKeyFingerprint() {
+		t.Fatalf("NewHostKey server has the shared fingerprint %s", own.HostKeyFingerprint())
+	}
+	c, err := dial(t, own, own.Addrs[0], own.KnownHosts, true)
+	if err != nil {
+		t.Fatalf("dial with its own known_hosts: %v", err)
+	}
+	c.Close()
+	sharedKnown := shared.WriteKnownHosts(t, sshtest.KnownHostsOptions{Addrs: own.Addrs})
+	var keyErr *knownhosts.KeyError
+	if c, err := dial(t, own, own.Addrs[0], sharedKnown, true); !errors.As(err, &keyErr) {
+		if c != nil {
+			c.Close()
+		}
+		t.Fatalf("dial with the shared key's known_hosts: err = %v, want a knownhosts.KeyError", err)
+	}
+}
+
 func TestManyHosts(t *testing.T) {
 	t.Parallel()
 	s := sshtest.Start(t, sshtest.Options{Hosts: 18}) // two daemons
