@@ -17,6 +17,10 @@ func TestStore(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) gaffer.JobStore { return MustOpenDB(t) })
 }
 
+func TestAuthStore(t *testing.T) {
+	storetest.RunAuth(t, func(t *testing.T) gaffer.AuthStore { return MustOpenDB(t) })
+}
+
 func TestOpen(t *testing.T) {
 	t.Run("MigrationsIdempotent", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "gaffer.db")
