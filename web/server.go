@@ -76,6 +76,9 @@ type Server struct {
 	// keys trusted for host, for the job.start audit event: which keys a
 	// job's commands were allowed to reach. nil: the event has none.
 	HostKeyFingerprints func(ctx context.Context, host string) []string
+	// HostKeys holds the host keys hosts offered and admins approved
+	// (hostkeys.go); nil: the host-key routes answer 404.
+	HostKeys gaffer.HostKeyStore
 	// SecureCookies marks session cookies Secure also on plain-HTTP
 	// requests: set when a TLS proxy is in front (--public-url https://…).
 	// Requests that came over TLS get Secure cookies anyway.
@@ -152,6 +155,9 @@ func New(jobs JobService, auth *Auth, logger *slog.Logger) (*Server, error) {
 		{Method: "GET", Pattern: "/api/jobs/{id}/log/summary", Role: RoleViewer, handler: s.logSummary},
 		{Method: "GET", Pattern: "/api/jobs/{id}/log/search", Role: RoleViewer, handler: s.searchLog},
 		{Method: "GET", Pattern: "/api/hosts", Role: RoleViewer, handler: s.listHosts},
+		{Method: "GET", Pattern: "/api/hosts/keys", Role: RoleViewer, handler: s.listHostKeys},
+		{Method: "POST", Pattern: "/api/hosts/{name}/keys/approve", Role: RoleAdmin, handler: s.approveHostKey},
+		{Method: "GET", Pattern: "/hosts", Role: RoleViewer, handler: s.hostsPage},
 		{Method: "GET", Pattern: "/api/audit", Role: RoleAdmin, handler: s.listAudit},
 		{Method: "GET", Pattern: "/{$}", Role: RoleViewer, handler: s.jobsPage},
 		{Method: "GET", Pattern: "/jobs/new", Role: RoleViewer, handler: s.newJobPage},
