@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -22,11 +23,16 @@ func (s *Server) audit(r *http.Request, action, target string, detail any) {
 	e := &gaffer.AuditEvent{TS: time.Now().UTC(), Actor: UserFrom(r.Context()).Name,
 		Action: action, Target: target, RemoteAddr: r.RemoteAddr}
 	if detail != nil {
-		b, err := json.Marshal(detail)
-		if err != nil {
+		// Not HTML-escaped: the detail is read as JSON or shown as text,
+		// and a command's "<" should read as "<", not "\u003c".
+		var b bytes.Buffer
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(detail); err != nil {
 			s.Logger.Error("audit: encode detail", "action", action, "err", err)
+		} else {
+			e.Detail = bytes.TrimSuffix(b.Bytes(), []byte("\n"))
 		}
-		e.Detail = b
 	}
 	// Detached from the request: a viewer that hangs up must not lose the
 	// record of what it did.

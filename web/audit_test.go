@@ -153,7 +153,7 @@ func TestAuditJobStartAndCancel(t *testing.T) {
 					return nil // no key known (web-2), or no SSH at all (local)
 				}
 			}
-			body := `{"command":"deploy --fast","hosts":["web-1","web-2"],"secrets":{"DEPLOY_KEY":"` + secret + `","API":"` + secret + `2"}}`
+			body := `{"command":"deploy --fast <x>","hosts":["web-1","web-2"],"secrets":{"DEPLOY_KEY":"` + secret + `","API":"` + secret + `2"}}`
 			if rec := do(t, s, "POST", "/api/jobs", body, "198.51.100.7:4000"); rec.Code != http.StatusCreated {
 				t.Fatalf("start: %d %s", rec.Code, rec.Body)
 			}
@@ -198,8 +198,12 @@ func TestAuditJobStartAndCancel(t *testing.T) {
 			if err := json.Unmarshal(start.Detail, &sd); err != nil {
 				t.Fatalf("start detail %s: %v", start.Detail, err)
 			}
-			if !slices.Equal(sd.Hosts, []string{"web-1", "web-2"}) || sd.Command != "deploy --fast" || !slices.Equal(sd.Secrets, []string{"API", "DEPLOY_KEY"}) {
+			if !slices.Equal(sd.Hosts, []string{"web-1", "web-2"}) || sd.Command != "deploy --fast <x>" || !slices.Equal(sd.Secrets, []string{"API", "DEPLOY_KEY"}) {
 				t.Errorf("start detail %s", start.Detail)
+			}
+			// Stored as written, not HTML-escaped: the page shows it as text.
+			if stored := string(m.events[0].Detail); !strings.Contains(stored, `"command":"deploy --fast <x>"`) {
+				t.Errorf("stored detail %s", stored)
 			}
 			wantKeys := map[string][]string{"web-1": {"SHA256:aaaa", "SHA256:bbbb"}}
 			if !withKeys {
