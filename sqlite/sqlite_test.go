@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -19,6 +20,51 @@ func TestStore(t *testing.T) {
 
 func TestAuthStore(t *testing.T) {
 	storetest.RunAuth(t, func(t *testing.T) gaffer.AuthStore { return MustOpenDB(t) })
+}
+
+func TestAuditLog(t *testing.T) {
+	storetest.RunAudit(t, func(t *testing.T) gaffer.AuditLog { return MustOpenDB(t) })
+}
+
+func TestHostKeyStore(t *testing.T) {
+	storetest.RunHostKeys(t, func(t *testing.T) gaffer.HostKeyStore { return MustOpenDB(t) })
+}
+
+// The audit trail is append-only in the file itself: SQL run on it outside
+// the store cannot change or delete an entry.
+func TestAuditAppendOnly(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "gaffer.db")
+	db, err := sqlite.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer MustCloseDB(t, db)
+	e := &gaffer.AuditEvent{TS: storetest.T0, Actor: "alice", Action: gaffer.AuditLogin, Detail: []byte(`{"a":1}`)}
+	storetest.MustAppendAudit(t, db, e)
+
+	sqldb, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sqldb.Close()
+	for _, stmt := range []string{
+		`UPDATE audit SET actor = 'mallory'`,
+		`UPDATE audit SET detail = NULL WHERE id = 1`,
+		`DELETE FROM audit`,
+		`DELETE FROM audit WHERE id = 1`,
+		`INSERT INTO audit (id, ts, actor, action, target, remote_addr) VALUES (1, '', 'mallory', 'login', '', '')
+			ON CONFLICT (id) DO UPDATE SET actor = excluded.actor`,
+		`INSERT OR REPLACE INTO audit (id, ts, actor, action, target, remote_addr) VALUES (1, '', 'mallory', 'login', '', '')`,
+	} {
+		if _, err := sqldb.Exec(stmt); err == nil || !strings.Contains(err.Error(), "append-only") {
+			t.Errorf("%s: error = %v, want the trail to refuse as append-only", stmt, err)
+		}
+	}
+	got := storetest.MustFindAudit(t, db, gaffer.AuditFilter{})
+	if len(got) != 1 {
+		t.Fatalf("%d events after the attempts, want 1", len(got))
+	}
+	storetest.AssertAuditEqual(t, got[0], e)
 }
 
 func TestOpen(t *testing.T) {
