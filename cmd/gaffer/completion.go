@@ -7,6 +7,8 @@ import (
 	"io"
 	"sort"
 	"strings"
+
+	"github.com/gaffer-dev/gaffer"
 )
 
 // Shell completion: `gaffer completion bash|zsh|fish` prints a script that
@@ -22,6 +24,7 @@ var subcommands = []struct{ name, about string }{
 	{"jobs", "list recent jobs"},
 	{"cancel", "cancel a running job"},
 	{"hosts", "list the inventory"},
+	{"audit", "show the audit trail (admin)"},
 	{"completion", "print a shell completion script"},
 	{"help", "show the usage"},
 }
@@ -82,8 +85,9 @@ func parseFlagHelp(s string) []cliFlag {
 var (
 	hostFlags = map[string]bool{"host": true, "H": true}
 	fileFlags = map[string]bool{"inventory": true, "known-hosts": true, "data-dir": true, "archive-dir": true, "ssh-config": true}
-	listFlags = map[string]string{"stream": "stdout stderr system", "o": "text json raw", "status": "queued running succeeded failed canceled timed_out interrupted", "log-level": "debug info warn error"}
-	jobArgs   = map[string]bool{"logs": true, "cancel": true}
+	listFlags = map[string]string{"stream": "stdout stderr system", "o": "text json raw", "status": "queued running succeeded failed canceled timed_out interrupted", "log-level": "debug info warn error",
+		"action": strings.Join(gaffer.AuditActions, " ")}
+	jobArgs = map[string]bool{"logs": true, "cancel": true}
 )
 
 func completion(args []string, stdout, stderr io.Writer) error {

@@ -24,6 +24,7 @@ Usage:
   gaffer jobs [--status S] [--host H]       list recent jobs
   gaffer cancel JOB                         cancel a running job
   gaffer hosts                              list the inventory
+  gaffer audit [--action A] [--actor NAME]  the audit trail (admin)
   gaffer completion bash|zsh|fish           print a shell completion script
 
 Client commands find the server with --server / GAFFER_SERVER (default
@@ -101,6 +102,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cancel(ctx, args, stdout, stderr)
 	case "hosts":
 		return hosts(ctx, args, stdout, stderr)
+	case "audit":
+		return auditCmd(ctx, args, stdout, stderr)
 	case "completion":
 		return completion(args, stdout, stderr)
 	case "help", "-h", "--help":
