@@ -249,6 +249,14 @@ func cancel(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 }
 
 func hosts(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 {
+		switch args[0] {
+		case "keys":
+			return hostKeys(ctx, args[1:], stdout, stderr)
+		case "approve":
+			return approveHostKey(ctx, args[1:], stdout, stderr)
+		}
+	}
 	fs := newFlagSet("hosts", stderr)
 	c := addClientFlags(fs)
 	if err := parseFlags(fs, args); err != nil {

@@ -84,7 +84,7 @@ func parseFlagHelp(s string) []cliFlag {
 // file, for the ones that name one).
 var (
 	hostFlags = map[string]bool{"host": true, "H": true}
-	fileFlags = map[string]bool{"inventory": true, "known-hosts": true, "data-dir": true, "archive-dir": true, "ssh-config": true}
+	fileFlags = map[string]bool{"inventory": true, "known-hosts": true, "data-dir": true, "archive-dir": true, "ssh-config": true, "managed-known-hosts": true}
 	listFlags = map[string]string{"stream": "stdout stderr system", "o": "text json raw", "status": "queued running succeeded failed canceled timed_out interrupted", "log-level": "debug info warn error",
 		"action": strings.Join(gaffer.AuditActions, " ")}
 	jobArgs = map[string]bool{"logs": true, "cancel": true}

@@ -24,6 +24,9 @@ Usage:
   gaffer jobs [--status S] [--host H]       list recent jobs
   gaffer cancel JOB                         cancel a running job
   gaffer hosts                              list the inventory
+  gaffer hosts keys [--host NAME]           list host keys offered (pending) and approved
+  gaffer hosts approve NAME [--fingerprint F] [--replace]
+                                            approve a host's pending key (admin)
   gaffer audit [--action A] [--actor NAME]  the audit trail (admin)
   gaffer completion bash|zsh|fish           print a shell completion script
 

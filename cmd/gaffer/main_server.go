@@ -34,12 +34,15 @@ type Main struct {
 	Stdout io.Writer // the start-up and shutdown lines
 	Logger *slog.Logger
 
-	DB       store
-	Archive  *archive.Archive
-	Live     gaffer.LiveLog
-	redis    *redis.LiveLog // Live, when it is Redis: shut down on Close
-	Hosts    []gaffer.Host
-	SSH      *sshexec.Executor
+	DB      store
+	Archive *archive.Archive
+	Live    gaffer.LiveLog
+	redis   *redis.LiveLog // Live, when it is Redis: shut down on Close
+	Hosts   []gaffer.Host
+	SSH     *sshexec.Executor
+	// HostKeys is the store's host keys with the managed known_hosts file;
+	// nil when the store keeps none.
+	HostKeys *sshexec.ManagedKnownHosts
 	Local    *localexec.Executor
 	Foreman  *foreman.Foreman
 	Web      *web.Server
@@ -134,6 +137,23 @@ func (m *Main) Open(ctx context.Context) error {
 	}
 	// Each host carries its route (ProxyJump): one executor reaches them all.
 	m.SSH = &sshexec.Executor{KnownHostsFile: expandHome(c.knownHosts), Logger: m.Logger}
+	// Host-key approval, when the store keeps host keys: unknown keys are
+	// listed for an admin instead of failing for good; the managed
+	// known_hosts file mirrors the approved ones.
+	if hk, ok := m.DB.(gaffer.HostKeyStore); ok {
+		if c.managedKnownHosts == "" {
+			c.managedKnownHosts = filepath.Join(c.dataDir, "known_hosts")
+		}
+		managed := expandHome(c.managedKnownHosts)
+		if abs(managed) == abs(expandHome(c.knownHosts)) {
+			return fmt.Errorf("--managed-known-hosts %s is also --known-hosts: the server rewrites the managed file, so it must be another one", managed)
+		}
+		m.HostKeys = &sshexec.ManagedKnownHosts{HostKeyStore: hk, Path: managed}
+		if err := m.HostKeys.Sync(ctx); err != nil {
+			return err
+		}
+		m.SSH.HostKeys = hk
+	}
 	m.Local = &localexec.Executor{Env: c.localEnv}
 
 	secrets, err := readSecretFile(c.secretFile)
@@ -175,6 +195,10 @@ func (m *Main) Open(ctx context.Context) error {
 	if al, ok := m.DB.(gaffer.AuditLog); ok {
 		m.Web.Audit = al
 	}
+	if m.HostKeys != nil {
+		m.Web.HostKeys = m.HostKeys
+	}
+	m.Web.HostKeyFingerprints = m.hostKeyFingerprints
 	if c.retain > 0 || c.retainJobs > 0 {
 		if m.Now == nil {
 			m.Now = time.Now
@@ -231,6 +255,29 @@ func (m *Main) Open(ctx context.Context) error {
 		}
 		m.serveErr <- m.HTTP.Serve(m.Listener)
 	}()
+	return nil
+}
+
+func abs(path string) string {
+	if a, err := filepath.Abs(path); err == nil {
+		return a
+	}
+	return path
+}
+
+// hostKeyFingerprints returns the fingerprints a run on the inventory host
+// named host would accept now; none for an unknown or local host.
+func (m *Main) hostKeyFingerprints(ctx context.Context, host string) []string {
+	for i := range m.Hosts {
+		if m.Hosts[i].Name != host {
+			continue
+		}
+		fps, err := m.SSH.Fingerprints(ctx, &m.Hosts[i])
+		if err != nil {
+			m.Logger.Debug("host keys: fingerprints", "host", host, "err", err)
+		}
+		return fps
+	}
 	return nil
 }
 

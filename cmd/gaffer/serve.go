@@ -39,6 +39,7 @@ type serveConfig struct {
 	tlsCert, tlsKey, publicURL                         string
 	tlsSelfSigned                                      bool
 	secretFile                                         string
+	managedKnownHosts                                  string
 	retain, retainEvery                                time.Duration
 	retainJobs                                         int
 }
@@ -77,6 +78,7 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 	fs.StringVar(&c.inventory, "inventory", "", "hosts file (YAML); see docs/API.md")
 	fs.StringVar(&c.sshConfig, "ssh-config", "~/.ssh/config", "OpenSSH client config whose Host entries are offered as hosts (skipped if the default is missing); empty for none")
 	fs.StringVar(&c.knownHosts, "known-hosts", "~/.ssh/known_hosts", "known_hosts file that host keys are checked against")
+	fs.StringVar(&c.managedKnownHosts, "managed-known-hosts", "", "known_hosts file the server writes with the host keys admins approved, for ssh -o UserKnownHostsFile= (default: DATA_DIR/known_hosts)")
 	fs.StringVar(&c.adminToken, "admin-token", "", "admin token (default: generated on first start, printed once, kept hashed)")
 	fs.StringVar(&c.databaseURL, "database-url", "", "PostgreSQL URL (default: embedded SQLite in --data-dir)")
 	fs.StringVar(&c.redisURL, "redis-url", "", "Redis URL for a live log shared by several servers (default: in-process)")
