@@ -26,6 +26,52 @@ func TestStore(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) gaffer.JobStore { return MustOpenDB(t) })
 }
 
+func TestAuthStore(t *testing.T) {
+	storetest.RunAuth(t, func(t *testing.T) gaffer.AuthStore { return MustOpenDB(t) })
+}
+
+func TestAuditLog(t *testing.T) {
+	storetest.RunAudit(t, func(t *testing.T) gaffer.AuditLog { return MustOpenDB(t) })
+}
+
+func TestHostKeyStore(t *testing.T) {
+	storetest.RunHostKeys(t, func(t *testing.T) gaffer.HostKeyStore { return MustOpenDB(t) })
+}
+
+// The audit trail is append-only in the database itself: SQL run on it
+// outside the store cannot change, delete or truncate an entry.
+func TestAuditAppendOnly(t *testing.T) {
+	dbURL := MustCreateDatabase(t)
+	db := mustOpen(t, dbURL)
+	defer MustCloseDB(t, db)
+	e := &gaffer.AuditEvent{TS: storetest.T0, Actor: "alice", Action: gaffer.AuditLogin, Detail: []byte(`{"a":1}`)}
+	storetest.MustAppendAudit(t, db, e)
+
+	conn, err := pgx.Connect(t.Context(), dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	for _, stmt := range []string{
+		`UPDATE audit SET actor = 'mallory'`,
+		`UPDATE audit SET detail = NULL WHERE id = 1`,
+		`DELETE FROM audit`,
+		`DELETE FROM audit WHERE id = 1`,
+		`TRUNCATE audit`,
+		`INSERT INTO audit (id, ts, actor, action, target, remote_addr) OVERRIDING SYSTEM VALUE
+			VALUES (1, 0, 'mallory', 'login', '', '') ON CONFLICT (id) DO UPDATE SET actor = excluded.actor`,
+	} {
+		if _, err := conn.Exec(t.Context(), stmt); err == nil || !strings.Contains(err.Error(), "append-only") {
+			t.Errorf("%s: error = %v, want the trail to refuse as append-only", stmt, err)
+		}
+	}
+	got := storetest.MustFindAudit(t, db, gaffer.AuditFilter{})
+	if len(got) != 1 {
+		t.Fatalf("%d events after the attempts, want 1", len(got))
+	}
+	storetest.AssertAuditEqual(t, got[0], e)
+}
+
 func TestOpen(t *testing.T) {
 	t.Run("MigrationsIdempotent", func(t *testing.T) {
 		dbURL := MustCreateDatabase(t)

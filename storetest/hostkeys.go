@@ -284,9 +284,11 @@ func testHostKeysConcurrent(t *testing.T, open func(t *testing.T) gaffer.HostKey
 		s := open(t)
 		const n = 8
 		errs := make([]error, n)
+		start := make(chan struct{})
 		var wg sync.WaitGroup
 		for i := range n {
 			wg.Go(func() {
+				<-start
 				for j := range 5 {
 					if err := s.OfferHostKey(t.Context(), hostKey("web-1", "abc", time.Duration(i*5+j))); err != nil {
 						errs[i] = err
@@ -295,6 +297,7 @@ func testHostKeysConcurrent(t *testing.T, open func(t *testing.T) gaffer.HostKey
 				}
 			})
 		}
+		close(start)
 		wg.Wait()
 		for i, err := range errs {
 			if err != nil {
@@ -310,38 +313,45 @@ func testHostKeysConcurrent(t *testing.T, open func(t *testing.T) gaffer.HostKey
 		}
 	})
 
-	// Admins approving two new keys of one host at once: one wins, the
-	// other is told of the conflict.
+	// Admins approving new keys of one host at once: one wins, the others
+	// are told of the conflict. Several hosts in turn, each started
+	// together: the first also warms up a store's connections.
 	t.Run("Approvals", func(t *testing.T) {
 		s := open(t)
-		const n = 6
-		for i := range n {
-			MustOfferHostKey(t, s, hostKey("web-1", fmt.Sprint(i), 0))
-		}
-		errs := make([]error, n)
-		var wg sync.WaitGroup
-		for i := range n {
-			wg.Go(func() {
-				_, _, errs[i] = s.ApproveHostKey(t.Context(), "web-1", fmt.Sprint("SHA256:", i), "alice", T0, false)
-			})
-		}
-		wg.Wait()
-		ok := 0
-		for i, err := range errs {
-			if err == nil {
-				ok++
-			} else if gaffer.ErrorCode(err) != gaffer.ECONFLICT {
-				t.Fatalf("approval %d: %v, want nil or ECONFLICT", i, err)
+		const hosts, n = 10, 6
+		for h := range hosts {
+			host := fmt.Sprint("web-", h)
+			for i := range n {
+				MustOfferHostKey(t, s, hostKey(host, fmt.Sprint(i), 0))
 			}
-		}
-		approved := 0
-		for _, k := range MustFindHostKeys(t, s, "web-1") {
-			if k.State == gaffer.HostKeyApproved {
-				approved++
+			errs := make([]error, n)
+			start := make(chan struct{})
+			var wg sync.WaitGroup
+			for i := range n {
+				wg.Go(func() {
+					<-start
+					_, _, errs[i] = s.ApproveHostKey(t.Context(), host, fmt.Sprint("SHA256:", i), "alice", T0, false)
+				})
 			}
-		}
-		if ok != 1 || approved != 1 {
-			t.Fatalf("%d of %d racing approvals succeeded, %d keys approved; want 1", ok, n, approved)
+			close(start)
+			wg.Wait()
+			ok := 0
+			for i, err := range errs {
+				if err == nil {
+					ok++
+				} else if gaffer.ErrorCode(err) != gaffer.ECONFLICT {
+					t.Fatalf("approval %d for %s: %v, want nil or ECONFLICT", i, host, err)
+				}
+			}
+			approved := 0
+			for _, k := range MustFindHostKeys(t, s, host) {
+				if k.State == gaffer.HostKeyApproved {
+					approved++
+				}
+			}
+			if ok != 1 || approved != 1 {
+				t.Fatalf("%d of %d racing approvals for %s succeeded, %d keys approved; want 1", ok, n, host, approved)
+			}
 		}
 	})
 }
