@@ -53,6 +53,15 @@ if [ -n "$GAFFER_SSHTEST_DIR" ] && [ -r "$GAFFER_SSHTEST_DIR/bashrc" ]; then
 fi
 `
 
+// BusyboxUser is the account of servers started with Options.Busybox: its
+// login shell is busybox sh and its PATH holds busybox's applets only, as on
+// an Alpine host.
+const BusyboxUser = "gaffertest-busybox"
+
+// BusyboxDir holds a symlink to /bin/busybox for each applet: BusyboxUser's
+// login shell (BusyboxDir/sh, so that busybox runs its sh) and PATH.
+const BusyboxDir = "/usr/local/lib/gaffer-sshtest/busybox"
+
 // SSHD is the daemon binary the harness runs.
 const SSHD = "/usr/sbin/sshd"
 
@@ -77,6 +86,9 @@ type Options struct {
 	// of the one every server of the test binary shares: a host that was
 	// reinstalled, or an impostor.
 	NewHostKey bool
+	// Busybox makes the hosts log in BusyboxUser: busybox sh, with only
+	// busybox's commands on its PATH.
+	Busybox bool
 }
 
 // Server is one or more running sshd processes that share a port, keys and
@@ -155,6 +167,15 @@ func Start(tb testing.TB, opts Options) *Server {
 	login := User
 	if opts.Bashrc != "" {
 		login = BashUser
+	}
+	if opts.Busybox {
+		login = BusyboxUser
+		if opts.Bashrc != "" {
+			tb.Fatalf("sshtest: Busybox and Bashrc cannot be combined")
+		}
+		if err := installBusybox(); err != nil {
+			tb.Fatalf("sshtest: %v", err)
+		}
 	}
 	if err := ensureUser(login); err != nil {
 		tb.Fatalf("sshtest: %v", err)
@@ -330,6 +351,9 @@ LogLevel VERBOSE
 `, s.dir, name, cmp.Or(opts.MaxSessions, 100))
 	if s.UserDir != "" {
 		fmt.Fprintf(&cfg, "SetEnv GAFFER_SSHTEST_DIR=%s\n", s.UserDir)
+	}
+	if opts.Busybox {
+		fmt.Fprintf(&cfg, "SetEnv PATH=%s\n", BusyboxDir)
 	}
 	cfgPath := filepath.Join(s.dir, name+".conf")
 	if err := os.WriteFile(cfgPath, []byte(cfg.String()), 0o644); err != nil {
@@ -553,6 +577,45 @@ func freePort(n int) (int, error) {
 
 var userMu sync.Mutex
 
+// installBusybox fills BusyboxDir, if need be: made aside and renamed into
+// place, since another test binary may be doing the same.
+func installBusybox() error {
+	if _, err := os.Stat(BusyboxDir + "/sh"); err == nil {
+		return nil
+	}
+	if _, err := os.Stat("/bin/busybox"); err != nil {
+		return fmt.Errorf("/bin/busybox is missing (scripts/test installs it: apt-get install busybox): %w", err)
+	}
+	parent := filepath.Dir(BusyboxDir)
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp(parent, "busybox-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return err
+	}
+	if out, err := exec.Command("/bin/busybox", "--install", "-s", tmp).CombinedOutput(); err != nil {
+		return fmt.Errorf("busybox --install: %v: %s", err, out)
+	}
+	// busybox links its applets to its own path: make sure sh is there.
+	if _, err := os.Lstat(tmp + "/sh"); err != nil {
+		if err := os.Symlink("/bin/busybox", tmp+"/sh"); err != nil {
+			return err
+		}
+	}
+	if err := os.Rename(tmp, BusyboxDir); err != nil {
+		if _, serr := os.Stat(BusyboxDir + "/sh"); serr == nil {
+			return nil // another test binary was first
+		}
+		return err
+	}
+	return nil
+}
+
 // ensureUser creates the test user name if it does not exist (BashUser with
 // bash as its login shell and the delegating ~/.bashrc). Other test
 // binaries may be doing the same right now: "already exists" is success and
@@ -563,8 +626,11 @@ func ensureUser(name string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	shell := "/bin/sh"
-	if name == BashUser {
+	switch name {
+	case BashUser:
 		shell = "/bin/bash"
+	case BusyboxUser:
+		shell = BusyboxDir + "/sh"
 	}
 	var last []byte
 	for ctx.Err() == nil {

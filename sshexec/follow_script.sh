@@ -1,0 +1,285 @@
+# gaffer follow: polls files and prints what they gain, framed (see
+# followparse.go). POSIX sh with coreutils or busybox only: runs under
+# dash, bash and busybox sh. Set before it: GF_NONCE, GF_FRESH (1: a first
+# start, files there follow GF_FROM; else files not in the positions are
+# new, from their start), GF_FROM (start|end),
+# GF_NPAT and GF_PAT_1..n (paths or globs), GF_NPOS and GF_PP_i, GF_PI_i,
+# GF_PO_i (positions: path, "dev:ino", offset).
+#
+# Output lines (k is a slot: one file, by path and inode):
+#   GAFFER-FOLLOW 1 <nonce>      start (what the login shell printed before is not ours)
+#   O k <id> <off> <why> <path>   slot k follows <path> (inode <id>) from <off>
+#   D k <off> <len>\n<len bytes>  bytes of slot k's file from <off>
+#   T k <size>                    slot k's file was truncated: from 0 again
+#   R k <newpath>                 slot k's file was renamed: read to its end under its new name
+#   X k <why>                     slot k is over (drained, or gone)
+#   M k                           slot k's path has no file now
+#   Z j                           pattern j matches no file now
+#   E <text>                      a problem the follow goes on despite
+#   Y                             the first round is done
+#   H                             heartbeat: a write, so that a follower whose
+#                                 connection is gone dies of SIGPIPE
+LF='
+'
+OIFS=$IFS
+T=$(mktemp 2>/dev/null) || T=/tmp/gaffer-follow.$$
+trap 'rm -f "$T"' EXIT
+trap 'rm -f "$T"; exit 1' HUP INT TERM PIPE
+# Fractional sleep is in GNU and busybox sleep (most builds); else 1s.
+Z=0.25
+sleep 0.01 2>/dev/null || Z=1
+CH=262144 # bytes read per file per round, at most
+GRACE=20  # rounds a renamed file is drained after it stopped growing
+N=0       # slots
+MAP=$LF   # "<path>\t<k>\n" for each slot following a path
+TAB='	'
+
+# A write that fails ends the script, also where SIGPIPE is ignored.
+say() { printf '%s\n' "$*" || exit 1; }
+
+# slot PATH: k = the slot following PATH, or empty.
+slot() {
+	case $MAP in
+	*"$LF$1$TAB"*) k=${MAP#*"$LF$1$TAB"}; k=${k%%"$LF"*} ;;
+	*) k= ;;
+	esac
+}
+
+unmap() { MAP="${MAP%%"$LF$1$TAB$2$LF"*}$LF${MAP#*"$LF$1$TAB$2$LF"}"; }
+
+# open PATH ID OFF WHY: a new slot following PATH.
+open() {
+	N=$((N + 1))
+	eval "P_$N=\$1 R_$N=\$1 I_$N=\$2 O_$N=\$3 A_$N=f W_$N=0 S_$N=0"
+	MAP="$MAP$1$TAB$N$LF"
+	k=$N
+	say "O $N $2 $3 $4 $1"
+}
+
+# findid DIR ID: g = the regular file in DIR with inode ID, or empty.
+findid() {
+	g=
+	fo=$(stat -c '%d:%i %f %n' "$1"/* "$1"/.[!.]* 2>/dev/null)
+	while read -r fid fmode fname; do
+		case $fmode in 8???) ;; *) continue ;; esac
+		[ "$fid" = "$2" ] && g=$fname && return
+	done <<EOF
+$fo
+EOF
+}
+
+# drain K PATH: slot K's file now is PATH, renamed: read it to its end.
+drain() {
+	eval "p=\$P_$1"
+	unmap "$p" "$1"
+	eval "R_$1=\$2 A_$1=d W_$1=0"
+	say "R $1 $2"
+}
+
+# rotated K ID: the file at slot K's path is another one (ID); find the
+# old one by its inode in the same directory, drain it, follow the new.
+rotated() {
+	eval "p=\$P_$1 oi=\$I_$1"
+	d=${p%/*}
+	[ "$d" = "$p" ] && d=.
+	[ -z "$d" ] && d=/
+	findid "$d" "$oi"
+	if [ -n "$g" ]; then
+		drain "$1" "$g"
+		why=rotated
+	else
+		unmap "$p" "$1"
+		eval "A_$1=x"
+		say "X $1 gone"
+		why=recreated
+	fi
+	open "$p" "$2" 0 "$why"
+}
+
+# readchunk K FILE OFF SIZE ID: print up to CH new bytes of FILE.
+readchunk() {
+	n=$(($4 - $3))
+	[ $n -gt $CH ] && n=$CH && busy=1
+	b=$(($3 / 4096))
+	s=$(($3 % 4096))
+	c=$(((s + n + 4095) / 4096))
+	dd if="$2" bs=4096 skip=$b count=$c 2>/dev/null | tail -c +$((s + 1)) | head -c $n >"$T"
+	# The path may have been rotated while it was read: then these bytes
+	# may be another file's; the next round sees the rotation.
+	[ "$(stat -L -c %d:%i "$2" 2>/dev/null)" = "$5" ] || return 0
+	n=$(($(wc -c <"$T")))
+	[ $n -gt 0 ] || return 0
+	printf 'D %s %s %s\n' "$1" "$3" "$n" || exit 1
+	cat "$T" || exit 1
+	eval "O_$1=$(($3 + n))"
+}
+
+# sync K ID SIZE: slot K's file (by its read path) is ID with SIZE bytes.
+sync() {
+	eval "ci=\$I_$1 ca=\$A_$1 cp=\$R_$1 S_$1=$R"
+	k=$1
+	if [ "$ca" = m ]; then
+		# Back after a poll without it: deleted and created again, even
+		# with the same inode (file systems reuse them at once).
+		eval "p=\$P_$1"
+		unmap "$p" "$1"
+		eval "A_$1=x"
+		say "X $1 gone"
+		open "$p" "$2" 0 recreated
+		eval "S_$k=$R"
+	elif [ "$2" != "$ci" ]; then
+		if [ "$ca" = d ]; then
+			# The drained file's name is another file's now.
+			eval "A_$1=x"
+			say "X $1 gone"
+			return
+		fi
+		rotated "$1" "$2"
+		eval "S_$k=$R"
+	fi
+	eval "co=\$O_$k ca=\$A_$k cp=\$R_$k"
+	if [ "$3" -lt "$co" ]; then
+		say "T $k $3"
+		co=0
+		eval "O_$k=0"
+	fi
+	if [ "$3" -gt "$co" ]; then
+		eval "W_$k=0"
+		readchunk "$k" "$cp" "$co" "$3" "$2"
+	elif [ "$ca" = d ]; then
+		eval "w=\$W_$k"
+		w=$((w + 1))
+		eval "W_$k=$w"
+		if [ $w -ge $GRACE ]; then
+			eval "A_$k=x"
+			say "X $k drained"
+		fi
+	fi
+}
+
+say "GAFFER-FOLLOW 1 $GF_NONCE"
+
+# Resume: each position continues where it stopped, or drains a file
+# renamed in the meantime.
+i=1
+while [ "$i" -le "$GF_NPOS" ]; do
+	eval "pp=\$GF_PP_$i pi=\$GF_PI_$i po=\$GF_PO_$i"
+	i=$((i + 1))
+	cur=$(stat -L -c %d:%i "$pp" 2>/dev/null)
+	slot "$pp"
+	if [ "$cur" = "$pi" ]; then
+		[ -n "$k" ] && continue
+		open "$pp" "$pi" "$po" resumed
+		continue
+	fi
+	d=${pp%/*}
+	[ "$d" = "$pp" ] && d=.
+	[ -z "$d" ] && d=/
+	findid "$d" "$pi"
+	if [ -n "$g" ]; then
+		open "$pp" "$pi" "$po" resumed
+		drain "$k" "$g"
+	elif [ -z "$cur" ] && [ -z "$k" ]; then
+		open "$pp" "$pi" "$po" resumed
+		eval "A_$k=m"
+		say "M $k"
+	else
+		open "$pp" "$pi" "$po" resumed
+		unmap "$pp" "$k"
+		eval "A_$k=x"
+		say "X $k gone"
+	fi
+done
+
+R=0
+beat=0
+while :; do
+	R=$((R + 1))
+	busy=
+	# The files: each pattern expanded (no field splitting but at newlines,
+	# which paths may not hold), plus the renamed files being drained.
+	set --
+	j=1
+	while [ "$j" -le "$GF_NPAT" ]; do
+		eval "pat=\$GF_PAT_$j"
+		m=0
+		IFS=$LF
+		for f in $pat; do
+			[ -f "$f" ] && set -- "$@" "$f" && m=1
+		done
+		IFS=$OIFS
+		eval "z=\${Z_$j:-0}"
+		if [ $m = 0 ] && [ "$z" = 0 ]; then
+			say "Z $j"
+			eval "Z_$j=1"
+		elif [ $m = 1 ]; then
+			eval "Z_$j=0"
+		fi
+		j=$((j + 1))
+	done
+	k=1
+	while [ $k -le $N ]; do
+		eval "a=\$A_$k"
+		[ "$a" = d ] && eval "set -- \"\$@\" \"\$R_$k\""
+		k=$((k + 1))
+	done
+	out=
+	[ $# -gt 0 ] && out=$(stat -L -c '%d:%i %s %n' "$@" 2>/dev/null)
+	while read -r id sz name; do
+		[ -n "$id" ] || continue
+		slot "$name"
+		if [ -z "$k" ]; then
+			# A drained file by its new name?
+			dk=
+			k=1
+			while [ $k -le $N ]; do
+				eval "a=\$A_$k r=\$R_$k"
+				[ "$a" = d ] && [ "$r" = "$name" ] && dk=$k && break
+				k=$((k + 1))
+			done
+			if [ -n "$dk" ]; then
+				eval "s=\$S_$dk"
+				[ "$s" = "$R" ] || sync "$dk" "$id" "$sz"
+				continue
+			fi
+			if [ $R = 1 ] && [ "$GF_FRESH" = 1 ]; then
+				if [ "$GF_FROM" = start ]; then
+					open "$name" "$id" 0 start
+				else
+					open "$name" "$id" "$sz" start
+				fi
+			else
+				open "$name" "$id" 0 new
+			fi
+		fi
+		eval "s=\$S_$k"
+		[ "$s" = "$R" ] || sync "$k" "$id" "$sz"
+	done <<EOF
+$out
+EOF
+	# Slots whose file was not seen this round.
+	k=1
+	while [ $k -le $N ]; do
+		eval "a=\$A_$k s=\$S_$k"
+		if [ "$s" != "$R" ]; then
+			case $a in
+			f)
+				eval "A_$k=m"
+				say "M $k"
+				;;
+			d)
+				eval "A_$k=x"
+				say "X $k gone"
+				;;
+			esac
+		fi
+		k=$((k + 1))
+	done
+	[ $R = 1 ] && say Y
+	beat=$((beat + 1))
+	if [ $beat -ge 8 ]; then
+		say H
+		beat=0
+	fi
+	[ -n "$busy" ] || sleep $Z
+done
