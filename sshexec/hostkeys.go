@@ -46,6 +46,15 @@ func (t target) storeName() string {
 	return t.host
 }
 
+// HostKeyName is the name h's keys have in a HostKeyStore: its name, else
+// its address (a jump host given as user@host:port).
+func HostKeyName(h *gaffer.Host) string {
+	if h.Name != "" {
+		return h.Name
+	}
+	return h.Address
+}
+
 // hostKeyCheck reads the known_hosts file, for every connection (an edit
 // takes effect without a restart), and the host's approved keys.
 func (e *Executor) hostKeyCheck(ctx context.Context, t target) (*hostKeyCheck, error) {

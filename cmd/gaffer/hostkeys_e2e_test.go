@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -137,3 +138,51 @@ func TestHostKeyApprovalEndToEnd(t *testing.T) {
 	}
 }
 
+// A jump host that is not an inventory host (a wildcard Host entry of the
+// ssh_config) is checked and approved under its name, and its known_hosts
+// entry counts: a changed key is not approved without --replace.
+func TestHostKeyJumpHostEndToEnd(t *testing.T) {
+	bastion := sshtest.Start(t, sshtest.Options{Hosts: 1})
+	target := sshtest.Start(t, sshtest.Options{Hosts: 1})
+	known := filepath.Join(t.TempDir(), "known_hosts")
+	a, _ := os.ReadFile(bastion.WriteKnownHosts(t, sshtest.KnownHostsOptions{WrongKey: true}))
+	b, _ := os.ReadFile(target.KnownHosts)
+	os.WriteFile(known, append(a, b...), 0o600)
+	bh, th := bastion.Hosts()[0], target.Hosts()[0]
+	sshConfig := filepath.Join(t.TempDir(), "ssh_config")
+	os.WriteFile(sshConfig, []byte(fmt.Sprintf(`Host jump-*
+  HostName %s
+  Port %d
+
+Host inner
+  HostName %s
+  Port %d
+  ProxyJump jump-1
+
+Host *
+  User %s
+  IdentityFile %s
+`, bh.Address, bh.Port, th.Address, th.Port, bh.User, bh.IdentityFile)), 0o600)
+	ts := startServer(t, "--ssh-config", sshConfig, "--known-hosts", known)
+
+	_, errOut, code := gafferCLI(t, ts, "run", "-H", "inner", "--", "echo", "hi")
+	if code == 0 {
+		t.Fatal("ran through a jump host whose key changed")
+	}
+	mustContain(t, "run's stderr", errOut, "host key mismatch for jump-1", bastion.HostKeyFingerprint(), "gaffer hosts approve jump-1 --replace")
+	out, _, _ := hostsCLI(t, ts, "keys", "--host", "jump-1")
+	mustContain(t, "hosts keys", out, "jump-1", "pending", bastion.HostKeyFingerprint())
+
+	_, errOut, code = hostsCLI(t, ts, "approve", "jump-1")
+	if code != 1 {
+		t.Fatalf("approve without --replace a key other than the file's: code %d", code)
+	}
+	mustContain(t, "approve without --replace", errOut, "already has a trusted host key", "never replaced automatically")
+	if _, _, code := hostsCLI(t, ts, "approve", "jump-1", "--replace"); code != 0 {
+		t.Fatalf("approve --replace: code %d", code)
+	}
+	out, errOut, code = gafferCLI(t, ts, "run", "-H", "inner", "--", "echo", "hi")
+	if code != 0 || out != "inner | hi\n" {
+		t.Fatalf("run after approving the jump host: %d %q %q", code, out, errOut)
+	}
+}

@@ -265,20 +265,34 @@ func abs(path string) string {
 	return path
 }
 
-// hostKeyFingerprints returns the fingerprints a run on the inventory host
-// named host would accept now; none for an unknown or local host.
+// hostKeyFingerprints returns the fingerprints a connection to the host
+// the store names host (an inventory host, else a jump host on the way to
+// one) would accept now; none for an unknown or local host.
 func (m *Main) hostKeyFingerprints(ctx context.Context, host string) []string {
-	for i := range m.Hosts {
-		if m.Hosts[i].Name != host {
-			continue
+	find := func() *gaffer.Host {
+		for i := range m.Hosts {
+			if m.Hosts[i].Name == host {
+				return &m.Hosts[i]
+			}
 		}
-		fps, err := m.SSH.Fingerprints(ctx, &m.Hosts[i])
-		if err != nil {
-			m.Logger.Debug("host keys: fingerprints", "host", host, "err", err)
+		for i := range m.Hosts {
+			for j := range m.Hosts[i].Jump {
+				if sshexec.HostKeyName(&m.Hosts[i].Jump[j]) == host {
+					return &m.Hosts[i].Jump[j]
+				}
+			}
 		}
-		return fps
+		return nil
 	}
-	return nil
+	h := find()
+	if h == nil {
+		return nil
+	}
+	fps, err := m.SSH.Fingerprints(ctx, h)
+	if err != nil {
+		m.Logger.Debug("host keys: fingerprints", "host", host, "err", err)
+	}
+	return fps
 }
 
 func (m *Main) printStart(token string) {
