@@ -45,18 +45,30 @@ func mustContain(t *testing.T, what, s string, want ...string) {
 	}
 }
 
-// Through the CLI, against a real sshd and the real store: an unknown host
-// is refused with its fingerprint and listed → approved → runs, and the
-// managed known_hosts file holds its key; then the host's key changes →
-// refused with both fingerprints, listed, not approved without --replace,
-// replaced with it.
+// Through the CLI, against a real sshd and the real stores (SQLite,
+// PostgreSQL): an unknown host is refused with its fingerprint and listed →
+// approved → runs, and the managed known_hosts file holds its key; then the
+// host's key changes → refused with both fingerprints, listed, not approved
+// without --replace, replaced with it.
 func TestHostKeyApprovalEndToEnd(t *testing.T) {
+	for _, store := range []string{"sqlite", "postgres"} {
+		t.Run(store, func(t *testing.T) {
+			var db []string
+			if store == "postgres" {
+				db = []string{"--database-url", testDatabaseURL(t)}
+			}
+			testHostKeyApproval(t, db...)
+		})
+	}
+}
+
+func testHostKeyApproval(t *testing.T, db ...string) {
 	first := sshtest.Start(t, sshtest.Options{Hosts: 1})
 	fp := first.HostKeyFingerprint()
 	dataDir := t.TempDir()
 	missing := filepath.Join(t.TempDir(), "no_known_hosts")
 	managed := filepath.Join(dataDir, "known_hosts")
-	ts := startServer(t, "--data-dir", dataDir, "--inventory", writeInventory(t, first.Hosts(), ""), "--known-hosts", missing)
+	ts := startServer(t, append([]string{"--data-dir", dataDir, "--inventory", writeInventory(t, first.Hosts(), ""), "--known-hosts", missing}, db...)...)
 
 	if b, err := os.ReadFile(managed); err != nil || strings.Contains(string(b), "ssh-ed25519") {
 		t.Fatalf("managed known_hosts at start: %v\n%s", err, b)
@@ -101,7 +113,7 @@ func TestHostKeyApprovalEndToEnd(t *testing.T) {
 	ts.Stop(t)
 	second := sshtest.Start(t, sshtest.Options{Hosts: 1, NewHostKey: true})
 	newFP := second.HostKeyFingerprint()
-	ts = startServer(t, "--data-dir", dataDir, "--inventory", writeInventory(t, second.Hosts(), ""), "--known-hosts", missing)
+	ts = startServer(t, append([]string{"--data-dir", dataDir, "--inventory", writeInventory(t, second.Hosts(), ""), "--known-hosts", missing}, db...)...)
 	if b, _ := os.ReadFile(managed); !strings.Contains(string(b), knownHostsLine(t, first.KnownHosts)) {
 		t.Fatalf("managed known_hosts after a restart:\n%s", b)
 	}
@@ -185,4 +197,29 @@ Host *
 	if code != 0 || out != "inner | hi\n" {
 		t.Fatalf("run after approving the jump host: %d %q %q", code, out, errOut)
 	}
+}
+
+// Instances sharing PostgreSQL share the approvals: a key approved through
+// one is accepted by the other at once, and each lists what the other saw.
+func TestHostKeySharedInstances(t *testing.T) {
+	sshd := sshtest.Start(t, sshtest.Options{Hosts: 2})
+	fp := sshd.HostKeyFingerprint()
+	db, arch, inv := testDatabaseURL(t), t.TempDir(), writeInventory(t, sshd.Hosts(), "")
+	missing := filepath.Join(t.TempDir(), "no_known_hosts")
+	a := startServer(t, "--instance", "a", "--database-url", db, "--archive-dir", arch, "--inventory", inv, "--known-hosts", missing)
+	b := startServer(t, "--instance", "b", "--database-url", db, "--archive-dir", arch, "--inventory", inv, "--known-hosts", missing)
+
+	if _, _, code := gafferCLI(t, a, "run", "-H", "host-2", "--", "true"); code == 0 {
+		t.Fatal("unknown key accepted")
+	}
+	out, _, _ := hostsCLI(t, b, "keys")
+	mustContain(t, "keys listed by the other instance", out, "host-2", "pending", fp)
+	if out, errOut, code := hostsCLI(t, b, "approve", "host-2"); code != 0 {
+		t.Fatalf("approve on b: %d %q %q", code, out, errOut)
+	}
+	if out, errOut, code := gafferCLI(t, a, "run", "-H", "host-2", "--", "echo", "hi"); code != 0 || out != "host-2 | hi\n" {
+		t.Fatalf("run on a after the approval on b: %d %q %q", code, out, errOut)
+	}
+	managed, _ := os.ReadFile(filepath.Join(b.DataDir, "known_hosts"))
+	mustContain(t, "b's managed known_hosts", string(managed), "127.0.0.3")
 }
