@@ -81,8 +81,13 @@ type Server struct {
 	HostKeys gaffer.HostKeyStore
 	// SecureCookies marks session cookies Secure also on plain-HTTP
 	// requests: set when a TLS proxy is in front (--public-url https://…).
-	// Requests that came over TLS get Secure cookies anyway.
+	// Requests that came over TLS get Secure cookies anyway. It also sends
+	// HSTS on plain-HTTP requests (headers.go).
 	SecureCookies bool
+	// PublicURL is the address people open (--public-url), e.g.
+	// https://gaffer.example.com: links given to clients outside the pages
+	// are made absolute with it (links.go). Empty: relative links.
+	PublicURL string
 
 	pages   map[string]*template.Template
 	mux     *http.ServeMux
@@ -238,8 +243,7 @@ func (s *Server) writeTimeout() time.Duration {
 func (s *Server) Routes() []Route { return s.routes }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.Header().Set("Referrer-Policy", "same-origin")
+	s.setSecurityHeaders(w, r)
 	if !s.checkOrigin(w, r) {
 		return
 	}

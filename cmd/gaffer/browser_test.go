@@ -73,6 +73,10 @@ type tab struct {
 	mu         sync.Mutex
 	dialogs    []string
 	exceptions []string
+	// blocked are the browser's reports of what the page's
+	// Content-Security-Policy refused: the pages must need nothing it
+	// forbids (web/headers.go).
+	blocked []string
 }
 
 // newTab opens another tab in the browser of b (same cookies).
@@ -110,6 +114,11 @@ func watchTab(t *testing.T, ctx context.Context) *tab {
 			if m.Type == chromedp.ConsoleException {
 				tb.mu.Lock()
 				tb.exceptions = append(tb.exceptions, m.Text)
+				tb.mu.Unlock()
+			}
+			if strings.Contains(m.Text, "Content Security Policy") {
+				tb.mu.Lock()
+				tb.blocked = append(tb.blocked, m.Source+": "+m.Text)
 				tb.mu.Unlock()
 			}
 		}
@@ -209,7 +218,8 @@ func (tb *tab) waitEnded() {
 	tb.waitJS("the end of the log", `document.querySelector('#job[data-ended="true"]') && gafferViewer.state().settled`)
 }
 
-// checkClean fails on any dialog or uncaught exception seen in the tab.
+// checkClean fails on any dialog, uncaught exception or Content-Security-
+// Policy violation seen in the tab.
 func (tb *tab) checkClean(name string) {
 	tb.t.Helper()
 	tb.mu.Lock()
@@ -219,6 +229,9 @@ func (tb *tab) checkClean(name string) {
 	}
 	if len(tb.exceptions) > 0 {
 		tb.t.Errorf("%s: uncaught JavaScript exceptions: %v", name, tb.exceptions)
+	}
+	if len(tb.blocked) > 0 {
+		tb.t.Errorf("%s: the Content-Security-Policy blocked: %v", name, tb.blocked)
 	}
 }
 
