@@ -71,6 +71,7 @@ func (s *Server) createJob(w http.ResponseWriter, r *http.Request) {
 	}
 	s.auditJobStart(r, job, slices.Collect(maps.Keys(req.Secrets)))
 	w.Header().Set("Location", "/api/jobs/"+strconv.FormatInt(job.ID, 10))
+	w.Header().Set("Link", s.jobPageLink(job.ID))
 	writeJSON(w, http.StatusCreated, job)
 }
 
@@ -85,6 +86,7 @@ func (s *Server) getJob(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, err)
 		return
 	}
+	w.Header().Set("Link", s.jobPageLink(job.ID))
 	writeJSON(w, http.StatusOK, job)
 }
 

@@ -103,10 +103,11 @@ func runJob(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 	}
 	var job gaffer.Job
-	if err := c.do(ctx, "POST", "/api/jobs", req, &job); err != nil {
+	h, err := c.doHeader(ctx, "POST", "/api/jobs", req, &job)
+	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "gaffer: job %d on %d host(s): %s/jobs/%d\n", job.ID, len(job.Runs), c.server, job.ID)
+	fmt.Fprintf(stderr, "gaffer: job %d on %d host(s): %s\n", job.ID, len(job.Runs), c.pageURL(h, job.ID))
 
 	p := newPrinter(stdout, stderr)
 	p.job(&job)

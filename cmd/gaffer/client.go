@@ -155,22 +155,41 @@ func (c *client) newRequest(ctx context.Context, method, path string, body any) 
 
 // do sends a request and decodes a JSON answer into out.
 func (c *client) do(ctx context.Context, method, path string, body, out any) error {
+	_, err := c.doHeader(ctx, method, path, body, out)
+	return err
+}
+
+// doHeader is do that also returns the answer's header.
+func (c *client) doHeader(ctx context.Context, method, path string, body, out any) (http.Header, error) {
 	req, err := c.newRequest(ctx, method, path, body)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return fmt.Errorf("cannot reach the gaffer server at %s: %w", c.server, unwrapURLError(err))
+		return nil, fmt.Errorf("cannot reach the gaffer server at %s: %w", c.server, unwrapURLError(err))
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode >= 300 {
-		return responseError(resp)
+		return nil, responseError(resp)
 	}
 	if out == nil {
-		return nil
+		return resp.Header, nil
 	}
-	return json.NewDecoder(resp.Body).Decode(out)
+	return resp.Header, json.NewDecoder(resp.Body).Decode(out)
+}
+
+// pageURL is the address of job id's page to print: the server's Link
+// header when it is absolute (made with the server's --public-url, the
+// address people open), else on the address this client reached it at.
+func (c *client) pageURL(h http.Header, id int64) string {
+	link := h.Get("Link")
+	if end := strings.IndexByte(link, '>'); strings.HasPrefix(link, "<") && end > 0 {
+		if u, err := url.Parse(link[1:end]); err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" {
+			return u.String()
+		}
+	}
+	return fmt.Sprintf("%s/jobs/%d", c.server, id)
 }
 
 func unwrapURLError(err error) error {

@@ -210,6 +210,7 @@ func (m *Main) Open(ctx context.Context) error {
 	m.Web.Metrics = metricsHandler(m.Foreman, m.Web, m.SSH, m.Live, m.Retention)
 	m.Web.MaxStreams, m.Web.WriteTimeout = m.Config.maxStreams, m.Config.streamWriteTimeout
 	m.Web.SecureCookies = m.TLS != nil || strings.HasPrefix(c.publicURL, "https:")
+	m.Web.PublicURL = c.publicURL
 	m.Web.MaxStreamsPerUser = m.Config.maxStreamsPerUser
 
 	if m.Listener, err = net.Listen("tcp", c.listen); err != nil {

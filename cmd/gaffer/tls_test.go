@@ -219,6 +219,18 @@ func TestTLSPublicURL(t *testing.T) {
 		t.Errorf("logout: %s, cookie %v, want one Secure", resp.Status, resp.Header.Values("Set-Cookie"))
 	}
 
+	// `gaffer run` reaching the server at its own address prints the job's
+	// page on the public URL (the Link header); without one, on the
+	// address it used.
+	for _, tc := range []struct {
+		ts   *testServer
+		want string
+	}{{ts, "https://gaffer.example.com/jobs/1\n"}, {plain, plain.URL + "/jobs/1\n"}} {
+		if _, errOut, code := gafferCLI(t, tc.ts, "run", "-H", "local", "--", "true"); code != 0 || !strings.Contains(errOut, " host(s): "+tc.want) {
+			t.Errorf("gaffer run (exit %d) does not print the page %s:\n%s", code, tc.want, errOut)
+		}
+	}
+
 	// A generated token's login link uses the public URL too.
 	dir := t.TempDir()
 	var out bytes.Buffer
