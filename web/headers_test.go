@@ -36,7 +36,7 @@ func headerCases(s *web.Server) []headerCase {
 	bearer := func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+token) }
 	var cases []headerCase
 	for _, rt := range s.Routes() {
-		path := strings.NewReplacer("{id}", "1", "{$}", "").Replace(rt.Pattern)
+		path := strings.NewReplacer("{id}", "1", "{name}", "local", "{$}", "").Replace(rt.Pattern)
 		if rt.Pattern == "/static/" {
 			path = "/static/style.css"
 		}

@@ -354,7 +354,7 @@ func TestNoSecretLeaks(t *testing.T) {
 	// and prints it once, the case with an allowed place.
 	p := startServerProcess(t, os.Args[0], []string{"GAFFER_TEST_MAIN=1"},
 		"--admin-token", "", "--data-dir", dataDir, "--tls-self-signed", "--ssh-config", "",
-		"--inventory", writeInventory(t, sshd.Hosts(), ""), "--known-hosts", sshd.KnownHosts,
+		"--inventory", writeInventory(t, sshd.Hosts(), ""), "--known-hosts", filepath.Join(t.TempDir(), "none"),
 		"--secret-file", secretFile, "--log-level", "debug")
 	m := loginLine.FindStringSubmatch(p.Out.String())
 	if m == nil {
@@ -393,6 +393,16 @@ func TestNoSecretLeaks(t *testing.T) {
 			s.expect(200, "GET", path, "", "Cookie", c, "Accept", "text/html")
 		}
 	}
+
+	// host-1's key is unknown: a job on it fails, an admin approves the key.
+	refused := s.startJob(admin, gaffer.JobRequest{Hosts: []string{"host-1"}, Command: "echo $S", Secrets: map[string]string{"S": jobSecret}})
+	if j := s.waitJob(admin, refused.ID); j.Status != gaffer.StatusFailed {
+		t.Fatalf("job on a host with an unknown key: %s", j.Status)
+	}
+	s.expect(200, "GET", "/api/hosts/keys", "", bearer(admin)...)
+	s.expect(200, "GET", "/hosts", "", "Cookie", cookies[0], "Accept", "text/html")
+	s.cli(placeCLI, admin, "hosts", "keys")
+	s.expect(200, "POST", "/api/hosts/host-1/keys/approve", "{}", append(bearer(admin), "Content-Type", "application/json")...)
 
 	// A job with a secret on local and the sshd host, read live over SSE
 	// from its start, then in every other form.
@@ -479,6 +489,9 @@ func TestNoSecretLeaks(t *testing.T) {
 	}
 	s.expect(200, "GET", "/api/jobs", "", bearer(admin)...)
 	s.expect(200, "GET", "/api/hosts", "", bearer(admin)...)
+	s.expect(200, "GET", "/api/audit", "", bearer(admin)...)
+	s.expect(200, "GET", "/audit", "", "Cookie", cookies[0], "Accept", "text/html")
+	s.cli(placeCLI, admin, "audit")
 	s.expect(303, "POST", "/logout", "", "Cookie", cookies[1], "Origin", p.URL, "Sec-Fetch-Site", "same-origin")
 
 	// Stop the server as a service manager would, so its shutdown lines
