@@ -46,7 +46,7 @@ type AuditFilter struct {
 // AuditLog is the append-only audit trail (SQLite, PostgreSQL).
 type AuditLog interface {
 	// AppendAudit assigns e.ID and stores e. Detail, when set, must be a
-	// JSON object; it is returned byte for byte.
+	// JSON object; it is returned byte for byte (an empty one as nil).
 	AppendAudit(ctx context.Context, e *AuditEvent) error
 	// FindAudit returns events matching f, newest (highest id) first.
 	FindAudit(ctx context.Context, f AuditFilter) ([]*AuditEvent, error)

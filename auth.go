@@ -91,8 +91,9 @@ type AuthStore interface {
 	// DeleteSession deletes one session (logout); none is not an error.
 	DeleteSession(ctx context.Context, hash string) error
 	// DeleteSessions deletes every session, or only those of tokenID when
-	// tokenID >= 0 (AdminTokenID: the admin token's), and those expired
-	// before now either way; it returns how many it deleted.
+	// tokenID >= 0 (AdminTokenID: the admin token's), and those no longer
+	// valid at now (ExpiresAt not after it; a zero now: none) either way;
+	// it returns how many it deleted.
 	DeleteSessions(ctx context.Context, tokenID int64, now time.Time) (int, error)
 }
 

@@ -35,7 +35,8 @@ type HostKey struct {
 type HostKeyStore interface {
 	// OfferHostKey records that k.Host offered k (by Host and Fingerprint):
 	// a new one is stored as pending with FirstSeen = LastSeen = k.LastSeen;
-	// a known one only has LastSeen updated. An approved key stays approved.
+	// a known one only has LastSeen updated (never moved back: offers may
+	// arrive out of order). An approved key stays approved.
 	OfferHostKey(ctx context.Context, k *HostKey) error
 	// FindHostKeys returns the keys of host ("" for every host), by host,
 	// then first seen.
@@ -44,6 +45,7 @@ type HostKeyStore interface {
 	// ENOTFOUND if the host never offered that key. If another key of the
 	// host is approved: ECONFLICT (the key changed; never replaced
 	// unasked), unless replace, which deletes the other approved keys of the
-	// host. It returns the approved key and the fingerprints it replaced.
+	// host. It returns the approved key and the fingerprints it replaced
+	// (none: empty). Approving an approved key keeps its first approval.
 	ApproveHostKey(ctx context.Context, host, fingerprint, by string, at time.Time, replace bool) (*HostKey, []string, error)
 }
