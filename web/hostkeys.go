@@ -85,6 +85,10 @@ func (s *Server) approveHostKey(w http.ResponseWriter, r *http.Request) {
 	}
 	key, replaced, err := store.ApproveHostKey(r.Context(), host, req.Fingerprint, UserFrom(r.Context()).Name, time.Now().UTC(), req.Replace)
 	if err != nil && key == nil {
+		if gaffer.ErrorCode(err) == gaffer.ECONFLICT {
+			// The store's message, and how to say "replace" here.
+			err = gaffer.Errorf(gaffer.ECONFLICT, "%s (gaffer hosts approve %s --replace, or Replace… on the Hosts page)", gaffer.ErrorMessage(err), host)
+		}
 		s.error(w, r, err)
 		return
 	}

@@ -76,18 +76,23 @@ func offered(host, fp string) *gaffer.HostKey {
 
 // newHostKeyServer: web-1 offered A (pending); web-2 offered B and C
 // (pending); web-3 has D approved and offered E; web-4's key F is trusted
-// by the known_hosts file and it offered G.
+// by the known_hosts file and it offered G; web-5 (a jump host: no
+// HostKeyFingerprints) has H approved and offered I.
 func newHostKeyServer(t *testing.T) (*web.Server, *memHostKeys, *memAudit) {
 	t.Helper()
 	s, m := newAuditServer(t)
 	store := &memHostKeys{}
 	ctx := context.Background()
 	for _, k := range []*gaffer.HostKey{offered("web-1", "SHA256:A"), offered("web-2", "SHA256:B"), offered("web-2", "SHA256:C"),
-		offered("web-3", "SHA256:D"), offered("web-3", "SHA256:E"), offered("web-4", "SHA256:G")} {
+		offered("web-3", "SHA256:D"), offered("web-3", "SHA256:E"), offered("web-4", "SHA256:G"),
+		offered("web-5", "SHA256:H"), offered("web-5", "SHA256:I")} {
 		store.OfferHostKey(ctx, k)
 	}
-	if _, _, err := store.ApproveHostKey(ctx, "web-3", "SHA256:D", "alice", time.Now(), false); err != nil {
-		t.Fatal(err)
+	for _, k := range []string{"web-3 SHA256:D", "web-5 SHA256:H"} {
+		host, fp, _ := strings.Cut(k, " ")
+		if _, _, err := store.ApproveHostKey(ctx, host, fp, "alice", time.Now(), false); err != nil {
+			t.Fatal(err)
+		}
 	}
 	s.HostKeys = store
 	s.HostKeyFingerprints = func(ctx context.Context, host string) []string {
@@ -125,7 +130,7 @@ func TestListHostKeys(t *testing.T) {
 		query string
 		want  []string
 	}{
-		{"", []string{"web-1 SHA256:A pending", "web-2 SHA256:B pending", "web-2 SHA256:C pending", "web-3 SHA256:D approved", "web-3 SHA256:E pending", "web-4 SHA256:G pending"}},
+		{"", []string{"web-1 SHA256:A pending", "web-2 SHA256:B pending", "web-2 SHA256:C pending", "web-3 SHA256:D approved", "web-3 SHA256:E pending", "web-4 SHA256:G pending", "web-5 SHA256:H approved", "web-5 SHA256:I pending"}},
 		{"?host=web-3", []string{"web-3 SHA256:D approved", "web-3 SHA256:E pending"}},
 		{"?host=nope", []string{}},
 	} {
@@ -168,7 +173,8 @@ func TestApproveHostKey(t *testing.T) {
 		{"not a SHA256 fingerprint", "web-1", `{"fingerprint": "MD5:aa:bb"}`, 400, []string{"not a SHA256 fingerprint"}, nil},
 		{"never offered", "web-1", `{"fingerprint": "SHA256:Z"}`, 404, []string{"never offered"}, nil},
 		{"no pending key", "web-9", ``, 404, []string{"web-9 has no host key waiting"}, nil},
-		{"changed, approved in the store", "web-3", `{"fingerprint": "SHA256:E"}`, 409, []string{"SHA256:D", "never replaced automatically", "--replace"}, nil},
+		{"changed, approved in the store", "web-3", `{"fingerprint": "SHA256:E"}`, 409, []string{"SHA256:D", "never replaced automatically", "gaffer hosts approve web-3 --replace"}, nil},
+		{"changed, the store's conflict", "web-5", `{"fingerprint": "SHA256:I"}`, 409, []string{"already has the approved key SHA256:H: the key changed", "(gaffer hosts approve web-5 --replace, or Replace… on the Hosts page)"}, nil},
 		{"changed, replaced", "web-3", `{"fingerprint": "SHA256:E", "replace": true}`, 200, []string{`"replaced":["SHA256:D"]`}, []string{"SHA256:D"}},
 		{"changed, in the known_hosts file", "web-4", `{}`, 409, []string{"SHA256:F", "offered SHA256:G", "never replaced automatically"}, nil},
 		{"changed, file key replaced", "web-4", `{"replace": true}`, 200, []string{`"fingerprint":"SHA256:G"`}, []string{}},

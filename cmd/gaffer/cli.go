@@ -260,6 +260,10 @@ func hosts(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	fs := newFlagSet("hosts", stderr)
 	c := addClientFlags(fs)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: gaffer hosts                 list the inventory\n       gaffer hosts keys [--host NAME]  list host keys offered (pending) and approved\n       gaffer hosts approve NAME [--fingerprint SHA256:…] [--replace]")
+		fs.PrintDefaults()
+	}
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

@@ -130,7 +130,7 @@ func testHostKeyApproval(t *testing.T, db ...string) {
 	if code != 1 {
 		t.Fatalf("approve a changed key without --replace: code %d", code)
 	}
-	mustContain(t, "approve without --replace", errOut, "host-1")
+	mustContain(t, "approve without --replace", errOut, "host-1", "gaffer hosts approve host-1 --replace")
 	if _, _, code := gafferCLI(t, ts, "run", "-H", "host-1", "--", "true"); code == 0 {
 		t.Fatal("the changed key was approved without --replace")
 	}
