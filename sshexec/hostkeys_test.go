@@ -3,6 +3,7 @@ package sshexec_test
 import (
 	"context"
 	"errors"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 	"github.com/gaffer-dev/gaffer"
 	"github.com/gaffer-dev/gaffer/internal/sshtest"
 	"github.com/gaffer-dev/gaffer/sshexec"
+	"golang.org/x/crypto/ssh"
 )
 
 // fakeHostKeys is an in-memory gaffer.HostKeyStore with the interface's
@@ -335,4 +337,41 @@ func TestManagedKnownHosts(t *testing.T) {
 	if err != nil || !strings.Contains(string(out), "ssh-ran") {
 		t.Fatalf("ssh -o UserKnownHostsFile=managed: %v\n%s", err, out)
 	}
+}
+
+// The approved keys' types are asked for: with only the host's RSA key
+// approved, the handshake asks for RSA, though ed25519 is preferred.
+func TestHostKeyApprovedTypeNegotiated(t *testing.T) {
+	t.Parallel()
+	s := sshtest.Start(t, sshtest.Options{Hosts: 1})
+	h := s.Hosts()[0]
+	rsaKey := offeredKey(t, s, ssh.KeyAlgoRSASHA512)
+	store := &fakeHostKeys{}
+	store.OfferHostKey(context.Background(), &gaffer.HostKey{Host: "host-1", Type: rsaKey.Type(),
+		Fingerprint: ssh.FingerprintSHA256(rsaKey), Key: strings.TrimSpace(string(ssh.MarshalAuthorizedKey(rsaKey))), LastSeen: time.Now()})
+	if _, _, err := store.ApproveHostKey(context.Background(), "host-1", s.RSAHostKeyFingerprint(), "alice", time.Now(), false); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := execErr(t, storeExecutor(t, store), h); err != nil || out != "ran\n" {
+		t.Fatalf("with the RSA key approved: %q, %v", out, err)
+	}
+	if keys, _ := store.FindHostKeys(context.Background(), "host-1"); len(keys) != 1 {
+		t.Fatalf("another key was offered and recorded: %d keys", len(keys))
+	}
+}
+
+// offeredKey is the host key s offers for the algorithm.
+func offeredKey(t *testing.T, s *sshtest.Server, algo string) ssh.PublicKey {
+	t.Helper()
+	var got ssh.PublicKey
+	c, err := ssh.Dial("tcp", s.Addrs[0], &ssh.ClientConfig{User: s.User, HostKeyAlgorithms: []string{algo},
+		HostKeyCallback: func(_ string, _ net.Addr, k ssh.PublicKey) error { got = k; return errors.New("enough") },
+		Timeout:         10 * time.Second})
+	if c != nil {
+		c.Close()
+	}
+	if got == nil {
+		t.Fatalf("no host key for %s: %v", algo, err)
+	}
+	return got
 }
