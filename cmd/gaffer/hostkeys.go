@@ -39,10 +39,22 @@ func hostKeys(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := c.do(ctx, "GET", path, nil, &keys); err != nil {
 		return err
 	}
+	// A pending key of a host with an approved one is a changed key:
+	// approving it needs --replace.
+	approved := map[string]bool{}
+	for _, k := range keys {
+		if k.State == gaffer.HostKeyApproved {
+			approved[k.Host] = true
+		}
+	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "HOST\tSTATE\tTYPE\tFINGERPRINT\tFIRST SEEN\tLAST SEEN\tAPPROVED BY")
 	for _, k := range keys {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", clean(k.Host), clean(k.State), clean(k.Type), clean(k.Fingerprint),
+		state := k.State
+		if state == gaffer.HostKeyPending && approved[k.Host] {
+			state = "pending (changed)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", clean(k.Host), clean(state), clean(k.Type), clean(k.Fingerprint),
 			localTime(k.FirstSeen), localTime(k.LastSeen), clean(k.ApprovedBy))
 	}
 	if err := tw.Flush(); err != nil {

@@ -124,7 +124,7 @@ func testHostKeyApproval(t *testing.T, db ...string) {
 	mustContain(t, "run's stderr", errOut, "host key mismatch for host-1", "offered ssh-ed25519 "+newFP,
 		"ssh-ed25519 "+fp+" (approved by admin)", "never replaced automatically", "gaffer hosts approve host-1 --replace")
 	out, _, _ = hostsCLI(t, ts, "keys")
-	mustContain(t, "hosts keys after the change", out, fp, newFP, "pending", "approved")
+	mustContain(t, "hosts keys after the change", out, fp, newFP, "pending (changed)", "approved")
 
 	_, errOut, code = hostsCLI(t, ts, "approve", "host-1")
 	if code != 1 {
