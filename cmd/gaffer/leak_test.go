@@ -3,14 +3,16 @@ package main
 // The leak test: a real `gaffer serve` process over HTTPS with a generated
 // admin token, a --secret-file and a host on a real sshd, driven through a
 // whole session (wrong tokens, logins, jobs with secrets started and
-// canceled, every log form, pages, metrics, error paths, the CLI). Every
+// canceled, every log form, pages, metrics, error paths, the CLI, a
+// restart with --reset-admin-token). Every
 // answer the server gave (status, headers, bodies as read), its stdout and
 // stderr (debug log), the CLI's output and every file of its data dir are
 // then searched for every secret of the run, in clear and hashed.
 //
 // Where a secret may appear (anything else fails the test):
-//   - the generated admin token: the two start-up lines that print it
-//     ("Log in: …/login?token=…" and "CLI: export … GAFFER_TOKEN=…"), once;
+//   - a generated admin token: the two start-up lines that print it
+//     ("Log in: …/login?token=…" and "CLI: export … GAFFER_TOKEN=…") of
+//     the start that made it (the first, then a --reset-admin-token one);
 //   - a session cookie's value: the Set-Cookie header of the login that
 //     made it;
 //   - a named token's secret: the answer to the POST /api/tokens that made
@@ -52,17 +54,18 @@ import (
 // Kinds of place where something was captured; a needle lists the kinds
 // it is allowed in.
 const (
-	placeStartLogin  = "start-up login line"
-	placeOutput      = "server output"
-	placeHeader      = "response header"
-	placeSetCookie   = "Set-Cookie header"
-	placeBody        = "response body"
-	placeTokenAnswer = "POST /api/tokens answer"
-	placeCLI         = "CLI output"
-	placeCLIToken    = "gaffer tokens create output"
-	placeDatabase    = "database file"
-	placeTLSKey      = "TLS key file"
-	placeFile        = "data dir file"
+	placeStartLogin   = "start-up login line"
+	placeRestartLogin = "restart's login line"
+	placeOutput       = "server output"
+	placeHeader       = "response header"
+	placeSetCookie    = "Set-Cookie header"
+	placeBody         = "response body"
+	placeTokenAnswer  = "POST /api/tokens answer"
+	placeCLI          = "CLI output"
+	placeCLIToken     = "gaffer tokens create output"
+	placeDatabase     = "database file"
+	placeTLSKey       = "TLS key file"
+	placeFile         = "data dir file"
 )
 
 // leakPlace is one captured text.
@@ -265,7 +268,12 @@ func (s *leakSession) sessionCookie(h http.Header) string {
 func (s *leakSession) cli(kind string, token string, args ...string) (string, int) {
 	s.t.Helper()
 	var out, errOut bytes.Buffer
-	all := append([]string{args[0], "--server", s.url, "--token", token, "--ca-file", s.caFile}, args[1:]...)
+	// The client flags go after the command and its subcommand, if any.
+	n := 1
+	if len(args) > 1 && (args[0] == "tokens" || args[0] == "hosts") {
+		n = 2
+	}
+	all := append(append(append([]string{}, args[:n]...), "--server", s.url, "--token", token, "--ca-file", s.caFile), args[n:]...)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	code := exitCode(run(ctx, all, &out, &errOut), &errOut)
@@ -340,6 +348,41 @@ func (s *leakSession) readSSE(id int64, hdr ...string) int {
 	}
 }
 
+// stopGracefully stops a server process as a service manager would
+// (SIGTERM), so its shutdown lines and every archive write are in.
+func stopGracefully(t *testing.T, p *serverProcess) {
+	t.Helper()
+	if err := syscall.Kill(p.PID, syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(time.Minute); !strings.Contains(p.Out.String(), "gaffer: stopped"); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the server did not stop:\n%s", p.Out.String())
+		}
+	}
+	p.kill() // waits for the process
+}
+
+// outputPlaces are a server's output lines; the two start-up lines that
+// print a generated admin token are of the kind login.
+func outputPlaces(t *testing.T, what, out, login string) []leakPlace {
+	t.Helper()
+	var places []leakPlace
+	logins := 0
+	for i, line := range strings.Split(out, "\n") {
+		kind := placeOutput
+		if l := strings.TrimSpace(line); strings.HasPrefix(l, "Log in: ") || strings.HasPrefix(l, "CLI: ") {
+			kind = login
+			logins++
+		}
+		places = append(places, leakPlace{kind, fmt.Sprintf("%s line %d", what, i+1), line})
+	}
+	if logins != 2 {
+		t.Errorf("%s: %d start-up login lines, want 2 (Log in, CLI)", what, logins)
+	}
+	return places
+}
+
 // loginLine finds the generated admin token in the start-up lines.
 var loginLine = regexp.MustCompile(`Log in: \S+/login\?token=(\S+)`)
 
@@ -352,10 +395,10 @@ func TestNoSecretLeaks(t *testing.T) {
 	}
 	// --admin-token "" after the harness's own: the server generates one
 	// and prints it once, the case with an allowed place.
-	p := startServerProcess(t, os.Args[0], []string{"GAFFER_TEST_MAIN=1"},
-		"--admin-token", "", "--data-dir", dataDir, "--tls-self-signed", "--ssh-config", "",
+	serveArgs := []string{"--admin-token", "", "--data-dir", dataDir, "--tls-self-signed", "--ssh-config", "",
 		"--inventory", writeInventory(t, sshd.Hosts(), ""), "--known-hosts", filepath.Join(t.TempDir(), "none"),
-		"--secret-file", secretFile, "--log-level", "debug")
+		"--secret-file", secretFile, "--log-level", "debug"}
+	p := startServerProcess(t, os.Args[0], []string{"GAFFER_TEST_MAIN=1"}, serveArgs...)
 	m := loginLine.FindStringSubmatch(p.Out.String())
 	if m == nil {
 		t.Fatalf("no generated admin token in the start-up lines:\n%s", p.Out.String())
@@ -401,7 +444,9 @@ func TestNoSecretLeaks(t *testing.T) {
 	}
 	s.expect(200, "GET", "/api/hosts/keys", "", bearer(admin)...)
 	s.expect(200, "GET", "/hosts", "", "Cookie", cookies[0], "Accept", "text/html")
-	s.cli(placeCLI, admin, "hosts", "keys")
+	if out, code := s.cli(placeCLI, admin, "hosts", "keys"); code != 0 || !strings.Contains(out, "pending") {
+		t.Errorf("gaffer hosts keys: exit %d %q", code, out)
+	}
 	s.expect(200, "POST", "/api/hosts/host-1/keys/approve", "{}", append(bearer(admin), "Content-Type", "application/json")...)
 
 	// A job with a secret on local and the sshd host, read live over SSE
@@ -459,8 +504,11 @@ func TestNoSecretLeaks(t *testing.T) {
 	}
 	s.cli(placeCLI, admin, "logs", fmt.Sprint(job.ID))
 	s.cli(placeCLI, admin, "logs", "-o", "json", fmt.Sprint(job.ID))
-	s.cli(placeCLI, admin, "jobs")
-	s.cli(placeCLI, admin, "hosts")
+	for _, cmd := range [][]string{{"jobs"}, {"hosts"}, {"audit"}} {
+		if _, code := s.cli(placeCLI, admin, cmd...); code != 0 {
+			t.Errorf("gaffer %s: exit %d", cmd[0], code)
+		}
+	}
 
 	// Error paths: a secret's value is never echoed, whatever is wrong.
 	json400 := append(bearer(admin), "Content-Type", "application/json")
@@ -491,36 +539,30 @@ func TestNoSecretLeaks(t *testing.T) {
 	s.expect(200, "GET", "/api/hosts", "", bearer(admin)...)
 	s.expect(200, "GET", "/api/audit", "", bearer(admin)...)
 	s.expect(200, "GET", "/audit", "", "Cookie", cookies[0], "Accept", "text/html")
-	s.cli(placeCLI, admin, "audit")
 	s.expect(303, "POST", "/logout", "", "Cookie", cookies[1], "Origin", p.URL, "Sec-Fetch-Site", "same-origin")
 
-	// Stop the server as a service manager would, so its shutdown lines
-	// and every archive write are in.
-	if err := syscall.Kill(p.PID, syscall.SIGTERM); err != nil {
-		t.Fatal(err)
+	stopGracefully(t, p)
+
+	// A restart with --reset-admin-token: a new token is printed (on the
+	// restart's own login lines), the old one is refused and printed
+	// nowhere.
+	args := append([]string{"--reset-admin-token"}, serveArgs...)
+	p2 := startServerProcess(t, os.Args[0], []string{"GAFFER_TEST_MAIN=1"}, args...)
+	m = loginLine.FindStringSubmatch(p2.Out.String())
+	if m == nil || m[1] == admin {
+		t.Fatalf("no new admin token in the restart's lines:\n%s", p2.Out.String())
 	}
-	for deadline := time.Now().Add(time.Minute); !strings.Contains(p.Out.String(), "gaffer: stopped"); time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the server did not stop:\n%s", p.Out.String())
-		}
-	}
-	p.kill() // waits for the process
+	admin2 := m[1]
+	s.url = p2.URL
+	s.expect(401, "GET", "/api/jobs", "", bearer(admin)...)
+	s.expect(200, "GET", "/api/jobs", "", bearer(admin2)...)
+	stopGracefully(t, p2)
 
 	// Every place captured.
 	places := rt.places()
 	places = append(places, s.clis...)
-	logins := 0
-	for i, line := range strings.Split(p.Out.String(), "\n") {
-		kind := placeOutput
-		if strings.HasPrefix(strings.TrimSpace(line), "Log in: ") || strings.HasPrefix(strings.TrimSpace(line), "CLI: ") {
-			kind = placeStartLogin
-			logins++
-		}
-		places = append(places, leakPlace{kind, fmt.Sprintf("server output line %d", i+1), line})
-	}
-	if logins != 2 {
-		t.Errorf("%d start-up login lines, want 2 (Log in, CLI)", logins)
-	}
+	places = append(places, outputPlaces(t, "server output", p.Out.String(), placeStartLogin)...)
+	places = append(places, outputPlaces(t, "restarted server output", p2.Out.String(), placeRestartLogin)...)
 	files := 0
 	err = filepath.WalkDir(dataDir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
@@ -572,6 +614,7 @@ func TestNoSecretLeaks(t *testing.T) {
 		{"the TLS key", pemForms(t, filepath.Join(dataDir, selfSignedKey)), allow(placeTLSKey)},
 	}
 	needles = append(needles, credential("the admin token", admin, placeStartLogin)...)
+	needles = append(needles, credential("the new admin token", admin2, placeRestartLogin)...)
 	for i, c := range cookies {
 		needles = append(needles, credential(fmt.Sprintf("session cookie %d", i+1), c, placeSetCookie)...)
 	}
@@ -589,10 +632,13 @@ func TestNoSecretLeaks(t *testing.T) {
 	if !found["the admin token"][placeStartLogin] {
 		t.Errorf("the admin token was not seen in its start-up line: the capture is broken")
 	}
+	if !found["the new admin token"][placeRestartLogin] {
+		t.Errorf("the new admin token was not seen in the restart's start-up line: the capture is broken")
+	}
 	if !found["session cookie 1"][placeSetCookie] {
 		t.Errorf("the session cookie was not seen in its Set-Cookie: the capture is broken")
 	}
-	t.Logf("searched %d places (%d answers, %d files, %d server output lines) for %d secrets", len(places), len(rt.all), files, strings.Count(p.Out.String(), "\n"), len(needles))
+	t.Logf("searched %d places (%d answers, %d files, %d server output lines) for %d secrets", len(places), len(rt.all), files, strings.Count(p.Out.String()+p2.Out.String(), "\n"), len(needles))
 }
 
 // checkLeaks fails the test for every needle form found in a place of a
