@@ -66,7 +66,7 @@ func (e *Executor) hostKeyCheck(ctx context.Context, t target) (*hostKeyCheck, e
 		return &hostKeyCheck{e: e, t: t, khPath: khPath, file: file}, nil
 	}
 	c := &hostKeyCheck{e: e, t: t, khPath: e.knownHostsPath()}
-	file, err := knownhosts.New(c.khPath)
+	file, err := e.knownHostsFiles.load(c.khPath)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 		// The approved keys are enough.

@@ -375,3 +375,39 @@ func offeredKey(t *testing.T, s *sshtest.Server, algo string) ssh.PublicKey {
 	}
 	return got
 }
+
+// The known_hosts file is read again when it changes: an edit takes effect
+// without a restart, also one that keeps its size (another key).
+func TestKnownHostsFileEdited(t *testing.T) {
+	t.Parallel()
+	s := sshtest.Start(t, sshtest.Options{Hosts: 1})
+	h := s.Hosts()[0]
+	path := filepath.Join(t.TempDir(), "known_hosts")
+	e := newExecutor(t, s)
+	e.KnownHostsFile = path
+	wrongFile := s.WriteKnownHosts(t, sshtest.KnownHostsOptions{WrongKey: true})
+	wrong, _ := os.ReadFile(wrongFile)
+	right, _ := os.ReadFile(s.KnownHosts)
+	if len(wrong) != len(right) {
+		t.Fatalf("the wrong key's file is %d bytes, the right one's %d: the same-size case would prove nothing", len(wrong), len(right))
+	}
+	wrongFP, _ := (&sshexec.Executor{KnownHostsFile: wrongFile}).Fingerprints(context.Background(), &h)
+	if len(wrongFP) != 1 || wrongFP[0] == s.HostKeyFingerprint() {
+		t.Fatalf("the wrong key's fingerprints: %v", wrongFP)
+	}
+	for i, step := range []struct {
+		content []byte
+		want    []string
+	}{{nil, nil}, {right, []string{s.HostKeyFingerprint()}}, {wrong, wrongFP}, {right, []string{s.HostKeyFingerprint()}}} {
+		if err := os.WriteFile(path, step.content, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := e.Fingerprints(context.Background(), &h); err != nil || !slices.Equal(got, step.want) {
+			t.Fatalf("step %d: Fingerprints = %v, %v; want %v", i, got, err, step.want)
+		}
+	}
+	// And a connection uses what the file says now.
+	if out, err := execErr(t, e, h); err != nil || out != "ran\n" {
+		t.Fatalf("after the edits: %q, %v", out, err)
+	}
+}

@@ -88,6 +88,8 @@ type Executor struct {
 
 	poolMu sync.Mutex
 	pool   *pool
+	// knownHostsFiles keeps the parsed KnownHostsFile (knownhostscache.go).
+	knownHostsFiles knownHostsCache
 }
 
 var _ gaffer.Executor = (*Executor)(nil)
@@ -338,7 +340,7 @@ func (e *Executor) handshake(ctx context.Context, nc net.Conn, h *hop) (*ssh.Cli
 // takes effect without a restart.
 func (e *Executor) knownHosts(t target) (string, ssh.HostKeyCallback, error) {
 	khPath := e.knownHostsPath()
-	hostKeys, err := knownhosts.New(khPath)
+	hostKeys, err := e.knownHostsFiles.load(khPath)
 	if errors.Is(err, os.ErrNotExist) {
 		return "", nil, gaffer.Errorf(gaffer.EINVALID, "cannot check the host key of %s: known_hosts file %s does not exist — create it with the hosts' keys (%s >> %s)",
 			t, khPath, keyscan(t), khPath)
