@@ -24,14 +24,16 @@ import (
 // fakeHostKeys is an in-memory gaffer.HostKeyStore with the interface's
 // documented behaviour; the stores' own contract tests cover the real ones.
 type fakeHostKeys struct {
-	mu   sync.Mutex
-	keys []*gaffer.HostKey
-	fail error // returned by every method when set
+	mu     sync.Mutex
+	keys   []*gaffer.HostKey
+	fail   error // returned by every method when set
+	offers int   // OfferHostKey calls
 }
 
 func (f *fakeHostKeys) OfferHostKey(ctx context.Context, k *gaffer.HostKey) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.offers++
 	if f.fail != nil {
 		return f.fail
 	}
@@ -409,5 +411,40 @@ func TestKnownHostsFileEdited(t *testing.T) {
 	// And a connection uses what the file says now.
 	if out, err := execErr(t, e, h); err != nil || out != "ran\n" {
 		t.Fatalf("after the edits: %q, %v", out, err)
+	}
+}
+
+// An approved key's last seen time is kept to the minute: a connection
+// updates it only when it is older than that, not on every connection.
+func TestHostKeyLastSeen(t *testing.T) {
+	t.Parallel()
+	s := sshtest.Start(t, sshtest.Options{Hosts: 1})
+	h := s.Hosts()[0]
+	store := &fakeHostKeys{}
+	execErr(t, storeExecutor(t, store), h) // offered
+	fp := s.HostKeyFingerprint()
+	if _, _, err := store.ApproveHostKey(context.Background(), "host-1", fp, "alice", time.Now(), false); err != nil {
+		t.Fatal(err)
+	}
+	long := time.Now().Add(-2 * time.Hour)
+	store.mu.Lock()
+	store.keys[0].LastSeen = long
+	store.mu.Unlock()
+	if _, err := execErr(t, storeExecutor(t, store), h); err != nil {
+		t.Fatal(err)
+	}
+	if k := store.key("host-1", fp); !k.LastSeen.After(long) {
+		t.Fatalf("last seen not updated: %v", k.LastSeen)
+	}
+	store.mu.Lock()
+	before := store.offers
+	store.mu.Unlock()
+	if _, err := execErr(t, storeExecutor(t, store), h); err != nil {
+		t.Fatal(err)
+	}
+	store.mu.Lock()
+	defer store.mu.Unlock()
+	if store.offers != before {
+		t.Fatalf("a connection right after the last update wrote again (%d offers, was %d)", store.offers, before)
 	}
 }
