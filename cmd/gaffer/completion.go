@@ -23,7 +23,7 @@ var subcommands = []struct{ name, about string }{
 	{"logs", "print a job's log"},
 	{"jobs", "list recent jobs"},
 	{"cancel", "cancel a running job"},
-	{"hosts", "list the inventory"},
+	{"hosts", "list the inventory, or its host keys (keys, approve NAME)"},
 	{"audit", "show the audit trail (admin)"},
 	{"completion", "print a shell completion script"},
 	{"help", "show the usage"},
