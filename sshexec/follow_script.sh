@@ -28,6 +28,10 @@ trap 'rm -f "$T"; exit 1' HUP INT TERM PIPE
 # Fractional sleep is in GNU and busybox sleep (most builds); else 1s.
 Z=0.25
 sleep 0.01 2>/dev/null || Z=1
+# dd that skips and counts in bytes (GNU, and busybox as Alpine builds
+# it) reads a chunk in one process; else dd | tail | head.
+DDB=
+[ "$(printf abcd | dd bs=4 skip=1 count=2 iflag=skip_bytes,count_bytes 2>/dev/null)" = bc ] && DDB=1
 CH=262144 # bytes read per file per round, at most
 GRACE=20  # rounds a renamed file is drained after it stopped growing
 N=0       # slots
@@ -54,6 +58,7 @@ open() {
 	MAP="$MAP$1$TAB$N$LF"
 	k=$N
 	say "O $N $2 $3 $4 $1"
+	[ -r "$1" ] || say "E cannot read $1: permission denied"
 }
 
 # findid DIR ID: g = the regular file in DIR with inode ID, or empty.
@@ -96,19 +101,26 @@ rotated() {
 	open "$p" "$2" 0 "$why"
 }
 
-# readchunk K FILE OFF SIZE ID: print up to CH new bytes of FILE.
+# readchunk K FILE OFF SIZE ID: print up to CH new bytes of FILE. Each
+# process counts (a fork per file per round adds up): dd, stat, cat.
 readchunk() {
 	n=$(($4 - $3))
 	[ $n -gt $CH ] && n=$CH && busy=1
-	b=$(($3 / 4096))
-	s=$(($3 % 4096))
-	c=$(((s + n + 4095) / 4096))
-	dd if="$2" bs=4096 skip=$b count=$c 2>/dev/null | tail -c +$((s + 1)) | head -c $n >"$T"
-	# The path may have been rotated while it was read: then these bytes
-	# may be another file's; the next round sees the rotation.
-	[ "$(stat -L -c %d:%i "$2" 2>/dev/null)" = "$5" ] || return 0
-	n=$(($(wc -c <"$T")))
-	[ $n -gt 0 ] || return 0
+	if [ -n "$DDB" ]; then
+		dd if="$2" of="$T" bs=65536 skip="$3" count=$n iflag=skip_bytes,count_bytes 2>/dev/null
+	else
+		b=$(($3 / 4096))
+		s=$(($3 % 4096))
+		c=$(((s + n + 4095) / 4096))
+		dd if="$2" bs=4096 skip=$b count=$c 2>/dev/null | tail -c +$((s + 1)) | head -c $n >"$T"
+	fi
+	# The path's file and the size of what was read, in one process. If
+	# the path was rotated meanwhile, these bytes may be another file's:
+	# drop them; the next round sees the rotation.
+	set -- "$1" "$2" "$3" "$4" "$5" $(stat -L -c '%d:%i %s' "$2" "$T" 2>/dev/null)
+	[ "$6" = "$5" ] && [ -n "$9" ] || return 0
+	n=$9
+	[ "$n" -gt 0 ] || return 0
 	printf 'D %s %s %s\n' "$1" "$3" "$n" || exit 1
 	cat "$T" || exit 1
 	eval "O_$1=$(($3 + n))"

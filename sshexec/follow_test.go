@@ -264,6 +264,24 @@ func TestFollowFiles(t *testing.T) {
 				c.waitText(t, a, "", "first\n")
 			})
 
+			t.Run("unreadable file", func(t *testing.T) {
+				dir := logDir(t)
+				a := filepath.Join(dir, "secret.log")
+				writeFile(t, a, "x\n")
+				if err := os.Chmod(a, 0o600); err != nil {
+					t.Fatal(err)
+				}
+				c, _ := follow(t, e, h, gaffer.FollowSpec{Paths: []string{a}})
+				c.wait(t, "an error saying the file cannot be read", func(evs []gaffer.FollowEvent) bool {
+					for _, ev := range evs {
+						if ev.Kind == gaffer.FollowError && strings.Contains(ev.Message, "cannot read "+a) {
+							return true
+						}
+					}
+					return false
+				})
+			})
+
 			t.Run("rotation: mv and a new file", func(t *testing.T) {
 				dir := logDir(t)
 				a := filepath.Join(dir, "app.log")
@@ -357,7 +375,7 @@ func TestFollowReconnectExactlyOnce(t *testing.T) {
 			a, b := filepath.Join(dir, "a.log"), filepath.Join(dir, "b.log")
 			writeFile(t, a, "")
 			writeFile(t, b, "")
-			c, _ := follow(t, e, h, gaffer.FollowSpec{Paths: []string{dir + "/*.log"}})
+			c, stopFollow := follow(t, e, h, gaffer.FollowSpec{Paths: []string{dir + "/*.log"}})
 			c.waitEvent(t, gaffer.FollowOpened, a, nil)
 			c.waitEvent(t, gaffer.FollowOpened, b, nil)
 
@@ -411,6 +429,12 @@ func TestFollowReconnectExactlyOnce(t *testing.T) {
 			for i, path := range []string{a, b} {
 				c.waitText(t, path, "", want[i].String())
 			}
+			// Neither the script the cuts left behind nor the last one
+			// outlives Follow.
+			if err := stopFollow(); !errors.Is(err, context.Canceled) {
+				t.Fatalf("Follow returned %v", err)
+			}
+			s.WaitNoProcessesWith(t, dir)
 			var away, back int
 			for _, ev := range c.all() {
 				switch ev.Kind {
