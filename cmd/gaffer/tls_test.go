@@ -90,6 +90,9 @@ func TestTLSSelfSigned(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || resp.ProtoMajor != 2 {
 		t.Fatalf("GET /api/hosts over TLS: %s %s, want 200 over HTTP/2", resp.Status, resp.Proto)
 	}
+	if got := resp.Header.Get("Strict-Transport-Security"); got != "max-age=31536000" {
+		t.Errorf("over TLS: Strict-Transport-Security %q", got)
+	}
 	// Ten log streams open at once share the one HTTP/2 connection: a
 	// stream's response must not end the connection (GOAWAY), which would
 	// make a browser open one per stream and stall at six.
@@ -217,6 +220,22 @@ func TestTLSPublicURL(t *testing.T) {
 	resp.Body.Close()
 	if cs := resp.Cookies(); len(cs) != 1 || !cs[0].Secure {
 		t.Errorf("logout: %s, cookie %v, want one Secure", resp.Status, resp.Header.Values("Set-Cookie"))
+	}
+
+	// HSTS: behind the TLS proxy yes (the browser sees HTTPS), on a plain
+	// server never.
+	for _, tc := range []struct {
+		ts   *testServer
+		want string
+	}{{ts, "max-age=31536000"}, {plain, ""}} {
+		resp, err := http.Get(tc.ts.URL + "/healthz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if got := resp.Header.Get("Strict-Transport-Security"); got != tc.want {
+			t.Errorf("%s: Strict-Transport-Security %q, want %q", tc.ts.URL, got, tc.want)
+		}
 	}
 
 	// `gaffer run` reaching the server at its own address prints the job's
