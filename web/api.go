@@ -343,7 +343,7 @@ func (s *Server) sseLog(w http.ResponseWriter, r *http.Request, job *gaffer.Job)
 		}
 		cur.until = 0
 	}
-	closeStream, err := s.openStream(w, r)
+	ctx, closeStream, err := s.openStream(w, r)
 	if err != nil {
 		s.error(w, r, err)
 		return
@@ -525,12 +525,13 @@ func (s *Server) ndjsonLog(w http.ResponseWriter, r *http.Request, job *gaffer.J
 		left = p.limit
 	}
 	if p.follow {
-		closeStream, err := s.openStream(w, r)
+		sctx, closeStream, err := s.openStream(w, r)
 		if err != nil {
 			s.error(w, r, err)
 			return
 		}
 		defer closeStream()
+		ctx = sctx
 	}
 	dw := s.logWriter(w, r, "application/x-ndjson")
 	w.WriteHeader(http.StatusOK)

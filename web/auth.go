@@ -2,14 +2,11 @@ package web
 
 import (
 	"context"
-	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/base64"
 	"fmt"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -27,8 +24,18 @@ const (
 
 // User is who made a request.
 type User struct {
-	Name string
-	Role Role
+	Name    string
+	Role    Role
+	TokenID int64 // the token it authenticated with; gaffer.AdminTokenID for the admin token
+	// cred is how it authenticated, so a log stream can check it again.
+	cred credential
+}
+
+// credential is a request's credential, by hash: a token (Bearer) or a
+// session (cookie). Never the secret itself.
+type credential struct {
+	session bool
+	hash    string
 }
 
 type userKey struct{}
@@ -46,16 +53,24 @@ func UserFrom(ctx context.Context) User {
 // CookieName is the session cookie the login page sets.
 const CookieName = "gaffer_session"
 
-// Auth checks credentials: the admin token (kept only as its SHA-256) as a
-// Bearer token, or a session cookie signed with Secret.
+// AdminName is the admin token's name: reserved, no named token may take it.
+const AdminName = "admin"
+
+// Auth checks credentials: the admin token (kept only as its SHA-256), the
+// named tokens of Store (by hash) as Bearer tokens, or a session cookie whose
+// id's hash Store keeps. Every check reads Store, so a revocation on any
+// instance sharing it takes effect at the next request.
 type Auth struct {
 	AdminTokenHash [32]byte
-	Secret         []byte
+	Store          gaffer.AuthStore
 	SessionTTL     time.Duration // default 30 days
 	Now            func() time.Time
 }
 
-// HashToken is how tokens are kept: never in clear.
+// DefaultSessionTTL is how long a browser session lasts at most.
+const DefaultSessionTTL = 30 * 24 * time.Hour
+
+// HashToken is how the admin token is kept: never in clear.
 func HashToken(token string) [32]byte { return sha256.Sum256([]byte(token)) }
 
 func (a *Auth) now() time.Time {
@@ -65,126 +80,112 @@ func (a *Auth) now() time.Time {
 	return time.Now()
 }
 
-// CheckToken reports whether token is the admin token.
-func (a *Auth) CheckToken(token string) (User, bool) {
+// errBadCredential is every refusal of a credential: one message whatever
+// the reason (unknown, revoked, expired), so a guesser learns nothing.
+var errBadCredential = gaffer.Errorf(gaffer.EUNAUTHORIZED, "missing or invalid credential: send Authorization: Bearer <token>, or log in with the link the server printed")
+
+// CheckToken returns the user of a token secret: the admin token or an
+// active named token. It also returns when the token expires (nil: never).
+// EUNAUTHORIZED when the token is unknown, revoked or expired; a failure
+// of the store is returned as it is.
+func (a *Auth) CheckToken(ctx context.Context, token string) (User, *time.Time, error) {
 	if token == "" {
-		return User{}, false
+		return User{}, nil, errBadCredential
 	}
 	h := HashToken(token)
+	cred := credential{hash: gaffer.HashSecret(token)}
 	if subtle.ConstantTimeCompare(h[:], a.AdminTokenHash[:]) == 1 {
-		return User{Name: "admin", Role: RoleAdmin}, true
+		return User{Name: AdminName, Role: RoleAdmin, TokenID: gaffer.AdminTokenID, cred: cred}, nil, nil
 	}
-	return User{}, false
+	if a.Store == nil {
+		return User{}, nil, errBadCredential
+	}
+	t, err := a.Store.FindTokenByHash(ctx, cred.hash)
+	if gaffer.ErrorCode(err) == gaffer.ENOTFOUND {
+		return User{}, nil, errBadCredential
+	} else if err != nil {
+		return User{}, nil, fmt.Errorf("find token: %w", err)
+	}
+	if !t.Active(a.now()) || !t.Role.Valid() {
+		return User{}, nil, errBadCredential
+	}
+	return User{Name: t.Name, Role: t.Role, TokenID: t.ID, cred: cred}, t.ExpiresAt, nil
 }
 
-// Authenticate finds a valid credential on the request.
-func (a *Auth) Authenticate(r *http.Request) (User, bool) {
+// checkSession returns the user of a session cookie's value.
+func (a *Auth) checkSession(ctx context.Context, v string) (User, error) {
+	if v == "" || a.Store == nil {
+		return User{}, errBadCredential
+	}
+	hash := gaffer.HashSecret(v)
+	sess, err := a.checkSessionHash(ctx, hash)
+	if err != nil {
+		return User{}, err
+	}
+	return User{Name: sess.Name, Role: sess.Role, TokenID: sess.TokenID, cred: credential{session: true, hash: hash}}, nil
+}
+
+// Authenticate finds a valid credential on the request: a Bearer token,
+// else the session cookie. EUNAUTHORIZED when there is none or it is not
+// valid; other errors are the store's.
+func (a *Auth) Authenticate(r *http.Request) (User, error) {
 	if h := r.Header.Get("Authorization"); h != "" {
 		scheme, token, _ := strings.Cut(h, " ")
 		if !strings.EqualFold(scheme, "Bearer") {
-			return User{}, false
+			return User{}, errBadCredential
 		}
-		return a.CheckToken(strings.TrimSpace(token))
+		u, _, err := a.CheckToken(r.Context(), strings.TrimSpace(token))
+		return u, err
 	}
 	if c, err := r.Cookie(CookieName); err == nil {
-		return a.checkSession(c.Value)
+		return a.checkSession(r.Context(), c.Value)
 	}
-	return User{}, false
+	return User{}, errBadCredential
 }
 
-// session value: expiry.name.role.signature (base64url HMAC-SHA256 of the rest).
-func (a *Auth) sign(payload string) string {
-	m := hmac.New(sha256.New, a.Secret)
-	m.Write([]byte(payload))
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+// Recheck checks u's credential again (a long log stream does, now and
+// then): EUNAUTHORIZED once it was revoked, expired or logged out.
+func (a *Auth) Recheck(ctx context.Context, u User) error {
+	if u.cred.session {
+		sess, err := a.checkSessionHash(ctx, u.cred.hash)
+		if err == nil && sess.TokenID != u.TokenID {
+			err = errBadCredential
+		}
+		return err
+	}
+	if u.TokenID == gaffer.AdminTokenID {
+		return nil // the admin token is this process's setting: it cannot change under it
+	}
+	if a.Store == nil {
+		return errBadCredential
+	}
+	t, err := a.Store.FindTokenByHash(ctx, u.cred.hash)
+	if gaffer.ErrorCode(err) == gaffer.ENOTFOUND {
+		return errBadCredential
+	} else if err != nil {
+		return fmt.Errorf("find token: %w", err)
+	}
+	if !t.Active(a.now()) {
+		return errBadCredential
+	}
+	return nil
 }
 
-func (a *Auth) newSession(u User) (string, time.Time) {
-	ttl := a.SessionTTL
-	if ttl <= 0 {
-		ttl = 30 * 24 * time.Hour
+func (a *Auth) checkSessionHash(ctx context.Context, hash string) (*gaffer.Session, error) {
+	if a.Store == nil {
+		return nil, errBadCredential
 	}
-	exp := a.now().Add(ttl)
-	payload := fmt.Sprintf("%d.%s.%s", exp.Unix(), url.PathEscape(u.Name), u.Role)
-	return payload + "." + a.sign(payload), exp
-}
-
-func (a *Auth) checkSession(v string) (User, bool) {
-	i := strings.LastIndexByte(v, '.')
-	if i < 0 || len(a.Secret) == 0 {
-		return User{}, false
+	sess, err := a.Store.FindSession(ctx, hash)
+	if gaffer.ErrorCode(err) == gaffer.ENOTFOUND {
+		return nil, errBadCredential
+	} else if err != nil {
+		return nil, fmt.Errorf("find session: %w", err)
 	}
-	payload, sig := v[:i], v[i+1:]
-	if !hmac.Equal([]byte(sig), []byte(a.sign(payload))) {
-		return User{}, false
+	if !a.now().Before(sess.ExpiresAt) || !sess.Role.Valid() {
+		a.Store.DeleteSession(ctx, hash) // expired: no use keeping it
+		return nil, errBadCredential
 	}
-	parts := strings.Split(payload, ".")
-	if len(parts) != 3 {
-		return User{}, false
-	}
-	exp, err := strconv.ParseInt(parts[0], 10, 64)
-	if err != nil || a.now().Unix() > exp {
-		return User{}, false
-	}
-	name, err := url.PathUnescape(parts[1])
-	if err != nil {
-		return User{}, false
-	}
-	role := Role(parts[2])
-	if !role.Valid() {
-		return User{}, false
-	}
-	return User{Name: name, Role: role}, true
-}
-
-func (s *Server) setSession(w http.ResponseWriter, r *http.Request, u User) {
-	v, exp := s.Auth.newSession(u)
-	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: v, Path: "/", Expires: exp,
-		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: s.SecureCookies || r.TLS != nil})
+	return sess, nil
 }
 
 func urlQueryEscape(s string) string { return url.QueryEscape(s) }
-
-// loginPage accepts the printed login link (?token=) or shows the form.
-func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
-	next := safeNext(r.URL.Query().Get("next"))
-	if token := r.URL.Query().Get("token"); token != "" {
-		if s.limited(w, r) {
-			return
-		}
-		if u, ok := s.Auth.CheckToken(token); ok {
-			s.setSession(w, r, u)
-			http.Redirect(w, r, next, http.StatusSeeOther)
-			return
-		}
-		s.failed(r)
-		s.render(w, http.StatusUnauthorized, "login", map[string]any{"Next": next, "Error": "That login link or token is not valid. Use the link the server printed when it first started, or its --admin-token."})
-		return
-	}
-	s.render(w, http.StatusOK, "login", map[string]any{"Next": next})
-}
-
-func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
-	if err := r.ParseForm(); err != nil {
-		s.render(w, http.StatusBadRequest, "login", map[string]any{"Error": "The form could not be read."})
-		return
-	}
-	next := safeNext(r.PostForm.Get("next"))
-	if s.limited(w, r) {
-		return
-	}
-	u, ok := s.Auth.CheckToken(strings.TrimSpace(r.PostForm.Get("token")))
-	if !ok {
-		s.failed(r)
-		s.render(w, http.StatusUnauthorized, "login", map[string]any{"Next": next, "Error": "That token is not valid."})
-		return
-	}
-	s.setSession(w, r, u)
-	http.Redirect(w, r, next, http.StatusSeeOther)
-}
-
-func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
-	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: s.SecureCookies || r.TLS != nil})
-	http.Redirect(w, r, "/login", http.StatusSeeOther)
-}

@@ -15,7 +15,7 @@ import (
 // Retry-After and a JSON error, counted. Other credentials still get
 // theirs, and a stream that ends makes room.
 func TestMaxStreamsPerUser(t *testing.T) {
-	auth := &web.Auth{AdminTokenHash: web.HashToken(token), Secret: []byte("k")}
+	auth := newAuth(token)
 	s, err := web.New(idleJobs{}, auth, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -236,7 +236,7 @@ func rawBytes(recs []gaffer.Record, f gaffer.LogFilter) []byte {
 
 func newLogServer(t *testing.T, jobs web.JobService) *httptest.Server {
 	t.Helper()
-	s, err := web.New(jobs, &web.Auth{AdminTokenHash: web.HashToken(token), Secret: []byte("k")}, nil)
+	s, err := web.New(jobs, newAuth(token), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -45,7 +45,7 @@ func (s *Server) searchLog(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, err)
 		return
 	}
-	closeStream, err := s.openStream(w, r)
+	ctx, closeStream, err := s.openStream(w, r)
 	if err != nil {
 		s.error(w, r, err)
 		return

@@ -20,7 +20,7 @@ import (
 // attempt back every 6 s). While an address's
 // bucket is empty, every attempt of it that presents a token is answered
 // 429 before the token is checked, so a right guess is not told from a
-// wrong one. Requests with a session cookie (signed, not guessable) and
+// wrong one. Requests with a session cookie (a random id, not guessable) and
 // without any credential are not counted nor refused. Successes cost nothing.
 //
 // IPv6 addresses count per /64, the least a single host is usually given.
@@ -186,18 +186,22 @@ func (s *Server) failed(r *http.Request) {
 }
 
 // authenticate is Auth.Authenticate with failed Bearer attempts limited per
-// address; when it returns false it has answered (401 or 429).
+// address; when it returns false it has answered (401, 429, or 503 when the
+// store cannot be read).
 func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (User, bool) {
 	bearer := r.Header.Get("Authorization") != ""
 	if bearer && s.limited(w, r) {
 		return User{}, false
 	}
-	u, ok := s.Auth.Authenticate(r)
-	if !ok {
+	u, err := s.Auth.Authenticate(r)
+	if gaffer.ErrorCode(err) == gaffer.EUNAUTHORIZED {
 		if bearer {
 			s.failed(r)
 		}
 		s.unauthorized(w, r)
+		return User{}, false
+	} else if err != nil {
+		s.error(w, r, err)
 		return User{}, false
 	}
 	return u, true

@@ -88,6 +88,10 @@ type Server struct {
 	// https://gaffer.example.com: links given to clients outside the pages
 	// are made absolute with it (links.go). Empty: relative links.
 	PublicURL string
+	// StreamCheck is how often an open log stream's credential is checked
+	// again, so a token revoked on another instance (or expired) ends its
+	// streams within that time (streamcheck.go). Default DefaultStreamCheck.
+	StreamCheck time.Duration
 
 	pages   map[string]*template.Template
 	mux     *http.ServeMux
@@ -100,6 +104,8 @@ type Server struct {
 	refused     [2]atomic.Int64
 	// crossOrigin refuses unsafe requests of other origins (xorigin.go).
 	crossOrigin *http.CrossOriginProtection
+	// streamCreds are the open log streams by credential (streamcheck.go).
+	streamCreds streamCreds
 }
 
 // Defaults of Server's settings.
@@ -164,6 +170,9 @@ func New(jobs JobService, auth *Auth, logger *slog.Logger) (*Server, error) {
 		{Method: "POST", Pattern: "/api/hosts/{name}/keys/approve", Role: RoleAdmin, handler: s.approveHostKey},
 		{Method: "GET", Pattern: "/hosts", Role: RoleViewer, handler: s.hostsPage},
 		{Method: "GET", Pattern: "/api/audit", Role: RoleAdmin, handler: s.listAudit},
+		{Method: "GET", Pattern: "/api/tokens", Role: RoleAdmin, handler: s.listTokens},
+		{Method: "POST", Pattern: "/api/tokens", Role: RoleAdmin, handler: s.createToken},
+		{Method: "DELETE", Pattern: "/api/tokens/{id}", Role: RoleAdmin, handler: s.revokeToken},
 		{Method: "GET", Pattern: "/{$}", Role: RoleViewer, handler: s.jobsPage},
 		{Method: "GET", Pattern: "/jobs/new", Role: RoleViewer, handler: s.newJobPage},
 		{Method: "GET", Pattern: "/jobs/{id}", Role: RoleViewer, handler: s.jobPage},
@@ -192,9 +201,10 @@ func New(jobs JobService, auth *Auth, logger *slog.Logger) (*Server, error) {
 
 // openStream counts a log stream of the request's user in, or returns
 // ETOOMANY when the user holds MaxStreamsPerUser (with Retry-After set on
-// w) or EUNAVAILABLE when MaxStreams are open; call the returned func when
-// the stream ends.
-func (s *Server) openStream(w http.ResponseWriter, r *http.Request) (func(), error) {
+// w) or EUNAVAILABLE when MaxStreams are open. The stream serves until the
+// returned context ends (also when its credential is revoked: see
+// streamcheck.go); call the returned func when the stream ends.
+func (s *Server) openStream(w http.ResponseWriter, r *http.Request) (context.Context, func(), error) {
 	max, perUser := s.MaxStreams, s.MaxStreamsPerUser
 	if max <= 0 {
 		max = DefaultMaxStreams
@@ -208,7 +218,7 @@ func (s *Server) openStream(w http.ResponseWriter, r *http.Request) (func(), err
 		s.userMu.Unlock()
 		s.refused[RefusedPerUser].Add(1)
 		w.Header().Set("Retry-After", retryAfter)
-		return nil, gaffer.Errorf(gaffer.ETOOMANY, "you already hold the maximum of %d open log streams per credential; close one (another tab?) or try again in a few seconds", perUser)
+		return nil, nil, gaffer.Errorf(gaffer.ETOOMANY, "you already hold the maximum of %d open log streams per credential; close one (another tab?) or try again in a few seconds", perUser)
 	}
 	if s.userStreams == nil {
 		s.userStreams = map[string]int{}
@@ -226,9 +236,10 @@ func (s *Server) openStream(w http.ResponseWriter, r *http.Request) (func(), err
 		s.streams.Add(-1)
 		release()
 		s.refused[RefusedMax].Add(1)
-		return nil, gaffer.Errorf(gaffer.EUNAVAILABLE, "this server already serves its maximum of %d open log streams; try again in a few seconds", max)
+		return nil, nil, gaffer.Errorf(gaffer.EUNAVAILABLE, "this server already serves its maximum of %d open log streams; try again in a few seconds", max)
 	}
-	return func() { s.streams.Add(-1); release() }, nil
+	ctx, unwatch := s.watchStream(r.Context(), UserFrom(r.Context()))
+	return ctx, func() { unwatch(); s.streams.Add(-1); release() }, nil
 }
 
 // writeTimeout is the bound of one write of a log stream.

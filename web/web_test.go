@@ -67,7 +67,7 @@ func newServer(t *testing.T) *web.Server { return newServerF(t) }
 // newServerF is newServer for tests and fuzz targets alike.
 func newServerF(t testing.TB) *web.Server {
 	t.Helper()
-	s, err := web.New(stubJobs{}, &web.Auth{AdminTokenHash: web.HashToken(token), Secret: []byte("k")}, nil)
+	s, err := web.New(stubJobs{}, newAuth(token), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,7 +248,7 @@ func (idleJobs) WaitLog(ctx context.Context, id, after int64) error {
 
 // An idle stream gets comment pings, and outlives the server's write timeout.
 func TestSSEIdlePings(t *testing.T) {
-	s, err := web.New(idleJobs{}, &web.Auth{AdminTokenHash: web.HashToken(token), Secret: []byte("k")}, nil)
+	s, err := web.New(idleJobs{}, newAuth(token), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -291,7 +291,7 @@ func (busyJobs) Job(ctx context.Context, id int64) (*gaffer.Job, error) {
 // Overload is answered 503 with Retry-After, never 500: a store that timed
 // out, a store that says it is unavailable, and a full house of streams.
 func TestOverloadIs503(t *testing.T) {
-	s, err := web.New(busyJobs{}, &web.Auth{AdminTokenHash: web.HashToken(token), Secret: []byte("k")}, nil)
+	s, err := web.New(busyJobs{}, newAuth(token), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -303,7 +303,7 @@ func TestOverloadIs503(t *testing.T) {
 		t.Errorf("store timeout: %d Retry-After %q %s", rec.Code, rec.Header().Get("Retry-After"), rec.Body)
 	}
 
-	s, err = web.New(idleJobs{}, &web.Auth{AdminTokenHash: web.HashToken(token), Secret: []byte("k")}, nil)
+	s, err = web.New(idleJobs{}, newAuth(token), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,6 +28,8 @@ Usage:
   gaffer hosts approve NAME [--fingerprint F] [--replace]
                                             approve a host's pending key (admin)
   gaffer audit [--action A] [--actor NAME]  the audit trail (admin)
+  gaffer tokens create NAME --role R [--expires 30d] | list | revoke ID
+                                            manage API tokens (admin)
   gaffer completion bash|zsh|fish           print a shell completion script
 
 Client commands find the server with --server / GAFFER_SERVER (default
@@ -107,6 +109,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return hosts(ctx, args, stdout, stderr)
 	case "audit":
 		return auditCmd(ctx, args, stdout, stderr)
+	case "tokens":
+		return tokens(ctx, args, stdout, stderr)
 	case "completion":
 		return completion(args, stdout, stderr)
 	case "help", "-h", "--help":

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -134,6 +135,9 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 	if c.retainEvery <= 0 {
 		return c, fmt.Errorf("--retain-interval %s: give a duration above zero, e.g. 10m", c.retainEvery)
 	}
+	if c.adminToken != "" && len(c.adminToken) < MinAdminToken {
+		return c, fmt.Errorf("--admin-token is %d characters long; give at least %d (e.g. from openssl rand -hex 16): a short token can be guessed", len(c.adminToken), MinAdminToken)
+	}
 	if c.maxStreams < 1 {
 		return c, fmt.Errorf("--max-streams %d: give 1 or more", c.maxStreams)
 	}
@@ -149,21 +153,21 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 	return c, nil
 }
 
+// MinAdminToken is the shortest --admin-token accepted, in characters.
+const MinAdminToken = 16
+
 // setupAuth returns the Auth and, when it generated a new admin token, the
-// token itself (to be printed once). Only hashes are stored.
+// token itself (to be printed once). Only hashes are stored. Tokens and
+// sessions are kept by the store, when it keeps them (gaffer.AuthStore);
+// --reset-admin-token also ends every session.
 func setupAuth(ctx context.Context, db store, c serveConfig) (*web.Auth, string, error) {
-	secret, err := db.Setting(ctx, "session_secret")
-	if err != nil && gaffer.ErrorCode(err) != gaffer.ENOTFOUND {
-		return nil, "", fmt.Errorf("read session secret: %w", err)
-	}
-	if secret == "" {
-		secret = randomHex(32)
-		if err := db.SetSetting(ctx, "session_secret", secret); err != nil {
-			return nil, "", fmt.Errorf("store session secret: %w", err)
+	auth := &web.Auth{}
+	auth.Store, _ = db.(gaffer.AuthStore)
+	if c.resetToken {
+		if err := resetSessions(ctx, db, auth.Store); err != nil {
+			return nil, "", err
 		}
 	}
-	key, _ := hex.DecodeString(secret)
-	auth := &web.Auth{Secret: key}
 	if c.adminToken != "" {
 		auth.AdminTokenHash = web.HashToken(c.adminToken)
 		return auth, "", nil
@@ -187,6 +191,29 @@ func setupAuth(ctx context.Context, db store, c serveConfig) (*web.Auth, string,
 	}
 	copy(auth.AdminTokenHash[:], b)
 	return auth, token, nil
+}
+
+// resetSessions deletes every browser session (the old admin token's and
+// every named token's: a reset is what one does after a leak) and records
+// it in the audit trail when the store keeps one.
+func resetSessions(ctx context.Context, db store, as gaffer.AuthStore) error {
+	if as == nil {
+		return nil
+	}
+	now := time.Now().UTC()
+	n, err := as.DeleteSessions(ctx, gaffer.AllSessions, now)
+	if err != nil {
+		return fmt.Errorf("--reset-admin-token: delete sessions: %w", err)
+	}
+	if al, ok := db.(gaffer.AuditLog); ok {
+		detail, _ := json.Marshal(map[string]int{"sessions": n})
+		e := &gaffer.AuditEvent{TS: now, Action: gaffer.AuditSessionsReset,
+			Target: "every session", Detail: detail}
+		if err := al.AppendAudit(ctx, e); err != nil {
+			return fmt.Errorf("--reset-admin-token: audit: %w", err)
+		}
+	}
+	return nil
 }
 
 func randomHex(n int) string {
