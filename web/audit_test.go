@@ -80,7 +80,7 @@ func (fleetJobs) Cancel(ctx context.Context, id int64) (*gaffer.Job, error) {
 
 func newAuditServer(t *testing.T) (*web.Server, *memAudit) {
 	t.Helper()
-	s, err := web.New(fleetJobs{}, &web.Auth{AdminTokenHash: web.HashToken(token), Secret: []byte("k")}, nil)
+	s, err := web.New(fleetJobs{}, newAuth(token), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -397,6 +397,7 @@ func openLog(t *testing.T, srv *httptest.Server, sse bool, bearer, cookie string
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { resp.Body.Close() })
 	if resp.StatusCode != 200 {
 		t.Fatalf("open %s: %s", path, resp.Status)
 	}
@@ -426,7 +427,7 @@ func TestRevokeEndsStreams(t *testing.T) {
 	ts := newTokenServer(t, idleJobs{})
 	ts.StreamCheck = time.Hour // this instance ends them itself, not by the periodic check
 	srv := httptest.NewServer(ts)
-	defer srv.Close()
+	t.Cleanup(srv.Close) // after the streams' own cleanups close them
 	c := ts.create(t, "alice", "viewer", "")
 	keep := ts.create(t, "bob", "viewer", "")
 	cookie := ts.login(t, c.Token)
@@ -436,8 +437,7 @@ func TestRevokeEndsStreams(t *testing.T) {
 		"ndjson bearer":  openLog(t, srv, false, c.Token, ""),
 		"ndjson session": openLog(t, srv, false, "", cookie.Value),
 	}
-	other := openLog(t, srv, true, keep.Token, "")
-	defer other.Body.Close()
+	openLog(t, srv, true, keep.Token, "")
 	ts.revoke(t, c.ID)
 	for what, resp := range streams {
 		ended(t, what, resp)
@@ -460,7 +460,7 @@ func TestStreamsRecheckCredential(t *testing.T) {
 	now := time.Now()
 	ts.auth.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	srv := httptest.NewServer(ts)
-	defer srv.Close()
+	t.Cleanup(srv.Close) // after the streams' own cleanups close them
 	revoked := ts.create(t, "alice", "viewer", "")
 	expiring := ts.create(t, "temp", "viewer", "1h")
 	loggedOut := ts.create(t, "carol", "viewer", "")
@@ -469,8 +469,7 @@ func TestStreamsRecheckCredential(t *testing.T) {
 	a := openLog(t, srv, true, revoked.Token, "")
 	b := openLog(t, srv, false, expiring.Token, "")
 	c := openLog(t, srv, true, "", cookie.Value)
-	other := openLog(t, srv, true, keep.Token, "")
-	defer other.Body.Close()
+	openLog(t, srv, true, keep.Token, "")
 
 	if _, err := ts.store.RevokeToken(context.Background(), revoked.ID, time.Now()); err != nil {
 		t.Fatal(err)
