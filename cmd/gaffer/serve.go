@@ -170,7 +170,7 @@ func setupAuth(ctx context.Context, db store, c serveConfig) (*web.Auth, string,
 	}
 	if c.adminToken != "" {
 		auth.AdminTokenHash = web.HashToken(c.adminToken)
-		return auth, "", nil
+		return auth, "", forgetOldAdminSessions(ctx, db, auth)
 	}
 	stored, err := db.Setting(ctx, "admin_token_sha256")
 	if err != nil && gaffer.ErrorCode(err) != gaffer.ENOTFOUND {
@@ -190,7 +190,34 @@ func setupAuth(ctx context.Context, db store, c serveConfig) (*web.Auth, string,
 		return nil, "", errors.New("the stored admin token hash is damaged: restart with --reset-admin-token")
 	}
 	copy(auth.AdminTokenHash[:], b)
-	return auth, token, nil
+	return auth, token, forgetOldAdminSessions(ctx, db, auth)
+}
+
+// forgetOldAdminSessions deletes the admin token's sessions when the admin
+// token is not the one they were made with (a new --admin-token: the old
+// one may have leaked). Only the hash of the token they belong to is kept.
+func forgetOldAdminSessions(ctx context.Context, db store, auth *web.Auth) error {
+	if auth.Store == nil {
+		return nil
+	}
+	const key = "admin_sessions_token_sha256"
+	cur := hex.EncodeToString(auth.AdminTokenHash[:])
+	prev, err := db.Setting(ctx, key)
+	if err != nil && gaffer.ErrorCode(err) != gaffer.ENOTFOUND {
+		return fmt.Errorf("read admin sessions' token: %w", err)
+	}
+	if prev == cur {
+		return nil
+	}
+	if prev != "" {
+		if _, err := auth.Store.DeleteSessions(ctx, gaffer.AdminTokenID, time.Now()); err != nil {
+			return fmt.Errorf("delete the old admin token's sessions: %w", err)
+		}
+	}
+	if err := db.SetSetting(ctx, key, cur); err != nil {
+		return fmt.Errorf("store admin sessions' token: %w", err)
+	}
+	return nil
 }
 
 // resetSessions deletes every browser session (the old admin token's and

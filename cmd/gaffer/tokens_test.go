@@ -338,3 +338,34 @@ func TestAdminTokenTooShort(t *testing.T) {
 		t.Fatalf("serve with a 15-character admin token: %v", err)
 	}
 }
+
+// A new --admin-token ends the old admin token's sessions (the old one may
+// have leaked); a restart with the same one keeps them, and named tokens'
+// sessions are untouched.
+func TestNewAdminTokenEndsAdminSessions(t *testing.T) {
+	dir := t.TempDir()
+	ts := startServer(t, "--data-dir", dir)
+	_, secret := createToken(t, ts, "dana", "viewer")
+	admin, dana := loginAs(t, ts.URL, testToken), loginAs(t, ts.URL, secret)
+	ts.Stop(t)
+
+	ts = startServer(t, "--data-dir", dir)
+	for name, c := range map[string]*http.Cookie{"admin": admin, "dana": dana} {
+		if code := statusAs(t, ts, "GET", "/api/jobs", "", "", c); code != 200 {
+			t.Fatalf("%s's session after a restart with the same admin token: %d", name, code)
+		}
+	}
+	ts.Stop(t)
+
+	const newToken = "another-admin-token-9876543210"
+	ts = startServer(t, "--data-dir", dir, "--admin-token", newToken)
+	if code := statusAs(t, ts, "GET", "/api/jobs", "", "", admin); code != 401 {
+		t.Fatalf("the old admin token's session after a new --admin-token: %d, want 401", code)
+	}
+	if code := statusAs(t, ts, "GET", "/api/jobs", "", "", dana); code != 200 {
+		t.Fatalf("a named token's session after a new --admin-token: %d", code)
+	}
+	if code := statusAs(t, ts, "GET", "/api/jobs", "", "", loginAs(t, ts.URL, newToken)); code != 200 {
+		t.Fatalf("the new admin token's session: %d", code)
+	}
+}
