@@ -530,3 +530,36 @@ func FuzzValidTokenName(f *testing.F) {
 		}
 	})
 }
+
+// Token creation and revocation, logins and failed logins are in the audit
+// trail, by who did them, and never with a secret.
+func TestTokenAudit(t *testing.T) {
+	ts := newTokenServer(t, stubJobs{})
+	trail := &memAudit{}
+	ts.Audit = trail
+	c := ts.create(t, "alice", "operator", "30d")
+	cookie := ts.login(t, c.Token)
+	bad := httptest.NewRecorder()
+	ts.ServeHTTP(bad, httptest.NewRequest("GET", "/login?token=gft_wrong-guess", nil))
+	ts.revoke(t, c.ID)
+
+	var got []string
+	for _, e := range trail.events {
+		got = append(got, fmt.Sprintf("%s|%s|%s|%s", e.Actor, e.Action, e.Target, e.Detail))
+		for _, secret := range []string{c.Token, cookie.Value, "gft_wrong-guess", gaffer.HashSecret(c.Token), gaffer.HashSecret(cookie.Value)} {
+			if strings.Contains(fmt.Sprintf("%+v %s", e, e.Detail), secret) {
+				t.Fatalf("audit event %+v holds a secret or its hash", e)
+			}
+		}
+	}
+	exp, _ := json.Marshal(c.ExpiresAt)
+	want := []string{
+		fmt.Sprintf(`admin|token.create|token %d (alice)|{"expires_at":%s,"role":"operator"}`, c.ID, exp),
+		fmt.Sprintf("alice|login|token %d (alice)|", c.ID),
+		"|login.failed||",
+		fmt.Sprintf("admin|token.revoke|token %d (alice)|", c.ID),
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("audit trail:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
