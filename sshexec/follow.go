@@ -251,7 +251,12 @@ func (f *follower) frame(slots map[int]*slot, fr followFrame) error {
 		}
 		s = &slot{path: fr.path, id: fr.id, off: fr.off, recv: fr.off}
 		slots[fr.slot] = s
+		// The path has a file again, and the patterns match one: the
+		// script says so again when they no longer do.
 		delete(f.missing, s.path)
+		for _, p := range f.spec.Paths {
+			delete(f.missing, p)
+		}
 		return f.send(gaffer.FollowEvent{Kind: gaffer.FollowOpened, Path: s.path, FileID: s.id, Offset: s.off, Reason: fr.word})
 	case 'D':
 		if fr.off != s.recv {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 
@@ -167,5 +168,34 @@ func TestFollowCommandQuotes(t *testing.T) {
 		if want := "1|" + path; string(out) != want {
 			t.Errorf("%s: %q, want %q", sh, out, want)
 		}
+	}
+}
+
+// A glob that matches nothing is reported missing each time it becomes
+// so, not only the first time; a path once, however many frames say so.
+func TestFollowMissingReported(t *testing.T) {
+	var evs []gaffer.FollowEvent
+	fl := &follower{spec: gaffer.FollowSpec{Paths: []string{"/l/*.log"}}, pos: gaffer.NewFollowPositions(nil),
+		emit: func(ev gaffer.FollowEvent) error { evs = append(evs, ev); return nil }}
+	slots := map[int]*slot{}
+	for _, fr := range []followFrame{
+		{kind: 'Z', slot: 1},
+		{kind: 'O', slot: 1, id: "1:2", word: "new", path: "/l/a.log"},
+		{kind: 'M', slot: 1},
+		{kind: 'Z', slot: 1},
+		{kind: 'M', slot: 1},
+	} {
+		if err := fl.frame(slots, fr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []string
+	for _, ev := range evs {
+		if ev.Kind == gaffer.FollowMissing {
+			got = append(got, ev.Path)
+		}
+	}
+	if want := []string{"/l/*.log", "/l/a.log", "/l/*.log"}; !slices.Equal(got, want) {
+		t.Errorf("missing reported for %q, want %q", got, want)
 	}
 }
