@@ -16,7 +16,7 @@ package main
 //   - a session cookie's value: the Set-Cookie header of the login that
 //     made it;
 //   - a named token's secret: the answer to the POST /api/tokens that made
-//     it (and the stdout of `gaffer tokens create`);
+//     it, or the stdout of the `gaffer tokens create` that made it;
 //   - hashes of tokens and sessions, and the session_secret setting: the
 //     database files only;
 //   - the TLS private key: its own file in the data dir;
@@ -541,6 +541,33 @@ func TestNoSecretLeaks(t *testing.T) {
 	s.expect(200, "GET", "/audit", "", "Cookie", cookies[0], "Accept", "text/html")
 	s.expect(303, "POST", "/logout", "", "Cookie", cookies[1], "Origin", p.URL, "Sec-Fetch-Site", "same-origin")
 
+	// Named tokens: one made with the CLI, one with the API; used, logged
+	// in with, listed, revoked.
+	out, code := s.cli(placeCLIToken, admin, "tokens", "create", "leak-op", "--role", "operator", "--expires", "1d")
+	operator := strings.TrimSpace(out)
+	if code != 0 || !strings.HasPrefix(operator, web.TokenPrefix) {
+		t.Fatalf("gaffer tokens create: exit %d %q", code, out)
+	}
+	_, body := s.expect(201, "POST", "/api/tokens", `{"name":"leak-viewer","role":"viewer"}`, json400...)
+	var viewerTok struct {
+		ID    int64  `json:"id"`
+		Token string `json:"token"`
+	}
+	if err := json.Unmarshal([]byte(body), &viewerTok); err != nil || viewerTok.Token == "" {
+		t.Fatalf("POST /api/tokens: %v %q", err, body)
+	}
+	opJob := s.startJob(operator, gaffer.JobRequest{Hosts: []string{"local"}, Command: secretCommand, Secrets: secrets})
+	s.readSSE(opJob.ID, bearer(viewerTok.Token)...)
+	s.expect(403, "POST", "/api/jobs", `{"command":"true","hosts":["local"]}`, append(bearer(viewerTok.Token), "Content-Type", "application/json")...)
+	h, _ = s.expect(303, "GET", "/login?token="+url.QueryEscape(operator), "")
+	cookies = append(cookies, s.sessionCookie(h))
+	s.expect(200, "GET", "/api/tokens", "", bearer(admin)...)
+	if out, code := s.cli(placeCLI, admin, "tokens", "list"); code != 0 || !strings.Contains(out, "leak-op") {
+		t.Errorf("gaffer tokens list: exit %d %q", code, out)
+	}
+	s.expect(200, "DELETE", fmt.Sprintf("/api/tokens/%d", viewerTok.ID), "", bearer(admin)...)
+	s.expect(401, "GET", "/api/jobs", "", bearer(viewerTok.Token)...)
+
 	stopGracefully(t, p)
 
 	// A restart with --reset-admin-token: a new token is printed (on the
@@ -618,6 +645,8 @@ func TestNoSecretLeaks(t *testing.T) {
 	for i, c := range cookies {
 		needles = append(needles, credential(fmt.Sprintf("session cookie %d", i+1), c, placeSetCookie)...)
 	}
+	needles = append(needles, credential("the operator token", operator, placeCLIToken)...)
+	needles = append(needles, credential("the viewer token", viewerTok.Token, placeTokenAnswer)...)
 	if sessionSecret != "" {
 		forms := map[string]string{"hex": sessionSecret}
 		if key, err := hex.DecodeString(sessionSecret); err == nil {
@@ -637,6 +666,9 @@ func TestNoSecretLeaks(t *testing.T) {
 	}
 	if !found["session cookie 1"][placeSetCookie] {
 		t.Errorf("the session cookie was not seen in its Set-Cookie: the capture is broken")
+	}
+	if !found["the operator token"][placeCLIToken] || !found["the viewer token"][placeTokenAnswer] || !found["the operator token's hash"][placeDatabase] {
+		t.Errorf("a named token was not seen where it was made, or its hash in the database: the capture is broken")
 	}
 	t.Logf("searched %d places (%d answers, %d files, %d server output lines) for %d secrets", len(places), len(rt.all), files, strings.Count(p.Out.String()+p2.Out.String(), "\n"), len(needles))
 }
