@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
@@ -253,3 +254,31 @@ func TestHostsPage(t *testing.T) {
 }
 
 var _ http.Handler = (*web.Server)(nil)
+
+// A viewer sees the keys and their state, with no button; an operator's
+// approval is refused.
+func TestHostsPageViewer(t *testing.T) {
+	s, store, _ := newHostKeyServer(t)
+	get := func(role web.Role, method, path, body string) *httptest.ResponseRecorder {
+		t.Helper()
+		req := httptest.NewRequest(method, path, strings.NewReader(body))
+		req.AddCookie(&http.Cookie{Name: web.CookieName, Value: s.Auth.SessionFor(web.User{Name: "ann", Role: role})})
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, req)
+		return rec
+	}
+	rec := get(web.RoleViewer, "GET", "/hosts", "")
+	if rec.Code != 200 || !strings.Contains(rec.Body.String(), "SHA256:A") || strings.Contains(rec.Body.String(), `class="approve`) {
+		t.Fatalf("viewer's page: %d, fingerprint shown %v, buttons %v", rec.Code, strings.Contains(rec.Body.String(), "SHA256:A"), strings.Contains(rec.Body.String(), `class="approve`))
+	}
+	rec = get(web.RoleOperator, "POST", "/api/hosts/web-1/keys/approve", `{}`)
+	if rec.Code != http.StatusForbidden {
+		t.Fatalf("operator's approval: %d %s", rec.Code, rec.Body)
+	}
+	if k, _ := store.FindHostKeys(context.Background(), "web-1"); k[0].State != gaffer.HostKeyPending {
+		t.Fatalf("approved by an operator: %+v", k[0])
+	}
+}
