@@ -561,12 +561,20 @@ func TestNoSecretLeaks(t *testing.T) {
 	s.expect(403, "POST", "/api/jobs", `{"command":"true","hosts":["local"]}`, append(bearer(viewerTok.Token), "Content-Type", "application/json")...)
 	h, _ = s.expect(303, "GET", "/login?token="+url.QueryEscape(operator), "")
 	cookies = append(cookies, s.sessionCookie(h))
+	h, _ = s.expect(303, "POST", "/login", url.Values{"token": {viewerTok.Token}}.Encode(), "Content-Type", "application/x-www-form-urlencoded")
+	cookies = append(cookies, s.sessionCookie(h))
+	s.expect(200, "GET", "/api/jobs", "", "Cookie", cookies[len(cookies)-1])
+	s.expect(401, "GET", "/api/jobs", "", bearer(operator+"x")...)
+	s.expect(409, "POST", "/api/tokens", `{"name":"leak-viewer","role":"viewer"}`, json400...)
+	s.expect(400, "POST", "/api/tokens", `{"name":"admin","role":"viewer"}`, json400...)
+	s.expect(403, "GET", "/api/tokens", "", bearer(operator)...)
 	s.expect(200, "GET", "/api/tokens", "", bearer(admin)...)
 	if out, code := s.cli(placeCLI, admin, "tokens", "list"); code != 0 || !strings.Contains(out, "leak-op") {
 		t.Errorf("gaffer tokens list: exit %d %q", code, out)
 	}
 	s.expect(200, "DELETE", fmt.Sprintf("/api/tokens/%d", viewerTok.ID), "", bearer(admin)...)
 	s.expect(401, "GET", "/api/jobs", "", bearer(viewerTok.Token)...)
+	s.expect(401, "GET", "/api/jobs", "", "Cookie", cookies[len(cookies)-1])
 
 	stopGracefully(t, p)
 
@@ -582,6 +590,7 @@ func TestNoSecretLeaks(t *testing.T) {
 	admin2 := m[1]
 	s.url = p2.URL
 	s.expect(401, "GET", "/api/jobs", "", bearer(admin)...)
+	s.expect(401, "GET", "/api/jobs", "", "Cookie", cookies[0])
 	s.expect(200, "GET", "/api/jobs", "", bearer(admin2)...)
 	stopGracefully(t, p2)
 
