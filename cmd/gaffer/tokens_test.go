@@ -215,7 +215,7 @@ func TestTokensRevokeEndsStreamAndSession(t *testing.T) {
 	id, secret := createToken(t, ts, "bob", "viewer")
 	cookie := loginAs(t, ts.URL, secret)
 	job := ts.startJob(t, gaffer.JobRequest{Hosts: []string{"local"}, Command: "echo started; sleep 60"})
-	defer ts.request(t, "POST", fmt.Sprintf("/api/jobs/%d/cancel", job.ID), nil).Body.Close()
+	defer func() { ts.request(t, "POST", fmt.Sprintf("/api/jobs/%d/cancel", job.ID), nil).Body.Close() }()
 
 	open := func(bearer string, cookie *http.Cookie) *bufio.Reader {
 		req, _ := http.NewRequest("GET", fmt.Sprintf("%s/api/jobs/%d/log", ts.URL, job.ID), nil)
@@ -258,6 +258,9 @@ func TestTokensRevokeEndsStreamAndSession(t *testing.T) {
 		case <-time.After(time.Minute):
 			t.Fatalf("the revoked %s is still open a minute later", what)
 		}
+	}
+	if j := ts.job(t, job.ID); j.Status.Done() {
+		t.Fatalf("the job ended (%s): the streams must have ended by the revoke, not the job", j.Status)
 	}
 	if code := statusAs(t, ts, "GET", "/api/jobs", "", "", cookie); code != 401 {
 		t.Fatalf("session after revoke: %d, want 401", code)
@@ -367,5 +370,47 @@ func TestNewAdminTokenEndsAdminSessions(t *testing.T) {
 	}
 	if code := statusAs(t, ts, "GET", "/api/jobs", "", "", loginAs(t, ts.URL, newToken)); code != 200 {
 		t.Fatalf("the new admin token's session: %d", code)
+	}
+}
+
+// Instances sharing PostgreSQL: a token made and revoked on A is refused on
+// B at its next request, B's session of it too, and B's open log stream of
+// it ends at B's next check of its streams (every 10 s).
+func TestTokensRevokeAcrossInstances(t *testing.T) {
+	db, prefix, arch := testDatabaseURL(t), randomName("gaffer-test-")+":", t.TempDir()
+	a := startServer(t, sharedArgs("a", db, testRedisURL(), prefix, arch)...)
+	b := startServer(t, sharedArgs("b", db, testRedisURL(), prefix, arch)...)
+	id, secret := createToken(t, a, "erin", "operator")
+	cookie := loginAs(t, b.URL, secret)
+	job := b.startJob(t, gaffer.JobRequest{Hosts: []string{"local"}, Command: "echo started; sleep 120"})
+	defer func() { b.request(t, "POST", fmt.Sprintf("/api/jobs/%d/cancel", job.ID), nil).Body.Close() }()
+	resp := requestAs(t, b, "GET", fmt.Sprintf("/api/jobs/%d/log?follow=1", job.ID), "", secret, nil)
+	defer resp.Body.Close()
+	br := bufio.NewReader(resp.Body)
+	if line, err := br.ReadString('\n'); err != nil || !strings.Contains(line, "started") {
+		t.Fatalf("B's stream: %q %v", line, err)
+	}
+	if code := statusAs(t, b, "POST", "/api/jobs", `{"hosts":["local"],"command":"true"}`, secret, nil); code != 201 {
+		t.Fatalf("B before the revoke: %d", code)
+	}
+
+	if _, errOut, code := tokensCLI(t, a, "revoke", fmt.Sprint(id)); code != 0 {
+		t.Fatalf("revoke on A: %s", errOut)
+	}
+	if code := statusAs(t, b, "GET", "/api/jobs", "", secret, nil); code != 401 {
+		t.Fatalf("the token on B after the revoke on A: %d, want 401", code)
+	}
+	if code := statusAs(t, b, "GET", "/api/jobs", "", "", cookie); code != 401 {
+		t.Fatalf("its session on B after the revoke on A: %d, want 401", code)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := io.Copy(io.Discard, br); done <- err }()
+	select {
+	case <-done:
+	case <-time.After(time.Minute):
+		t.Fatalf("B's stream of the token revoked on A is still open a minute later")
+	}
+	if j := b.job(t, job.ID); j.Status.Done() {
+		t.Fatalf("the job ended (%s): the stream must have ended by the revoke, not the job", j.Status)
 	}
 }
