@@ -25,6 +25,7 @@ var subcommands = []struct{ name, about string }{
 	{"cancel", "cancel a running job"},
 	{"hosts", "list the inventory, or its host keys (keys, approve NAME)"},
 	{"audit", "show the audit trail (admin)"},
+	{"tokens", "create, list or revoke API tokens (admin)"},
 	{"completion", "print a shell completion script"},
 	{"help", "show the usage"},
 }
