@@ -321,6 +321,15 @@ func TestResetAdminTokenEndsSessions(t *testing.T) {
 	if code := statusAs(t, ts, "GET", "/api/jobs", "", created.Token, nil); code != 200 {
 		t.Errorf("carol's token after the reset: %d", code)
 	}
+	// The reset is in the audit trail, with how many sessions it ended.
+	m2 := regexp.MustCompile(`login\?token=([0-9a-f]+)`).FindStringSubmatch(out)
+	resp = requestAs(t, ts, "GET", "/api/audit?action=sessions.reset", "", m2[1], nil)
+	var events []gaffer.AuditEvent
+	json.NewDecoder(resp.Body).Decode(&events)
+	resp.Body.Close()
+	if len(events) != 1 || string(events[0].Detail) != `{"sessions":2}` {
+		t.Errorf("audit of the reset: %s %+v", resp.Status, events)
+	}
 	// A browser logs in again with the new link.
 	jar, _ := cookiejar.New(nil)
 	m = regexp.MustCompile(`Log in: (\S+)`).FindStringSubmatch(out)
