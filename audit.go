@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"time"
+	"unicode/utf8"
 )
 
 // Audit actions.
@@ -50,4 +51,34 @@ type AuditLog interface {
 	AppendAudit(ctx context.Context, e *AuditEvent) error
 	// FindAudit returns events matching f, newest (highest id) first.
 	FindAudit(ctx context.Context, f AuditFilter) ([]*AuditEvent, error)
+}
+
+// FindAudit page sizes.
+const (
+	DefaultAuditLimit = 100
+	MaxAuditLimit     = 1000
+)
+
+// AuditLimit is the page size a store uses for AuditFilter.Limit.
+func AuditLimit(limit int) int {
+	if limit <= 0 {
+		return DefaultAuditLimit
+	}
+	return min(limit, MaxAuditLimit)
+}
+
+// Validate checks what every store requires of an event: an action, and a
+// Detail that is a JSON object in UTF-8, or none.
+func (e *AuditEvent) Validate() error {
+	if e.Action == "" {
+		return Errorf(EINVALID, "audit action required")
+	}
+	if len(e.Detail) == 0 {
+		return nil
+	}
+	var obj map[string]json.RawMessage
+	if !utf8.Valid(e.Detail) || json.Unmarshal(e.Detail, &obj) != nil || obj == nil {
+		return Errorf(EINVALID, "audit detail of %s must be a JSON object", e.Action)
+	}
+	return nil
 }

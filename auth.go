@@ -99,3 +99,34 @@ type AuthStore interface {
 
 // AllSessions is the tokenID that DeleteSessions reads as "every session".
 const AllSessions = -1
+
+// Validate checks what every store requires of a token.
+func (t *Token) Validate() error {
+	switch {
+	case t.Name == "":
+		return Errorf(EINVALID, "token name required")
+	case !t.Role.Valid():
+		return Errorf(EINVALID, "role %q is not valid; use viewer, operator or admin", t.Role)
+	case t.Hash == "":
+		return Errorf(EINVALID, "token hash required")
+	}
+	return nil
+}
+
+// Validate checks what every store requires of a session.
+func (s *Session) Validate() error {
+	switch {
+	case s.Hash == "":
+		return Errorf(EINVALID, "session hash required")
+	case !s.Role.Valid():
+		return Errorf(EINVALID, "role %q is not valid; use viewer, operator or admin", s.Role)
+	case s.ExpiresAt.IsZero():
+		return Errorf(EINVALID, "session expiry required")
+	}
+	return nil
+}
+
+// TokenNameTaken is the ECONFLICT of CreateToken: the active token id has name.
+func TokenNameTaken(name string, id int64) error {
+	return Errorf(ECONFLICT, "a token named %q already exists (id %d); revoke it first or pick another name", name, id)
+}

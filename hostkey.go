@@ -2,6 +2,7 @@ package gaffer
 
 import (
 	"context"
+	"strings"
 	"time"
 )
 
@@ -48,4 +49,29 @@ type HostKeyStore interface {
 	// host. It returns the approved key and the fingerprints it replaced
 	// (none: empty). Approving an approved key keeps its first approval.
 	ApproveHostKey(ctx context.Context, host, fingerprint, by string, at time.Time, replace bool) (*HostKey, []string, error)
+}
+
+// Validate checks what every store requires of an offered key.
+func (k *HostKey) Validate() error {
+	switch {
+	case k.Host == "":
+		return Errorf(EINVALID, "host key: host name required")
+	case k.Fingerprint == "":
+		return Errorf(EINVALID, "host key of %s: fingerprint required", k.Host)
+	}
+	return nil
+}
+
+// HostKeyNotOffered is the ENOTFOUND of ApproveHostKey.
+func HostKeyNotOffered(host, fingerprint string) error {
+	return Errorf(ENOTFOUND, "host %q has not offered the key %s", host, fingerprint)
+}
+
+// HostKeyChanged is the ECONFLICT of ApproveHostKey: host's approved keys
+// are not the one to approve, and it says how to replace them when meant.
+func HostKeyChanged(host, fingerprint string, approved []string) error {
+	return Errorf(ECONFLICT,
+		"host %q already has the approved key %s, not %s: a host's changed key is never replaced unasked; "+
+			"approve %s again, asking to replace the old key, if you know why it changed",
+		host, strings.Join(approved, ", "), fingerprint, fingerprint)
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/gaffer-dev/gaffer"
 	"github.com/jackc/pgx/v5"
@@ -15,17 +14,11 @@ import (
 // Ensure DB implements the interface.
 var _ gaffer.AuditLog = (*DB)(nil)
 
-// FindAudit page sizes.
-const (
-	DefaultAuditLimit = 100
-	MaxAuditLimit     = 1000
-)
-
 // AppendAudit assigns e.ID and stores e. A zero TS becomes the current
 // time; TS is written back to e in UTC, as stored. Detail is kept as text,
 // byte for byte; an empty one is none.
 func (db *DB) AppendAudit(ctx context.Context, e *gaffer.AuditEvent) error {
-	if err := validateAudit(e); err != nil {
+	if err := e.Validate(); err != nil {
 		return err
 	}
 	if e.TS.IsZero() {
@@ -73,7 +66,7 @@ func (db *DB) FindAudit(ctx context.Context, f gaffer.AuditFilter) ([]*gaffer.Au
 	if len(where) > 0 {
 		clause = "WHERE " + strings.Join(where, " AND ")
 	}
-	args = append(args, auditLimit(f.Limit))
+	args = append(args, gaffer.AuditLimit(f.Limit))
 	rows, err := db.pool.Query(ctx, `
 		SELECT id, ts, actor, action, target, remote_addr, detail FROM audit `+clause+`
 		ORDER BY id DESC LIMIT $`+strconv.Itoa(len(args)), args...)
@@ -97,27 +90,4 @@ func (db *DB) FindAudit(ctx context.Context, f gaffer.AuditFilter) ([]*gaffer.Au
 		return nil, fmt.Errorf("query audit: %w", err)
 	}
 	return events, nil
-}
-
-func auditLimit(limit int) int {
-	if limit <= 0 {
-		return DefaultAuditLimit
-	}
-	return min(limit, MaxAuditLimit)
-}
-
-// validateAudit checks what every store requires of an event: an action,
-// and a Detail that is a JSON object in UTF-8, or none.
-func validateAudit(e *gaffer.AuditEvent) error {
-	if e.Action == "" {
-		return gaffer.Errorf(gaffer.EINVALID, "audit action required")
-	}
-	if len(e.Detail) == 0 {
-		return nil
-	}
-	var obj map[string]json.RawMessage
-	if !json.Valid(e.Detail) || json.Unmarshal(e.Detail, &obj) != nil || obj == nil || !utf8.Valid(e.Detail) {
-		return gaffer.Errorf(gaffer.EINVALID, "audit detail of %s must be a JSON object", e.Action)
-	}
-	return nil
 }

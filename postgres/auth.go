@@ -25,7 +25,7 @@ const tokenColumns = `id, name, role, hash, created_by, created_at, expires_at, 
 // current time; CreatedAt is written back to t in UTC, as stored. ECONFLICT
 // if a token active at t.CreatedAt already has t.Name.
 func (db *DB) CreateToken(ctx context.Context, t *gaffer.Token) error {
-	if err := validateToken(t); err != nil {
+	if err := t.Validate(); err != nil {
 		return err
 	}
 	if t.CreatedAt.IsZero() {
@@ -61,7 +61,7 @@ func (db *DB) CreateToken(ctx context.Context, t *gaffer.Token) error {
 		WHERE name = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)
 		ORDER BY id LIMIT 1`, t.Name, createdAt).Scan(&id)
 	if err == nil {
-		return gaffer.Errorf(gaffer.ECONFLICT, "a token named %q already exists (id %d); revoke it first or pick another name", t.Name, id)
+		return gaffer.TokenNameTaken(t.Name, id)
 	} else if !errors.Is(err, pgx.ErrNoRows) {
 		return fmt.Errorf("find token %q: %w", t.Name, err)
 	}
@@ -149,7 +149,7 @@ func (db *DB) RevokeToken(ctx context.Context, id int64, at time.Time) (*gaffer.
 // CreateSession stores s. A zero CreatedAt becomes the current time;
 // CreatedAt is written back to s in UTC, as stored.
 func (db *DB) CreateSession(ctx context.Context, s *gaffer.Session) error {
-	if err := validateSession(s); err != nil {
+	if err := s.Validate(); err != nil {
 		return err
 	}
 	if s.CreatedAt.IsZero() {
@@ -236,30 +236,6 @@ func scanToken(row pgx.Row) (*gaffer.Token, error) {
 	t.CreatedAt = fromNanos(createdAt)
 	t.ExpiresAt, t.RevokedAt = fromNanosPtr(expiresAt), fromNanosPtr(revokedAt)
 	return &t, nil
-}
-
-func validateToken(t *gaffer.Token) error {
-	switch {
-	case t.Name == "":
-		return gaffer.Errorf(gaffer.EINVALID, "token name required")
-	case !t.Role.Valid():
-		return gaffer.Errorf(gaffer.EINVALID, "role %q is not valid; use viewer, operator or admin", t.Role)
-	case t.Hash == "":
-		return gaffer.Errorf(gaffer.EINVALID, "token hash required")
-	}
-	return nil
-}
-
-func validateSession(s *gaffer.Session) error {
-	switch {
-	case s.Hash == "":
-		return gaffer.Errorf(gaffer.EINVALID, "session hash required")
-	case !s.Role.Valid():
-		return gaffer.Errorf(gaffer.EINVALID, "role %q is not valid; use viewer, operator or admin", s.Role)
-	case s.ExpiresAt.IsZero():
-		return gaffer.Errorf(gaffer.EINVALID, "session expiry required")
-	}
-	return nil
 }
 
 // isUnique reports whether err is a unique_violation.

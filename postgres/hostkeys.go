@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/gaffer-dev/gaffer"
@@ -22,7 +21,7 @@ const hostKeyColumns = `host, fingerprint, address, type, key, state, first_seen
 // its last seen time moved, never back. One statement: instances offering
 // the same key at once store one row.
 func (db *DB) OfferHostKey(ctx context.Context, k *gaffer.HostKey) error {
-	if err := validateHostKey(k); err != nil {
+	if err := k.Validate(); err != nil {
 		return err
 	}
 	seen := k.LastSeen
@@ -94,7 +93,7 @@ func (db *DB) ApproveHostKey(ctx context.Context, host, fingerprint, by string, 
 		return nil, nil, fmt.Errorf("lock keys of %s: %w", host, err)
 	}
 	if !slices.ContainsFunc(keys, func(k fpState) bool { return k.fp == fingerprint }) {
-		return nil, nil, hostKeyNotFound(host, fingerprint)
+		return nil, nil, gaffer.HostKeyNotOffered(host, fingerprint)
 	}
 	others := []string{}
 	for _, k := range keys {
@@ -103,7 +102,7 @@ func (db *DB) ApproveHostKey(ctx context.Context, host, fingerprint, by string, 
 		}
 	}
 	if len(others) > 0 && !replace {
-		return nil, nil, hostKeyChanged(host, fingerprint, others)
+		return nil, nil, gaffer.HostKeyChanged(host, fingerprint, others)
 	}
 	if len(others) > 0 {
 		if _, err := tx.Exec(ctx, `DELETE FROM host_keys WHERE host = $1 AND fingerprint = ANY($2)`, host, others); err != nil {
@@ -118,7 +117,7 @@ func (db *DB) ApproveHostKey(ctx context.Context, host, fingerprint, by string, 
 		WHERE host = $4 AND fingerprint = $5
 		RETURNING `+hostKeyColumns, gaffer.HostKeyApproved, by, when, host, fingerprint))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, nil, hostKeyNotFound(host, fingerprint)
+		return nil, nil, gaffer.HostKeyNotOffered(host, fingerprint)
 	} else if err != nil {
 		return nil, nil, fmt.Errorf("approve host key: %w", err)
 	}
@@ -139,27 +138,4 @@ func scanHostKey(row pgx.Row) (*gaffer.HostKey, error) {
 	}
 	k.FirstSeen, k.LastSeen, k.ApprovedAt = fromNanos(firstSeen), fromNanos(lastSeen), fromNanosPtr(approvedAt)
 	return &k, nil
-}
-
-func validateHostKey(k *gaffer.HostKey) error {
-	switch {
-	case k.Host == "":
-		return gaffer.Errorf(gaffer.EINVALID, "host key: host name required")
-	case k.Fingerprint == "":
-		return gaffer.Errorf(gaffer.EINVALID, "host key of %s: fingerprint required", k.Host)
-	}
-	return nil
-}
-
-func hostKeyNotFound(host, fingerprint string) error {
-	return gaffer.Errorf(gaffer.ENOTFOUND, "host %q has not offered the key %s", host, fingerprint)
-}
-
-// hostKeyChanged says that host's approved key is not the one to approve,
-// and how to replace it when that is meant.
-func hostKeyChanged(host, fingerprint string, approved []string) error {
-	return gaffer.Errorf(gaffer.ECONFLICT,
-		"host %q already has the approved key %s, not %s: a host's changed key is never replaced unasked; "+
-			"approve %s again, asking to replace the old key, if you know why it changed",
-		host, strings.Join(approved, ", "), fingerprint, fingerprint)
 }

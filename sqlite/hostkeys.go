@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/gaffer-dev/gaffer"
@@ -19,7 +18,7 @@ const hostKeyColumns = `host, fingerprint, address, type, key, state, first_seen
 // first and last seen at k.LastSeen (a zero one: now); a known key only has
 // its last seen time moved, never back.
 func (db *DB) OfferHostKey(ctx context.Context, k *gaffer.HostKey) error {
-	if err := validateHostKey(k); err != nil {
+	if err := k.Validate(); err != nil {
 		return err
 	}
 	seen := k.LastSeen
@@ -83,7 +82,7 @@ func (db *DB) ApproveHostKey(ctx context.Context, host, fingerprint, by string, 
 		host, fingerprint).Scan(&exists); err != nil {
 		return nil, nil, busy(ctx, fmt.Errorf("find host key: %w", err))
 	} else if !exists {
-		return nil, nil, hostKeyNotFound(host, fingerprint)
+		return nil, nil, gaffer.HostKeyNotOffered(host, fingerprint)
 	}
 	others, err := queryStrings(ctx, tx, `
 		SELECT fingerprint FROM host_keys WHERE host = ? AND state = ? AND fingerprint <> ?
@@ -92,7 +91,7 @@ func (db *DB) ApproveHostKey(ctx context.Context, host, fingerprint, by string, 
 		return nil, nil, busy(ctx, fmt.Errorf("find approved keys of %s: %w", host, err))
 	}
 	if len(others) > 0 && !replace {
-		return nil, nil, hostKeyChanged(host, fingerprint, others)
+		return nil, nil, gaffer.HostKeyChanged(host, fingerprint, others)
 	}
 	if len(others) > 0 {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM host_keys WHERE host = ? AND state = ? AND fingerprint <> ?`,
@@ -152,27 +151,4 @@ func scanHostKey(row rowScanner) (*gaffer.HostKey, error) {
 		return nil, err
 	}
 	return &k, nil
-}
-
-func validateHostKey(k *gaffer.HostKey) error {
-	switch {
-	case k.Host == "":
-		return gaffer.Errorf(gaffer.EINVALID, "host key: host name required")
-	case k.Fingerprint == "":
-		return gaffer.Errorf(gaffer.EINVALID, "host key of %s: fingerprint required", k.Host)
-	}
-	return nil
-}
-
-func hostKeyNotFound(host, fingerprint string) error {
-	return gaffer.Errorf(gaffer.ENOTFOUND, "host %q has not offered the key %s", host, fingerprint)
-}
-
-// hostKeyChanged says that host's approved key is not the one to approve,
-// and how to replace it when that is meant.
-func hostKeyChanged(host, fingerprint string, approved []string) error {
-	return gaffer.Errorf(gaffer.ECONFLICT,
-		"host %q already has the approved key %s, not %s: a host's changed key is never replaced unasked; "+
-			"approve %s again, asking to replace the old key, if you know why it changed",
-		host, strings.Join(approved, ", "), fingerprint, fingerprint)
 }
