@@ -386,6 +386,17 @@ func outputPlaces(t *testing.T, what, out, login string) []leakPlace {
 // loginLine finds the generated admin token in the start-up lines.
 var loginLine = regexp.MustCompile(`Log in: \S+/login\?token=(\S+)`)
 
+// waitLoginLine waits a while for the login line: the server prints it
+// after the "listening" line that startServerProcess returns on, so a
+// loaded machine may not have passed it on yet. Nil if it never comes.
+func waitLoginLine(p *serverProcess) []string {
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if m := loginLine.FindStringSubmatch(p.Out.String()); m != nil || time.Now().After(deadline) {
+			return m
+		}
+	}
+}
+
 func TestNoSecretLeaks(t *testing.T) {
 	sshd := sshtest.Start(t, sshtest.Options{Hosts: 1})
 	dataDir := t.TempDir()
@@ -399,7 +410,7 @@ func TestNoSecretLeaks(t *testing.T) {
 		"--inventory", writeInventory(t, sshd.Hosts(), ""), "--known-hosts", filepath.Join(t.TempDir(), "none"),
 		"--secret-file", secretFile, "--log-level", "debug"}
 	p := startServerProcess(t, os.Args[0], []string{"GAFFER_TEST_MAIN=1"}, serveArgs...)
-	m := loginLine.FindStringSubmatch(p.Out.String())
+	m := waitLoginLine(p)
 	if m == nil {
 		t.Fatalf("no generated admin token in the start-up lines:\n%s", p.Out.String())
 	}
@@ -583,7 +594,7 @@ func TestNoSecretLeaks(t *testing.T) {
 	// nowhere.
 	args := append([]string{"--reset-admin-token"}, serveArgs...)
 	p2 := startServerProcess(t, os.Args[0], []string{"GAFFER_TEST_MAIN=1"}, args...)
-	m = loginLine.FindStringSubmatch(p2.Out.String())
+	m = waitLoginLine(p2)
 	if m == nil || m[1] == admin {
 		t.Fatalf("no new admin token in the restart's lines:\n%s", p2.Out.String())
 	}
