@@ -16,84 +16,49 @@ import (
 	"time"
 
 	"github.com/gaffer-dev/gaffer"
+	"github.com/gaffer-dev/gaffer/internal/memstore"
 	"github.com/gaffer-dev/gaffer/internal/sshtest"
 	"github.com/gaffer-dev/gaffer/sshexec"
 	"golang.org/x/crypto/ssh"
 )
 
-// fakeHostKeys is an in-memory gaffer.HostKeyStore with the interface's
-// documented behaviour; the stores' own contract tests cover the real ones.
+// fakeHostKeys is the in-memory gaffer.HostKeyStore (internal/memstore,
+// held to the real stores' contract) that counts offers and can fail.
 type fakeHostKeys struct {
+	memstore.Store
 	mu     sync.Mutex
-	keys   []*gaffer.HostKey
 	fail   error // returned by every method when set
 	offers int   // OfferHostKey calls
 }
 
-func (f *fakeHostKeys) OfferHostKey(ctx context.Context, k *gaffer.HostKey) error {
+func (f *fakeHostKeys) failed() error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	return f.fail
+}
+
+func (f *fakeHostKeys) OfferHostKey(ctx context.Context, k *gaffer.HostKey) error {
+	f.mu.Lock()
 	f.offers++
-	if f.fail != nil {
-		return f.fail
+	f.mu.Unlock()
+	if err := f.failed(); err != nil {
+		return err
 	}
-	for _, have := range f.keys {
-		if have.Host == k.Host && have.Fingerprint == k.Fingerprint {
-			have.LastSeen = k.LastSeen
-			return nil
-		}
-	}
-	c := *k
-	c.State, c.FirstSeen = gaffer.HostKeyPending, k.LastSeen
-	f.keys = append(f.keys, &c)
-	return nil
+	return f.Store.OfferHostKey(ctx, k)
 }
 
 func (f *fakeHostKeys) FindHostKeys(ctx context.Context, host string) ([]*gaffer.HostKey, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.fail != nil {
-		return nil, f.fail
+	if err := f.failed(); err != nil {
+		return nil, err
 	}
-	var out []*gaffer.HostKey
-	for _, k := range f.keys {
-		if host == "" || k.Host == host {
-			c := *k
-			out = append(out, &c)
-		}
-	}
-	return out, nil
+	return f.Store.FindHostKeys(ctx, host)
 }
 
 func (f *fakeHostKeys) ApproveHostKey(ctx context.Context, host, fp, by string, at time.Time, replace bool) (*gaffer.HostKey, []string, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.fail != nil {
-		return nil, nil, f.fail
+	if err := f.failed(); err != nil {
+		return nil, nil, err
 	}
-	var target *gaffer.HostKey
-	var others []string
-	for _, k := range f.keys {
-		switch {
-		case k.Host != host:
-		case k.Fingerprint == fp:
-			target = k
-		case k.State == gaffer.HostKeyApproved:
-			others = append(others, k.Fingerprint)
-		}
-	}
-	if target == nil {
-		return nil, nil, gaffer.Errorf(gaffer.ENOTFOUND, "%s never offered %s", host, fp)
-	}
-	if len(others) > 0 && !replace {
-		return nil, nil, gaffer.Errorf(gaffer.ECONFLICT, "%s already has an approved key", host)
-	}
-	f.keys = slices.DeleteFunc(f.keys, func(k *gaffer.HostKey) bool {
-		return k.Host == host && slices.Contains(others, k.Fingerprint)
-	})
-	target.State, target.ApprovedBy, target.ApprovedAt = gaffer.HostKeyApproved, by, &at
-	c := *target
-	return &c, others, nil
+	return f.Store.ApproveHostKey(ctx, host, fp, by, at, replace)
 }
 
 // key returns host's key with fingerprint fp, or nil.
@@ -420,16 +385,21 @@ func TestHostKeyLastSeen(t *testing.T) {
 	t.Parallel()
 	s := sshtest.Start(t, sshtest.Options{Hosts: 1})
 	h := s.Hosts()[0]
-	store := &fakeHostKeys{}
-	execErr(t, storeExecutor(t, store), h) // offered
+	// The key as the host offers it, last seen long ago and approved.
+	probe := &fakeHostKeys{}
+	execErr(t, storeExecutor(t, probe), h)
 	fp := s.HostKeyFingerprint()
+	k := probe.key("host-1", fp)
+	if k == nil {
+		t.Fatal("the host's key was not offered")
+	}
+	long := time.Now().Add(-2 * time.Hour)
+	k.LastSeen = long
+	store := &fakeHostKeys{}
+	store.OfferHostKey(context.Background(), k)
 	if _, _, err := store.ApproveHostKey(context.Background(), "host-1", fp, "alice", time.Now(), false); err != nil {
 		t.Fatal(err)
 	}
-	long := time.Now().Add(-2 * time.Hour)
-	store.mu.Lock()
-	store.keys[0].LastSeen = long
-	store.mu.Unlock()
 	if _, err := execErr(t, storeExecutor(t, store), h); err != nil {
 		t.Fatal(err)
 	}

@@ -13,42 +13,34 @@ import (
 	"time"
 
 	"github.com/gaffer-dev/gaffer"
+	"github.com/gaffer-dev/gaffer/internal/memstore"
 	"github.com/gaffer-dev/gaffer/web"
 )
 
-// memAudit is an in-memory gaffer.AuditLog with the stores' semantics:
-// ids from 1, newest first, Before/Action/Actor/Limit (default 100).
+// memAudit is the in-memory audit trail (internal/memstore), remembering
+// the filter of the last FindAudit.
 type memAudit struct {
-	mu     sync.Mutex
-	events []*gaffer.AuditEvent
-	last   gaffer.AuditFilter // the filter of the last FindAudit
-}
-
-func (m *memAudit) AppendAudit(ctx context.Context, e *gaffer.AuditEvent) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	e.ID = int64(len(m.events) + 1)
-	c := *e
-	m.events = append(m.events, &c)
-	return nil
+	memstore.Store
+	mu   sync.Mutex
+	last gaffer.AuditFilter
 }
 
 func (m *memAudit) FindAudit(ctx context.Context, f gaffer.AuditFilter) ([]*gaffer.AuditEvent, error) {
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	m.last = f
-	if f.Limit == 0 {
-		f.Limit = 100
+	m.mu.Unlock()
+	return m.Store.FindAudit(ctx, f)
+}
+
+// events returns every stored event, oldest first.
+func (m *memAudit) events(t *testing.T) []*gaffer.AuditEvent {
+	t.Helper()
+	events, err := m.Store.FindAudit(context.Background(), gaffer.AuditFilter{Limit: gaffer.MaxAuditLimit})
+	if err != nil {
+		t.Fatal(err)
 	}
-	var out []*gaffer.AuditEvent
-	for i := len(m.events) - 1; i >= 0 && len(out) < f.Limit; i-- {
-		e := m.events[i]
-		if (f.Before == 0 || e.ID < f.Before) && (f.Action == "" || e.Action == f.Action) && (f.Actor == "" || e.Actor == f.Actor) {
-			c := *e
-			out = append(out, &c)
-		}
-	}
-	return out, nil
+	slices.Reverse(events)
+	return events
 }
 
 // fleetJobs is stubJobs with three hosts, whose Start gives the job a run
@@ -168,7 +160,7 @@ func TestAuditJobStartAndCancel(t *testing.T) {
 			if strings.Contains(rec.Body.String(), secret) {
 				t.Fatalf("a secret's value is in the audit trail: %s", rec.Body)
 			}
-			for _, e := range m.events {
+			for _, e := range m.events(t) {
 				if strings.Contains(string(e.Detail), secret) {
 					t.Fatalf("a secret's value is stored in the audit trail: %s", e.Detail)
 				}
@@ -202,7 +194,7 @@ func TestAuditJobStartAndCancel(t *testing.T) {
 				t.Errorf("start detail %s", start.Detail)
 			}
 			// Stored as written, not HTML-escaped: the page shows it as text.
-			if stored := string(m.events[0].Detail); !strings.Contains(stored, `"command":"deploy --fast <x>"`) {
+			if stored := string(m.events(t)[0].Detail); !strings.Contains(stored, `"command":"deploy --fast <x>"`) {
 				t.Errorf("stored detail %s", stored)
 			}
 			wantKeys := map[string][]string{"web-1": {"SHA256:aaaa", "SHA256:bbbb"}}
@@ -237,8 +229,11 @@ func TestAuditParams(t *testing.T) {
 		{"?action=", gaffer.AuditFilter{Limit: 100}},
 	} {
 		auditEvents(t, s, tc.query)
-		if m.last != tc.want {
-			t.Errorf("%q: filter %+v, want %+v", tc.query, m.last, tc.want)
+		m.mu.Lock()
+		last := m.last
+		m.mu.Unlock()
+		if last != tc.want {
+			t.Errorf("%q: filter %+v, want %+v", tc.query, last, tc.want)
 		}
 	}
 	for _, tc := range []struct{ query, msg string }{

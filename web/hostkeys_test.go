@@ -7,68 +7,13 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/gaffer-dev/gaffer"
+	"github.com/gaffer-dev/gaffer/internal/memstore"
 	"github.com/gaffer-dev/gaffer/web"
 )
-
-// memHostKeys is an in-memory gaffer.HostKeyStore with the interface's
-// documented behaviour (the stores' contract tests cover the real ones).
-type memHostKeys struct {
-	mu   sync.Mutex
-	keys []*gaffer.HostKey
-}
-
-func (m *memHostKeys) OfferHostKey(ctx context.Context, k *gaffer.HostKey) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	c := *k
-	c.State, c.FirstSeen = gaffer.HostKeyPending, k.LastSeen
-	m.keys = append(m.keys, &c)
-	return nil
-}
-
-func (m *memHostKeys) FindHostKeys(ctx context.Context, host string) ([]*gaffer.HostKey, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	var out []*gaffer.HostKey
-	for _, k := range m.keys {
-		if host == "" || k.Host == host {
-			c := *k
-			out = append(out, &c)
-		}
-	}
-	return out, nil
-}
-
-func (m *memHostKeys) ApproveHostKey(ctx context.Context, host, fp, by string, at time.Time, replace bool) (*gaffer.HostKey, []string, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	var target *gaffer.HostKey
-	var others []string
-	for _, k := range m.keys {
-		switch {
-		case k.Host != host:
-		case k.Fingerprint == fp:
-			target = k
-		case k.State == gaffer.HostKeyApproved:
-			others = append(others, k.Fingerprint)
-		}
-	}
-	if target == nil {
-		return nil, nil, gaffer.Errorf(gaffer.ENOTFOUND, "%s never offered the key %s", host, fp)
-	}
-	if len(others) > 0 && !replace {
-		return nil, nil, gaffer.Errorf(gaffer.ECONFLICT, "%s already has the approved key %s: the key changed", host, others[0])
-	}
-	m.keys = slices.DeleteFunc(m.keys, func(k *gaffer.HostKey) bool { return k.Host == host && slices.Contains(others, k.Fingerprint) })
-	target.State, target.ApprovedBy, target.ApprovedAt = gaffer.HostKeyApproved, by, &at
-	c := *target
-	return &c, others, nil
-}
 
 func offered(host, fp string) *gaffer.HostKey {
 	return &gaffer.HostKey{Host: host, Address: "10.0.0.1", Type: "ssh-ed25519", Fingerprint: fp,
@@ -79,10 +24,10 @@ func offered(host, fp string) *gaffer.HostKey {
 // (pending); web-3 has D approved and offered E; web-4's key F is trusted
 // by the known_hosts file and it offered G; web-5 (a jump host: no
 // HostKeyFingerprints) has H approved and offered I.
-func newHostKeyServer(t *testing.T) (*web.Server, *memHostKeys, *memAudit) {
+func newHostKeyServer(t *testing.T) (*web.Server, *memstore.Store, *memAudit) {
 	t.Helper()
 	s, m := newAuditServer(t)
-	store := &memHostKeys{}
+	store := memstore.New()
 	ctx := context.Background()
 	for _, k := range []*gaffer.HostKey{offered("web-1", "SHA256:A"), offered("web-2", "SHA256:B"), offered("web-2", "SHA256:C"),
 		offered("web-3", "SHA256:D"), offered("web-3", "SHA256:E"), offered("web-4", "SHA256:G"),
@@ -172,10 +117,10 @@ func TestApproveHostKey(t *testing.T) {
 		{"by fingerprint", "web-2", `{"fingerprint": "SHA256:C"}`, 200, []string{`"fingerprint":"SHA256:C"`}, []string{}},
 		{"two pending, none named", "web-2", `{}`, 400, []string{"offered 2 keys", "SHA256:B, SHA256:C"}, nil},
 		{"not a SHA256 fingerprint", "web-1", `{"fingerprint": "MD5:aa:bb"}`, 400, []string{"not a SHA256 fingerprint"}, nil},
-		{"never offered", "web-1", `{"fingerprint": "SHA256:Z"}`, 404, []string{"never offered"}, nil},
+		{"never offered", "web-1", `{"fingerprint": "SHA256:Z"}`, 404, []string{`host \"web-1\" has not offered the key SHA256:Z`}, nil},
 		{"no pending key", "web-9", ``, 404, []string{"web-9 has no host key waiting"}, nil},
 		{"changed, approved in the store", "web-3", `{"fingerprint": "SHA256:E"}`, 409, []string{"SHA256:D", "never replaced automatically", "gaffer hosts approve web-3 --replace"}, nil},
-		{"changed, the store's conflict", "web-5", `{"fingerprint": "SHA256:I"}`, 409, []string{"already has the approved key SHA256:H: the key changed", "(gaffer hosts approve web-5 --replace, or Replace… on the Hosts page)"}, nil},
+		{"changed, the store's conflict", "web-5", `{"fingerprint": "SHA256:I"}`, 409, []string{`already has the approved key SHA256:H, not SHA256:I`, "never replaced unasked", "(gaffer hosts approve web-5 --replace, or Replace… on the Hosts page)"}, nil},
 		{"changed, replaced", "web-3", `{"fingerprint": "SHA256:E", "replace": true}`, 200, []string{`"replaced":["SHA256:D"]`}, []string{"SHA256:D"}},
 		{"changed, in the known_hosts file", "web-4", `{}`, 409, []string{"SHA256:F", "offered SHA256:G", "never replaced automatically"}, nil},
 		{"changed, file key replaced", "web-4", `{"replace": true}`, 200, []string{`"fingerprint":"SHA256:G"`}, []string{}},
