@@ -92,7 +92,9 @@ func (s *Server) render(w http.ResponseWriter, status int, name string, data map
 // renderFor renders a page of a signed-in user: the layout shows the
 // admin's links (the audit page) only to an admin.
 func (s *Server) renderFor(w http.ResponseWriter, r *http.Request, status int, name string, data map[string]any) {
-	data["Admin"] = UserFrom(r.Context()).Role == RoleAdmin
+	u := UserFrom(r.Context())
+	data["Admin"] = u.Role == RoleAdmin
+	data["User"] = u
 	s.render(w, status, name, data)
 }
 
