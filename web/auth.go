@@ -2,7 +2,6 @@ package web
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/subtle"
 	"fmt"
 	"net/http"
@@ -56,12 +55,13 @@ const CookieName = "gaffer_session"
 // AdminName is the admin token's name: reserved, no named token may take it.
 const AdminName = "admin"
 
-// Auth checks credentials: the admin token (kept only as its SHA-256), the
+// Auth checks credentials: the admin token (kept only as its hash,
+// gaffer.HashSecret, like every other token), the
 // named tokens of Store (by hash) as Bearer tokens, or a session cookie whose
 // id's hash Store keeps. Every check reads Store, so a revocation on any
 // instance sharing it takes effect at the next request.
 type Auth struct {
-	AdminTokenHash [32]byte
+	AdminTokenHash string // gaffer.HashSecret of the admin token
 	Store          gaffer.AuthStore
 	SessionTTL     time.Duration // default 30 days
 	Now            func() time.Time
@@ -69,9 +69,6 @@ type Auth struct {
 
 // DefaultSessionTTL is how long a browser session lasts at most.
 const DefaultSessionTTL = 30 * 24 * time.Hour
-
-// HashToken is how the admin token is kept: never in clear.
-func HashToken(token string) [32]byte { return sha256.Sum256([]byte(token)) }
 
 func (a *Auth) now() time.Time {
 	if a.Now != nil {
@@ -92,9 +89,8 @@ func (a *Auth) CheckToken(ctx context.Context, token string) (User, *time.Time, 
 	if token == "" {
 		return User{}, nil, errBadCredential
 	}
-	h := HashToken(token)
 	cred := credential{hash: gaffer.HashSecret(token)}
-	if subtle.ConstantTimeCompare(h[:], a.AdminTokenHash[:]) == 1 {
+	if a.AdminTokenHash != "" && subtle.ConstantTimeCompare([]byte(cred.hash), []byte(a.AdminTokenHash)) == 1 {
 		return User{Name: AdminName, Role: RoleAdmin, TokenID: gaffer.AdminTokenID, cred: cred}, nil, nil
 	}
 	if a.Store == nil {

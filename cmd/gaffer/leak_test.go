@@ -79,9 +79,8 @@ type leakNeedle struct {
 }
 
 // credential is a token's or session id's needles: itself (and
-// URL-escaped) where it is allowed, and its SHA-256 as gaffer.HashSecret
-// (hex) and the older web.HashToken ([32]byte: the same hex as stored, or
-// base64) in the database only.
+// URL-escaped) where it is allowed, and its SHA-256 (gaffer.HashSecret's
+// hex, as stored, or base64) in the database only.
 func credential(what, s string, allowed ...string) []leakNeedle {
 	sum := sha256.Sum256([]byte(s))
 	h := gaffer.HashSecret(s)

@@ -169,7 +169,7 @@ func setupAuth(ctx context.Context, db store, c serveConfig) (*web.Auth, string,
 		}
 	}
 	if c.adminToken != "" {
-		auth.AdminTokenHash = web.HashToken(c.adminToken)
+		auth.AdminTokenHash = gaffer.HashSecret(c.adminToken)
 		return auth, "", forgetOldAdminSessions(ctx, db, auth)
 	}
 	stored, err := db.Setting(ctx, "admin_token_sha256")
@@ -179,17 +179,15 @@ func setupAuth(ctx context.Context, db store, c serveConfig) (*web.Auth, string,
 	var token string
 	if stored == "" || c.resetToken {
 		token = randomHex(24)
-		h := web.HashToken(token)
-		stored = hex.EncodeToString(h[:])
+		stored = gaffer.HashSecret(token)
 		if err := db.SetSetting(ctx, "admin_token_sha256", stored); err != nil {
 			return nil, "", fmt.Errorf("store admin token: %w", err)
 		}
 	}
-	b, err := hex.DecodeString(stored)
-	if err != nil || len(b) != 32 {
+	if b, err := hex.DecodeString(stored); err != nil || len(b) != 32 {
 		return nil, "", errors.New("the stored admin token hash is damaged: restart with --reset-admin-token")
 	}
-	copy(auth.AdminTokenHash[:], b)
+	auth.AdminTokenHash = stored
 	return auth, token, forgetOldAdminSessions(ctx, db, auth)
 }
 
@@ -201,7 +199,7 @@ func forgetOldAdminSessions(ctx context.Context, db store, auth *web.Auth) error
 		return nil
 	}
 	const key = "admin_sessions_token_sha256"
-	cur := hex.EncodeToString(auth.AdminTokenHash[:])
+	cur := auth.AdminTokenHash
 	prev, err := db.Setting(ctx, key)
 	if err != nil && gaffer.ErrorCode(err) != gaffer.ENOTFOUND {
 		return fmt.Errorf("read admin sessions' token: %w", err)
