@@ -72,6 +72,39 @@ type FilePosition struct {
 	Offset int64  `json:"offset"`
 }
 
+// FollowState is how a follow job's run is doing on its host, for the
+// page and the API (Run.Follow).
+type FollowState struct {
+	// State: "connecting", "following", or "reconnecting" (Since when,
+	// Message why).
+	State   string      `json:"state"`
+	Since   *time.Time  `json:"since,omitempty"`
+	Message string      `json:"message,omitempty"`
+	Files   []FileState `json:"files"`
+	// Positions are where each file stands, to resume after a restart;
+	// never sent to clients.
+	Positions []FilePosition `json:"-"`
+}
+
+// Follow states of a run and of its files.
+const (
+	FollowConnecting   = "connecting"
+	FollowFollowing    = "following"
+	FollowReconnecting = "reconnecting"
+	FileFollowing      = "following"
+	FileMissing        = "missing" // no file at the path (or none matches the glob)
+	FileRotated        = "rotated" // renamed; being read to its end
+	FileError          = "error"   // cannot be read (Message)
+)
+
+// FileState is one followed path on one host.
+type FileState struct {
+	Path    string    `json:"path"`
+	State   string    `json:"state"`
+	Since   time.Time `json:"since"`
+	Message string    `json:"message,omitempty"`
+}
+
 // FollowEventKind says what a FollowEvent reports.
 type FollowEventKind string
 

@@ -58,6 +58,17 @@ type Job struct {
 	// Owner names the server instance that runs the job.
 	Owner string `json:"owner,omitempty"`
 	Runs  []*Run `json:"runs"`
+
+	// A follow job's files (its Command is FollowCommand of them) and
+	// where it started reading them ("end" or "start").
+	Follow []string `json:"follow,omitempty"`
+	From   string   `json:"from,omitempty"`
+	// Retain and Alerts as requested (webhooks shown redacted).
+	Retain string      `json:"retain,omitempty"`
+	Alerts []AlertRule `json:"alerts,omitempty"`
+	// Webhooks is how the alerts' webhooks are doing, while the job runs
+	// on this instance (not stored).
+	Webhooks []WebhookState `json:"webhooks,omitempty"`
 }
 
 // Run is the execution of a job's command on one host.
@@ -69,6 +80,8 @@ type Run struct {
 	Error      string     `json:"error"`
 	StartedAt  *time.Time `json:"started_at"`
 	FinishedAt *time.Time `json:"finished_at"`
+	// Follow is the state of a follow job's run: its connection and files.
+	Follow *FollowState `json:"follow,omitempty"`
 }
 
 // DeriveStatus computes a job's status from its runs: running while any run
@@ -159,6 +172,11 @@ type Record struct {
 	Data []byte
 	// NL is true when the line ended with "\n" (Data does not hold it).
 	NL bool
+	// File is the followed file the line was read from (follow jobs);
+	// empty for a command's output.
+	File string
+	// Alert marks a record that matched one of the job's alert patterns.
+	Alert bool
 }
 
 type recordJSON struct {
@@ -166,8 +184,10 @@ type recordJSON struct {
 	TS     time.Time `json:"ts"`
 	Host   string    `json:"host"`
 	Stream Stream    `json:"stream"`
+	File   string    `json:"file"`
 	Text   string    `json:"text"`
 	NL     bool      `json:"nl"`
+	Alert  bool      `json:"alert"`
 }
 
 // MarshalJSON writes the record as the API shows it: text with invalid UTF-8
@@ -179,7 +199,7 @@ func (r *Record) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &v); err != nil {
 		return err
 	}
-	*r = Record{Seq: v.Seq, TS: v.TS, Host: v.Host, Stream: v.Stream, Data: []byte(v.Text), NL: v.NL}
+	*r = Record{Seq: v.Seq, TS: v.TS, Host: v.Host, Stream: v.Stream, Data: []byte(v.Text), NL: v.NL, File: v.File, Alert: v.Alert}
 	return nil
 }
 
@@ -187,7 +207,7 @@ func (r *Record) UnmarshalJSON(b []byte) error {
 func (r *Record) Text() string { return strings.ToValidUTF8(string(r.Data), "\uFFFD") }
 
 // Size is an estimate of the memory a record holds, for buffer limits.
-func (r *Record) Size() int { return len(r.Data) + 96 } // 96: the Record itself
+func (r *Record) Size() int { return len(r.Data) + len(r.File) + 96 } // 96: about the Record itself
 
 // MaxReadBytes bounds one read of a log (LiveLog.Read, Archive.Read) by
 // bytes as well as by count: a read stops once the Size of its records adds

@@ -19,12 +19,21 @@ func (r *Record) AppendJSON(b []byte) []byte {
 	b = appendJSONText(b, r.Host)
 	b = append(b, `,"stream":`...)
 	b = appendJSONText(b, string(r.Stream))
+	if r.File != "" {
+		b = append(b, `,"file":`...)
+		b = appendJSONText(b, r.File)
+	}
 	b = append(b, `,"text":`...)
 	b = appendJSONString(b, r.Data)
 	if r.NL {
-		return append(b, `,"nl":true}`...)
+		b = append(b, `,"nl":true`...)
+	} else {
+		b = append(b, `,"nl":false`...)
 	}
-	return append(b, `,"nl":false}`...)
+	if r.Alert {
+		b = append(b, `,"alert":true`...)
+	}
+	return append(b, '}')
 }
 
 const hexDigits = "0123456789abcdef"

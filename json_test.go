@@ -22,14 +22,25 @@ func TestRecordJSON(t *testing.T) {
 		}
 		rec := gaffer.Record{Seq: rng.Int63(), TS: time.Unix(0, rng.Int63()).In(time.FixedZone("x", 3600)),
 			Host: "web-" + alphabet[rng.Intn(len(alphabet))], Stream: gaffer.Stderr, Data: []byte(sb.String()), NL: rng.Intn(2) == 0}
+		if n%3 == 0 { // a follow job's record
+			rec.File = "/var/log/" + alphabet[rng.Intn(len(alphabet))] + ".log"
+			rec.Alert = rng.Intn(2) == 0
+		}
 		got := rec.AppendJSON(nil)
 		if !json.Valid(got) {
 			t.Fatalf("invalid JSON %q", got)
 		}
 		var a, b map[string]any
 		json.Unmarshal(got, &a)
-		want, _ := json.Marshal(map[string]any{"seq": rec.Seq, "ts": rec.TS.UTC(), "host": strings.ToValidUTF8(rec.Host, "\uFFFD"),
-			"stream": rec.Stream, "text": rec.Text(), "nl": rec.NL})
+		m := map[string]any{"seq": rec.Seq, "ts": rec.TS.UTC(), "host": strings.ToValidUTF8(rec.Host, "\uFFFD"),
+			"stream": rec.Stream, "text": rec.Text(), "nl": rec.NL}
+		if rec.File != "" {
+			m["file"] = strings.ToValidUTF8(rec.File, "\uFFFD")
+		}
+		if rec.Alert {
+			m["alert"] = true
+		}
+		want, _ := json.Marshal(m)
 		json.Unmarshal(want, &b)
 		ga, _ := json.Marshal(a)
 		gb, _ := json.Marshal(b)

@@ -14,20 +14,22 @@ import (
 // archive (written before the live buffer, shared by every instance) and
 // costs the same near the end of a 10-million-line log as near its start.
 
-// LogFilter selects the records of one host and/or one stream; the zero
-// filter selects every record.
+// LogFilter selects the records of one host, one stream and/or one
+// followed file; the zero filter selects every record.
 type LogFilter struct {
 	Host   string
 	Stream Stream
+	File   string
 }
 
 // Match reports whether rec passes the filter.
 func (f LogFilter) Match(rec *Record) bool {
-	return (f.Host == "" || rec.Host == f.Host) && (f.Stream == "" || rec.Stream == f.Stream)
+	return (f.Host == "" || rec.Host == f.Host) && (f.Stream == "" || rec.Stream == f.Stream) &&
+		(f.File == "" || rec.File == f.File)
 }
 
 // Zero reports whether the filter selects every record.
-func (f LogFilter) Zero() bool { return f.Host == "" && f.Stream == "" }
+func (f LogFilter) Zero() bool { return f.Host == "" && f.Stream == "" && f.File == "" }
 
 // LogRange asks for a range of a job's log, by seq.
 type LogRange struct {

@@ -16,6 +16,16 @@ type JobRequest struct {
 	// Secrets are given to the command as environment variables and masked
 	// in its output; they are never stored or returned.
 	Secrets map[string]string `json:"secrets,omitempty"`
+
+	// Follow makes a follow job (instead of Command): the files (paths or
+	// globs) to follow on each host, from their end, or from their start
+	// with From "start".
+	Follow []string `json:"follow,omitempty"`
+	From   string   `json:"from,omitempty"`
+	// Retain bounds the log a long job keeps ("1GB", "7d"; ParseRetention).
+	Retain string `json:"retain,omitempty"`
+	// Alerts mark matching records and POST them to webhooks.
+	Alerts []AlertRule `json:"alerts,omitempty"`
 }
 
 // Limits of a job's secrets.
@@ -30,7 +40,12 @@ const MaxCommand = 64 << 10
 
 // Validate checks the request on its own, before hosts are resolved.
 func (r *JobRequest) Validate() error {
+	if err := r.validateFollow(); err != nil {
+		return err
+	}
 	switch {
+	case len(r.Follow) > 0:
+		// a follow job has no command
 	case strings.TrimSpace(r.Command) == "":
 		return Errorf(EINVALID, "command is empty: say what to run, e.g. {\"command\": \"uptime\", \"hosts\": [\"local\"]}")
 	case len(r.Command) > MaxCommand:
@@ -47,6 +62,50 @@ func (r *JobRequest) Validate() error {
 	}
 	_, err := ParseSelector(r.Selector)
 	return err
+}
+
+// validateFollow checks the parts of a follow job, and of long jobs in
+// general (retain, alerts).
+func (r *JobRequest) validateFollow() error {
+	if len(r.Follow) > 0 {
+		switch {
+		case strings.TrimSpace(r.Command) != "":
+			return Errorf(EINVALID, "give either \"command\" or \"follow\", not both")
+		case r.PTY:
+			return Errorf(EINVALID, "\"pty\" is for commands; a follow job reads files")
+		}
+		spec := FollowSpec{Paths: r.Follow}
+		if err := spec.Validate(); err != nil {
+			return err
+		}
+	}
+	switch r.From {
+	case "", "end":
+	case "start":
+		if len(r.Follow) == 0 {
+			return Errorf(EINVALID, "\"from\" is for follow jobs")
+		}
+	default:
+		return Errorf(EINVALID, "from %q: use \"end\" (new lines only, the default) or \"start\" (whole files)", r.From)
+	}
+	if _, err := ParseRetention(r.Retain); err != nil {
+		return err
+	}
+	if len(r.Alerts) > MaxAlertRules {
+		return Errorf(EINVALID, "alerts: %d given; the limit is %d", len(r.Alerts), MaxAlertRules)
+	}
+	for i := range r.Alerts {
+		if err := r.Alerts[i].Validate(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// FollowCommand describes a follow job where a command is shown (job
+// lists, the audit trail): "follow /var/log/a.log /srv/*.log".
+func FollowCommand(paths []string) string {
+	return "follow " + strings.Join(paths, " ")
 }
 
 // validateSecrets checks names and sizes; messages never hold a value.

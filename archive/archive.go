@@ -10,8 +10,12 @@
 //
 // where body (all integers little-endian) is
 //
-//	i64 seq | i64 ts (Unix ns, 0 for the zero time) | u8 flags (bit 0: NL)
-//	| u8 stream length | u16 host length | stream | host | data
+//	i64 seq | i64 ts (Unix ns, 0 for the zero time) | u8 flags (bit 0: NL,
+//	bit 1: file, bit 2: alert) | u8 stream length | u16 host length | stream
+//	| host | [u16 file length | file, with bit 1] | data
+//
+// A follow job's records name their file; a command's have none, and their
+// frames are byte for byte what they were before files existed.
 //
 // Seqs strictly increase through the file. The first frame that is short,
 // over-long or fails its CRC ends the log: that is how a torn write after a
@@ -86,6 +90,8 @@ const (
 	maxBody     = bodyFixed + math.MaxUint8 + math.MaxUint16 + MaxData
 	entrySize   = 20
 	flagNL      = 1
+	flagFile    = 2
+	flagAlert   = 4
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -443,8 +449,10 @@ type frame struct {
 	seq    int64
 	ts     int64
 	nl     bool
+	alert  bool
 	stream []byte
 	host   []byte
+	file   []byte
 	data   []byte
 }
 
@@ -491,25 +499,40 @@ func decodeBody(body []byte) (frame, bool) {
 	if bodyFixed+sl+hl > len(body) {
 		return frame{}, false
 	}
-	return frame{
+	flags := body[16]
+	f := frame{
 		seq:    int64(binary.LittleEndian.Uint64(body[0:])),
 		ts:     int64(binary.LittleEndian.Uint64(body[8:])),
-		nl:     body[16]&flagNL != 0,
+		nl:     flags&flagNL != 0,
+		alert:  flags&flagAlert != 0,
 		stream: body[bodyFixed : bodyFixed+sl],
 		host:   body[bodyFixed+sl : bodyFixed+sl+hl],
-		data:   body[bodyFixed+sl+hl:],
-	}, true
+	}
+	rest := body[bodyFixed+sl+hl:]
+	if flags&flagFile != 0 {
+		if len(rest) < 2 {
+			return frame{}, false
+		}
+		fl := int(binary.LittleEndian.Uint16(rest))
+		if 2+fl > len(rest) {
+			return frame{}, false
+		}
+		f.file, rest = rest[2:2+fl], rest[2+fl:]
+	}
+	f.data = rest
+	return f, true
 }
 
 // selects reports whether filter selects the frame's record.
 func (f *frame) selects(filter gaffer.LogFilter) bool {
 	return (filter.Host == "" || string(f.host) == filter.Host) &&
-		(filter.Stream == "" || string(f.stream) == string(filter.Stream))
+		(filter.Stream == "" || string(f.stream) == string(filter.Stream)) &&
+		(filter.File == "" || string(f.file) == filter.File)
 }
 
-// names reuses the last host and stream strings, which repeat in runs.
+// names reuses the last host, stream and file strings, which repeat in runs.
 type names struct {
-	host, stream string
+	host, stream, file string
 }
 
 // record returns f as a Record that owns its data.
@@ -520,12 +543,17 @@ func (f *frame) record(names *names) gaffer.Record {
 	if string(f.stream) != names.stream {
 		names.stream = string(f.stream)
 	}
+	if string(f.file) != names.file {
+		names.file = string(f.file)
+	}
 	rec := gaffer.Record{
 		Seq:    f.seq,
 		Host:   names.host,
 		Stream: gaffer.Stream(names.stream),
+		File:   names.file,
 		Data:   append([]byte{}, f.data...),
 		NL:     f.nl,
+		Alert:  f.alert,
 	}
 	if f.ts != 0 {
 		rec.TS = time.Unix(0, f.ts).UTC()
@@ -536,6 +564,9 @@ func (f *frame) record(names *names) gaffer.Record {
 // appendFrame encodes rec as a frame onto b.
 func appendFrame(b []byte, rec *gaffer.Record) []byte {
 	n := bodyFixed + len(rec.Stream) + len(rec.Host) + len(rec.Data)
+	if rec.File != "" {
+		n += 2 + len(rec.File)
+	}
 	b = binary.LittleEndian.AppendUint32(b, uint32(n))
 	crcAt := len(b)
 	b = binary.LittleEndian.AppendUint32(b, 0)
@@ -549,12 +580,22 @@ func appendFrame(b []byte, rec *gaffer.Record) []byte {
 	if rec.NL {
 		flags |= flagNL
 	}
+	if rec.File != "" {
+		flags |= flagFile
+	}
+	if rec.Alert {
+		flags |= flagAlert
+	}
 	b = binary.LittleEndian.AppendUint64(b, uint64(rec.Seq))
 	b = binary.LittleEndian.AppendUint64(b, uint64(ts))
 	b = append(b, flags, byte(len(rec.Stream)))
 	b = binary.LittleEndian.AppendUint16(b, uint16(len(rec.Host)))
 	b = append(b, rec.Stream...)
 	b = append(b, rec.Host...)
+	if rec.File != "" {
+		b = binary.LittleEndian.AppendUint16(b, uint16(len(rec.File)))
+		b = append(b, rec.File...)
+	}
 	b = append(b, rec.Data...)
 	binary.LittleEndian.PutUint32(b[crcAt:], crc32.Checksum(b[start:], castagnoli))
 	return b

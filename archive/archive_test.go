@@ -31,6 +31,9 @@ func TestRoundTrip(t *testing.T) {
 		{Seq: 6, TS: ts, Host: "", Stream: gaffer.System, Data: []byte{}, NL: true},
 		{Seq: 7, TS: time.Time{}, Host: "h", Stream: gaffer.Stdout, Data: nil, NL: false},
 		{Seq: 8, TS: ts, Host: string(bytes.Repeat([]byte("h"), 1000)), Stream: "custom", Data: []byte("x"), NL: true},
+		{Seq: 9, TS: ts, Host: "web-1", Stream: gaffer.Stdout, File: "/var/log/a b.log", Data: []byte("followed"), NL: true},
+		{Seq: 10, TS: ts, Host: "web-1", Stream: gaffer.Stdout, File: "/var/log/a b.log", Data: []byte("ERROR x"), NL: true, Alert: true},
+		{Seq: 11, TS: ts, Host: "web-1", Stream: gaffer.Stdout, Data: []byte("no file again"), NL: true, Alert: true},
 	}
 	writeLog(t, a, 1, want, true)
 
@@ -774,7 +777,7 @@ func assertRecords(t *testing.T, got, want []gaffer.Record) {
 
 func sameRecord(a, b gaffer.Record) bool {
 	return a.Seq == b.Seq && a.TS.Equal(b.TS) && a.Host == b.Host && a.Stream == b.Stream &&
-		bytes.Equal(a.Data, b.Data) && a.NL == b.NL
+		bytes.Equal(a.Data, b.Data) && a.NL == b.NL && a.File == b.File && a.Alert == b.Alert
 }
 
 func assertFiles(t *testing.T, dir string, want ...string) {

@@ -14,6 +14,7 @@ import (
 	"hash"
 	"io"
 	"log/slog"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -53,6 +54,13 @@ type Config struct {
 	// Executor runs commands on remote hosts, Local on hosts with Local set.
 	Executor gaffer.Executor
 	Local    gaffer.Executor
+	// Follower follows files on remote hosts (follow jobs), LocalFollower
+	// on hosts with Local set.
+	Follower      gaffer.Follower
+	LocalFollower gaffer.Follower
+	// Webhooks makes the sender of one webhook's alerts (one per job and
+	// URL); nil: alerts only mark records.
+	Webhooks func(url string) gaffer.AlertSink
 	// Hosts returns the current inventory.
 	Hosts  func() []gaffer.Host
 	Logger *slog.Logger
@@ -319,7 +327,9 @@ type activeJob struct {
 func (a *activeJob) snapshot() *gaffer.Job {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return copyJob(a.job)
+	j := copyJob(a.job)
+	j.Webhooks = a.log.alerts.states()
+	return j
 }
 
 func copyJob(j *gaffer.Job) *gaffer.Job {
@@ -327,8 +337,15 @@ func copyJob(j *gaffer.Job) *gaffer.Job {
 	c.Runs = make([]*gaffer.Run, len(j.Runs))
 	for i, r := range j.Runs {
 		rc := *r
+		if r.Follow != nil {
+			fs := *r.Follow
+			fs.Files = slices.Clone(fs.Files)
+			fs.Positions = slices.Clone(fs.Positions)
+			rc.Follow = &fs
+		}
 		c.Runs[i] = &rc
 	}
+	c.Follow, c.Alerts, c.Webhooks = slices.Clone(j.Follow), slices.Clone(j.Alerts), slices.Clone(j.Webhooks)
 	return &c
 }
 
@@ -366,7 +383,14 @@ func (f *Foreman) Start(ctx context.Context, req gaffer.JobRequest, by string) (
 
 	now := time.Now().UTC()
 	job := &gaffer.Job{Command: req.Command, Status: gaffer.StatusQueued, CreatedBy: by, CreatedAt: now,
-		Timeout: req.Timeout, PTY: req.PTY, Concurrency: req.Concurrency, Owner: f.cfg.Instance}
+		Timeout: req.Timeout, PTY: req.PTY, Concurrency: req.Concurrency, Owner: f.cfg.Instance,
+		Follow: req.Follow, From: req.From, Retain: req.Retain, Alerts: req.Alerts}
+	if len(job.Follow) > 0 {
+		job.Command = gaffer.FollowCommand(job.Follow)
+		if job.From == "" {
+			job.From = "end"
+		}
+	}
 	if job.Concurrency == 0 {
 		job.Concurrency = DefaultConcurrency
 	}
@@ -398,6 +422,7 @@ func (f *Foreman) Start(ctx context.Context, req gaffer.JobRequest, by string) (
 	aj := &activeJob{job: copyJob(job), cancel: cancel,
 		log:     newJobLog(job.ID, aw, f.cfg.Live, &f.stats, f.log),
 		secrets: req.Secrets, masker: f.masker(req.Secrets)}
+	aj.log.alerts = newAlerter(job.ID, req.Alerts, f.cfg.Webhooks)
 	f.mu.Lock()
 	closing := f.closing
 	if !closing {
@@ -732,6 +757,7 @@ func (f *Foreman) finishJob(aj *activeJob) {
 	f.mu.Unlock()
 	f.stats.ActiveJobs.Add(-1)
 	f.slots.Add(-1)
+	aj.log.alerts.close()
 	f.log.Info("job finished", "job", job.ID, "status", job.Status)
 	if !aj.log.failed() {
 		aj.mu.Lock()

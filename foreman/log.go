@@ -22,6 +22,7 @@ type jobLog struct {
 	jobID  int64
 	aw     gaffer.ArchiveWriter
 	live   *liveAppender
+	alerts *alerter // nil without alert rules
 	stats  *Stats
 	logger *slog.Logger
 
@@ -56,6 +57,7 @@ func (l *jobLog) emit(recs []gaffer.Record) {
 		recs[i].Seq = l.seq
 		n += int64(len(recs[i].Data))
 	}
+	l.alerts.apply(recs)
 	archived := false
 	if l.archiveErr == nil {
 		if err := l.aw.Write(recs); err != nil {

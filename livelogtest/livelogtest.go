@@ -89,6 +89,9 @@ func testRoundTrip(t *testing.T, l gaffer.LiveLog) {
 		{Seq: 2, TS: ts.Add(time.Nanosecond), Host: "web-2", Stream: gaffer.Stderr, Data: []byte("a\x00b\xff\xfe\r"), NL: false},
 		{Seq: 3, TS: ts.Add(time.Second), Host: "", Stream: gaffer.System, Data: []byte{}, NL: true},
 		{Seq: 4, TS: ts, Host: "db", Stream: gaffer.Stdout, Data: []byte("progress 10%\rprogress 20%\r"), NL: true},
+		{Seq: 5, TS: ts, Host: "db", Stream: gaffer.Stdout, File: "/var/log/app.log", Data: []byte("followed"), NL: true, Alert: true},
+		{Seq: 6, TS: ts, Host: "db", Stream: gaffer.Stdout, File: "/var/log/other.log", Data: []byte("other file"), NL: true},
+		{Seq: 7, TS: ts, Host: "db", Stream: gaffer.Stdout, Data: []byte("no file"), NL: true},
 	}
 	mustAppend(t, l, 1, want)
 	got := mustRead(t, l, 1, 0, 100)
@@ -646,7 +649,8 @@ func assertSeqs(t *testing.T, recs []gaffer.Record, first int64, n int) {
 func assertRecord(t *testing.T, got, want gaffer.Record) {
 	t.Helper()
 	if got.Seq != want.Seq || !got.TS.Equal(want.TS) || got.Host != want.Host ||
-		got.Stream != want.Stream || !bytes.Equal(got.Data, want.Data) || got.NL != want.NL {
+		got.Stream != want.Stream || !bytes.Equal(got.Data, want.Data) || got.NL != want.NL ||
+		got.File != want.File || got.Alert != want.Alert {
 		t.Fatalf("record %d:\n got %+v\nwant %+v", want.Seq, got, want)
 	}
 }

@@ -77,7 +77,7 @@ type buffer struct {
 	// any number of waiters wake at once without per-reader queues.
 	changed chan struct{}
 
-	// srcs are the (host, stream) pairs of the records, which meta.src
+	// srcs are the (host, stream, file) of the records, which meta.src
 	// points into: a job has a few per host, not one per record.
 	srcs    []source
 	srcIdx  map[source]uint32
@@ -87,6 +87,7 @@ type buffer struct {
 type source struct {
 	host   string
 	stream gaffer.Stream
+	file   string // a follow job's file; empty for command output
 }
 
 // segment holds consecutive records, seqs first, first+1, …: their data back
@@ -101,8 +102,14 @@ type segment struct {
 type meta struct {
 	ts  int64  // Unix ns, or noTime
 	end uint32 // end of the record's data in segment.data; it starts where the previous one ends
-	src uint32 // index in buffer.srcs << 1 | 1 if NL
+	src uint32 // index in buffer.srcs << 2 | srcAlert | srcNL
 }
+
+// Flags in meta.src's low bits.
+const (
+	srcNL    = 1
+	srcAlert = 2
+)
 
 func (s *segment) bytes() int { return segOverhead + cap(s.data) + cap(s.meta)*metaSize }
 
@@ -190,9 +197,12 @@ func (b *buffer) put(recs []gaffer.Record, segBytes int) {
 		if s == nil || !s.fits(r) {
 			s = b.newSegment(recs[i:], segBytes)
 		}
-		src := b.source(r.Host, r.Stream) << 1
+		src := b.source(source{r.Host, r.Stream, r.File}) << 2
 		if r.NL {
-			src |= 1
+			src |= srcNL
+		}
+		if r.Alert {
+			src |= srcAlert
 		}
 		ts := int64(noTime)
 		if !r.TS.IsZero() {
@@ -235,18 +245,17 @@ func (b *buffer) newSegment(rest []gaffer.Record, segBytes int) *segment {
 	return s
 }
 
-// source returns the index of (host, stream) in srcs, adding it if new.
-func (b *buffer) source(host string, stream gaffer.Stream) uint32 {
-	if int(b.lastSrc) < len(b.srcs) && b.srcs[b.lastSrc] == (source{host, stream}) {
+// source returns the index of k in srcs, adding it if new.
+func (b *buffer) source(k source) uint32 {
+	if int(b.lastSrc) < len(b.srcs) && b.srcs[b.lastSrc] == k {
 		return b.lastSrc
 	}
-	k := source{host, stream}
 	i, ok := b.srcIdx[k]
 	if !ok {
 		i = uint32(len(b.srcs))
 		b.srcs = append(b.srcs, k)
 		b.srcIdx[k] = i
-		b.size += srcOverhead + len(host) + len(stream)
+		b.size += srcOverhead + len(k.host) + len(k.stream) + len(k.file)
 	}
 	b.lastSrc = i
 	return i
@@ -317,9 +326,9 @@ func (b *buffer) record(s *segment, j int) gaffer.Record {
 	if j > 0 {
 		start = s.meta[j-1].end
 	}
-	src := b.srcs[m.src>>1]
-	r := gaffer.Record{Seq: s.first + int64(j), Host: src.host, Stream: src.stream,
-		Data: s.data[start:m.end:m.end], NL: m.src&1 == 1}
+	src := b.srcs[m.src>>2]
+	r := gaffer.Record{Seq: s.first + int64(j), Host: src.host, Stream: src.stream, File: src.file,
+		Data: s.data[start:m.end:m.end], NL: m.src&srcNL != 0, Alert: m.src&srcAlert != 0}
 	if m.ts != noTime {
 		r.TS = time.Unix(0, m.ts).UTC()
 	}

@@ -16,6 +16,7 @@ import (
 //	flags byte, varint unix seconds, uvarint nanoseconds,
 //	[uvarint len, host]    unless flagSameHost (same host as previous record)
 //	[uvarint len, stream]  only for a stream other than stdout/stderr/system
+//	[uvarint len, file]    only with flagFile (a follow job's file)
 //	uvarint len, data
 const (
 	codecVersion = 1
@@ -23,6 +24,8 @@ const (
 	flagStream   = 0x03 // stream code: 0 stdout, 1 stderr, 2 system, 3 other (named)
 	flagNL       = 0x04
 	flagSameHost = 0x08
+	flagFile     = 0x10
+	flagAlert    = 0x20
 )
 
 // Entries are split at these bounds: big enough to batch well (see the
@@ -41,7 +44,7 @@ func encodeEntries(recs []gaffer.Record) (blobs [][]byte, last []int64) {
 	for len(recs) > 0 {
 		n, size := 0, 0
 		for n < len(recs) && n < maxEntryRecords {
-			size += len(recs[n].Data) + len(recs[n].Host) + 24
+			size += len(recs[n].Data) + len(recs[n].Host) + len(recs[n].File) + 24
 			n++
 			if size >= maxEntryBytes {
 				break
@@ -78,6 +81,12 @@ func encodeEntry(recs []gaffer.Record, sizeHint int) []byte {
 		if sameHost {
 			flags |= flagSameHost
 		}
+		if r.File != "" {
+			flags |= flagFile
+		}
+		if r.Alert {
+			flags |= flagAlert
+		}
 		b = append(b, flags)
 		b = binary.AppendVarint(b, r.TS.Unix())
 		b = binary.AppendUvarint(b, uint64(r.TS.Nanosecond()))
@@ -86,6 +95,9 @@ func encodeEntry(recs []gaffer.Record, sizeHint int) []byte {
 		}
 		if flags&flagStream == 3 {
 			b = appendString(b, string(r.Stream))
+		}
+		if flags&flagFile != 0 {
+			b = appendString(b, r.File)
 		}
 		b = binary.AppendUvarint(b, uint64(len(r.Data)))
 		b = append(b, r.Data...)
@@ -127,6 +139,10 @@ func decodeEntry(dst []gaffer.Record, b []byte, after int64, limit int) ([]gaffe
 		default:
 			stream = gaffer.Stream(d.bytes())
 		}
+		var file string
+		if flags&flagFile != 0 {
+			file = string(d.bytes())
+		}
 		data := d.bytes()
 		seq := first + int64(i)
 		if seq <= after || d.err != nil {
@@ -139,6 +155,8 @@ func decodeEntry(dst []gaffer.Record, b []byte, after int64, limit int) ([]gaffe
 			Stream: stream,
 			Data:   data[:len(data):len(data)],
 			NL:     flags&flagNL != 0,
+			File:   file,
+			Alert:  flags&flagAlert != 0,
 		})
 	}
 	return dst, d.err

@@ -16,10 +16,12 @@ func TestCodec(t *testing.T) {
 		{Seq: 9, TS: time.Unix(1700000000, 999999999), Host: "a", Stream: gaffer.System, Data: []byte("same host")},
 		{Seq: 10, TS: time.Unix(1, 0), Host: "b", Stream: "custom", Data: big, NL: true},
 		{Seq: 11, TS: time.Unix(2, 0), Host: "b", Stream: gaffer.Stdout, Data: []byte("after a big one")},
+		{Seq: 12, TS: time.Unix(3, 0), Host: "b", Stream: gaffer.Stdout, File: "/var/log/x.log", Data: []byte("followed"), NL: true, Alert: true},
+		{Seq: 13, TS: time.Unix(3, 0), Host: "b", Stream: gaffer.Stdout, File: "/var/log/x.log", Data: []byte("again")},
 	}
 	blobs, lasts := encodeEntries(recs)
-	if len(blobs) != 2 || lasts[0] != 10 || lasts[1] != 11 {
-		t.Fatalf("entries end at %v, want [10 11] (split after the big record)", lasts)
+	if len(blobs) != 2 || lasts[0] != 10 || lasts[1] != 13 {
+		t.Fatalf("entries end at %v, want [10 13] (split after the big record)", lasts)
 	}
 	var got []gaffer.Record
 	for _, b := range blobs {
@@ -34,7 +36,7 @@ func TestCodec(t *testing.T) {
 	for i, want := range recs {
 		g := got[i]
 		if g.Seq != want.Seq || !g.TS.Equal(want.TS) || g.Host != want.Host || g.Stream != want.Stream ||
-			!bytes.Equal(g.Data, want.Data) || g.NL != want.NL {
+			!bytes.Equal(g.Data, want.Data) || g.NL != want.NL || g.File != want.File || g.Alert != want.Alert {
 			t.Errorf("record %d:\n got %+v\nwant %+v", want.Seq, g, want)
 		}
 	}
