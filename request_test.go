@@ -93,7 +93,7 @@ func TestRedactURL(t *testing.T) {
 		"https://hooks.example/services/T000/B000/XXXX": "https://hooks.example/…",
 		"http://127.0.0.1:9999/":                        "http://127.0.0.1:9999",
 		"https://user:pw@hooks.example?token=abc":       "https://hooks.example/…",
-		"not a url":                                     "…",
+		"not a url": "…",
 	} {
 		if got := gaffer.RedactURL(in); got != want {
 			t.Errorf("RedactURL(%q) = %q, want %q", in, got, want)
