@@ -1,5 +1,5 @@
 # gaffer follow: polls files and prints what they gain, framed (see
-# followparse.go). POSIX sh with coreutils or busybox only: runs under
+# parse.go). POSIX sh with coreutils or busybox only: runs under
 # dash, bash and busybox sh. Set before it: GF_NONCE, GF_FRESH (1: a first
 # start, files there follow GF_FROM; else files not in the positions are
 # new, from their start), GF_FROM (start|end),

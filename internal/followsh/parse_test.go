@@ -1,4 +1,4 @@
-package sshexec
+package followsh
 
 import (
 	"bytes"
@@ -159,7 +159,7 @@ func TestFollowCommandQuotes(t *testing.T) {
 	path := `/a b/it's "x" $HOME \ *.log`
 	f := &follower{spec: gaffer.FollowSpec{Paths: []string{path}}, pos: gaffer.NewFollowPositions(nil)}
 	cmd := f.command("n")
-	header := cmd[:strings.Index(cmd, followScript)]
+	header := cmd[:strings.Index(cmd, script)]
 	for _, sh := range []string{"/bin/dash", "/bin/bash"} {
 		out, err := exec.Command(sh, "-c", header+`printf '%s|%s' "$GF_NPAT" "$GF_PAT_1"`).Output()
 		if err != nil {

@@ -1,4 +1,4 @@
-package sshexec
+package followsh
 
 import (
 	"bufio"
