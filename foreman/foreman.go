@@ -336,17 +336,22 @@ func copyJob(j *gaffer.Job) *gaffer.Job {
 	c := *j
 	c.Runs = make([]*gaffer.Run, len(j.Runs))
 	for i, r := range j.Runs {
-		rc := *r
-		if r.Follow != nil {
-			fs := *r.Follow
-			fs.Files = slices.Clone(fs.Files)
-			fs.Positions = slices.Clone(fs.Positions)
-			rc.Follow = &fs
-		}
-		c.Runs[i] = &rc
+		c.Runs[i] = copyRun(r)
 	}
 	c.Follow, c.Alerts, c.Webhooks = slices.Clone(j.Follow), slices.Clone(j.Alerts), slices.Clone(j.Webhooks)
 	return &c
+}
+
+// copyRun copies a run with its follow state.
+func copyRun(r *gaffer.Run) *gaffer.Run {
+	rc := *r
+	if r.Follow != nil {
+		fs := *r.Follow
+		fs.Files = slices.Clone(fs.Files)
+		fs.Positions = slices.Clone(fs.Positions)
+		rc.Follow = &fs
+	}
+	return &rc
 }
 
 // Start validates the request, stores the job with its runs queued, and
@@ -393,6 +398,11 @@ func (f *Foreman) Start(ctx context.Context, req gaffer.JobRequest, by string) (
 	}
 	if job.Concurrency == 0 {
 		job.Concurrency = DefaultConcurrency
+		if len(job.Follow) > 0 {
+			// A follow run lasts as long as the job: one waiting for a
+			// slot would wait for ever.
+			job.Concurrency = min(max(len(hosts), 1), f.cfg.MaxConcurrency)
+		}
 	}
 	for _, h := range hosts {
 		job.Runs = append(job.Runs, &gaffer.Run{Host: h.Name, Status: gaffer.StatusQueued})
@@ -512,6 +522,10 @@ func (f *Foreman) runOne(ctx context.Context, aj *activeJob, i int, host *gaffer
 		f.log.Error("record job start", "job", jobCopy.ID, "err", err)
 	}
 	cancel()
+	if len(jobCopy.Follow) > 0 {
+		f.runFollow(ctx, aj, i, host, jobCopy)
+		return
+	}
 
 	exec := f.cfg.Executor
 	where := fmt.Sprintf("%s (%s)", host.Name, hostAddr(host))

@@ -167,6 +167,7 @@ func (m *Main) Open(ctx context.Context) error {
 		Archive:    m.Archive,
 		Executor:   m.SSH,
 		Local:      m.Local,
+		Follower:   m.SSH,
 		Hosts:      func() []gaffer.Host { return append([]gaffer.Host(nil), hosts...) },
 		Logger:     m.Logger,
 		LiveLinger: c.liveLinger,

@@ -1,0 +1,394 @@
+package foreman_test
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gaffer-dev/gaffer"
+	"github.com/gaffer-dev/gaffer/foreman"
+	"github.com/gaffer-dev/gaffer/memory"
+)
+
+// returnNil makes the fake follower return nil.
+type returnNil struct{}
+
+// fakeFollower plays the events a test sends it, per host, until the job
+// ends or the test sends an error to end it with.
+type fakeFollower struct {
+	mu    sync.Mutex
+	hosts map[string]chan any // gaffer.FollowEvent, or error: Follow returns it
+	specs map[string]gaffer.FollowSpec
+}
+
+func newFakeFollower() *fakeFollower {
+	return &fakeFollower{hosts: map[string]chan any{}, specs: map[string]gaffer.FollowSpec{}}
+}
+
+func (f *fakeFollower) ch(host string) chan any {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.hosts[host] == nil {
+		f.hosts[host] = make(chan any)
+	}
+	return f.hosts[host]
+}
+
+func (f *fakeFollower) Follow(ctx context.Context, host *gaffer.Host, spec gaffer.FollowSpec, emit func(gaffer.FollowEvent) error) error {
+	f.mu.Lock()
+	f.specs[host.Name] = spec
+	f.mu.Unlock()
+	ch := f.ch(host.Name)
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case v := <-ch:
+			switch v := v.(type) {
+			case error:
+				return v
+			case returnNil:
+				return nil
+			case gaffer.FollowEvent:
+				if err := emit(v); err != nil {
+					return err
+				}
+			}
+		}
+	}
+}
+
+// send hands the events to the host's follower; it returns once the last
+// one is being emitted.
+func (f *fakeFollower) send(t *testing.T, host string, evs ...any) {
+	t.Helper()
+	for _, ev := range evs {
+		select {
+		case f.ch(host) <- ev:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("the follower of %s is not running", host)
+		}
+	}
+}
+
+// countingStore counts the run updates that carry a follow state.
+type countingStore struct {
+	gaffer.JobStore
+	mu      sync.Mutex
+	updates []gaffer.Run
+}
+
+func (s *countingStore) UpdateRun(ctx context.Context, jobID int64, r *gaffer.Run) error {
+	if r.Follow != nil {
+		s.mu.Lock()
+		s.updates = append(s.updates, *r)
+		s.mu.Unlock()
+	}
+	return s.JobStore.UpdateRun(ctx, jobID, r)
+}
+
+func (s *countingStore) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.updates)
+}
+
+func newFollowForeman(t *testing.T, fw *fakeFollower, local gaffer.Follower, hosts []gaffer.Host, store gaffer.JobStore) *foreman.Foreman {
+	t.Helper()
+	if store == nil {
+		store = newStore(t)
+	}
+	cfg := foreman.Config{Store: store, Live: memory.NewLiveLog(0, 0), Archive: newArchive(t),
+		Hosts: func() []gaffer.Host { return hosts }, Secrets: []string{"hunter2-secret"}}
+	if fw != nil {
+		cfg.Follower = fw
+	}
+	cfg.LocalFollower = local
+	f := foreman.New(cfg)
+	t.Cleanup(func() { f.Shutdown(context.Background()) })
+	return f
+}
+
+// waitFor polls cond until it holds.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatalf("still waiting for %s", what)
+}
+
+// Each event becomes records: lines one each with their file, masked;
+// the connection and file events one system line each, in words; the run
+// keeps its follow state and stays running; a cancel ends it as canceled.
+func TestFollowRecordsAndState(t *testing.T) {
+	fw := newFakeFollower()
+	store := &countingStore{JobStore: newStore(t)}
+	f := newFollowForeman(t, fw, nil, []gaffer.Host{{Name: "web-1", Address: "10.0.0.1"}}, store)
+	job, err := f.Start(context.Background(), gaffer.JobRequest{Follow: []string{"/var/log/*.log", "/srv/app.log"}, From: "start", Hosts: []string{"web-1"}}, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if job.Command != "follow /var/log/*.log /srv/app.log" {
+		t.Errorf("command %q", job.Command)
+	}
+	since := time.Date(2026, 12, 1, 12, 1, 2, 0, time.UTC)
+	fw.send(t, "web-1",
+		gaffer.FollowEvent{Kind: gaffer.FollowOpened, Path: "/var/log/a.log", FileID: "1:10", Reason: "start"},
+		gaffer.FollowEvent{Kind: gaffer.FollowMissing, Path: "/srv/app.log", FileID: "", Message: "no file at this path"},
+		gaffer.FollowEvent{Kind: gaffer.FollowLines, Path: "/var/log/a.log", FileID: "1:10", Offset: 0, End: 38,
+			Data: []byte("one\n\npassword=hunter2-secret ok\ntwo\n")},
+	)
+	waitFor(t, "following", func() bool {
+		j, _ := f.Job(context.Background(), job.ID)
+		return j.Runs[0].Follow != nil && j.Runs[0].Follow.State == gaffer.FollowFollowing && len(j.Runs[0].Follow.Files) == 2
+	})
+	j, _ := f.Job(context.Background(), job.ID)
+	if j.Status != gaffer.StatusRunning || j.Runs[0].Status != gaffer.StatusRunning {
+		t.Fatalf("job %s run %s while following", j.Status, j.Runs[0].Status)
+	}
+	files := j.Runs[0].Follow.Files
+	if files[0].Path != "/srv/app.log" || files[0].State != gaffer.FileMissing || files[1].Path != "/var/log/a.log" || files[1].State != gaffer.FileFollowing {
+		t.Errorf("files %+v", files)
+	}
+	fw.send(t, "web-1",
+		gaffer.FollowEvent{Kind: gaffer.FollowAway, Since: since, Message: "connection refused"},
+		gaffer.FollowEvent{Kind: gaffer.FollowAway, Since: since, Message: "no route to host"},
+	)
+	waitFor(t, "reconnecting", func() bool {
+		j, _ := f.Job(context.Background(), job.ID)
+		st := j.Runs[0].Follow
+		return st.State == gaffer.FollowReconnecting && st.Message == "no route to host" && st.Since.Equal(since)
+	})
+	fw.send(t, "web-1",
+		gaffer.FollowEvent{Kind: gaffer.FollowBack, Since: since, Away: 42*time.Second + 300*time.Millisecond},
+		gaffer.FollowEvent{Kind: gaffer.FollowLines, Path: "/var/log/a.log", FileID: "1:10", Offset: 38, End: 50, Data: []byte("three\nfour\n")},
+		gaffer.FollowEvent{Kind: gaffer.FollowRotated, Path: "/var/log/a.log", FileID: "1:10", Message: "renamed to /var/log/a.log.1: reading it to its end"},
+		gaffer.FollowEvent{Kind: gaffer.FollowOpened, Path: "/var/log/a.log", FileID: "1:11", Reason: "rotated"},
+		gaffer.FollowEvent{Kind: gaffer.FollowLines, Path: "/var/log/a.log", FileID: "1:10", Offset: 50, End: 54, Data: []byte("last")},
+		gaffer.FollowEvent{Kind: gaffer.FollowDone, Path: "/var/log/a.log", FileID: "1:10", Reason: "drained"},
+		gaffer.FollowEvent{Kind: gaffer.FollowTruncated, Path: "/var/log/a.log", FileID: "1:11"},
+		gaffer.FollowEvent{Kind: gaffer.FollowOpened, Path: "/var/log/b.log", FileID: "1:12", Reason: "new"},
+		gaffer.FollowEvent{Kind: gaffer.FollowDone, Path: "/var/log/b.log", FileID: "1:12", Reason: "gone", Message: "deleted or renamed out of sight"},
+		gaffer.FollowEvent{Kind: gaffer.FollowError, Path: "/var/log/c.log", Message: "permission denied"},
+		gaffer.FollowEvent{Kind: gaffer.FollowMissing, Path: "/var/log/*.log", Message: "no file matches"},
+	)
+	waitFor(t, "the last event", func() bool {
+		j, _ := f.Job(context.Background(), job.ID)
+		return len(j.Runs[0].Follow.Files) == 4
+	})
+	j, _ = f.Job(context.Background(), job.ID)
+	st := j.Runs[0].Follow
+	if st.State != gaffer.FollowFollowing || st.Message != "" {
+		t.Errorf("state after back: %+v", st)
+	}
+	var got []string
+	for _, fs := range st.Files {
+		got = append(got, fs.Path+" "+fs.State)
+	}
+	if want := "/srv/app.log missing|/var/log/*.log missing|/var/log/a.log following|/var/log/c.log error"; strings.Join(got, "|") != want {
+		t.Errorf("files %q, want %q", strings.Join(got, "|"), want)
+	}
+	want := []gaffer.FilePosition{{Path: "/var/log/a.log", FileID: "1:11", Offset: 0}}
+	if len(st.Positions) != 1 || st.Positions[0] != want[0] {
+		t.Errorf("positions %+v, want %+v", st.Positions, want)
+	}
+
+	if _, err := f.Cancel(context.Background(), job.ID); err != nil {
+		t.Fatal(err)
+	}
+	j = waitDone(t, f, job.ID)
+	if j.Status != gaffer.StatusCanceled || j.Runs[0].Status != gaffer.StatusCanceled {
+		t.Fatalf("canceled: job %s run %s", j.Status, j.Runs[0].Status)
+	}
+
+	var lines []string
+	for _, r := range allLines(t, f, job.ID) {
+		if r.Stream == gaffer.System {
+			lines = append(lines, "# "+r.Text())
+			continue
+		}
+		if r.Stream != gaffer.Stdout || r.Host != "web-1" {
+			t.Errorf("record %+v", r)
+		}
+		nl := ""
+		if !r.NL {
+			nl = " (no newline)"
+		}
+		lines = append(lines, r.File+": "+r.Text()+nl)
+	}
+	wantLines := []string{
+		"# following on web-1 (10.0.0.1:22): /var/log/*.log, /srv/app.log, from their start",
+		"# /srv/app.log: no such file; it is followed from its start once it appears",
+		"/var/log/a.log: one",
+		"/var/log/a.log: ",
+		"/var/log/a.log: password=*** ok",
+		"/var/log/a.log: two",
+		"# web-1 unreachable since 12:01:02 UTC: connection refused; retrying",
+		"# web-1 still unreachable (since 12:01:02 UTC): no route to host; retrying",
+		"# web-1 back after 42s: following again where each file stood",
+		"/var/log/a.log: three",
+		"/var/log/a.log: four",
+		"# /var/log/a.log rotated: renamed to /var/log/a.log.1: reading it to its end",
+		"/var/log/a.log: last (no newline)",
+		"# /var/log/a.log was truncated: reading it again from its start",
+		"# /var/log/b.log: deleted or renamed out of sight",
+		"# /var/log/c.log: permission denied",
+		"# no file matches /var/log/*.log: files that appear are followed from their start",
+	}
+	// The end line (canceled …) comes last.
+	if len(lines) != len(wantLines)+1 || !strings.HasPrefix(lines[len(lines)-1], "# canceled: canceled by a user") {
+		t.Fatalf("records:\n%s", strings.Join(lines, "\n"))
+	}
+	for i, w := range wantLines {
+		if lines[i] != w {
+			t.Errorf("record %d: %q, want %q", i, lines[i], w)
+		}
+	}
+	fw.mu.Lock()
+	spec := fw.specs["web-1"]
+	fw.mu.Unlock()
+	if !spec.FromStart || strings.Join(spec.Paths, " ") != "/var/log/*.log /srv/app.log" {
+		t.Errorf("spec %+v", spec)
+	}
+	// The store had every change of state (not each line), and the final
+	// positions with the run's end.
+	n := store.count()
+	if n < 4 || n > 25 {
+		t.Errorf("%d run updates with a follow state", n)
+	}
+	store.mu.Lock()
+	last := store.updates[len(store.updates)-1]
+	store.mu.Unlock()
+	if last.Status != gaffer.StatusCanceled || len(last.Follow.Positions) != 1 || last.Follow.Positions[0] != want[0] {
+		t.Errorf("last update %+v %+v", last, last.Follow)
+	}
+}
+
+// Many lines cost the store nothing per line: positions are written at
+// most every few seconds.
+func TestFollowStoreNotPerLine(t *testing.T) {
+	fw := newFakeFollower()
+	store := &countingStore{JobStore: newStore(t)}
+	f := newFollowForeman(t, fw, nil, []gaffer.Host{{Name: "h"}}, store)
+	job, err := f.Start(context.Background(), gaffer.JobRequest{Follow: []string{"/l"}, Hosts: []string{"h"}}, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fw.send(t, "h", gaffer.FollowEvent{Kind: gaffer.FollowOpened, Path: "/l", FileID: "1:1", Reason: "start"})
+	before := store.count()
+	var off int64
+	for i := 0; i < 500; i++ {
+		fw.send(t, "h", gaffer.FollowEvent{Kind: gaffer.FollowLines, Path: "/l", FileID: "1:1", Offset: off, End: off + 2, Data: []byte("x\n")})
+		off += 2
+	}
+	// The sends took well under followStoreEvery on any machine? Not
+	// assumed: at most one write per 5 s of them, plus the opened event's.
+	if n := store.count() - before; n > 3 {
+		t.Errorf("%d store writes for 500 lines", n)
+	}
+	f.Cancel(context.Background(), job.ID)
+	waitDone(t, f, job.ID)
+	if recs := allLines(t, f, job.ID); len(recs) != 500+2 {
+		t.Errorf("%d records, want 502", len(recs))
+	}
+}
+
+// How a follow run ends: timeout, a follower that gives up, no follower
+// for local hosts, shutdown.
+func TestFollowEnds(t *testing.T) {
+	hosts := []gaffer.Host{{Name: "h"}, {Name: "local", Local: true}}
+	t.Run("timeout", func(t *testing.T) {
+		f := newFollowForeman(t, newFakeFollower(), nil, hosts, nil)
+		job, err := f.Start(context.Background(), gaffer.JobRequest{Follow: []string{"/l"}, Hosts: []string{"h"}, Timeout: gaffer.Duration(50 * time.Millisecond)}, "t")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if j := waitDone(t, f, job.ID); j.Status != gaffer.StatusTimedOut {
+			t.Fatalf("job %s", j.Status)
+		}
+	})
+	t.Run("follower fails", func(t *testing.T) {
+		fw := newFakeFollower()
+		f := newFollowForeman(t, fw, nil, hosts, nil)
+		job, _ := f.Start(context.Background(), gaffer.JobRequest{Follow: []string{"/l"}, Hosts: []string{"h"}}, "t")
+		fw.send(t, "h", gaffer.Errorf(gaffer.EINVALID, "follow: path \"\" is empty"))
+		j := waitDone(t, f, job.ID)
+		if j.Status != gaffer.StatusFailed || j.Runs[0].Error != "following the files stopped: follow: path \"\" is empty" {
+			t.Fatalf("job %s, run error %q", j.Status, j.Runs[0].Error)
+		}
+	})
+	t.Run("follower returns nil", func(t *testing.T) {
+		fw := newFakeFollower()
+		f := newFollowForeman(t, fw, nil, hosts, nil)
+		job, _ := f.Start(context.Background(), gaffer.JobRequest{Follow: []string{"/l"}, Hosts: []string{"h"}}, "t")
+		fw.send(t, "h", returnNil{})
+		if j := waitDone(t, f, job.ID); j.Status != gaffer.StatusFailed || j.Runs[0].Error == "" {
+			t.Fatalf("job %s, run error %q", j.Status, j.Runs[0].Error)
+		}
+	})
+	t.Run("no local follower", func(t *testing.T) {
+		f := newFollowForeman(t, newFakeFollower(), nil, hosts, nil)
+		job, _ := f.Start(context.Background(), gaffer.JobRequest{Follow: []string{"/l"}, Hosts: []string{"local"}}, "t")
+		j := waitDone(t, f, job.ID)
+		if j.Status != gaffer.StatusFailed || !strings.Contains(j.Runs[0].Error, "cannot follow files on this server's own host") {
+			t.Fatalf("job %s, run error %q", j.Status, j.Runs[0].Error)
+		}
+	})
+	t.Run("local follower", func(t *testing.T) {
+		local := newFakeFollower()
+		f := newFollowForeman(t, nil, local, hosts, nil)
+		job, _ := f.Start(context.Background(), gaffer.JobRequest{Follow: []string{"/l"}, Hosts: []string{"local", "h"}}, "t")
+		local.send(t, "local", gaffer.FollowEvent{Kind: gaffer.FollowLines, Path: "/l", Data: []byte("here\n")})
+		run := func(host string) *gaffer.Run {
+			j, _ := f.Job(context.Background(), job.ID)
+			for _, r := range j.Runs {
+				if r.Host == host {
+					return r
+				}
+			}
+			t.Fatalf("no run on %s", host)
+			return nil
+		}
+		waitFor(t, "the remote run to fail", func() bool { return run("h").Status == gaffer.StatusFailed })
+		if msg := run("h").Error; !strings.Contains(msg, "cannot follow files on remote hosts") {
+			t.Errorf("remote run: %q", msg)
+		}
+		ids, err := f.Shutdown(context.Background())
+		if err != nil || len(ids) != 1 {
+			t.Fatalf("shutdown %v %v", ids, err)
+		}
+		if st := run("local").Status; st != gaffer.StatusInterrupted {
+			t.Fatalf("local run %s", st)
+		}
+	})
+}
+
+// Runs of a follow job all go at once by default: each lasts as long as
+// the job, so one waiting for a slot would wait for ever.
+func TestFollowConcurrencyDefault(t *testing.T) {
+	var hosts []gaffer.Host
+	fw := newFakeFollower()
+	for _, n := range []string{"a", "b", "c"} {
+		hosts = append(hosts, gaffer.Host{Name: n})
+	}
+	f := newFollowForeman(t, fw, nil, hosts, nil)
+	job, err := f.Start(context.Background(), gaffer.JobRequest{Follow: []string{"/l"}, Hosts: []string{"a", "b", "c"}}, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if job.Concurrency != 3 {
+		t.Errorf("concurrency %d", job.Concurrency)
+	}
+	for _, h := range []string{"a", "b", "c"} {
+		fw.send(t, h, gaffer.FollowEvent{Kind: gaffer.FollowOpened, Path: "/l", FileID: "1:1"})
+	}
+	f.Cancel(context.Background(), job.ID)
+	if j := waitDone(t, f, job.ID); j.Status != gaffer.StatusCanceled {
+		t.Fatal(j.Status)
+	}
+}
