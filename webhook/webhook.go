@@ -93,7 +93,7 @@ type Sink struct {
 	url   string
 	shown string // RedactURL(url)
 	opt   Options
-	wake chan struct{} // something was queued (buffered 1)
+	wake  chan struct{} // something was queued (buffered 1)
 
 	mu       sync.Mutex
 	queue    []gaffer.Alert // oldest first, not yet in a POST
