@@ -139,6 +139,10 @@ type Stats struct {
 	LogsIncomplete atomic.Int64
 	// JobsRefusedMaxRunning counts starts refused at MaxRunningJobs.
 	JobsRefusedMaxRunning atomic.Int64
+	// Alerts: delivered, dropped (queue full, refused, or left at the
+	// job's end), failed POSTs, queued now, webhooks failing now.
+	AlertsSent, AlertsDropped, WebhookFailures atomic.Int64
+	AlertsPending, WebhooksFailing             atomic.Int64
 }
 
 // RunsFinishedBy returns how many runs ended with each status.
@@ -432,7 +436,7 @@ func (f *Foreman) Start(ctx context.Context, req gaffer.JobRequest, by string) (
 	aj := &activeJob{job: copyJob(job), cancel: cancel,
 		log:     newJobLog(job.ID, aw, f.cfg.Live, &f.stats, f.log),
 		secrets: req.Secrets, masker: f.masker(req.Secrets)}
-	aj.log.alerts = newAlerter(job.ID, req.Alerts, f.cfg.Webhooks)
+	aj.log.alerts = newAlerter(job.ID, req.Alerts, f.cfg.Webhooks, aj.log)
 	f.mu.Lock()
 	closing := f.closing
 	if !closing {
@@ -443,6 +447,7 @@ func (f *Foreman) Start(ctx context.Context, req gaffer.JobRequest, by string) (
 		cancel(errShutdown)
 		aw.Close()
 		aj.log.finish() // closes the live log, and ends its appender
+		aj.log.alerts.close()
 		f.failJob(job, errShutdownStart)
 		return nil, errClosing
 	}
@@ -744,6 +749,7 @@ func (f *Foreman) finishJob(aj *activeJob) {
 	now := time.Now().UTC()
 	id := aj.job.ID // set once, before the job's goroutines start
 	complete := true
+	aj.log.alerts.stop() // its last lines go in the log
 	if err := aj.log.complete(); err != nil {
 		complete = false
 		f.stats.LogsIncomplete.Add(1)
@@ -756,6 +762,7 @@ func (f *Foreman) finishJob(aj *activeJob) {
 	aj.job.FinishedAt = &now
 	job := copyJob(aj.job)
 	aj.mu.Unlock()
+	job.Webhooks = aj.log.alerts.states()
 
 	sctx, cancel := f.storeCtx()
 	if err := f.cfg.Store.UpdateJob(sctx, job); err != nil {
@@ -771,7 +778,7 @@ func (f *Foreman) finishJob(aj *activeJob) {
 	f.mu.Unlock()
 	f.stats.ActiveJobs.Add(-1)
 	f.slots.Add(-1)
-	aj.log.alerts.close()
+	f.closeAlerts(aj)
 	f.log.Info("job finished", "job", job.ID, "status", job.Status)
 	if !aj.log.failed() {
 		aj.mu.Lock()

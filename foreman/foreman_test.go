@@ -51,6 +51,17 @@ func (a corruptArchive) Read(ctx context.Context, id int64, after int64, limit i
 
 func newForeman(t *testing.T, exec gaffer.Executor, arch gaffer.Archive, hosts []gaffer.Host) *foreman.Foreman {
 	t.Helper()
+	return newForemanConfig(t, exec, arch, hosts, nil)
+}
+
+// newForemanWith runs on one host "h"; edit changes the config.
+func newForemanWith(t *testing.T, exec gaffer.Executor, edit func(*foreman.Config)) *foreman.Foreman {
+	t.Helper()
+	return newForemanConfig(t, exec, nil, []gaffer.Host{{Name: "h"}}, edit)
+}
+
+func newForemanConfig(t *testing.T, exec gaffer.Executor, arch gaffer.Archive, hosts []gaffer.Host, edit func(*foreman.Config)) *foreman.Foreman {
+	t.Helper()
 	db, err := sqlite.Open(filepath.Join(t.TempDir(), "db"))
 	if err != nil {
 		t.Fatal(err)
@@ -63,8 +74,12 @@ func newForeman(t *testing.T, exec gaffer.Executor, arch gaffer.Archive, hosts [
 		}
 		arch = a
 	}
-	return foreman.New(foreman.Config{Store: db, Live: memory.NewLiveLog(0, 0), Archive: arch, Executor: exec,
-		Hosts: func() []gaffer.Host { return hosts }})
+	cfg := foreman.Config{Store: db, Live: memory.NewLiveLog(0, 0), Archive: arch, Executor: exec,
+		Hosts: func() []gaffer.Host { return hosts }}
+	if edit != nil {
+		edit(&cfg)
+	}
+	return foreman.New(cfg)
 }
 
 func waitDone(t *testing.T, f *foreman.Foreman, id int64) *gaffer.Job {

@@ -25,6 +25,7 @@ import (
 	"github.com/gaffer-dev/gaffer/sqlite"
 	"github.com/gaffer-dev/gaffer/sshexec"
 	"github.com/gaffer-dev/gaffer/web"
+	"github.com/gaffer-dev/gaffer/webhook"
 )
 
 // Main is the server: every component, built once in Open, in one place,
@@ -168,6 +169,7 @@ func (m *Main) Open(ctx context.Context) error {
 		Executor:   m.SSH,
 		Local:      m.Local,
 		Follower:   m.SSH,
+		Webhooks:   func(url string) gaffer.AlertSink { return webhook.New(url, webhook.Options{}) },
 		Hosts:      func() []gaffer.Host { return append([]gaffer.Host(nil), hosts...) },
 		Logger:     m.Logger,
 		LiveLinger: c.liveLinger,

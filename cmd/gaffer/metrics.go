@@ -38,6 +38,11 @@ func metricsHandler(f *foreman.Foreman, srv *web.Server, ssh *sshexec.Executor, 
 		gauge("gaffer_ssh_connections", "Open SSH connections, jump hosts included.", func() float64 { return float64(ssh.Stats().Conns) }),
 		gauge("gaffer_ssh_sessions", "SSH sessions running commands.", func() float64 { return float64(ssh.Stats().Sessions) }),
 		counter("gaffer_ssh_dials_total", "SSH connections dialed, failed ones included.", func() float64 { return float64(ssh.Stats().Dials) }),
+		counter("gaffer_alerts_sent_total", "Alerts delivered to webhooks.", func() float64 { return float64(st.AlertsSent.Load()) }),
+		counter("gaffer_alerts_dropped_total", "Alerts lost: a webhook's queue was full, the webhook refused them (4xx), or they were still undelivered when their job ended.", func() float64 { return float64(st.AlertsDropped.Load()) }),
+		counter("gaffer_webhook_failures_total", "Failed webhook POSTs (each retry counts).", func() float64 { return float64(st.WebhookFailures.Load()) }),
+		gauge("gaffer_alerts_pending", "Alerts queued or being retried for webhooks.", func() float64 { return float64(st.AlertsPending.Load()) }),
+		gauge("gaffer_webhooks_failing", "Webhooks of running jobs whose last POST failed.", func() float64 { return float64(st.WebhooksFailing.Load()) }),
 	)
 	if lim := srv.Limiter; lim != nil {
 		reg.MustRegister(
