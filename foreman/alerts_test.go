@@ -151,15 +151,21 @@ func TestAlertsMarkSendAndReport(t *testing.T) {
 			t.Errorf("record %q alert %v, want %v", r.Text(), r.Alert, want)
 		}
 	}
-	j, _ = f.Job(context.Background(), job.ID)
+	// The sinks close just after the job ends (off its log).
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
+		j, _ = f.Job(context.Background(), job.ID)
+		if len(j.Webhooks) == 1 && j.Webhooks[0].Sent == 3 && j.Webhooks[0].Pending == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("finished job's webhooks %+v, want the state after Close", j.Webhooks)
+		}
+	}
 	sink.mu.Lock()
 	closed := sink.closed
 	sink.mu.Unlock()
 	if !closed {
 		t.Errorf("the sink was not closed at the job's end")
-	}
-	if len(j.Webhooks) != 1 || j.Webhooks[0].Sent != 3 || j.Webhooks[0].Pending != 0 {
-		t.Errorf("finished job's webhooks %+v, want the state after Close", j.Webhooks)
 	}
 	st := f.Stats()
 	if st.AlertsSent.Load() != 3 || st.AlertsDropped.Load() != 1 || st.WebhookFailures.Load() != 3 ||

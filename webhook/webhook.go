@@ -279,14 +279,7 @@ func (s *Sink) sleep(d time.Duration) bool {
 func (s *Sink) take() []gaffer.Alert {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n, size := 0, 0
-	for n < len(s.queue) && n < s.opt.BatchSize {
-		size += alertSize(&s.queue[n])
-		if n > 0 && size > s.opt.BatchBytes {
-			break
-		}
-		n++
-	}
+	n := s.batchLen(s.queue)
 	s.inflight = append(s.inflight[:0], s.queue[:n]...)
 	for i := range n {
 		s.qbytes -= alertSize(&s.queue[i])
@@ -297,6 +290,19 @@ func (s *Sink) take() []gaffer.Alert {
 		s.queue = nil // start afresh rather than grow a shifted slice
 	}
 	return s.inflight
+}
+
+// batchLen is how many of the first alerts make one POST (at least one).
+func (s *Sink) batchLen(alerts []gaffer.Alert) int {
+	n, size := 0, 0
+	for n < len(alerts) && n < s.opt.BatchSize {
+		size += alertSize(&alerts[n])
+		if n > 0 && size > s.opt.BatchBytes {
+			break
+		}
+		n++
+	}
+	return n
 }
 
 func (s *Sink) delivered(batch []gaffer.Alert) {
@@ -338,14 +344,7 @@ func (s *Sink) lastTry() {
 	s.queue, s.inflight, s.qbytes = nil, append(s.inflight[:0], all...), 0
 	s.mu.Unlock()
 	for len(all) > 0 && s.ctx.Err() == nil {
-		n, size := 0, 0
-		for n < len(all) && n < s.opt.BatchSize {
-			size += alertSize(&all[n])
-			if n > 0 && size > s.opt.BatchBytes {
-				break
-			}
-			n++
-		}
+		n := s.batchLen(all)
 		res := s.post(s.ctx, all[:n])
 		if res.err != "" {
 			s.failed(res.err, true)
