@@ -190,6 +190,7 @@ func (db *DB) CreateJob(ctx context.Context, job *gaffer.Job) error {
 		errs       = make([]string, n)
 		runStarts  = make([]*int64, n)
 		runFinishs = make([]*int64, n)
+		runFollows = make([]*string, n)
 	)
 	seen := make(map[string]bool, n)
 	for i, run := range job.Runs {
@@ -206,6 +207,8 @@ func (db *DB) CreateJob(ctx context.Context, job *gaffer.Job) error {
 		if runStarts[i], err = nanosPtr(run.StartedAt); err != nil {
 			return err
 		} else if runFinishs[i], err = nanosPtr(run.FinishedAt); err != nil {
+			return err
+		} else if runFollows[i], err = gaffer.StoreFollowState(run.Follow); err != nil {
 			return err
 		}
 		hosts[i], statuses[i], signals[i], errs[i] = run.Host, string(run.Status), run.Signal, run.Error
@@ -230,25 +233,31 @@ func (db *DB) CreateJob(ctx context.Context, job *gaffer.Job) error {
 	if err != nil {
 		return err
 	}
+	cols, err := gaffer.StoreJob(job)
+	if err != nil {
+		return err
+	}
 
 	// One statement inserts the job and all its runs: atomic without an
 	// explicit transaction, and one round trip however many hosts.
 	var id int64
 	if err := db.pool.QueryRow(ctx, `
 		WITH new_job AS (
-			INSERT INTO jobs (command, status, created_by, created_at, started_at, finished_at, timeout, pty, concurrency, owner)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $17)
+			INSERT INTO jobs (command, status, created_by, created_at, started_at, finished_at, timeout, pty, concurrency, owner,
+				follow, follow_from, retain, alerts)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $17, $19, $20, $21, $22)
 			RETURNING id
 		), new_runs AS (
-			INSERT INTO runs (job_id, host, position, status, exit_code, signal, error, started_at, finished_at)
-			SELECT new_job.id, r.host, r.position - 1, r.status, r.exit_code, r.signal, r.error, r.started_at, r.finished_at
-			FROM new_job, unnest($10::text[], $11::text[], $12::bigint[], $13::text[], $14::text[], $15::bigint[], $16::bigint[])
-				WITH ORDINALITY AS r (host, status, exit_code, signal, error, started_at, finished_at, position)
+			INSERT INTO runs (job_id, host, position, status, exit_code, signal, error, started_at, finished_at, follow)
+			SELECT new_job.id, r.host, r.position - 1, r.status, r.exit_code, r.signal, r.error, r.started_at, r.finished_at, r.follow
+			FROM new_job, unnest($10::text[], $11::text[], $12::bigint[], $13::text[], $14::text[], $15::bigint[], $16::bigint[], $18::text[])
+				WITH ORDINALITY AS r (host, status, exit_code, signal, error, started_at, finished_at, follow, position)
 		)
 		SELECT id FROM new_job`,
 		job.Command, string(job.Status), job.CreatedBy, createdAt, startedAt, finishedAt,
 		int64(job.Timeout), job.PTY, int64(job.Concurrency),
 		hosts, statuses, exitCodes, signals, errs, runStarts, runFinishs, job.Owner,
+		runFollows, cols.Follow, cols.From, cols.Retain, cols.Alerts,
 	).Scan(&id); err != nil {
 		return fmt.Errorf("insert job: %w", err)
 	}
@@ -330,7 +339,8 @@ func (db *DB) beginRead(ctx context.Context) (pgx.Tx, error) {
 func findJobs(ctx context.Context, tx pgx.Tx, where string, args []any, limit int) ([]*gaffer.Job, error) {
 	args = append(args, limit)
 	rows, err := tx.Query(ctx, `
-		SELECT id, command, status, created_by, created_at, started_at, finished_at, timeout, pty, concurrency, owner
+		SELECT id, command, status, created_by, created_at, started_at, finished_at, timeout, pty, concurrency, owner,
+			follow, follow_from, retain, alerts
 		FROM jobs `+where+`
 		ORDER BY id DESC
 		LIMIT $`+strconv.Itoa(len(args)), args...)
@@ -347,9 +357,14 @@ func findJobs(ctx context.Context, tx pgx.Tx, where string, args []any, limit in
 		var status string
 		var createdAt, timeout, concurrency int64
 		var startedAt, finishedAt *int64
+		var cols gaffer.JobColumns
 		if err := rows.Scan(&job.ID, &job.Command, &status, &job.CreatedBy, &createdAt,
-			&startedAt, &finishedAt, &timeout, &job.PTY, &concurrency, &job.Owner); err != nil {
+			&startedAt, &finishedAt, &timeout, &job.PTY, &concurrency, &job.Owner,
+			&cols.Follow, &cols.From, &cols.Retain, &cols.Alerts); err != nil {
 			return nil, fmt.Errorf("scan job: %w", err)
+		}
+		if err := cols.LoadJob(&job); err != nil {
+			return nil, fmt.Errorf("job %d: %w", job.ID, err)
 		}
 		job.Status = gaffer.Status(status)
 		job.CreatedAt = fromNanos(createdAt)
@@ -370,7 +385,7 @@ func findJobs(ctx context.Context, tx pgx.Tx, where string, args []any, limit in
 	}
 
 	rows, err = tx.Query(ctx, `
-		SELECT job_id, host, status, exit_code, signal, error, started_at, finished_at
+		SELECT job_id, host, status, exit_code, signal, error, started_at, finished_at, follow
 		FROM runs
 		WHERE job_id = ANY($1)
 		ORDER BY job_id, position`, ids)
@@ -383,9 +398,13 @@ func findJobs(ctx context.Context, tx pgx.Tx, where string, args []any, limit in
 		var jobID int64
 		var status string
 		var exit, startedAt, finishedAt *int64
+		var follow *string
 		if err := rows.Scan(&jobID, &run.Host, &status, &exit, &run.Signal, &run.Error,
-			&startedAt, &finishedAt); err != nil {
+			&startedAt, &finishedAt, &follow); err != nil {
 			return nil, fmt.Errorf("scan run: %w", err)
+		}
+		if run.Follow, err = gaffer.LoadFollowState(follow); err != nil {
+			return nil, fmt.Errorf("job %d run %s: %w", jobID, run.Host, err)
 		}
 		run.Status = gaffer.Status(status)
 		if exit != nil {
@@ -426,8 +445,8 @@ func (db *DB) UpdateJob(ctx context.Context, job *gaffer.Job) error {
 	return nil
 }
 
-// UpdateRun stores the status, exit code, signal, error and times of the
-// job's run on run.Host.
+// UpdateRun stores the status, exit code, signal, error, times and follow
+// state of the job's run on run.Host.
 func (db *DB) UpdateRun(ctx context.Context, jobID int64, run *gaffer.Run) error {
 	if err := validateStatus(run.Status); err != nil {
 		return err
@@ -440,15 +459,19 @@ func (db *DB) UpdateRun(ctx context.Context, jobID int64, run *gaffer.Run) error
 	if err != nil {
 		return err
 	}
+	follow, err := gaffer.StoreFollowState(run.Follow)
+	if err != nil {
+		return err
+	}
 	var exit *int64
 	if run.ExitCode != nil {
 		code := int64(*run.ExitCode)
 		exit = &code
 	}
 	tag, err := db.pool.Exec(ctx, `
-		UPDATE runs SET status = $1, exit_code = $2, signal = $3, error = $4, started_at = $5, finished_at = $6
+		UPDATE runs SET status = $1, exit_code = $2, signal = $3, error = $4, started_at = $5, finished_at = $6, follow = $9
 		WHERE job_id = $7 AND host = $8`,
-		string(run.Status), exit, run.Signal, run.Error, startedAt, finishedAt, jobID, run.Host)
+		string(run.Status), exit, run.Signal, run.Error, startedAt, finishedAt, jobID, run.Host, follow)
 	if err != nil {
 		return fmt.Errorf("update run %d/%s: %w", jobID, run.Host, err)
 	} else if tag.RowsAffected() > 0 {

@@ -221,6 +221,16 @@ func (db *DB) CreateJob(ctx context.Context, job *gaffer.Job) error {
 		job.CreatedAt = db.now()
 	}
 	job.CreatedAt = job.CreatedAt.UTC()
+	cols, err := gaffer.StoreJob(job)
+	if err != nil {
+		return err
+	}
+	runFollow := make([]*string, len(job.Runs))
+	for i, run := range job.Runs {
+		if runFollow[i], err = gaffer.StoreFollowState(run.Follow); err != nil {
+			return err
+		}
+	}
 
 	tx, err := db.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -229,11 +239,13 @@ func (db *DB) CreateJob(ctx context.Context, job *gaffer.Job) error {
 	defer tx.Rollback()
 
 	res, err := tx.ExecContext(ctx, `
-		INSERT INTO jobs (command, status, created_by, created_at, started_at, finished_at, timeout, pty, concurrency, owner)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		INSERT INTO jobs (command, status, created_by, created_at, started_at, finished_at, timeout, pty, concurrency, owner,
+			follow, follow_from, retain, alerts)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		job.Command, job.Status, job.CreatedBy, formatTime(job.CreatedAt),
 		formatTimePtr(job.StartedAt), formatTimePtr(job.FinishedAt),
-		int64(job.Timeout), job.PTY, job.Concurrency, job.Owner)
+		int64(job.Timeout), job.PTY, job.Concurrency, job.Owner,
+		cols.Follow, cols.From, cols.Retain, cols.Alerts)
 	if err != nil {
 		return fmt.Errorf("insert job: %w", err)
 	}
@@ -243,10 +255,10 @@ func (db *DB) CreateJob(ctx context.Context, job *gaffer.Job) error {
 	}
 	for i, run := range job.Runs {
 		if _, err := tx.ExecContext(ctx, `
-			INSERT INTO runs (job_id, host, position, status, exit_code, signal, error, started_at, finished_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			INSERT INTO runs (job_id, host, position, status, exit_code, signal, error, started_at, finished_at, follow)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			id, run.Host, i, run.Status, exitCode(run.ExitCode), run.Signal, run.Error,
-			formatTimePtr(run.StartedAt), formatTimePtr(run.FinishedAt)); err != nil {
+			formatTimePtr(run.StartedAt), formatTimePtr(run.FinishedAt), runFollow[i]); err != nil {
 			return fmt.Errorf("insert run %s: %w", run.Host, err)
 		}
 	}
@@ -321,7 +333,8 @@ func (db *DB) FindJobs(ctx context.Context, filter gaffer.JobFilter) ([]*gaffer.
 // then the runs of all of them in one query.
 func findJobs(ctx context.Context, tx *sql.Tx, where string, args []any, limit int) ([]*gaffer.Job, error) {
 	rows, err := tx.QueryContext(ctx, `
-		SELECT id, command, status, created_by, created_at, started_at, finished_at, timeout, pty, concurrency, owner
+		SELECT id, command, status, created_by, created_at, started_at, finished_at, timeout, pty, concurrency, owner,
+			follow, follow_from, retain, alerts
 		FROM jobs `+where+`
 		ORDER BY id DESC
 		LIMIT ?`, append(args, limit)...)
@@ -337,9 +350,14 @@ func findJobs(ctx context.Context, tx *sql.Tx, where string, args []any, limit i
 		var createdAt string
 		var startedAt, finishedAt sql.NullString
 		var timeout int64
+		var cols gaffer.JobColumns
 		if err := rows.Scan(&job.ID, &job.Command, &job.Status, &job.CreatedBy, &createdAt,
-			&startedAt, &finishedAt, &timeout, &job.PTY, &job.Concurrency, &job.Owner); err != nil {
+			&startedAt, &finishedAt, &timeout, &job.PTY, &job.Concurrency, &job.Owner,
+			&cols.Follow, &cols.From, &cols.Retain, &cols.Alerts); err != nil {
 			return nil, fmt.Errorf("scan job: %w", err)
+		}
+		if err := cols.LoadJob(&job); err != nil {
+			return nil, fmt.Errorf("job %d: %w", job.ID, err)
 		}
 		if job.CreatedAt, err = parseTime(createdAt); err != nil {
 			return nil, err
@@ -367,7 +385,7 @@ func findJobs(ctx context.Context, tx *sql.Tx, where string, args []any, limit i
 		ids[i] = job.ID
 	}
 	rows, err = tx.QueryContext(ctx, `
-		SELECT job_id, host, status, exit_code, signal, error, started_at, finished_at
+		SELECT job_id, host, status, exit_code, signal, error, started_at, finished_at, follow
 		FROM runs
 		WHERE job_id IN (`+placeholders(len(ids))+`)
 		ORDER BY job_id, position`, ids...)
@@ -380,9 +398,13 @@ func findJobs(ctx context.Context, tx *sql.Tx, where string, args []any, limit i
 		var jobID int64
 		var exit sql.NullInt64
 		var startedAt, finishedAt sql.NullString
+		var follow *string
 		if err := rows.Scan(&jobID, &run.Host, &run.Status, &exit, &run.Signal, &run.Error,
-			&startedAt, &finishedAt); err != nil {
+			&startedAt, &finishedAt, &follow); err != nil {
 			return nil, fmt.Errorf("scan run: %w", err)
+		}
+		if run.Follow, err = gaffer.LoadFollowState(follow); err != nil {
+			return nil, fmt.Errorf("job %d run %s: %w", jobID, run.Host, err)
 		}
 		if exit.Valid {
 			code := int(exit.Int64)
@@ -421,17 +443,21 @@ func (db *DB) UpdateJob(ctx context.Context, job *gaffer.Job) error {
 	return nil
 }
 
-// UpdateRun stores the status, exit code, signal, error and times of the
-// job's run on run.Host.
+// UpdateRun stores the status, exit code, signal, error, times and follow
+// state of the job's run on run.Host.
 func (db *DB) UpdateRun(ctx context.Context, jobID int64, run *gaffer.Run) error {
 	if err := validateStatus(run.Status); err != nil {
 		return err
 	}
+	follow, err := gaffer.StoreFollowState(run.Follow)
+	if err != nil {
+		return err
+	}
 	res, err := db.db.ExecContext(ctx, `
-		UPDATE runs SET status = ?, exit_code = ?, signal = ?, error = ?, started_at = ?, finished_at = ?
+		UPDATE runs SET status = ?, exit_code = ?, signal = ?, error = ?, started_at = ?, finished_at = ?, follow = ?
 		WHERE job_id = ? AND host = ?`,
 		run.Status, exitCode(run.ExitCode), run.Signal, run.Error,
-		formatTimePtr(run.StartedAt), formatTimePtr(run.FinishedAt), jobID, run.Host)
+		formatTimePtr(run.StartedAt), formatTimePtr(run.FinishedAt), follow, jobID, run.Host)
 	if err != nil {
 		return fmt.Errorf("update run %d/%s: %w", jobID, run.Host, err)
 	}

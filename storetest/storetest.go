@@ -34,6 +34,7 @@ func Run(t *testing.T, open func(t *testing.T) gaffer.JobStore) {
 	t.Run("RequestCancel", func(t *testing.T) { testRequestCancel(t, open) })
 	t.Run("InterruptStale", func(t *testing.T) { testInterruptStale(t, open) })
 	t.Run("DeleteFinished", func(t *testing.T) { testDeleteFinished(t, open) })
+	t.Run("Follow", func(t *testing.T) { testFollow(t, open) })
 }
 
 // T0 is a time with every nanosecond digit set, in a zone that is not UTC,
@@ -119,24 +120,7 @@ func testCreateJob(t *testing.T, open func(t *testing.T) gaffer.JobStore) {
 			},
 		} {
 			t.Run(tt.name, func(t *testing.T) {
-				s := open(t)
-				want := cloneJob(&tt.job)
-				job := cloneJob(&tt.job)
-				MustCreateJob(t, s, job)
-				if job.ID <= 0 {
-					t.Fatalf("ID = %d, want > 0", job.ID)
-				}
-				want.ID = job.ID
-
-				got := MustFindJob(t, s, job.ID)
-				AssertJobEqual(t, got, want)
-
-				// The listing returns the same job.
-				list := MustFindJobs(t, s, gaffer.JobFilter{})
-				if len(list) != 1 {
-					t.Fatalf("FindJobs returned %d jobs, want 1", len(list))
-				}
-				AssertJobEqual(t, list[0], want)
+				assertRoundTrip(t, open(t), &tt.job)
 			})
 		}
 	})
@@ -1037,6 +1021,25 @@ func MustInterruptStale(tb testing.TB, s gaffer.JobStore, before time.Time, reas
 	return ids
 }
 
+// assertRoundTrip creates a copy of job in the empty store s and fails
+// unless FindJob and FindJobs return it as it was given.
+func assertRoundTrip(tb testing.TB, s gaffer.JobStore, job *gaffer.Job) {
+	tb.Helper()
+	want, created := cloneJob(job), cloneJob(job)
+	MustCreateJob(tb, s, created)
+	if created.ID <= 0 {
+		tb.Fatalf("ID = %d, want > 0", created.ID)
+	}
+	want.ID = created.ID
+	AssertJobEqual(tb, MustFindJob(tb, s, created.ID), want)
+	// The listing returns the same job.
+	list := MustFindJobs(tb, s, gaffer.JobFilter{})
+	if len(list) != 1 {
+		tb.Fatalf("FindJobs returned %d jobs, want 1", len(list))
+	}
+	AssertJobEqual(tb, list[0], want)
+}
+
 // assertIDs fails unless got holds exactly want, in that order.
 func assertIDs(tb testing.TB, what string, got []int64, want ...int64) {
 	tb.Helper()
@@ -1096,6 +1099,12 @@ func Describe(job *gaffer.Job) string {
 	fmt.Fprintf(&b, "created_at=%s started_at=%s finished_at=%s\n",
 		describeTime(&job.CreatedAt), describeTime(job.StartedAt), describeTime(job.FinishedAt))
 	fmt.Fprintf(&b, "timeout=%d pty=%t concurrency=%d runs=%d\n", job.Timeout, job.PTY, job.Concurrency, len(job.Runs))
+	// %#v tells nil from empty; alert rules are printed field by field, as
+	// their MarshalJSON would hide most of the webhook.
+	fmt.Fprintf(&b, "follow=%#v from=%q retain=%q alerts=%d\n", job.Follow, job.From, job.Retain, len(job.Alerts))
+	for _, a := range job.Alerts {
+		fmt.Fprintf(&b, "  alert pattern=%q webhook=%q\n", a.Pattern, a.Webhook)
+	}
 	for i, r := range job.Runs {
 		exit := "nil"
 		if r.ExitCode != nil {
@@ -1103,8 +1112,22 @@ func Describe(job *gaffer.Job) string {
 		}
 		fmt.Fprintf(&b, "  run %d: host=%q status=%q exit_code=%s signal=%q error=%q started_at=%s finished_at=%s\n",
 			i, r.Host, r.Status, exit, r.Signal, r.Error, describeTime(r.StartedAt), describeTime(r.FinishedAt))
+		describeFollow(&b, r.Follow)
 	}
 	return b.String()
+}
+
+// describeFollow writes a run's follow state, positions included.
+func describeFollow(b *strings.Builder, f *gaffer.FollowState) {
+	if f == nil {
+		return
+	}
+	fmt.Fprintf(b, "    follow state=%q since=%s message=%q files=%d files_nil=%t positions=%#v\n",
+		f.State, describeTime(f.Since), f.Message, len(f.Files), f.Files == nil, f.Positions)
+	for _, file := range f.Files {
+		fmt.Fprintf(b, "      file path=%q state=%q since=%s message=%q\n",
+			file.Path, file.State, describeTime(&file.Since), file.Message)
+	}
 }
 
 func describeTime(t *time.Time) string {
@@ -1131,6 +1154,12 @@ func jobTimes(job *gaffer.Job) []namedTime {
 	for _, r := range job.Runs {
 		add("run "+r.Host+" started_at", r.StartedAt)
 		add("run "+r.Host+" finished_at", r.FinishedAt)
+		if f := r.Follow; f != nil {
+			add("run "+r.Host+" follow since", f.Since)
+			for i := range f.Files {
+				add("run "+r.Host+" file "+f.Files[i].Path+" since", &f.Files[i].Since)
+			}
+		}
 	}
 	return times
 }
@@ -1201,6 +1230,7 @@ func newJob(status gaffer.Status, hosts ...string) *gaffer.Job {
 func cloneJob(job *gaffer.Job) *gaffer.Job {
 	c := *job
 	c.StartedAt, c.FinishedAt = clonePtr(job.StartedAt), clonePtr(job.FinishedAt)
+	c.Follow, c.Alerts = slices.Clone(job.Follow), slices.Clone(job.Alerts)
 	c.Runs = nil
 	for _, r := range job.Runs {
 		c.Runs = append(c.Runs, cloneRun(r))
@@ -1211,6 +1241,7 @@ func cloneJob(job *gaffer.Job) *gaffer.Job {
 func cloneRun(run *gaffer.Run) *gaffer.Run {
 	c := *run
 	c.ExitCode, c.StartedAt, c.FinishedAt = clonePtr(run.ExitCode), clonePtr(run.StartedAt), clonePtr(run.FinishedAt)
+	c.Follow = cloneFollow(run.Follow)
 	return &c
 }
 
