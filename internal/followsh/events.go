@@ -1,6 +1,7 @@
 package followsh
 
 import (
+	"bytes"
 	"fmt"
 	"slices"
 	"strconv"
@@ -44,17 +45,7 @@ func (f *follower) frame(slots map[int]*slot, fr followFrame) error {
 		delete(f.missing, s.path)
 		s.recv += int64(len(fr.data))
 		s.held = append(s.held, fr.data...)
-		if n := lastLine(s.held); n > 0 {
-			if err := f.lines(s, n); err != nil {
-				return err
-			}
-		}
-		for len(s.held) >= gaffer.MaxFollowLine {
-			if err := f.lines(s, gaffer.MaxFollowLine); err != nil {
-				return err
-			}
-		}
-		return nil
+		return f.ready(s)
 	case 'T':
 		if err := f.flush(s); err != nil {
 			return err
@@ -106,6 +97,36 @@ func (f *follower) lines(s *slot, n int) error {
 	ev := gaffer.FollowEvent{Kind: gaffer.FollowLines, Path: s.path, FileID: s.id, Offset: s.off, End: s.off + int64(n), Data: data}
 	s.off += int64(n)
 	return f.send(ev)
+}
+
+// ready passes on what of s.held is ready: complete lines, and pieces of
+// MaxFollowLine of a longer line, whether its newline came or not.
+func (f *follower) ready(s *slot) error {
+	n := 0 // held[:n]: complete lines of at most MaxFollowLine bytes
+	for {
+		rest := s.held[n:]
+		i := bytes.IndexByte(rest, '\n')
+		if i >= 0 && i < gaffer.MaxFollowLine {
+			n += i + 1
+			continue
+		}
+		if i < 0 && len(rest) < gaffer.MaxFollowLine {
+			break // the start of a line: held until its newline
+		}
+		if n > 0 {
+			if err := f.lines(s, n); err != nil {
+				return err
+			}
+			n = 0
+		}
+		if err := f.lines(s, gaffer.MaxFollowLine); err != nil {
+			return err
+		}
+	}
+	if n > 0 {
+		return f.lines(s, n)
+	}
+	return nil
 }
 
 // flush passes on a last line without its newline: the file will not

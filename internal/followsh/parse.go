@@ -2,7 +2,6 @@ package followsh
 
 import (
 	"bufio"
-	"bytes"
 	"fmt"
 	"io"
 	"strconv"
@@ -207,6 +206,3 @@ func validID(s string) bool {
 	_, ok2 := num64(ino)
 	return ok && ok1 && ok2
 }
-
-// lastLine returns the end of the last complete line in b (0: none).
-func lastLine(b []byte) int { return bytes.LastIndexByte(b, '\n') + 1 }

@@ -101,12 +101,13 @@ func FuzzFollowParser(f *testing.F) {
 
 // The bytes of a file, however the host cuts them into chunks, come out
 // of the follower once each, in order, in events that start where the
-// last ended and hold complete lines (or pieces of MaxFollowLine), the
-// last line flushed when the file is done.
+// last ended and hold complete lines of at most MaxFollowLine bytes (or
+// pieces of that size), the last line flushed when the file is done.
 func FuzzFollowLines(f *testing.F) {
 	f.Add([]byte("one\ntwo\nthree"), []byte{3, 5, 1})
 	f.Add(bytes.Repeat([]byte("x"), gaffer.MaxFollowLine*2+3), []byte{255, 255})
 	f.Add([]byte("\n\n\n"), []byte{1, 1, 1})
+	f.Add(append(bytes.Repeat([]byte("y"), gaffer.MaxFollowLine+10), "\nz\n"...), []byte{})
 	f.Fuzz(func(t *testing.T, content []byte, cuts []byte) {
 		var evs []gaffer.FollowEvent
 		fl := &follower{emit: func(ev gaffer.FollowEvent) error { evs = append(evs, ev); return nil }, pos: gaffer.NewFollowPositions(nil)}
@@ -141,6 +142,11 @@ func FuzzFollowLines(f *testing.F) {
 			last := i == len(evs)-2 // before the done event
 			if !last && !bytes.HasSuffix(ev.Data, []byte("\n")) && len(ev.Data) != gaffer.MaxFollowLine {
 				t.Fatalf("event %d holds an incomplete line: %s", i, ev)
+			}
+			for _, line := range bytes.SplitAfter(ev.Data, []byte("\n")) {
+				if len(line) > gaffer.MaxFollowLine {
+					t.Fatalf("event %d holds a line of %d bytes", i, len(line))
+				}
 			}
 			at = ev.End
 			got = append(got, ev.Data...)
