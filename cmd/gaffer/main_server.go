@@ -177,6 +177,7 @@ func (m *Main) Open(ctx context.Context) error {
 		Shared:     c.databaseURL != "",
 		LeaseTTL:   c.leaseTTL,
 
+		LocalFollower:  m.Local, // follow jobs on the host local
 		MaxRunningJobs: c.maxRunningJobs,
 		MaxConcurrency: c.maxConcurrency,
 		Secrets:        secrets,
