@@ -256,15 +256,4 @@ for i in range(3):
 }
 
 // sharedDir is a temporary directory the test user can read.
-func sharedDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "sshexec-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
+func sharedDir(t *testing.T) string { return sshtest.SharedDir(t, "sshexec-") }

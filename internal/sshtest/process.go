@@ -1,6 +1,7 @@
 package sshtest
 
 import (
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -62,4 +63,21 @@ func (s *Server) WaitNoProcessesWith(tb testing.TB, marker string) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// SharedDir makes a temporary directory, removed when the test ends, that
+// the test user can read: files written there by the test are on every
+// test host (they are all this machine). Its name, unique, also finds the
+// processes whose command line holds it.
+func SharedDir(tb testing.TB, prefix string) string {
+	tb.Helper()
+	dir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		tb.Fatal(err)
+	}
+	return dir
 }
