@@ -60,11 +60,12 @@ type LogSummary struct {
 	Streams  []StreamSummary `json:"streams"`
 }
 
-// StreamSummary counts one host's stream: records and bytes of data
-// (newlines not counted).
+// StreamSummary counts one host's stream, or a followed file's lines in
+// it (File set): records and bytes of data (newlines not counted).
 type StreamSummary struct {
 	Host    string `json:"host"`
 	Stream  Stream `json:"stream"`
+	File    string `json:"file,omitempty"`
 	Records int64  `json:"records"`
 	Bytes   int64  `json:"bytes"`
 }

@@ -24,7 +24,7 @@ type cursor struct {
 	filter gaffer.LogFilter
 	v      *sdxView // nil: scan every record
 
-	ids     map[string]int // host "\x00" stream → index in st
+	ids     map[string]int // host "\x00" stream "\x00" file → index in st
 	st      []streamState
 	awake   int   // streams in st not asleep
 	check   int64 // seq at which to look for streams to put to sleep
@@ -50,13 +50,14 @@ type streamState struct {
 // newCursor starts a cursor at the frame at off.
 func newCursor(lf *logFile, off int64, filter gaffer.LogFilter, v *sdxView) *cursor {
 	c := &cursor{lf: lf, r: newFrameReader(lf.log, off), filter: filter}
-	if filter.Zero() || v == nil || v.mark.off == 0 {
+	if v == nil || !v.serves(filter) {
 		return c // nothing to skip with
 	}
 	c.v = v
 	c.ids = map[string]int{}
-	for _, id := range v.streams(filter.Host, string(filter.Stream)) {
-		c.ids[v.names[id].host+"\x00"+v.names[id].stream] = len(c.st)
+	for _, id := range v.streams(filter) {
+		n := v.names[id]
+		c.ids[n.host+"\x00"+n.stream+"\x00"+n.file] = len(c.st)
 		c.st = append(c.st, streamState{id: id})
 	}
 	c.awake = len(c.st)
@@ -107,7 +108,7 @@ func (c *cursor) track(f *frame, match bool) {
 		return
 	}
 	if match {
-		c.key = append(append(append(c.key[:0], f.host...), 0), f.stream...)
+		c.key = append(append(append(append(append(c.key[:0], f.host...), 0), f.stream...), 0), f.file...)
 		if i, ok := c.ids[string(c.key)]; ok {
 			c.seen(&c.st[i], f.seq)
 		}

@@ -13,7 +13,8 @@ import (
 
 // TestQueriesReadFewFrames checks, by counting the frames decoded, that a
 // query near the end of a large log reads no more than one near its
-// start, and a bounded number: also for a host whose records are rare.
+// start, and a bounded number: also for a host whose records are rare,
+// and for a followed file.
 func TestQueriesReadFewFrames(t *testing.T) {
 	n := int64(400_000)
 	if s := os.Getenv("GAFFER_FRAMES_LINES"); s != "" { // e.g. 10000000, for figures
@@ -46,6 +47,12 @@ func TestQueriesReadFewFrames(t *testing.T) {
 				host = "burst"
 			}
 			batch[i] = gaffer.Record{Seq: s, TS: t0.Add(time.Duration(s) * time.Millisecond), Host: host, Stream: stream, Data: fmt.Appendf(nil, "line %d", s)}
+			if host == "busy" { // followed files: one busy, one rare
+				batch[i].File = "/var/log/app.log"
+				if s%2000 == 1001 {
+					batch[i].File = "/var/log/rare.log"
+				}
+			}
 		}
 		if err := w.Write(batch); err != nil {
 			t.Fatal(err)
@@ -82,6 +89,7 @@ func TestQueriesReadFewFrames(t *testing.T) {
 	}
 	rare := gaffer.LogFilter{Host: "rare"}
 	burst := gaffer.LogFilter{Host: "burst"}
+	rareFile := gaffer.LogFilter{File: "/var/log/rare.log"}
 	queries := []query{
 		{"forward", read(gaffer.LogRange{After: 1000, Limit: limit}, limit), read(gaffer.LogRange{After: n - 1000, Limit: limit}, limit)},
 		{"backward", read(gaffer.LogRange{Before: 1000, Limit: limit}, limit), read(gaffer.LogRange{Before: gaffer.TailSeq, Limit: limit}, limit)},
@@ -93,6 +101,10 @@ func TestQueriesReadFewFrames(t *testing.T) {
 			read(gaffer.LogRange{Filter: gaffer.LogFilter{Host: "other"}, After: n - 1000, Limit: limit}, limit)},
 		{"stream backward", read(gaffer.LogRange{Filter: gaffer.LogFilter{Stream: gaffer.Stderr}, Before: 2000, Limit: limit}, limit),
 			read(gaffer.LogRange{Filter: gaffer.LogFilter{Stream: gaffer.Stderr}, Before: gaffer.TailSeq, Limit: limit}, limit)},
+		{"file forward", read(gaffer.LogRange{Filter: rareFile, After: 1, Limit: 3}, 3), read(gaffer.LogRange{Filter: rareFile, After: n - 20_000, Limit: 3}, 3)},
+		{"file backward", read(gaffer.LogRange{Filter: rareFile, Before: 20_000, Limit: 3}, 3), read(gaffer.LogRange{Filter: rareFile, Before: gaffer.TailSeq, Limit: 3}, 3)},
+		{"host file back", read(gaffer.LogRange{Filter: gaffer.LogFilter{Host: "busy", File: "/var/log/app.log"}, Before: 2000, Limit: limit}, limit),
+			read(gaffer.LogRange{Filter: gaffer.LogFilter{Host: "busy", File: "/var/log/app.log"}, Before: gaffer.TailSeq, Limit: limit}, limit)},
 		{"seq at", func() error { _, err := a.SeqAt(ctx, 1, t0.Add(time.Second)); return err },
 			func() error { _, err := a.SeqAt(ctx, 1, t0.Add(time.Duration(n-1000)*time.Millisecond)); return err }},
 		{"summary", func() error { _, err := a.Summary(ctx, 1); return err }, func() error { _, err := a.Summary(ctx, 1); return err }},

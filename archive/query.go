@@ -145,7 +145,7 @@ func (a *Archive) readBack(lf *logFile, v *sdxView, filter gaffer.LogFilter, bef
 // before `before`: a frame whose seq is below it (or the first frame); ok
 // is false when the stream index says there is none.
 func (a *Archive) window(lf *logFile, v *sdxView, filter gaffer.LogFilter, before int64, need int, span int64) (lo entry, ok bool, err error) {
-	if filter.Zero() || v.mark.off == 0 {
+	if !v.serves(filter) {
 		// Seqs have no gaps as the server writes them: the index entry at
 		// or before `before`-need starts a window that holds them all. Without a
 		// stream index, a filtered read widens its windows as it goes back.
@@ -159,7 +159,7 @@ func (a *Archive) window(lf *logFile, v *sdxView, filter gaffer.LogFilter, befor
 	// records from there to `before`; the window starts at the latest of
 	// them, and the cursor finds every selected record inside it.
 	lo = entry{seq: -1}
-	for _, id := range v.streams(filter.Host, string(filter.Stream)) {
+	for _, id := range v.streams(filter) {
 		i, ok := v.before(id, before)
 		if !ok {
 			continue
@@ -193,7 +193,7 @@ func (a *Archive) window(lf *logFile, v *sdxView, filter gaffer.LogFilter, befor
 	var sel, all int64
 	for id, t := range v.totals {
 		all += t.records
-		if n := v.names[id]; (filter.Host == "" || n.host == filter.Host) && (filter.Stream == "" || n.stream == string(filter.Stream)) {
+		if v.names[id].selectedBy(filter) {
 			sel += t.records
 		}
 	}
@@ -345,7 +345,7 @@ func (a *Archive) Summary(ctx context.Context, jobID int64) (*gaffer.LogSummary,
 		} else if f.seq <= v.tmark.seq {
 			continue
 		}
-		key := sname{string(f.host), string(f.stream)}
+		key := sname{string(f.host), string(f.stream), string(f.file)}
 		t := totals[key]
 		if t == nil {
 			t = &stotal{}
@@ -366,14 +366,16 @@ func (a *Archive) Summary(ctx context.Context, jobID int64) (*gaffer.LogSummary,
 		sum.LastTS = tsPtr(lastTS)
 	}
 	for n, t := range totals {
-		sum.Streams = append(sum.Streams, gaffer.StreamSummary{Host: n.host, Stream: gaffer.Stream(n.stream), Records: t.records, Bytes: t.bytes})
+		sum.Streams = append(sum.Streams, gaffer.StreamSummary{Host: n.host, Stream: gaffer.Stream(n.stream), File: n.file, Records: t.records, Bytes: t.bytes})
 	}
 	sort.Slice(sum.Streams, func(i, j int) bool {
 		x, y := sum.Streams[i], sum.Streams[j]
 		if c := strings.Compare(x.Host, y.Host); c != 0 {
 			return c < 0
+		} else if x.Stream != y.Stream {
+			return x.Stream < y.Stream
 		}
-		return x.Stream < y.Stream
+		return x.File < y.File
 	})
 	return sum, nil
 }

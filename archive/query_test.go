@@ -141,12 +141,12 @@ func modelSeqAt(all []gaffer.Record, t time.Time) int64 {
 
 func modelSummary(all []gaffer.Record, complete bool) *gaffer.LogSummary {
 	s := &gaffer.LogSummary{Complete: complete, Streams: []gaffer.StreamSummary{}}
-	counts := map[[2]string]*gaffer.StreamSummary{}
+	counts := map[[3]string]*gaffer.StreamSummary{}
 	for _, r := range all {
-		k := [2]string{r.Host, string(r.Stream)}
+		k := [3]string{r.Host, string(r.Stream), r.File}
 		c := counts[k]
 		if c == nil {
-			c = &gaffer.StreamSummary{Host: r.Host, Stream: r.Stream}
+			c = &gaffer.StreamSummary{Host: r.Host, Stream: r.Stream, File: r.File}
 			counts[k] = c
 		}
 		c.Records++
@@ -158,8 +158,10 @@ func modelSummary(all []gaffer.Record, complete bool) *gaffer.LogSummary {
 	slices.SortFunc(s.Streams, func(x, y gaffer.StreamSummary) int {
 		if c := strings.Compare(x.Host, y.Host); c != 0 {
 			return c
+		} else if c := strings.Compare(string(x.Stream), string(y.Stream)); c != 0 {
+			return c
 		}
-		return strings.Compare(string(x.Stream), string(y.Stream))
+		return strings.Compare(x.File, y.File)
 	})
 	if len(all) > 0 {
 		s.LastSeq = all[len(all)-1].Seq
@@ -248,7 +250,16 @@ func randomLog(rnd *rand.Rand, n int, sparse bool) []gaffer.Record {
 		if rnd.IntN(50) == 0 {
 			data = append(data, bytes.Repeat([]byte("Needle"), rnd.IntN(2000))...)
 		}
-		recs = append(recs, gaffer.Record{Seq: seq, TS: ts, Host: h, Stream: s, Data: data, NL: rnd.IntN(9) > 0})
+		rec := gaffer.Record{Seq: seq, TS: ts, Host: h, Stream: s, Data: data, NL: rnd.IntN(9) > 0}
+		if s == gaffer.Stdout && (h == "h0" || h == "h1") {
+			// Followed files: a busy one and a rare one, in every stream of
+			// their host's stdout.
+			rec.File = "/var/log/a.log"
+			if rnd.IntN(30) == 0 {
+				rec.File = "/var/log/b.log"
+			}
+		}
+		recs = append(recs, rec)
 	}
 	return recs
 }
@@ -298,26 +309,45 @@ func TestQueriesModel(t *testing.T) {
 			case "no idx":
 				os.Remove(filepath.Join(dir, "1.idx"+suffix))
 			}
-			checkModel(t, rnd, a, all, complete)
+			checkModel(t, rnd, a, all, complete, true)
 			if !complete {
 				// Sealed after a crash: complete, with indexes rebuilt.
 				if err := a.Seal(ctx, 1); err != nil {
 					t.Fatal(err)
 				}
-				checkModel(t, rnd, a, all, true)
+				checkModel(t, rnd, a, all, true, true)
 			}
 		})
 	}
 }
 
-func checkModel(t *testing.T, rnd *rand.Rand, a *archive.Archive, all []gaffer.Record, complete bool) {
+// TestStreamIndexV1: a stream index written before records had files
+// (its names have none) still serves host and stream filters; a file
+// filter scans, and every query answers as the model. Its summary counts
+// streams without files, as such a log's records have none.
+func TestStreamIndexV1(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(10, 1))
+	a, _ := newArchive(t)
+	all := randomLog(rnd, 5000, false)
+	writeLog(t, a, 1, all, true)
+	if err := archive.WriteIndexV1(a, 1); err != nil {
+		t.Fatal(err)
+	}
+	checkModel(t, rnd, a, all, true, false)
+}
+
+// checkModel runs random queries of every kind against the model; files
+// says whether the summary counts files apart.
+func checkModel(t *testing.T, rnd *rand.Rand, a *archive.Archive, all []gaffer.Record, complete, files bool) {
 	t.Helper()
 	last := int64(0)
 	if len(all) > 0 {
 		last = all[len(all)-1].Seq
 	}
 	filters := []gaffer.LogFilter{{}, {Host: "h0"}, {Host: "h1"}, {Host: "h3"}, {Stream: gaffer.Stderr},
-		{Host: "h2", Stream: gaffer.System}, {Host: "zz"}}
+		{Host: "h2", Stream: gaffer.System}, {Host: "zz"},
+		{File: "/var/log/a.log"}, {File: "/var/log/b.log"}, {Host: "h1", File: "/var/log/b.log"},
+		{Host: "h0", Stream: gaffer.Stdout, File: "/var/log/a.log"}, {Host: "h2", File: "/var/log/a.log"}, {File: "/nope"}}
 	for range 40 {
 		r := gaffer.LogRange{Filter: filters[rnd.IntN(len(filters))], Limit: []int{0, 1, 3, 50, 1000}[rnd.IntN(5)]}
 		switch rnd.IntN(3) {
@@ -349,7 +379,15 @@ func checkModel(t *testing.T, rnd *rand.Rand, a *archive.Archive, all []gaffer.R
 	sum, err := a.Summary(ctx, 1)
 	if err != nil {
 		t.Fatal(err)
-	} else if want := modelSummary(all, complete); !sameSummary(sum, want) {
+	}
+	counted := all
+	if !files {
+		counted = slices.Clone(all)
+		for i := range counted {
+			counted[i].File = ""
+		}
+	}
+	if want := modelSummary(counted, complete); !sameSummary(sum, want) {
 		t.Fatalf("Summary = %+v, want %+v", sum, want)
 	}
 	for range 10 {

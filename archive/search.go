@@ -57,7 +57,7 @@ func (a *Archive) Search(ctx context.Context, jobID int64, q gaffer.SearchQuery,
 		if err != nil {
 			return gaffer.SearchResult{}, err
 		}
-		if v.mark.off != 0 && selectsFew(&v, q.Filter) {
+		if v.serves(q.Filter) && selectsFew(&v, q.Filter) {
 			err = s.records(newCursor(lf, off, q.Filter, &v))
 			return s.result(jobID, err)
 		}
@@ -70,7 +70,7 @@ func selectsFew(v *sdxView, f gaffer.LogFilter) bool {
 	var sel, all int64
 	for id, t := range v.totals {
 		all += t.records
-		if n := v.names[id]; (f.Host == "" || n.host == f.Host) && (f.Stream == "" || n.stream == string(f.Stream)) {
+		if v.names[id].selectedBy(f) {
 			sel += t.records
 		}
 	}

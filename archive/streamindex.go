@@ -1,22 +1,28 @@
 package archive
 
-// The stream index: where each host's stream has records, so that filtered
-// reads skip the records of others, and per-stream counts for Summary.
+// The stream index: where each host's stream (and each followed file in
+// it) has records, so that filtered reads skip the records of others, and
+// per-stream counts for Summary.
 //
 // # Stream index file: <id>.sdx
 //
-// An 8-byte magic "GAFSDX1\n", then items, each
+// An 8-byte magic "GAFSDX2\n" ("GAFSDX1\n": written before records had
+// files, see below), then items, each
 //
 //	u32 body length | u32 CRC-32C of body | body
 //
 // where body starts with a kind byte (all integers little-endian):
 //
 //	'N' name:  u32 stream number | u8 stream length | u16 host length | stream | host
+//	'P' name with a file: u32 stream number | u8 stream length | u16 host length
+//	           | u16 file length | stream | host | file
 //	'E' entry: u32 stream number | i64 seq | i64 offset of its frame | i64 ord | i64 bytes | u32 gap
 //	'M' mark:  u8 flags | i64 seq | i64 offset | i64 ts | u32 n | n × (u32 stream number | i64 records | i64 bytes)
 //
-// Streams (one host's stdout, stderr…) are numbered 0, 1, … in the order
-// they first appear; a name item precedes the stream's first entry. A
+// Streams (one host's stdout, stderr…; for a follow job's records, one
+// host's stream of one file) are numbered 0, 1, … in the order they first
+// appear; a name item precedes the stream's first entry. An index with the
+// first magic knows no files: a file filter scans the log instead. A
 // stream's record gets an entry when it is the stream's first, when it
 // follows the stream's previous record by more than the gap of the
 // stream's last entry, or when StreamEvery of the stream's records went by
@@ -67,6 +73,8 @@ import (
 	"slices"
 	"sort"
 	"sync"
+
+	"github.com/gaffer-dev/gaffer"
 )
 
 const (
@@ -81,10 +89,12 @@ const (
 	// StreamEvery is the number of a stream's records between its entries.
 	StreamEvery = 256
 
-	sdxMagic     = "GAFSDX1\n"
+	sdxMagic     = "GAFSDX2\n"
+	sdxMagicV1   = "GAFSDX1\n" // names without files
 	itemHeader   = 8
 	maxItem      = 64 << 20
 	kindName     = 'N'
+	kindFileName = 'P'
 	kindEntry    = 'E'
 	kindMark     = 'M'
 	nameFixed    = 1 + 4 + 1 + 2
@@ -116,8 +126,14 @@ type smark struct {
 // stotal counts a stream's records and data bytes.
 type stotal struct{ records, bytes int64 }
 
-// sname names a stream.
-type sname struct{ host, stream string }
+// sname names a stream: a host's stream, or a file's lines in it.
+type sname struct{ host, stream, file string }
+
+// selectedBy reports whether f selects the stream's records.
+func (n sname) selectedBy(f gaffer.LogFilter) bool {
+	return (f.Host == "" || n.host == f.Host) && (f.Stream == "" || n.stream == string(f.Stream)) &&
+		(f.File == "" || n.file == f.File)
+}
 
 // ---- encoding ----
 
@@ -131,14 +147,22 @@ func appendItem(b []byte, body func([]byte) []byte) []byte {
 	return b
 }
 
-func appendName(b []byte, id uint32, host, stream string) []byte {
+func appendName(b []byte, id uint32, n sname) []byte {
 	return appendItem(b, func(b []byte) []byte {
-		b = append(b, kindName)
+		kind := byte(kindName)
+		if n.file != "" {
+			kind = kindFileName
+		}
+		b = append(b, kind)
 		b = binary.LittleEndian.AppendUint32(b, id)
-		b = append(b, byte(len(stream)))
-		b = binary.LittleEndian.AppendUint16(b, uint16(len(host)))
-		b = append(b, stream...)
-		return append(b, host...)
+		b = append(b, byte(len(n.stream)))
+		b = binary.LittleEndian.AppendUint16(b, uint16(len(n.host)))
+		if n.file != "" {
+			b = binary.LittleEndian.AppendUint16(b, uint16(len(n.file)))
+		}
+		b = append(b, n.stream...)
+		b = append(b, n.host...)
+		return append(b, n.file...)
 	})
 }
 
@@ -195,8 +219,7 @@ type sdxBuilder struct {
 func newSdxBuilder() *sdxBuilder { return &sdxBuilder{ids: map[sname]uint32{}} }
 
 // add appends the items for a record whose frame starts at off.
-func (sb *sdxBuilder) add(b []byte, seq, ts int64, host, stream string, dataLen int, off int64) []byte {
-	key := sname{host, stream}
+func (sb *sdxBuilder) add(b []byte, seq, ts int64, key sname, dataLen int, off int64) []byte {
 	id, ok := sb.ids[key]
 	if !ok {
 		id = uint32(len(sb.last))
@@ -207,7 +230,7 @@ func (sb *sdxBuilder) add(b []byte, seq, ts int64, host, stream string, dataLen 
 		sb.since = append(sb.since, 0)
 		sb.totals = append(sb.totals, stotal{})
 		sb.isChanged = append(sb.isChanged, false)
-		b = appendName(b, id, host, stream)
+		b = appendName(b, id, key)
 		sb.items = true
 	}
 	if !ok || seq-sb.last[id] > sb.gap[id] || sb.since[id] >= StreamEvery {
@@ -269,6 +292,7 @@ type streamIndex struct {
 	totals []stotal
 	mark   smark // zero: nothing is described, everything is "tail"
 	tmark  smark // the last mark with totals: totals count the records up to it
+	noFile bool  // the first magic: the names have no files
 }
 
 // sdxView is a consistent snapshot of a stream index: slices only grow, so
@@ -279,20 +303,27 @@ type sdxView struct {
 	totals []stotal // at tmark
 	mark   smark    // mark.off == 0: no mark
 	tmark  smark    // the last mark with totals; tmark.off == 0: none
+	noFile bool     // written before files: useless to a file filter
 }
 
 // tailOff is where the records not described by the index start.
 func (v *sdxView) tailOff() int64 { return max(v.mark.off, headerSize) }
 
 // streams returns the numbers of the streams that f selects.
-func (v *sdxView) streams(host, stream string) []int {
+func (v *sdxView) streams(f gaffer.LogFilter) []int {
 	var ids []int
 	for id, n := range v.names {
-		if (host == "" || n.host == host) && (stream == "" || n.stream == stream) {
+		if n.selectedBy(f) {
 			ids = append(ids, id)
 		}
 	}
 	return ids
+}
+
+// serves reports whether the view can skip records for filter f: it
+// describes some records and, for a file filter, knows files.
+func (v *sdxView) serves(f gaffer.LogFilter) bool {
+	return !f.Zero() && v.mark.off != 0 && (f.File == "" || !v.noFile)
 }
 
 // after returns the first entry of stream id with seq > seq.
@@ -359,7 +390,7 @@ func (a *Archive) streamIndex(jobID int64, lf *logFile) (sdxView, error) {
 	}
 	// Entries only append to their stream's slice, but the slices of
 	// streams and the totals change in place: the view gets copies.
-	return sdxView{names: si.names, ents: slices.Clone(si.ents), totals: slices.Clone(si.totals), mark: si.mark, tmark: si.tmark}, nil
+	return sdxView{names: si.names, ents: slices.Clone(si.ents), totals: slices.Clone(si.totals), mark: si.mark, tmark: si.tmark, noFile: si.noFile}, nil
 }
 
 // forget drops a job's cached stream index.
@@ -383,10 +414,10 @@ func (si *streamIndex) refresh(f *os.File, dataSize int64) error {
 	si.fi = fi
 	if si.parsed == 0 {
 		magic := make([]byte, headerSize)
-		if _, err := f.ReadAt(magic, 0); err != nil || string(magic) != sdxMagic {
+		if _, err := f.ReadAt(magic, 0); err != nil || string(magic) != sdxMagic && string(magic) != sdxMagicV1 {
 			return nil // torn in its header, or not ours: an empty index
 		}
-		si.parsed = headerSize
+		si.parsed, si.noFile = headerSize, string(magic) == sdxMagicV1
 	}
 	if fi.Size() <= si.parsed {
 		return nil
@@ -418,12 +449,12 @@ func (si *streamIndex) apply(b []byte, dataSize int64) int {
 		}
 		p = next
 		switch body[0] {
-		case kindName:
-			id, host, stream, ok := decodeName(body)
-			if !ok || int(id) != len(si.names)+len(pendingNames) {
+		case kindName, kindFileName:
+			id, n, ok := decodeName(body)
+			if !ok || int(id) != len(si.names)+len(pendingNames) || n.file != "" && si.noFile {
 				return used
 			}
-			pendingNames = append(pendingNames, sname{host, stream})
+			pendingNames = append(pendingNames, n)
 		case kindEntry:
 			id, e, ok := decodeSEntry(body)
 			if !ok || int(id) >= len(si.names)+len(pendingNames) {
@@ -492,16 +523,26 @@ func nextItem(b []byte, p int) (body []byte, next int, ok bool) {
 	return body, p + itemHeader + n, true
 }
 
-func decodeName(body []byte) (id uint32, host, stream string, ok bool) {
-	if len(body) < nameFixed {
-		return 0, "", "", false
+func decodeName(body []byte) (id uint32, n sname, ok bool) {
+	fixed := nameFixed
+	if body[0] == kindFileName {
+		fixed += 2
+	}
+	if len(body) < fixed {
+		return 0, sname{}, false
 	}
 	id = binary.LittleEndian.Uint32(body[1:])
-	sl, hl := int(body[5]), int(binary.LittleEndian.Uint16(body[6:]))
-	if nameFixed+sl+hl != len(body) {
-		return 0, "", "", false
+	sl, hl, fl := int(body[5]), int(binary.LittleEndian.Uint16(body[6:])), 0
+	if body[0] == kindFileName {
+		if fl = int(binary.LittleEndian.Uint16(body[8:])); fl == 0 {
+			return 0, sname{}, false
+		}
 	}
-	return id, string(body[nameFixed+sl:]), string(body[nameFixed : nameFixed+sl]), true
+	if fixed+sl+hl+fl != len(body) {
+		return 0, sname{}, false
+	}
+	rest := body[fixed:]
+	return id, sname{stream: string(rest[:sl]), host: string(rest[sl : sl+hl]), file: string(rest[sl+hl:])}, true
 }
 
 func decodeSEntry(body []byte) (uint32, sentry, bool) {

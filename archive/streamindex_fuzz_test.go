@@ -22,6 +22,11 @@ func FuzzStreamIndex(f *testing.F) {
 	f.Add(uint32(12), uint32(9), []byte("M\x00\x00\x00\x00\x00"), false)
 
 	all := interleaved(3000)
+	for i := range all { // web-1's stdout comes from two followed files
+		if all[i].Host == "web-1" && all[i].Stream == gaffer.Stdout {
+			all[i].File = []string{"/var/log/a.log", "/var/log/b.log"}[min(all[i].Seq%13, 1)]
+		}
+	}
 	f.Fuzz(func(t *testing.T, cutAt, flipAt uint32, tail []byte, complete bool) {
 		a, dir := newArchive(t)
 		writeLog(t, a, 1, all, complete)
@@ -45,7 +50,8 @@ func FuzzStreamIndex(f *testing.F) {
 			t.Fatal(err)
 		}
 
-		filters := []gaffer.LogFilter{{Host: "db"}, {Host: "web-2"}, {Stream: gaffer.System}, {Host: "nope"}}
+		filters := []gaffer.LogFilter{{Host: "db"}, {Host: "web-2"}, {Stream: gaffer.System}, {Host: "nope"},
+			{File: "/var/log/a.log"}, {Host: "web-1", File: "/var/log/b.log"}, {Host: "db", File: "/var/log/b.log"}}
 		for _, fl := range filters {
 			for _, r := range []gaffer.LogRange{
 				{Filter: fl, After: 0, Limit: 5},

@@ -69,7 +69,7 @@ func (w *Writer) Write(recs []gaffer.Record) error {
 		if !r.TS.IsZero() {
 			ts = r.TS.UnixNano()
 		}
-		sbuf = w.sb.add(sbuf, r.Seq, ts, r.Host, string(r.Stream), len(r.Data), off)
+		sbuf = w.sb.add(sbuf, r.Seq, ts, sname{r.Host, string(r.Stream), r.File}, len(r.Data), off)
 		buf = appendFrame(buf, r)
 	}
 	sbuf = w.sb.mark(sbuf, w.off+int64(len(buf)), false)
@@ -268,7 +268,7 @@ func (a *Archive) Seal(ctx context.Context, jobID int64) error {
 		if n%IndexEvery == 0 {
 			idx = appendEntry(idx, entry{seq: fr.seq, off: off})
 		}
-		sdx = sb.add(sdx, fr.seq, fr.ts, string(fr.host), string(fr.stream), len(fr.data), off)
+		sdx = sb.add(sdx, fr.seq, fr.ts, sname{string(fr.host), string(fr.stream), string(fr.file)}, len(fr.data), off)
 		if n%StreamEvery == StreamEvery-1 {
 			sdx = sb.mark(sdx, r.off, false)
 		}

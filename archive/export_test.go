@@ -1,0 +1,29 @@
+package archive
+
+import "os"
+
+// WriteIndexV1 replaces a complete log's stream index by one as the
+// first format wrote it: streams named by host and stream only, even
+// where records have files (as a log written before the index knew files
+// has).
+func WriteIndexV1(a *Archive, jobID int64) error {
+	f, err := os.Open(a.logPath(jobID))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	sdx, sb := []byte(sdxMagicV1), newSdxBuilder()
+	r := newFrameReader(f, headerSize)
+	for {
+		off := r.off
+		fr, ok, err := r.next()
+		if err != nil {
+			return err
+		} else if !ok {
+			break
+		}
+		sdx = sb.add(sdx, fr.seq, fr.ts, sname{host: string(fr.host), stream: string(fr.stream)}, len(fr.data), off)
+	}
+	a.forget(jobID)
+	return os.WriteFile(a.sdxPath(jobID), sb.mark(sdx, r.off, true), 0o600)
+}
