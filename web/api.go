@@ -9,6 +9,7 @@ import (
 	"io"
 	"maps"
 	"net/http"
+	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -155,7 +156,7 @@ func (s *Server) rawLog(w http.ResponseWriter, r *http.Request, job *gaffer.Job)
 	} else if download {
 		disposition = fmt.Sprintf("attachment; filename=%q", rawFileName(job.ID, p.filter))
 	}
-	if !p.ranged() && p.after == 0 && p.limit == 0 {
+	if !p.ranged() && p.after == 0 && p.limit == 0 && p.filter.File == "" {
 		w.Header().Set("Content-Disposition", disposition)
 		dw := s.logWriter(w, r, "text/plain; charset=utf-8")
 		if err := s.Jobs.RawLog(ctx, job.ID, p.filter.Host, p.filter.Stream, dw); err != nil {
@@ -215,16 +216,23 @@ func (s *Server) rawLog(w http.ResponseWriter, r *http.Request, job *gaffer.Job)
 	}
 }
 
-// rawFileName names a raw download: job-42-web-1-stdout.log, the host
-// name reduced to characters safe in any file system and header.
+// rawFileName names a raw download: job-42-web-1-stdout.log, or for a
+// followed file job-42-web-1-error.log (its base name), names reduced to
+// characters safe in any file system and header.
 func rawFileName(id int64, f gaffer.LogFilter) string {
-	host := []byte(f.Host)
-	for i, c := range host {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == '_') {
-			host[i] = '_'
+	safe := func(s string) string {
+		b := []byte(s)
+		for i, c := range b {
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == '_') {
+				b[i] = '_'
+			}
 		}
+		return strings.TrimLeft(string(b), ".")
 	}
-	return fmt.Sprintf("job-%d-%s-%s.log", id, strings.TrimLeft(string(host), "."), f.Stream)
+	if f.File != "" {
+		return fmt.Sprintf("job-%d-%s-%s.log", id, safe(f.Host), safe(strings.TrimSuffix(path.Base(f.File), ".log")))
+	}
+	return fmt.Sprintf("job-%d-%s-%s.log", id, safe(f.Host), f.Stream)
 }
 
 func hasRun(job *gaffer.Job, host string) bool {

@@ -24,11 +24,13 @@ const (
 	maxSeq   = 1 << 62 // after, before
 	// defaultBeforeLimit is how many records before=SEQ gives without limit=.
 	defaultBeforeLimit = 1000
+	// maxFileParam bounds file=: a path (PATH_MAX).
+	maxFileParam = 4096
 )
 
 // logParams are the query parameters of a log request: where it starts
 // (after, since, tail or before: at most one), how many records it gives,
-// and the host/stream filter, which combines with any of them.
+// and the host/stream/file filter, which combines with any of them.
 type logParams struct {
 	filter gaffer.LogFilter
 	after  int64
@@ -102,11 +104,15 @@ func parseLogParams(q url.Values, job *gaffer.Job, form logForm) (logParams, err
 	return p, nil
 }
 
-// parseFilter reads host= and stream=. The host must be one of the job's;
-// raw reads name one host and one stream (by default the job's only host,
-// and stdout).
+// parseFilter reads host=, stream= and file=. The host must be one of the
+// job's; raw reads name one host and one stream (by default the job's only
+// host, and stdout). Any file may be asked for: a follow job's files are
+// found on the hosts, and one without records just selects none.
 func parseFilter(q url.Values, job *gaffer.Job, raw bool) (gaffer.LogFilter, error) {
-	f := gaffer.LogFilter{Host: q.Get("host"), Stream: gaffer.Stream(q.Get("stream"))}
+	f := gaffer.LogFilter{Host: q.Get("host"), Stream: gaffer.Stream(q.Get("stream")), File: q.Get("file")}
+	if len(f.File) > maxFileParam {
+		return f, gaffer.Errorf(gaffer.EINVALID, "file= is %d bytes long; a path has at most %d", len(f.File), maxFileParam)
+	}
 	if raw {
 		if f.Host == "" && len(job.Runs) == 1 {
 			f.Host = job.Runs[0].Host

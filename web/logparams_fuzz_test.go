@@ -15,6 +15,7 @@ func FuzzLogParams(f *testing.F) {
 		"", "tail=10", "tail=0", "before=5&limit=3", "since=2026-11-25T22:01:02Z", "after=3&limit=9&host=web-1&stream=stderr",
 		"tail=5&before=9", "follow=1&tail=2", "q=a(&regex=1", "q=x&case=1&limit=100000", "host=%00&stream=%ff", "tail=-0",
 		"before=4611686018427387904", "since=2026-11-25T22:01:02.123456789+01:00", "download=1",
+		"file=%2Fvar%2Flog%2Fa.log&host=web-1", "tail=3&file=a%00b",
 	} {
 		f.Add(s)
 	}
@@ -42,7 +43,7 @@ func FuzzLogParams(f *testing.F) {
 				(p.before > 0 && p.limit == 0) || (p.tail > 0 && p.limit > 0) {
 				t.Fatalf("%q form %d: %+v", raw, form, p)
 			}
-			if p.filter.Host != "" && !hasRun(job, p.filter.Host) || form == formRaw && (p.filter.Host == "" || p.filter.Stream == "" || p.follow) {
+			if p.filter.Host != "" && !hasRun(job, p.filter.Host) || len(p.filter.File) > maxFileParam || form == formRaw && (p.filter.Host == "" || p.filter.Stream == "" || p.follow) {
 				t.Fatalf("%q form %d: filter %+v", raw, form, p.filter)
 			}
 		}

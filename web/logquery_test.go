@@ -39,8 +39,13 @@ type fakeLog struct {
 
 var logBase = time.Date(2026, 11, 25, 22, 0, 0, 0, time.UTC)
 
+// fakeFiles are the files of the fake log's stdout records: a rare one
+// whose name is hostile markup, and a busy one.
+var fakeFiles = []string{"/var/log/<img src=x onerror=alert(1)>.log", "/var/log/app.log"}
+
 // newFakeLog makes a log of n records over hosts web-1 and "we b/2", each
-// host's records alternating stdout, stderr and now and then system.
+// host's records alternating stdout, stderr and now and then system; the
+// stdout records come from two followed files, one of them rare.
 func newFakeLog(n int, done bool) *fakeLog {
 	f := &fakeLog{hosts: []string{"web-1", "we b/2"}, page: 97, changed: make(chan struct{})}
 	f.add(n)
@@ -65,8 +70,12 @@ func (f *fakeLog) add(n int) {
 		if seq%50 == 0 {
 			text = fmt.Sprintf("ERROR Disk %d", seq)
 		}
-		f.recs = append(f.recs, gaffer.Record{Seq: seq, TS: logBase.Add(time.Duration(seq) * time.Millisecond),
-			Host: f.hosts[int(seq/7)%len(f.hosts)], Stream: st, Data: []byte(text), NL: seq%13 != 0})
+		rec := gaffer.Record{Seq: seq, TS: logBase.Add(time.Duration(seq) * time.Millisecond),
+			Host: f.hosts[int(seq/7)%len(f.hosts)], Stream: st, Data: []byte(text), NL: seq%13 != 0}
+		if st == gaffer.Stdout {
+			rec.File = fakeFiles[min(seq%17, 1)]
+		}
+		f.recs = append(f.recs, rec)
 	}
 	close(f.changed)
 	f.changed = make(chan struct{})
@@ -137,6 +146,9 @@ func (f *fakeLog) WaitLog(ctx context.Context, id, after int64) error {
 }
 
 func (f *fakeLog) RawLog(ctx context.Context, id int64, host string, stream gaffer.Stream, w io.Writer) error {
+	if host == "" || stream == "" {
+		return gaffer.Errorf(gaffer.EINVALID, "raw log without host or stream")
+	}
 	_, err := w.Write(rawBytes(f.all(), gaffer.LogFilter{Host: host, Stream: stream}))
 	return err
 }
@@ -315,7 +327,8 @@ func sameSeqs(a, b []gaffer.Record) bool {
 		return false
 	}
 	for i := range a {
-		if a[i].Seq != b[i].Seq || a[i].Host != b[i].Host || a[i].Stream != b[i].Stream || !bytes.Equal(a[i].Data, b[i].Data) || a[i].NL != b[i].NL || !a[i].TS.Equal(b[i].TS) {
+		if a[i].Seq != b[i].Seq || a[i].Host != b[i].Host || a[i].Stream != b[i].Stream || a[i].File != b[i].File ||
+			!bytes.Equal(a[i].Data, b[i].Data) || a[i].NL != b[i].NL || !a[i].TS.Equal(b[i].TS) {
 			return false
 		}
 	}
@@ -326,6 +339,7 @@ func sameSeqs(a, b []gaffer.Record) bool {
 // that pass the filter, from where the query says, as many as it says.
 type expect struct {
 	host, stream string
+	file         string
 	after        int64
 	tail         int
 	before       int64
@@ -335,7 +349,7 @@ type expect struct {
 }
 
 func (e expect) of(all []gaffer.Record) []gaffer.Record {
-	f := gaffer.LogFilter{Host: e.host, Stream: gaffer.Stream(e.stream)}
+	f := gaffer.LogFilter{Host: e.host, Stream: gaffer.Stream(e.stream), File: e.file}
 	var m []gaffer.Record
 	for _, r := range all {
 		if f.Match(&r) {
@@ -402,6 +416,15 @@ func TestLogRanges(t *testing.T) {
 		{"after=100&limit=250&host=web-1", expect{after: 100, limit: 250, host: "web-1"}},
 		{"host=we+b%2F2", expect{host: "we b/2"}},
 		{"stream=stderr&limit=3", expect{stream: "stderr", limit: 3}},
+		{"file=%2Fvar%2Flog%2Fapp.log", expect{file: "/var/log/app.log"}},
+		{"file=" + url.QueryEscape(fakeFiles[0]), expect{file: fakeFiles[0]}},
+		{"tail=30&file=" + url.QueryEscape(fakeFiles[0]), expect{tail: 30, file: fakeFiles[0]}},
+		{"tail=300&host=web-1&file=%2Fvar%2Flog%2Fapp.log", expect{tail: 300, host: "web-1", file: "/var/log/app.log"}},
+		{"before=2000&limit=20&stream=stdout&file=" + url.QueryEscape(fakeFiles[0]), expect{before: 2000, limit: 20, stream: "stdout", file: fakeFiles[0]}},
+		{"since=" + url.QueryEscape(since.Format(time.RFC3339Nano)) + "&file=" + url.QueryEscape(fakeFiles[0]), expect{since: since, file: fakeFiles[0]}},
+		{"after=100&limit=25&host=we+b%2F2&file=" + url.QueryEscape(fakeFiles[0]), expect{after: 100, limit: 25, host: "we b/2", file: fakeFiles[0]}},
+		{"file=%2Fnope", expect{file: "/nope"}},
+		{"stream=stderr&file=%2Fvar%2Flog%2Fapp.log", expect{stream: "stderr", file: "/var/log/app.log"}},
 	} {
 		resp := get(t, srv, "/api/jobs/1/log?"+tc.query, "Accept", "application/x-ndjson")
 		got := readNDJSON(t, resp.Body)
@@ -456,7 +479,8 @@ func short(recs []gaffer.Record) string {
 func TestFilteredReadUsesRangeReads(t *testing.T) {
 	f := newFakeLog(3000, true)
 	srv := newLogServer(t, f)
-	for _, q := range []string{"host=web-1", "stream=system", "tail=50&host=web-1", "format=raw&host=web-1&after=10"} {
+	for _, q := range []string{"host=web-1", "stream=system", "tail=50&host=web-1", "format=raw&host=web-1&after=10",
+		"file=%2Fvar%2Flog%2Fapp.log", "tail=5&host=web-1&file=%2Fvar%2Flog%2Fapp.log", "format=raw&host=web-1&file=%2Fvar%2Flog%2Fapp.log"} {
 		f.readLogRecs.Store(0)
 		resp := get(t, srv, "/api/jobs/1/log?"+q, "Accept", "application/x-ndjson")
 		io.Copy(io.Discard, resp.Body)
@@ -567,6 +591,7 @@ func TestLogParamErrors(t *testing.T) {
 		{"before=5&limit=2000000000", "", `limit="2000000000"`},
 		{"host=nope", "", `host="nope" is not a host of job 1; give one of web-1, we b/2`},
 		{"stream=out", "", `stream="out" must be stdout, stderr or system`},
+		{"file=" + strings.Repeat("x", 5000), "", `file= is 5000 bytes long; a path has at most 4096`},
 		{"follow=yes", "ndjson raw sse", `follow="yes" must be 1 or 0`},
 		{"limit=5", "sse", "limit has no meaning on an event stream"},
 		{"before=5&follow=1", "ndjson", "follow=1 cannot be combined with before"},
@@ -607,6 +632,7 @@ func TestLogParamErrors(t *testing.T) {
 		{"/api/jobs/1/log/search?q=x&after=-1", 400, "invalid", `after="-1"`},
 		{"/api/jobs/1/log/search?q=x&host=web-9", 400, "invalid", `host="web-9" is not a host of job 1; give one of web-1, we b/2`},
 		{"/api/jobs/1/log/search?q=x&stream=err", 400, "invalid", `stream="err" must be stdout, stderr or system`},
+		{"/api/jobs/1/log/search?q=x&file=" + strings.Repeat("y", 4097), 400, "invalid", `file= is 4097 bytes long`},
 		{"/api/jobs/7/log/search?q=x", 404, "not_found", "job 7 does not exist"},
 		{"/api/jobs/7/log/summary", 404, "not_found", "job 7 does not exist"},
 		{"/api/jobs/x/log/summary", 400, "invalid", "not a job id"},
@@ -659,6 +685,8 @@ func TestLogSearch(t *testing.T) {
 		{"q=disk+%5B0-9%5D%2B0%24&regex=1", gaffer.SearchQuery{Pattern: "disk [0-9]+0$", Regex: true}},
 		{"q=%5B0-9%5D&host=web-1&stream=stderr", gaffer.SearchQuery{Pattern: "[0-9]", Filter: gaffer.LogFilter{Host: "web-1", Stream: gaffer.Stderr}}},
 		{"q=line+1&after=500", gaffer.SearchQuery{Pattern: "line 1", After: 500}},
+		{"q=line&file=" + url.QueryEscape(fakeFiles[0]), gaffer.SearchQuery{Pattern: "line", Filter: gaffer.LogFilter{File: fakeFiles[0]}}},
+		{"q=error&host=web-1&file=%2Fvar%2Flog%2Fapp.log", gaffer.SearchQuery{Pattern: "error", Filter: gaffer.LogFilter{Host: "web-1", File: "/var/log/app.log"}}},
 	} {
 		resp := get(t, srv, "/api/jobs/1/log/search?"+tc.query)
 		got, trailer := readSearch(t, resp)
@@ -725,6 +753,8 @@ func TestLogSummaryAndDownload(t *testing.T) {
 		{"host=web-1&download=1", `attachment; filename="job-1-web-1-stdout.log"`},
 		{"host=we+b%2F2&stream=stderr&download=1", `attachment; filename="job-1-we_b_2-stderr.log"`},
 		{"host=we+b%2F2&stream=stderr&download=1&tail=3", `attachment; filename="job-1-we_b_2-stderr.log"`},
+		{"host=web-1&download=1&file=%2Fvar%2Flog%2Fnginx%2Ferror.log", `attachment; filename="job-1-web-1-error.log"`},
+		{"host=web-1&download=1&file=" + url.QueryEscape(fakeFiles[0]), `attachment; filename="job-1-web-1-_img_src_x_onerror_alert_1__.log"`},
 	} {
 		resp := get(t, srv, "/api/jobs/1/log?format=raw&"+tc.query)
 		resp.Body.Close()
