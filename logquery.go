@@ -52,7 +52,10 @@ const TailSeq = int64(1<<63 - 1)
 
 // LogSummary describes a job's log without reading it.
 type LogSummary struct {
-	LastSeq int64 `json:"last_seq"`
+	// FirstSeq is the oldest record kept once a retained log dropped its
+	// oldest part (Job.Retain); 0 (absent) when nothing was dropped.
+	FirstSeq int64 `json:"first_seq,omitempty"`
+	LastSeq  int64 `json:"last_seq"`
 	// Complete: the job ended and its log is whole in the archive.
 	Complete bool            `json:"complete"`
 	FirstTS  *time.Time      `json:"first_ts"`

@@ -1,6 +1,7 @@
 package gaffer
 
 import (
+	"context"
 	"strconv"
 	"strings"
 	"time"
@@ -67,4 +68,11 @@ func ParseRetention(s string) (Retention, error) {
 // record left (0 if none was dropped ever).
 type ArchiveTrimmer interface {
 	Trim(keep Retention, now time.Time) (first int64, err error)
+}
+
+// ArchiveRetainer is an Archive that can write a log meant to be trimmed:
+// its writer (an ArchiveTrimmer) keeps the log in chunks that can go whole.
+// A log created with a zero Retention is written as Create writes it.
+type ArchiveRetainer interface {
+	CreateRetained(ctx context.Context, jobID int64, keep Retention) (ArchiveWriter, error)
 }

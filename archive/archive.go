@@ -1,6 +1,9 @@
 // Package archive implements gaffer.Archive with plain files in a directory:
 // per job, one data file, one sparse index file and one stream index (see
-// streamindex.go) that filtered reads and Summary use.
+// streamindex.go) that filtered reads and Summary use. A job with a
+// retention (CreateRetained) has its data file cut in segments that Trim
+// drops, oldest first (see segment.go); offsets below are then offsets in
+// the whole the segments make.
 //
 // # Data file: <id>.log
 //
@@ -166,15 +169,8 @@ func (a *Archive) create(jobID int64) (*Writer, error) {
 	a.forget(jobID)
 	w := &Writer{dir: a.dir, jobID: jobID, logPath: logPath, idxPath: idxPath, sdxPath: sdxPath,
 		log: logf, idx: idxf, sdx: sdxf, sb: newSdxBuilder(), off: headerSize}
-	if _, err := logf.Write([]byte(logMagic)); err != nil {
-		w.closeFiles()
-		return nil, fmt.Errorf("create log: %w", err)
-	} else if _, err := idxf.Write([]byte(idxMagic)); err != nil {
-		w.closeFiles()
-		return nil, fmt.Errorf("create log index: %w", err)
-	} else if _, err := sdxf.Write([]byte(sdxMagic)); err != nil {
-		w.closeFiles()
-		return nil, fmt.Errorf("create log stream index: %w", err)
+	if err := w.writeMagics(); err != nil {
+		return nil, err
 	}
 	return w, nil
 }
@@ -188,6 +184,9 @@ func (a *Archive) Delete(jobID int64) error {
 		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("delete log: %w", err)
 		}
+	}
+	if err := os.RemoveAll(a.segDir(jobID)); err != nil {
+		return fmt.Errorf("delete log: %w", err)
 	}
 	return nil
 }
@@ -248,7 +247,7 @@ func (a *Archive) Raw(ctx context.Context, jobID int64, host string, stream gaff
 	}
 	defer lf.close()
 
-	r := newFrameReader(lf.log, headerSize)
+	r := newFrameReader(lf.log, lf.start)
 	bw := bufio.NewWriterSize(w, 64<<10)
 	for i := 0; ; i++ {
 		if i%1024 == 0 {
@@ -281,12 +280,25 @@ func (a *Archive) Raw(ctx context.Context, jobID int64, host string, stream gaff
 
 // logFile is one job's log opened for reading.
 type logFile struct {
-	log      *os.File
+	log      dataFile
 	idx      *os.File // nil when there is no usable index
 	complete bool
 	size     int64 // of log, when opened
+	start    int64 // offset of the first frame kept (headerSize unless trimmed)
 	entries  int64 // whole index entries, when opened
 }
+
+// dataFile is a log's data: one file, or its segments (segment.go).
+type dataFile interface {
+	io.ReaderAt
+	Close() error
+}
+
+// nopFile stands for a data file that could not be opened.
+type nopFile struct{}
+
+func (nopFile) ReadAt([]byte, int64) (int, error) { return 0, io.EOF }
+func (nopFile) Close() error                      { return nil }
 
 // open opens a job's data file, complete or partial, and its index.
 func (a *Archive) open(jobID int64) (*logFile, error) {
@@ -313,17 +325,33 @@ func (a *Archive) open(jobID int64) (*logFile, error) {
 		return nil, gaffer.Errorf(gaffer.ENOTFOUND, "no log archived for job %d", jobID)
 	}
 
-	fi, err := lf.log.Stat()
+	fi, err := lf.log.(*os.File).Stat()
 	if err != nil {
 		lf.close()
 		return nil, fmt.Errorf("open log of job %d: %w", jobID, err)
 	}
-	lf.size = fi.Size()
+	lf.size, lf.start = fi.Size(), headerSize
 	if lf.size >= headerSize {
 		magic := make([]byte, headerSize)
 		if _, err := lf.log.ReadAt(magic, 0); err != nil {
 			lf.close()
 			return nil, fmt.Errorf("open log of job %d: %w", jobID, err)
+		} else if string(magic) == segMagic {
+			// A segmented log (segment.go): the data is in its segments.
+			lf.log.Close()
+			segs, err := openSegments(a.segDir(jobID))
+			if err != nil {
+				lf.log = nopFile{}
+				lf.close()
+				return nil, fmt.Errorf("open log of job %d: %w", jobID, err)
+			}
+			lf.log, lf.size, lf.start = segs, segs.end, max(segs.start(), headerSize)
+			if lf.size >= headerSize && segs.start() == 0 {
+				if _, err := lf.log.ReadAt(magic, 0); err != nil || string(magic) != logMagic {
+					lf.close()
+					return nil, fmt.Errorf("open log of job %d: not a gaffer log", jobID)
+				}
+			}
 		} else if string(magic) != logMagic {
 			lf.close()
 			return nil, fmt.Errorf("open log of job %d: not a gaffer log", jobID)
@@ -377,7 +405,7 @@ func (lf *logFile) seek(seq int64) (int64, error) {
 }
 
 // seekEntry returns the last index entry with a seq no greater than seq,
-// or {0, headerSize} (the first frame) if there is none.
+// or {0, lf.start} (the first frame kept) if there is none.
 func (lf *logFile) seekEntry(seq int64) (entry, error) {
 	var err error
 	// Entries that fail their CRC are torn, and only the tail of the index
@@ -392,16 +420,36 @@ func (lf *logFile) seekEntry(seq int64) (entry, error) {
 	if err != nil {
 		return entry{}, err
 	} else if i == 0 {
-		return entry{off: headerSize}, nil
+		return entry{off: lf.start}, nil
 	}
 	e, _, err := lf.entry(int64(i - 1))
 	if err != nil {
 		return entry{}, err
+	} else if e.off < lf.start {
+		// Trimmed (segment.go): the first frame kept is the nearest.
+		return entry{off: lf.start}, nil
 	}
 	return e, nil
 }
 
 type entry struct{ seq, off int64 }
+
+// firstKeptEntry returns the number of the first index entry at or after
+// the first frame kept: 0 unless the log was trimmed.
+func (lf *logFile) firstKeptEntry() (int, error) {
+	if lf.start <= headerSize {
+		return 0, nil
+	}
+	var err error
+	i := sort.Search(int(lf.entries), func(i int) bool {
+		e, ok, rerr := lf.entry(int64(i))
+		if rerr != nil {
+			err = rerr
+		}
+		return !ok || e.off >= lf.start
+	})
+	return i, err
+}
 
 // entry reads index entry i; ok is false if it is torn.
 func (lf *logFile) entry(i int64) (entry, bool, error) {
@@ -431,13 +479,13 @@ type frameReader struct {
 	buf []byte
 }
 
-func newFrameReader(f *os.File, off int64) *frameReader {
+func newFrameReader(f io.ReaderAt, off int64) *frameReader {
 	sr := io.NewSectionReader(f, off, math.MaxInt64-off)
 	return &frameReader{r: bufio.NewReaderSize(sr, 64<<10), off: off}
 }
 
 // reset moves r to the frame at off, keeping its buffers.
-func (r *frameReader) reset(f *os.File, off int64) {
+func (r *frameReader) reset(f io.ReaderAt, off int64) {
 	r.r.Reset(io.NewSectionReader(f, off, math.MaxInt64-off))
 	r.off = off
 }

@@ -49,6 +49,7 @@ type streamState struct {
 
 // newCursor starts a cursor at the frame at off.
 func newCursor(lf *logFile, off int64, filter gaffer.LogFilter, v *sdxView) *cursor {
+	off = max(off, lf.start) // a trimmed log starts later
 	c := &cursor{lf: lf, r: newFrameReader(lf.log, off), filter: filter}
 	if v == nil || !v.serves(filter) {
 		return c // nothing to skip with

@@ -129,7 +129,7 @@ func (a *Archive) readBack(lf *logFile, v *sdxView, filter gaffer.LogFilter, bef
 		}
 		out = append(out, recs[i:])
 		need -= len(recs) - i
-		if lo.off <= headerSize || lo.seq >= before {
+		if lo.off <= lf.start || lo.seq >= before {
 			break
 		}
 		before = lo.seq
@@ -181,9 +181,11 @@ func (a *Archive) window(lf *logFile, v *sdxView, filter gaffer.LogFilter, befor
 	}
 	if before > v.mark.seq+1 && lo.seq < 0 {
 		// Only the records the index does not describe yet.
-		return entry{seq: v.mark.seq + 1, off: v.tailOff()}, true, nil
+		return entry{seq: v.mark.seq + 1, off: max(v.tailOff(), lf.start)}, true, nil
 	} else if lo.seq < 0 {
 		return lo, false, nil
+	} else if lo.off < lf.start {
+		lo = entry{off: lf.start} // trimmed: the first frame kept
 	}
 	// A stream's entries may be StreamEvery of its records apart: start
 	// nearer, at an index entry, if the selected records are dense enough
@@ -260,8 +262,14 @@ func (a *Archive) SeqAt(ctx context.Context, jobID int64, t time.Time) (int64, e
 	} else if t.After(time.Unix(0, math.MaxInt64)) {
 		want = math.MaxInt64
 	}
-	r := newFrameReader(lf.log, headerSize)
-	i := sort.Search(int(lf.entries), func(i int) bool {
+	r := newFrameReader(lf.log, lf.start)
+	// Entries before the first frame kept (a trimmed log) point at nothing.
+	lo, err := lf.firstKeptEntry()
+	if err != nil {
+		return 0, fmt.Errorf("find time in log of job %d: %w", jobID, err)
+	}
+	i := lo + sort.Search(int(lf.entries)-lo, func(i int) bool {
+		i += lo
 		e, ok, rerr := lf.entry(int64(i))
 		if rerr != nil {
 			err = rerr
@@ -279,8 +287,8 @@ func (a *Archive) SeqAt(ctx context.Context, jobID int64, t time.Time) (int64, e
 	if err != nil {
 		return 0, fmt.Errorf("find time in log of job %d: %w", jobID, err)
 	}
-	start := int64(headerSize)
-	if i > 0 {
+	start := lf.start
+	if i > lo {
 		e, _, err := lf.entry(int64(i - 1))
 		if err != nil {
 			return 0, fmt.Errorf("find time in log of job %d: %w", jobID, err)
@@ -321,16 +329,27 @@ func (a *Archive) Summary(ctx context.Context, jobID int64) (*gaffer.LogSummary,
 	}
 	sum := &gaffer.LogSummary{Complete: lf.complete, Streams: []gaffer.StreamSummary{}}
 	totals := map[sname]*stotal{}
+	if v.tmark.off < lf.start {
+		// Trimmed past the index's last totals (or it has none): count
+		// what is kept.
+		v.tmark = smark{}
+	}
 	for id, n := range v.names {
-		if v.totals[id].records > 0 {
-			t := v.totals[id]
+		if v.tmark.off == 0 {
+			break
+		}
+		t := v.totals[id]
+		if lf.start > headerSize {
+			t = keptTotals(&v, id, lf.start)
+		}
+		if t.records > 0 {
 			totals[n] = &t
 		}
 	}
 	sum.LastSeq = v.tmark.seq
 	lastTS := v.tmark.ts
 
-	r := newFrameReader(lf.log, max(v.tmark.off, headerSize))
+	r := newFrameReader(lf.log, max(v.tmark.off, lf.start))
 	for i := 0; ; i++ {
 		if i%4096 == 4095 {
 			if err := ctx.Err(); err != nil {
@@ -356,12 +375,15 @@ func (a *Archive) Summary(ctx context.Context, jobID int64) (*gaffer.LogSummary,
 		sum.LastSeq, lastTS = f.seq, f.ts
 	}
 	if sum.LastSeq > 0 {
-		r.reset(lf.log, headerSize)
+		r.reset(lf.log, lf.start)
 		f, ok, err := r.next()
 		if err != nil {
 			return nil, fmt.Errorf("summarize log of job %d: %w", jobID, err)
 		} else if ok {
 			sum.FirstTS = tsPtr(f.ts)
+			if lf.start > headerSize {
+				sum.FirstSeq = f.seq
+			}
 		}
 		sum.LastTS = tsPtr(lastTS)
 	}
@@ -378,6 +400,20 @@ func (a *Archive) Summary(ctx context.Context, jobID int64) (*gaffer.LogSummary,
 		return x.File < y.File
 	})
 	return sum, nil
+}
+
+// keptTotals returns what stream id holds at the index's last totals
+// from the frame at start on, in a trimmed log: its first record in the
+// first segment kept is an entry (see segment.go), whose ord and bytes
+// count what went before. A stream without an entry from there has
+// nothing kept up to the index's last mark.
+func keptTotals(v *sdxView, id int, start int64) stotal {
+	t, es := v.totals[id], v.ents[id]
+	j := sort.Search(len(es), func(j int) bool { return es[j].off >= start })
+	if j == len(es) {
+		return stotal{}
+	}
+	return stotal{records: max(t.records-es[j].ord, 0), bytes: max(t.bytes-es[j].bytes, 0)}
 }
 
 func tsPtr(ts int64) *time.Time {

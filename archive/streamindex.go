@@ -23,7 +23,8 @@ package archive
 // host's stream of one file) are numbered 0, 1, … in the order they first
 // appear; a name item precedes the stream's first entry. An index with the
 // first magic knows no files: a file filter scans the log instead. A
-// stream's record gets an entry when it is the stream's first, when it
+// stream's record gets an entry when it is the stream's first (in the log,
+// or in a segment of a segmented log: see segment.go), when it
 // follows the stream's previous record by more than the gap of the
 // stream's last entry, or when StreamEvery of the stream's records went by
 // since its last entry; ord and bytes count the stream's records and data
@@ -214,6 +215,8 @@ type sdxBuilder struct {
 	items       bool // items since the last mark
 	lastSeq     int64
 	lastTS      int64
+	seg         int   // segment being written (segment.go)
+	segOf       []int // segment of each stream's last entry
 }
 
 func newSdxBuilder() *sdxBuilder { return &sdxBuilder{ids: map[sname]uint32{}} }
@@ -230,10 +233,11 @@ func (sb *sdxBuilder) add(b []byte, seq, ts int64, key sname, dataLen int, off i
 		sb.since = append(sb.since, 0)
 		sb.totals = append(sb.totals, stotal{})
 		sb.isChanged = append(sb.isChanged, false)
+		sb.segOf = append(sb.segOf, sb.seg)
 		b = appendName(b, id, key)
 		sb.items = true
 	}
-	if !ok || seq-sb.last[id] > sb.gap[id] || sb.since[id] >= StreamEvery {
+	if !ok || seq-sb.last[id] > sb.gap[id] || sb.since[id] >= StreamEvery || sb.segOf[id] != sb.seg {
 		n := sb.totals[id].records
 		gap := int64(MinStreamGap)
 		if n > 0 {
@@ -242,6 +246,7 @@ func (sb *sdxBuilder) add(b []byte, seq, ts int64, key sname, dataLen int, off i
 		sb.gap[id] = gap
 		b = appendSEntry(b, id, sentry{seq: seq, off: off, ord: n, bytes: sb.totals[id].bytes, gap: gap})
 		sb.since[id] = 0
+		sb.segOf[id] = sb.seg
 		sb.items = true
 	}
 	sb.since[id]++
@@ -257,6 +262,10 @@ func (sb *sdxBuilder) add(b []byte, seq, ts int64, key sname, dataLen int, off i
 	sb.lastSeq, sb.lastTS = seq, ts
 	return b
 }
+
+// newSegment makes each stream's next record an entry: the first record of
+// a stream in a segment always is one.
+func (sb *sdxBuilder) newSegment() { sb.seg++ }
 
 // mark appends a mark if one is due (or force), end being the offset after
 // the last record added.

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"sync"
+	"time"
 
 	"github.com/gaffer-dev/gaffer"
 )
@@ -20,6 +21,7 @@ type Writer struct {
 	jobID            int64
 	logPath, idxPath string // final names
 	sdxPath          string
+	seg              *segWriter // nil: a single data file
 
 	mu              sync.Mutex
 	log, idx, sdx   *os.File
@@ -56,6 +58,21 @@ func (w *Writer) Write(recs []gaffer.Record) error {
 	}
 	if len(recs) == 0 {
 		return nil
+	}
+	if w.seg != nil {
+		// Segments age by their records' time (the time of writing for
+		// records without one).
+		t := recs[0].TS
+		if t.IsZero() {
+			t = time.Now()
+		}
+		if w.rollDue(t) {
+			if err := w.roll(); err != nil {
+				w.err = err
+				return err
+			}
+		}
+		w.noteFirst(&recs[0], t)
 	}
 
 	buf, ibuf, sbuf := w.buf[:0], w.ibuf[:0], w.sbuf[:0]
@@ -138,6 +155,12 @@ func (w *Writer) sync() error {
 		}
 		w.dirSynced = true
 	}
+	if w.seg != nil && !w.seg.dirSynced {
+		if err := syncDir(w.seg.dir); err != nil {
+			return fmt.Errorf("sync log of job %d: %w", w.jobID, err)
+		}
+		w.seg.dirSynced = true
+	}
 	return nil
 }
 
@@ -163,6 +186,10 @@ func (w *Writer) Complete() error {
 		return fmt.Errorf("complete log of job %d: %w", w.jobID, err)
 	} else if err := w.sdx.Sync(); err != nil {
 		return fmt.Errorf("complete log of job %d: %w", w.jobID, err)
+	} else if w.seg != nil {
+		if err := syncDir(w.seg.dir); err != nil {
+			return fmt.Errorf("complete log of job %d: %w", w.jobID, err)
+		}
 	}
 	w.completed = true
 	if err := w.closeFiles(); err != nil {
@@ -191,6 +218,21 @@ func (w *Writer) Close() error {
 	}
 	w.closed = true
 	return w.closeFiles()
+}
+
+// writeMagics starts the data file (or first segment) and both indexes.
+func (w *Writer) writeMagics() error {
+	if _, err := w.log.Write([]byte(logMagic)); err != nil {
+		w.closeFiles()
+		return fmt.Errorf("create log: %w", err)
+	} else if _, err := w.idx.Write([]byte(idxMagic)); err != nil {
+		w.closeFiles()
+		return fmt.Errorf("create log index: %w", err)
+	} else if _, err := w.sdx.Write([]byte(sdxMagic)); err != nil {
+		w.closeFiles()
+		return fmt.Errorf("create log stream index: %w", err)
+	}
+	return nil
 }
 
 func (w *Writer) closeFiles() error {
@@ -222,7 +264,7 @@ func syncDir(dir string) error {
 // complete log does nothing. It must not be called while a Writer still
 // has the log open.
 func (a *Archive) Seal(ctx context.Context, jobID int64) error {
-	logPath, idxPath, sdxPath := a.logPath(jobID), a.idxPath(jobID), a.sdxPath(jobID)
+	logPath := a.logPath(jobID)
 	if _, err := os.Stat(logPath); err == nil {
 		return nil
 	}
@@ -244,23 +286,41 @@ func (a *Archive) Seal(ctx context.Context, jobID int64) error {
 		}
 	} else if err != nil {
 		return fmt.Errorf("seal log of job %d: %w", jobID, err)
+	} else if string(magic) == segMagic {
+		return a.sealSegments(ctx, jobID)
 	} else if string(magic) != logMagic {
 		return fmt.Errorf("seal log of job %d: not a gaffer log", jobID)
 	}
 
-	idx, sdx, sb := []byte(idxMagic), []byte(sdxMagic), newSdxBuilder()
-	r := newFrameReader(f, headerSize)
+	end, idx, sdx, err := rebuildIndexes(ctx, f, headerSize)
+	if err != nil {
+		return fmt.Errorf("seal log of job %d: %w", jobID, err)
+	}
+	if err := f.Truncate(end); err != nil {
+		return fmt.Errorf("seal log of job %d: %w", jobID, err)
+	} else if err := f.Sync(); err != nil {
+		return fmt.Errorf("seal log of job %d: %w", jobID, err)
+	}
+	return a.sealIndexes(jobID, idx, sdx)
+}
+
+// rebuildIndexes reads the whole frames of a data file from the frame at
+// off, and returns where they end and both indexes of them.
+func rebuildIndexes(ctx context.Context, data io.ReaderAt, off int64) (end int64, idx, sdx []byte, err error) {
+	idx, sdx = []byte(idxMagic), []byte(sdxMagic)
+	sb := newSdxBuilder()
+	r := newFrameReader(data, off)
 	var n, last int64
 	for ; ; n++ {
 		if n%4096 == 0 {
 			if err := ctx.Err(); err != nil {
-				return err
+				return 0, nil, nil, err
 			}
 		}
 		off := r.off
 		fr, ok, err := r.next()
 		if err != nil {
-			return fmt.Errorf("seal log of job %d: %w", jobID, err)
+			return 0, nil, nil, err
 		} else if !ok || fr.seq <= last {
 			r.off = off
 			break
@@ -274,13 +334,16 @@ func (a *Archive) Seal(ctx context.Context, jobID int64) error {
 		}
 		last = fr.seq
 	}
-	if err := f.Truncate(r.off); err != nil {
+	return r.off, idx, sb.mark(sdx, r.off, true), nil
+}
+
+// sealIndexes writes a sealed log's indexes and renames its files as
+// Complete does: the data file (or marker) last.
+func (a *Archive) sealIndexes(jobID int64, idx, sdx []byte) error {
+	logPath, idxPath, sdxPath := a.logPath(jobID), a.idxPath(jobID), a.sdxPath(jobID)
+	if err := writeSynced(idxPath+partial, idx); err != nil {
 		return fmt.Errorf("seal log of job %d: %w", jobID, err)
-	} else if err := f.Sync(); err != nil {
-		return fmt.Errorf("seal log of job %d: %w", jobID, err)
-	} else if err := writeSynced(idxPath+partial, idx); err != nil {
-		return fmt.Errorf("seal log of job %d: %w", jobID, err)
-	} else if err := writeSynced(sdxPath+partial, sb.mark(sdx, r.off, true)); err != nil {
+	} else if err := writeSynced(sdxPath+partial, sdx); err != nil {
 		return fmt.Errorf("seal log of job %d: %w", jobID, err)
 	}
 
