@@ -22,9 +22,14 @@
 LF='
 '
 OIFS=$IFS
-T=$(mktemp 2>/dev/null) || T=/tmp/gaffer-follow.$$
-trap 'rm -f "$T"' EXIT
-trap 'rm -f "$T"; exit 1' HUP INT TERM PIPE
+# A directory of our own for the chunks a round reads (a glob that matches
+# the files in /tmp does not match them).
+T=$(mktemp -d 2>/dev/null) || {
+	T=/tmp/gaffer-follow.$$
+	mkdir -m 700 "$T" || exit 1
+}
+trap 'rm -rf "$T"' EXIT
+trap 'rm -rf "$T"; exit 1' HUP INT TERM PIPE
 # Fractional sleep is in GNU and busybox sleep (most builds); else 1s.
 Z=0.25
 sleep 0.01 2>/dev/null || Z=1
@@ -101,29 +106,71 @@ rotated() {
 	open "$p" "$2" 0 "$why"
 }
 
-# readchunk K FILE OFF SIZE ID: print up to CH new bytes of FILE. Each
-# process counts (a fork per file per round adds up): dd, stat, cat.
+# readchunk K FILE OFF SIZE ID: read up to CH new bytes of FILE into the
+# round's next chunk file; flush sends them. A process per file (dd), the
+# rest is per round: a fork costs milliseconds on a busy host.
 readchunk() {
 	n=$(($4 - $3))
 	[ $n -gt $CH ] && n=$CH && busy=1
+	NQ=$((NQ + 1))
+	q=$T/$NQ
+	: >"$q" 2>/dev/null || {
+		say "E cannot write to $T"
+		exit 1
+	}
 	if [ -n "$DDB" ]; then
-		dd if="$2" of="$T" bs=65536 skip="$3" count=$n iflag=skip_bytes,count_bytes 2>/dev/null
+		dd if="$2" of="$q" bs=65536 skip="$3" count=$n iflag=skip_bytes,count_bytes 2>/dev/null
 	else
 		b=$(($3 / 4096))
 		s=$(($3 % 4096))
 		c=$(((s + n + 4095) / 4096))
-		dd if="$2" bs=4096 skip=$b count=$c 2>/dev/null | tail -c +$((s + 1)) | head -c $n >"$T"
+		dd if="$2" bs=4096 skip=$b count=$c 2>/dev/null | tail -c +$((s + 1)) | head -c $n >"$q"
 	fi
-	# The path's file and the size of what was read, in one process. If
-	# the path was rotated meanwhile, these bytes may be another file's:
-	# drop them; the next round sees the rotation.
-	set -- "$1" "$2" "$3" "$4" "$5" $(stat -L -c '%d:%i %s' "$2" "$T" 2>/dev/null)
-	[ "$6" = "$5" ] && [ -n "$9" ] || return 0
-	n=$9
-	[ "$n" -gt 0 ] || return 0
-	printf 'D %s %s %s\n' "$1" "$3" "$n" || exit 1
-	cat "$T" || exit 1
-	eval "O_$1=$(($3 + n))"
+	eval "Q_$NQ=\$1 QO_$NQ=\$3 QI_$NQ=\$5 QP_$NQ=\$2"
+}
+
+# flush: send the chunks read this round. One stat says for each whether
+# its path is still the file it was read as (if it was rotated meanwhile,
+# the bytes may be another file's: dropped, the next round sees the
+# rotation) and how many bytes were read; one cat sends them, each after
+# its header.
+flush() {
+	[ "$NQ" -gt 0 ] || return 0
+	set --
+	i=1
+	while [ $i -le $NQ ]; do
+		eval "set -- \"\$@\" \"\$QP_$i\" \"\$T/$i\""
+		i=$((i + 1))
+	done
+	# In the order given, without the names stat fails on: a chunk's
+	# line follows its path's if the path is there.
+	fo=$(stat -L -c '%d:%i %s %n' "$@" 2>/dev/null)
+	set --
+	pid=
+	while read -r fid fsz fname; do
+		case $fname in
+		"$T"/*)
+			i=${fname#"$T"/}
+			eval "qk=\$Q_$i qo=\$QO_$i qi=\$QI_$i"
+			if [ "$pid" = "$qi" ] && [ "$fsz" -gt 0 ]; then
+				printf 'D %s %s %s\n' "$qk" "$qo" "$fsz" >"$T/h$i" || exit 1
+				set -- "$@" "$T/h$i" "$fname"
+				eval "O_$qk=$((qo + fsz))"
+			fi
+			pid=
+			;;
+		*) pid=$fid ;;
+		esac
+	done <<EOF
+$fo
+EOF
+	NQ=0
+	[ $# -gt 0 ] || return 0
+	cat "$@" || exit 1
+	# Emptied, not removed (a fork): the space is given back.
+	for qf in "$@"; do
+		: >"$qf"
+	done
 }
 
 # sync K ID SIZE: slot K's file (by its read path) is ID with SIZE bytes.
@@ -204,6 +251,7 @@ while [ "$i" -le "$GF_NPOS" ]; do
 done
 
 R=0
+NQ=0
 beat=0
 while :; do
 	R=$((R + 1))
@@ -287,6 +335,7 @@ EOF
 		fi
 		k=$((k + 1))
 	done
+	flush
 	[ $R = 1 ] && say Y
 	beat=$((beat + 1))
 	if [ $beat -ge 8 ]; then
