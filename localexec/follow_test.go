@@ -1,6 +1,7 @@
 package localexec_test
 
 import (
+	"fmt"
 	"os"
 	"testing"
 
@@ -14,4 +15,13 @@ func TestFollow(t *testing.T) {
 	t.Parallel()
 	e := &localexec.Executor{}
 	followtest.Run(t, followtest.Target{Follower: e, Host: gaffer.Host{Name: "local", Local: true}, Root: os.Geteuid() == 0})
+}
+
+// Append → event latency (docs/follow.md): go test -run X -bench FollowLatency ./localexec
+func BenchmarkFollowLatency(b *testing.B) {
+	for _, files := range []int{1, 40} {
+		b.Run(fmt.Sprintf("files=%d", files), func(b *testing.B) {
+			followtest.Latency(b, &localexec.Executor{}, gaffer.Host{Name: "local", Local: true}, files)
+		})
+	}
 }

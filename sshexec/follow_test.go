@@ -1,6 +1,7 @@
 package sshexec_test
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/gaffer-dev/gaffer/internal/followtest"
@@ -54,5 +55,22 @@ func TestFollowReconnectExactlyOnce(t *testing.T) {
 			h.Address, h.Port = "127.0.0.1", p.Port()
 			followtest.ExactlyOnce(t, e, h, func(string) { p.Cut() })
 		})
+	}
+}
+
+// Append → event latency (docs/follow.md), dash and busybox hosts:
+// go test -run X -bench FollowLatency ./sshexec
+func BenchmarkFollowLatency(b *testing.B) {
+	for _, login := range followLogins {
+		if login.name == "bash" {
+			continue // the same script as dash, under another shell
+		}
+		s := sshtest.Start(b, login.opts)
+		e := newExecutor(b, s)
+		for _, files := range []int{1, 40} {
+			b.Run(fmt.Sprintf("%s/files=%d", login.name, files), func(b *testing.B) {
+				followtest.Latency(b, e, s.Hosts()[0], files)
+			})
+		}
 	}
 }

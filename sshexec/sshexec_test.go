@@ -32,7 +32,7 @@ func TestMain(m *testing.M) {
 // newExecutor returns an executor that trusts s and uses only the host's
 // key, closed when the test ends. A short CancelGrace keeps the tests
 // that reach SIGKILL quick.
-func newExecutor(t *testing.T, s *sshtest.Server) *sshexec.Executor {
+func newExecutor(t testing.TB, s *sshtest.Server) *sshexec.Executor {
 	t.Helper()
 	e := &sshexec.Executor{
 		KnownHostsFile: s.KnownHosts,

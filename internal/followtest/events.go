@@ -58,7 +58,7 @@ func (c *Events) Text(path, id string) string {
 }
 
 // Wait waits until ok holds for the events so far, and returns when.
-func (c *Events) Wait(t *testing.T, what string, ok func([]gaffer.FollowEvent) bool) time.Time {
+func (c *Events) Wait(t testing.TB, what string, ok func([]gaffer.FollowEvent) bool) time.Time {
 	t.Helper()
 	timeout := time.After(hang)
 	for {
@@ -78,7 +78,7 @@ func (c *Events) Wait(t *testing.T, what string, ok func([]gaffer.FollowEvent) b
 }
 
 // WaitText waits until the lines of path (file id, or all) are want.
-func (c *Events) WaitText(t *testing.T, path, id, want string) time.Time {
+func (c *Events) WaitText(t testing.TB, path, id, want string) time.Time {
 	t.Helper()
 	return c.Wait(t, fmt.Sprintf("lines of %s = %q", filepath.Base(path), short(want)), func([]gaffer.FollowEvent) bool {
 		return c.Text(path, id) == want
@@ -93,7 +93,7 @@ func short(s string) string {
 }
 
 // WaitEvent waits for an event of kind about path and returns it.
-func (c *Events) WaitEvent(t *testing.T, kind gaffer.FollowEventKind, path string, match func(gaffer.FollowEvent) bool) gaffer.FollowEvent {
+func (c *Events) WaitEvent(t testing.TB, kind gaffer.FollowEventKind, path string, match func(gaffer.FollowEvent) bool) gaffer.FollowEvent {
 	t.Helper()
 	var found gaffer.FollowEvent
 	c.Wait(t, fmt.Sprintf("%s event for %s", kind, path), func(evs []gaffer.FollowEvent) bool {
@@ -120,7 +120,7 @@ func (c *Events) Opened(path string) gaffer.FollowEvent {
 
 // Follow runs f.Follow in the background until stop is called or the test
 // ends; stop returns what Follow returned, which must be context.Canceled.
-func Follow(t *testing.T, f gaffer.Follower, h gaffer.Host, spec gaffer.FollowSpec) (c *Events, stop func() error) {
+func Follow(t testing.TB, f gaffer.Follower, h gaffer.Host, spec gaffer.FollowSpec) (c *Events, stop func() error) {
 	t.Helper()
 	c = newEvents()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -149,7 +149,7 @@ func Follow(t *testing.T, f gaffer.Follower, h gaffer.Host, spec gaffer.FollowSp
 
 // LogDir makes a directory every test user can read, on this machine,
 // which is the test hosts' machine too.
-func LogDir(t *testing.T) string {
+func LogDir(t testing.TB) string {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "follow-")
 	if err != nil {
@@ -163,7 +163,7 @@ func LogDir(t *testing.T) string {
 }
 
 // AppendFile appends s to path, creating it if need be.
-func AppendFile(t *testing.T, path, s string) {
+func AppendFile(t testing.TB, path, s string) {
 	t.Helper()
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 	if err != nil {
@@ -178,7 +178,7 @@ func AppendFile(t *testing.T, path, s string) {
 }
 
 // WriteFile replaces path's content with s.
-func WriteFile(t *testing.T, path, s string) {
+func WriteFile(t testing.TB, path, s string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
 		t.Fatal(err)
