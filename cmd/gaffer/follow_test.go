@@ -123,18 +123,22 @@ func (w *logWatch) all() []gaffer.Record {
 	return slices.Clone(w.recs)
 }
 
+// arrival is when a record matched by logWatch.wait arrived, and its
+// server time stamp (when the server received it from the host).
+type arrival struct{ at, ts time.Time }
+
 // wait waits until every one of wants matches a record, and returns
 // when each of those records arrived.
-func (w *logWatch) wait(t *testing.T, what string, timeout time.Duration, wants ...func(gaffer.Record) bool) []time.Time {
+func (w *logWatch) wait(t *testing.T, what string, timeout time.Duration, wants ...func(gaffer.Record) bool) []arrival {
 	t.Helper()
-	at := make([]time.Time, len(wants))
+	at := make([]arrival, len(wants))
 	found, from := 0, 0
 	for deadline := time.Now().Add(timeout); ; time.Sleep(2 * time.Millisecond) {
 		w.mu.Lock()
 		for ; from < len(w.recs); from++ {
 			for i, want := range wants {
-				if at[i].IsZero() && want(w.recs[from]) {
-					at[i] = w.arrived[from]
+				if at[i].at.IsZero() && want(w.recs[from]) {
+					at[i] = arrival{w.arrived[from], w.recs[from].TS}
 					found++
 					break
 				}
@@ -204,6 +208,22 @@ func (ts *testServer) waitFollowing(t *testing.T, id int64, files int) *gaffer.J
 	}
 }
 
+// latencies are, for lines appended to followed files, the time from the
+// write to the line parsed from SSE, and how that splits: write → the
+// server has it (the record's ts: the host's poll and the connection),
+// and the server → SSE.
+type latencies struct{ total, host, server []time.Duration }
+
+func (l *latencies) add(wrote time.Time, a arrival) {
+	l.total = append(l.total, a.at.Sub(wrote))
+	l.host = append(l.host, a.ts.Sub(wrote))
+	l.server = append(l.server, a.at.Sub(a.ts))
+}
+
+func (l latencies) String() string {
+	return fmt.Sprintf("append → SSE %s; append → server %s; server → SSE %s", percentiles(l.total), percentiles(l.host), percentiles(l.server))
+}
+
 // percentiles says p50, p99 and max of durations.
 func percentiles(ds []time.Duration) string {
 	s := slices.Clone(ds)
@@ -242,15 +262,14 @@ func TestFollowEndToEnd(t *testing.T) {
 	ts.waitFollowing(t, job.ID, 1)
 
 	// Append → SSE, one line at a time.
-	var lat []time.Duration
+	var lat latencies
 	for i := 0; i < 20; i++ {
 		text := fmt.Sprintf("append %d", i)
 		wrote := time.Now()
 		appendFile(t, app, text+"\n")
-		at := w.wait(t, "appended line", 60*time.Second, line("host-1", app, text))
-		lat = append(lat, at[0].Sub(wrote))
+		lat.add(wrote, w.wait(t, "appended line", 60*time.Second, line("host-1", app, text))[0])
 	}
-	t.Logf("append → SSE, 1 host: %s (load average %s)", percentiles(lat), loadAverage())
+	t.Logf("1 host: %s (load average %s)", lat, loadAverage())
 
 	// A new file matching the glob: from its first line.
 	other := filepath.Join(dir, "other.log")
@@ -341,7 +360,7 @@ func TestFollowFleet40x3(t *testing.T) {
 	w := watchLog(t, ts, job.ID)
 	ts.waitFollowing(t, job.ID, 3)
 
-	var lat []time.Duration
+	var lat latencies
 	for r := 0; r < rounds; r++ {
 		wrote := make([]time.Time, len(files))
 		var wants []func(gaffer.Record) bool
@@ -356,11 +375,11 @@ func TestFollowFleet40x3(t *testing.T) {
 		}
 		at := w.wait(t, fmt.Sprintf("round %d from every host", r), 120*time.Second, wants...)
 		for k, a := range at {
-			lat = append(lat, a.Sub(wrote[which[k]]))
+			lat.add(wrote[which[k]], a)
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
-	t.Logf("append → SSE, %d hosts × %d files: %s (load average %s)", nHosts, len(files), percentiles(lat), loadAverage())
+	t.Logf("%d hosts × %d files: %s (load average %s)", nHosts, len(files), lat, loadAverage())
 
 	// Each line once per host, and no more.
 	count := map[string]int{}
