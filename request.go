@@ -1,6 +1,7 @@
 package gaffer
 
 import (
+	"encoding/json"
 	"sort"
 	"strings"
 )
@@ -26,6 +27,21 @@ type JobRequest struct {
 	Retain string `json:"retain,omitempty"`
 	// Alerts mark matching records and POST them to webhooks.
 	Alerts []AlertRule `json:"alerts,omitempty"`
+}
+
+// MarshalJSON sends the request with its webhooks whole: a request is its
+// author's, on its way to the server (AlertRule.MarshalJSON redacts them
+// everywhere else).
+func (r JobRequest) MarshalJSON() ([]byte, error) {
+	type plain JobRequest
+	v := struct {
+		plain
+		Alerts []storedAlertRule `json:"alerts,omitempty"`
+	}{plain: plain(r)}
+	for _, a := range r.Alerts {
+		v.Alerts = append(v.Alerts, storedAlertRule(a))
+	}
+	return json.Marshal(v)
 }
 
 // Limits of a job's secrets.

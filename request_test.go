@@ -1,6 +1,7 @@
 package gaffer_test
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -98,5 +99,28 @@ func TestRedactURL(t *testing.T) {
 		if got := gaffer.RedactURL(in); got != want {
 			t.Errorf("RedactURL(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// A request is its author's on its way to the server: its webhooks go whole
+// (the CLI sent "https://hooks.example/…" and the server posted there),
+// while the job shows them redacted.
+func TestJobRequestKeepsWebhooks(t *testing.T) {
+	const hook = "https://hooks.example/T0/B1/s3cret?x=1"
+	req := gaffer.JobRequest{Follow: []string{"/var/log/x.log"}, Alerts: []gaffer.AlertRule{{Pattern: "ERROR", Webhook: hook}, {Pattern: "panic"}}}
+	b, err := json.Marshal(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back gaffer.JobRequest
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if len(back.Alerts) != 2 || back.Alerts[0].Webhook != hook || back.Alerts[1] != req.Alerts[1] || back.Follow[0] != "/var/log/x.log" {
+		t.Errorf("request round trip: %s", b)
+	}
+	job, _ := json.Marshal(gaffer.Job{Alerts: req.Alerts})
+	if strings.Contains(string(job), "s3cret") {
+		t.Errorf("the job shows its webhook whole: %s", job)
 	}
 }
