@@ -322,6 +322,12 @@ func TestFollowEndToEnd(t *testing.T) {
 		t.Errorf("lines of app.log:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 
+	for _, r := range w.all() {
+		if r.Stream == gaffer.System {
+			t.Logf("system line: %s", r.Data)
+		}
+	}
+
 	// Cancel: the job ends as canceled, and the script is gone from the host.
 	if len(sshd.ProcessesWith(t, dir)) == 0 {
 		t.Errorf("no follow script found on the host: %v", sshd.Processes(t))
@@ -409,4 +415,32 @@ func TestFollowFleet40x3(t *testing.T) {
 		t.Fatalf("after cancel: %s", j.Status)
 	}
 	sshd.WaitNoProcessesWith(t, base)
+}
+
+// A follow job on the host local (the server's own machine, no SSH): from
+// the files' start, a path with no file is said to be missing (in the log
+// and the run's state), appended lines come, and a cancel ends it.
+func TestFollowLocal(t *testing.T) {
+	ts := startServer(t)
+	dir := sshtest.SharedDir(t, "gaffer-follow-local-")
+	app, absent := filepath.Join(dir, "app.log"), filepath.Join(dir, "absent.log")
+	appendFile(t, app, "one\ntwo\n")
+	job := ts.startJob(t, gaffer.JobRequest{Follow: []string{app, absent}, From: "start", Hosts: []string{"local"}})
+	w := watchLog(t, ts, job.ID)
+	w.wait(t, "whole file and missing path", 60*time.Second, line("local", app, "one"), line("local", app, "two"),
+		systemLine("local", absent+": no such file"), systemLine("local", "following on local (this server): "+app+", "+absent+", from their start"))
+	appendFile(t, app, "three\n")
+	w.wait(t, "appended line", 60*time.Second, line("local", app, "three"))
+	j := ts.job(t, job.ID)
+	st := j.Runs[0].Follow
+	if j.Status != gaffer.StatusRunning || st == nil || st.State != gaffer.FollowFollowing || len(st.Files) != 2 ||
+		st.Files[0].Path != absent || st.Files[0].State != gaffer.FileMissing || st.Files[1].Path != app || st.Files[1].State != gaffer.FileFollowing {
+		b, _ := json.Marshal(j)
+		t.Errorf("job while following: %s", b)
+	}
+	resp := ts.request(t, "POST", fmt.Sprintf("/api/jobs/%d/cancel", job.ID), nil)
+	resp.Body.Close()
+	if j := ts.waitJob(t, job.ID); j.Status != gaffer.StatusCanceled {
+		t.Fatalf("after cancel: %s", j.Status)
+	}
 }
