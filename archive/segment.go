@@ -324,11 +324,36 @@ func (w *Writer) roll() error {
 	return nil
 }
 
-// noteFirst records the first record of the current segment, of time t.
-func (w *Writer) noteFirst(r *gaffer.Record, t time.Time) {
-	if cur := &w.seg.segs[len(w.seg.segs)-1]; cur.firstSeq == 0 {
-		cur.firstSeq, cur.ts = r.Seq, t
+// segmentBatch starts a new segment if one is due, and returns how many of
+// recs go into the current segment (at least one).
+func (w *Writer) segmentBatch(recs []gaffer.Record) (int, error) {
+	// Segments age by their records' time (the time of writing for
+	// records without one).
+	t := recs[0].TS
+	if t.IsZero() {
+		t = time.Now()
 	}
+	if w.rollDue(t) {
+		if err := w.roll(); err != nil {
+			return 0, err
+		}
+	}
+	cur := &w.seg.segs[len(w.seg.segs)-1]
+	if cur.firstSeq == 0 {
+		cur.firstSeq, cur.ts = recs[0].Seq, t
+	}
+	size := w.off - cur.base
+	for i := range recs {
+		if i > 0 && size >= w.seg.maxBytes {
+			return i, nil
+		}
+		r := &recs[i]
+		size += frameHeader + bodyFixed + int64(len(r.Stream)+len(r.Host)+len(r.Data))
+		if r.File != "" {
+			size += 2 + int64(len(r.File))
+		}
+	}
+	return len(recs), nil
 }
 
 var _ gaffer.ArchiveTrimmer = (*Writer)(nil)

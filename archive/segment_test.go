@@ -476,3 +476,24 @@ func FuzzSegments(f *testing.F) {
 		}
 	})
 }
+
+// TestBigBatchSegments: one Write of many segments' worth is cut into
+// segments, so that Trim can drop its oldest part.
+func TestBigBatchSegments(t *testing.T) {
+	a, dir := newArchive(t)
+	keep := gaffer.Retention{Bytes: 1 << 20}
+	w := createRetained(t, a, keep)
+	const n = 60_000 // about 2.5 MB of frames
+	if err := w.(gaffer.ArchiveWriter).Write(numberedRange(1, n)); err != nil {
+		t.Fatal(err)
+	}
+	if k := len(segmentNames(t, dir)); k < 10 {
+		t.Fatalf("%d segments, want one per 128 KiB", k)
+	}
+	first, err := w.Trim(keep, time.Now())
+	if err != nil || first <= 1 {
+		t.Fatalf("Trim = %d, %v; want the oldest part dropped", first, err)
+	}
+	finish(t, w.(gaffer.ArchiveWriter), true)
+	assertNumbered(t, readAll(t, a, 1, 0), first, n-int(first)+1)
+}

@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"sync"
-	"time"
 
 	"github.com/gaffer-dev/gaffer"
 )
@@ -56,25 +55,27 @@ func (w *Writer) Write(recs []gaffer.Record) error {
 		}
 		last = r.Seq
 	}
-	if len(recs) == 0 {
-		return nil
-	}
-	if w.seg != nil {
-		// Segments age by their records' time (the time of writing for
-		// records without one).
-		t := recs[0].TS
-		if t.IsZero() {
-			t = time.Now()
-		}
-		if w.rollDue(t) {
-			if err := w.roll(); err != nil {
+	for len(recs) > 0 {
+		n := len(recs)
+		if w.seg != nil {
+			// A segment ends between writes: a big batch is cut.
+			var err error
+			if n, err = w.segmentBatch(recs); err != nil {
 				w.err = err
 				return err
 			}
 		}
-		w.noteFirst(&recs[0], t)
+		if err := w.write(recs[:n]); err != nil {
+			return err
+		}
+		recs = recs[n:]
 	}
+	return nil
+}
 
+// write appends records checked by Write in one write call.
+func (w *Writer) write(recs []gaffer.Record) error {
+	last := recs[len(recs)-1].Seq
 	buf, ibuf, sbuf := w.buf[:0], w.ibuf[:0], w.sbuf[:0]
 	for i := range recs {
 		r := &recs[i]
