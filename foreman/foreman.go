@@ -414,7 +414,7 @@ func (f *Foreman) Start(ctx context.Context, req gaffer.JobRequest, by string) (
 	if err := f.cfg.Store.CreateJob(ctx, job); err != nil {
 		return nil, fmt.Errorf("create job: %w", err)
 	}
-	aw, err := f.cfg.Archive.Create(ctx, job.ID)
+	aw, keep, err := f.createArchive(ctx, job)
 	if err != nil {
 		f.failJob(job, fmt.Errorf("could not open the job's log archive: %w", err))
 		return nil, fmt.Errorf("create archive: %w", err)
@@ -437,6 +437,7 @@ func (f *Foreman) Start(ctx context.Context, req gaffer.JobRequest, by string) (
 		log:     newJobLog(job.ID, aw, f.cfg.Live, &f.stats, f.log),
 		secrets: req.Secrets, masker: f.masker(req.Secrets)}
 	aj.log.alerts = newAlerter(job.ID, req.Alerts, f.cfg.Webhooks, aj.log)
+	aj.log.retain = startRetainer(aj.log, keep, job.Retain)
 	f.mu.Lock()
 	closing := f.closing
 	if !closing {
@@ -780,7 +781,9 @@ func (f *Foreman) finishJob(aj *activeJob) {
 	f.slots.Add(-1)
 	f.closeAlerts(aj)
 	f.log.Info("job finished", "job", job.ID, "status", job.Status)
-	if !aj.log.failed() {
+	// A log that dropped its oldest part (Job.Retain) no longer holds what
+	// the checksums cover.
+	if !aj.log.failed() && !aj.log.retain.dropped() {
 		aj.mu.Lock()
 		checks := aj.checks
 		aj.mu.Unlock()

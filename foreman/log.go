@@ -22,7 +22,8 @@ type jobLog struct {
 	jobID  int64
 	aw     gaffer.ArchiveWriter
 	live   *liveAppender
-	alerts *alerter // nil without alert rules
+	alerts *alerter  // nil without alert rules
+	retain *retainer // nil without a window (Job.Retain)
 	stats  *Stats
 	logger *slog.Logger
 
@@ -66,6 +67,7 @@ func (l *jobLog) emit(recs []gaffer.Record) {
 			l.logger.Error("archive write failed; the rest of the log is kept live only, and the job will fail", "job", l.jobID, "from_seq", recs[0].Seq, "err", err)
 		} else {
 			archived = true
+			l.retain.wrote(n)
 		}
 	}
 	l.live.push(recs)
@@ -122,6 +124,7 @@ func (l *jobLog) sync() {
 // complete completes the archive. On failure (now or earlier) it releases
 // the writer and returns the error: the archived log is incomplete.
 func (l *jobLog) complete() error {
+	l.retain.close(true) // not under mu: a trim may log a line
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.archiveErr == nil {
@@ -139,6 +142,7 @@ func (l *jobLog) complete() error {
 // short while at most), then wakes this instance's readers for good. It
 // reports whether the live log took everything and was closed in time.
 func (l *jobLog) finish() bool {
+	l.retain.close(false)
 	ok := l.live.close(liveCloseWait)
 	l.mu.Lock()
 	l.finished = true

@@ -1,0 +1,128 @@
+package foreman
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gaffer-dev/gaffer"
+)
+
+// trimInterval spaces out the trims of a retained log when little is
+// written; a quarter of its window written since the last trim asks for one
+// sooner.
+var trimInterval = 10 * time.Second
+
+// createArchive opens the job's archived log: one that can drop its oldest
+// part when the job keeps a window of its history (Job.Retain) and the
+// archive can do that; an ordinary one otherwise.
+func (f *Foreman) createArchive(ctx context.Context, job *gaffer.Job) (gaffer.ArchiveWriter, gaffer.Retention, error) {
+	keep, err := gaffer.ParseRetention(job.Retain)
+	if err != nil || keep.Zero() {
+		aw, err := f.cfg.Archive.Create(ctx, job.ID)
+		return aw, gaffer.Retention{}, err
+	}
+	ar, ok := f.cfg.Archive.(gaffer.ArchiveRetainer)
+	if !ok {
+		f.log.Warn("the log archive cannot drop old history; the job keeps all of it", "job", job.ID, "retain", job.Retain)
+		aw, err := f.cfg.Archive.Create(ctx, job.ID)
+		return aw, gaffer.Retention{}, err
+	}
+	aw, err := ar.CreateRetained(ctx, job.ID, keep)
+	return aw, keep, err
+}
+
+// retainer trims one job's archived log to its window, off the capture
+// path: the archive's writer waits for a trim only while it picks the
+// segments to drop. The live buffer has a bound of its own.
+type retainer struct {
+	log  *jobLog
+	tr   gaffer.ArchiveTrimmer
+	keep gaffer.Retention
+	text string // the job's "retain", for the log line
+
+	written atomic.Int64 // data bytes written since the last trim
+	kick    chan struct{}
+	stop    chan struct{}
+	done    chan struct{}
+	once    sync.Once
+	first   int64 // oldest seq kept; 0 while nothing was dropped
+}
+
+// startRetainer starts trimming l's archive, if it has a window and its
+// writer can drop history; nil otherwise.
+func startRetainer(l *jobLog, keep gaffer.Retention, text string) *retainer {
+	tr, ok := l.aw.(gaffer.ArchiveTrimmer)
+	if keep.Zero() || !ok {
+		return nil
+	}
+	r := &retainer{log: l, tr: tr, keep: keep, text: text,
+		kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	go r.run()
+	return r
+}
+
+// wrote counts bytes archived; it never blocks.
+func (r *retainer) wrote(n int64) {
+	if r == nil {
+		return
+	}
+	if r.keep.Bytes > 0 && r.written.Add(n) >= r.keep.Bytes/4 {
+		select {
+		case r.kick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (r *retainer) run() {
+	defer close(r.done)
+	t := time.NewTicker(trimInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-r.stop:
+			return
+		case <-t.C:
+		case <-r.kick:
+		}
+		r.trim()
+	}
+}
+
+// trim drops what the window no longer holds. The first time history goes,
+// a system line says so: viewers then know why the log starts later.
+func (r *retainer) trim() {
+	r.written.Store(0)
+	first, err := r.tr.Trim(r.keep, time.Now())
+	if err != nil {
+		r.log.logger.Warn("could not drop old history from the log archive", "job", r.log.jobID, "err", err)
+		return
+	}
+	if r.first == 0 && first > 0 {
+		r.log.logger.Info("job log drops old history", "job", r.log.jobID, "retain", r.text, "first_seq", first)
+		r.log.system("", fmt.Sprintf("the log keeps its last %s: records before %d are dropped, and older ones as it grows", r.text, first))
+	}
+	r.first = first
+}
+
+// close stops trimming and waits for a trim under way; with final, it then
+// trims once more, so that the log the job leaves keeps just its window.
+// Only the first call does anything; the archive must still be open then.
+func (r *retainer) close(final bool) {
+	if r == nil {
+		return
+	}
+	r.once.Do(func() {
+		close(r.stop)
+		<-r.done
+		if final {
+			r.trim()
+		}
+	})
+}
+
+// dropped reports whether history was dropped; call it after close.
+func (r *retainer) dropped() bool { return r != nil && r.first > 0 }
