@@ -255,10 +255,11 @@ func TestFollowRecordsAndState(t *testing.T) {
 	if !spec.FromStart || strings.Join(spec.Paths, " ") != "/var/log/*.log /srv/app.log" {
 		t.Errorf("spec %+v", spec)
 	}
-	// The store had every change of state (not each line), and the final
-	// positions with the run's end.
+	// The store had the changes of state (not each line; changes that come
+	// together are one write of the latest), and the final positions with
+	// the run's end.
 	n := store.count()
-	if n < 4 || n > 25 {
+	if n < 2 || n > 25 {
 		t.Errorf("%d run updates with a follow state", n)
 	}
 	store.mu.Lock()
@@ -280,16 +281,16 @@ func TestFollowStoreNotPerLine(t *testing.T) {
 		t.Fatal(err)
 	}
 	fw.send(t, "h", gaffer.FollowEvent{Kind: gaffer.FollowOpened, Path: "/l", FileID: "1:1", Reason: "start"})
-	before := store.count()
+	before, began := store.count(), time.Now()
 	var off int64
 	for i := 0; i < 500; i++ {
 		fw.send(t, "h", gaffer.FollowEvent{Kind: gaffer.FollowLines, Path: "/l", FileID: "1:1", Offset: off, End: off + 2, Data: []byte("x\n")})
 		off += 2
 	}
-	// The sends took well under followStoreEvery on any machine? Not
-	// assumed: at most one write per 5 s of them, plus the opened event's.
-	if n := store.count() - before; n > 3 {
-		t.Errorf("%d store writes for 500 lines", n)
+	// At most one write per 5 s of them (however slow the machine), plus
+	// the opened event's.
+	if n, most := store.count()-before, 2+int(time.Since(began)/(5*time.Second)); n > most {
+		t.Errorf("%d store writes for 500 lines in %s", n, time.Since(began))
 	}
 	f.Cancel(context.Background(), job.ID)
 	waitDone(t, f, job.ID)
