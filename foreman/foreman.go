@@ -119,6 +119,7 @@ type Foreman struct {
 	// instance could not close when they ended: readers use the archive.
 	liveDownUntil atomic.Int64
 	liveUnclosed  sync.Map // int64 -> struct{}
+	kept          sync.Map // int64 -> oldest seq a retained log keeps (retain.go)
 
 	stats Stats
 	// slots counts the jobs started or starting here (MaxRunningJobs).
@@ -437,7 +438,7 @@ func (f *Foreman) Start(ctx context.Context, req gaffer.JobRequest, by string) (
 		log:     newJobLog(job.ID, aw, f.cfg.Live, &f.stats, f.log),
 		secrets: req.Secrets, masker: f.masker(req.Secrets)}
 	aj.log.alerts = newAlerter(job.ID, req.Alerts, f.cfg.Webhooks, aj.log)
-	aj.log.retain = startRetainer(aj.log, keep, job.Retain)
+	aj.log.retain = startRetainer(aj.log, keep, job.Retain, func(first int64) { f.kept.Store(job.ID, first) })
 	f.mu.Lock()
 	closing := f.closing
 	if !closing {
@@ -783,7 +784,7 @@ func (f *Foreman) finishJob(aj *activeJob) {
 	f.log.Info("job finished", "job", job.ID, "status", job.Status)
 	// A log that dropped its oldest part (Job.Retain) no longer holds what
 	// the checksums cover.
-	if !aj.log.failed() && !aj.log.retain.dropped() {
+	if !aj.log.failed() && !aj.log.retain.trimmed() {
 		aj.mu.Lock()
 		checks := aj.checks
 		aj.mu.Unlock()
@@ -856,6 +857,7 @@ func (f *Foreman) forgetLater(id int64) {
 		f.mu.Lock()
 		delete(f.finished, id)
 		f.mu.Unlock()
+		f.kept.Delete(id)
 	})
 }
 

@@ -194,9 +194,7 @@ var errLiveSkipped = errors.New("the live log is not keeping up; reading the arc
 // archive could not be written and the live buffer dropped them), it
 // returns a *gaffer.GapError saying which; the reader goes on after them.
 func (f *Foreman) ReadLog(ctx context.Context, id int64, after int64, limit int) ([]gaffer.Record, bool, error) {
-	if after < 0 {
-		after = 0
-	}
+	after = f.keptAfter(id, max(after, 0))
 	recs, end, lerr := f.readLive(ctx, id, after, limit)
 	// next is the first seq after `after` that the live buffer holds, when
 	// that is past a hole.

@@ -42,6 +42,9 @@ type retainer struct {
 	tr   gaffer.ArchiveTrimmer
 	keep gaffer.Retention
 	text string // the job's "retain", for the log line
+	// dropped is told the oldest seq kept after each trim that dropped
+	// some: readers skip to it (see keptAfter).
+	dropped func(first int64)
 
 	written atomic.Int64 // data bytes written since the last trim
 	kick    chan struct{}
@@ -53,12 +56,12 @@ type retainer struct {
 
 // startRetainer starts trimming l's archive, if it has a window and its
 // writer can drop history; nil otherwise.
-func startRetainer(l *jobLog, keep gaffer.Retention, text string) *retainer {
+func startRetainer(l *jobLog, keep gaffer.Retention, text string, dropped func(first int64)) *retainer {
 	tr, ok := l.aw.(gaffer.ArchiveTrimmer)
 	if keep.Zero() || !ok {
 		return nil
 	}
-	r := &retainer{log: l, tr: tr, keep: keep, text: text,
+	r := &retainer{log: l, tr: tr, keep: keep, text: text, dropped: dropped,
 		kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	go r.run()
 	return r
@@ -106,6 +109,20 @@ func (r *retainer) trim() {
 		r.log.system("", fmt.Sprintf("the log keeps its last %s: records before %d are dropped, and older ones as it grows", r.text, first))
 	}
 	r.first = first
+	if first > 0 {
+		r.dropped(first)
+	}
+}
+
+// keptAfter moves a read that starts before the oldest record a retained
+// log keeps to that record. The live buffer has a bound of its own and may
+// hold older records than the archive: a viewer then still sees the same
+// log from either.
+func (f *Foreman) keptAfter(id, after int64) int64 {
+	if v, ok := f.kept.Load(id); ok {
+		return max(after, v.(int64)-1)
+	}
+	return after
 }
 
 // close stops trimming and waits for a trim under way; with final, it then
@@ -124,5 +141,5 @@ func (r *retainer) close(final bool) {
 	})
 }
 
-// dropped reports whether history was dropped; call it after close.
-func (r *retainer) dropped() bool { return r != nil && r.first > 0 }
+// trimmed reports whether history was dropped; call it after close.
+func (r *retainer) trimmed() bool { return r != nil && r.first > 0 }
