@@ -1,6 +1,6 @@
-// Package localexec implements gaffer.Executor for hosts marked local: the
-// command runs on the server itself with /bin/sh -c, in a minimal
-// environment rather than the server's.
+// Package localexec implements gaffer.Executor and gaffer.Follower for hosts
+// marked local: the command (or the follow script) runs on the server itself
+// with /bin/sh -c, in a minimal environment rather than the server's.
 package localexec
 
 import (

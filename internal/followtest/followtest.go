@@ -311,24 +311,8 @@ func testResumeFromPositions(t *testing.T, tg Target) {
 
 // Many files on one host, one Follow: a line to each arrives.
 func testManyFiles(t *testing.T, tg Target) {
-	dir := LogDir(t)
 	const files = 40
-	var paths []string
-	for i := range files {
-		p := filepath.Join(dir, fmt.Sprintf("f%02d.log", i))
-		WriteFile(t, p, "")
-		paths = append(paths, p)
-	}
-	c, _ := tg.follow(t, gaffer.FollowSpec{Paths: []string{dir + "/*.log"}})
-	c.Wait(t, "every file opened", func(evs []gaffer.FollowEvent) bool {
-		n := 0
-		for _, ev := range evs {
-			if ev.Kind == gaffer.FollowOpened {
-				n++
-			}
-		}
-		return n == files
-	})
+	c, paths := followMany(t, tg.Follower, tg.Host, files)
 	written := time.Now()
 	for i, p := range paths {
 		AppendFile(t, p, fmt.Sprintf("line of file %d\n", i))
@@ -344,6 +328,29 @@ func testManyFiles(t *testing.T, tg Target) {
 	if tg.ManyFiles != nil {
 		tg.ManyFiles(t)
 	}
+}
+
+// followMany follows n empty files of a new directory, once all are open.
+func followMany(t testing.TB, f gaffer.Follower, h gaffer.Host, n int) (*Events, []string) {
+	t.Helper()
+	dir := LogDir(t)
+	var paths []string
+	for i := range n {
+		p := filepath.Join(dir, fmt.Sprintf("f%02d.log", i))
+		WriteFile(t, p, "")
+		paths = append(paths, p)
+	}
+	c, _ := Follow(t, f, h, gaffer.FollowSpec{Paths: []string{dir + "/*.log"}})
+	c.Wait(t, "every file opened", func(evs []gaffer.FollowEvent) bool {
+		opened := 0
+		for _, ev := range evs {
+			if ev.Kind == gaffer.FollowOpened {
+				opened++
+			}
+		}
+		return opened == n
+	})
+	return c, paths
 }
 
 // The script killed while lines are appended: it is started again, and

@@ -2,7 +2,6 @@ package followtest
 
 import (
 	"fmt"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -15,23 +14,7 @@ import (
 // reports the medians and the worst (ms), for docs/follow.md; nothing is
 // asserted.
 func Latency(b *testing.B, f gaffer.Follower, h gaffer.Host, files int) {
-	dir := LogDir(b)
-	var paths []string
-	for i := range files {
-		p := filepath.Join(dir, fmt.Sprintf("f%02d.log", i))
-		WriteFile(b, p, "")
-		paths = append(paths, p)
-	}
-	c, _ := Follow(b, f, h, gaffer.FollowSpec{Paths: []string{dir + "/*.log"}})
-	c.Wait(b, "every file opened", func(evs []gaffer.FollowEvent) bool {
-		n := 0
-		for _, ev := range evs {
-			if ev.Kind == gaffer.FollowOpened {
-				n++
-			}
-		}
-		return n == files
-	})
+	c, paths := followMany(b, f, h, files)
 	var first, all []time.Duration
 	var want []string
 	b.ResetTimer()
