@@ -13,7 +13,9 @@ import (
 // The Follower contract, on the server itself with /bin/sh.
 func TestFollow(t *testing.T) {
 	t.Parallel()
-	e := &localexec.Executor{}
+	// The script's chunk directory where the test removes it: a killed
+	// script leaves it behind.
+	e := &localexec.Executor{Env: []string{"TMPDIR=" + t.TempDir()}}
 	followtest.Run(t, followtest.Target{Follower: e, Host: gaffer.Host{Name: "local", Local: true}, Root: os.Geteuid() == 0})
 }
 
