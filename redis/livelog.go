@@ -24,9 +24,10 @@
 // MaxEntriesPerJob; the writer put them in the archive before appending, so
 // Read answers ETRIMMED for them and the server reads the archive.
 //
-// Wait costs Redis one connection per job watched on this instance, however
-// many viewers wait: one goroutine per job blocks in XREAD and wakes all
-// local waiters through a channel that is closed and replaced.
+// Each instance keeps a tail of every job someone reads or waits on there
+// (tail.go): one goroutine per job blocks in XREAD, on a connection of its
+// own, and serves all local viewers from memory, so neither Redis
+// connections nor commands grow with viewers.
 //
 // If Redis loses a running job (FLUSHALL, restart without persistence or
 // from an older snapshot, expiry after a silence longer than the TTL),
@@ -63,6 +64,7 @@ const (
 	DefaultTTL              = 24 * time.Hour
 	DefaultBlockTime        = 2 * time.Second
 	DefaultWatchPoolSize    = 1000
+	DefaultTailBytes        = 4 << 20
 )
 
 // DefaultReadLimit is the number of records Read returns when limit <= 0.
@@ -93,8 +95,11 @@ type Options struct {
 	// "gaffer-livelog-<random>".
 	ClientName string
 	// WatchPoolSize bounds the connections of blocking readers: one per
-	// job being waited on by this instance.
+	// job being read or waited on by this instance.
 	WatchPoolSize int
+	// TailBytes bounds the encoded record data of the in-memory tail this
+	// instance keeps of each job it serves (at most MaxBytesPerJob).
+	TailBytes int64
 }
 
 // LiveLog is a gaffer.LiveLog on Redis. It is safe for concurrent use.
@@ -110,15 +115,16 @@ type LiveLog struct {
 	maxEntries int64
 	ttl        time.Duration
 	block      time.Duration
+	tailBytes  int64
 
 	wmu     sync.Mutex
 	writers map[int64]*writer
 
-	mu      sync.Mutex
-	watches map[int64]*watch
-	shut    bool
-	done    chan struct{} // closed by Shutdown
-	wg      sync.WaitGroup
+	mu    sync.Mutex
+	tails map[int64]*tail
+	shut  bool
+	done  chan struct{} // closed by Shutdown
+	wg    sync.WaitGroup
 }
 
 // writer is what this instance knows of a job it created and still writes.
@@ -127,28 +133,6 @@ type writer struct {
 	mu     sync.Mutex // held through Append, so a job's appends never race
 	last   int64
 	closed bool
-}
-
-// watch is the one reader goroutine for a job on this instance, and the
-// job's state as it last saw it. Fields are guarded by LiveLog.mu.
-type watch struct {
-	jobID   int64
-	waiters int
-	idle    time.Time // when waiters last dropped to 0
-
-	ready  bool // the fields below hold a state read from Redis
-	last   int64
-	closed bool
-	gone   bool
-	err    error
-	// changed is closed and replaced whenever the state changes, so any
-	// number of waiters wake at once.
-	changed chan struct{}
-}
-
-func (w *watch) broadcast() {
-	close(w.changed)
-	w.changed = make(chan struct{})
 }
 
 var errShutdown = errors.New("redis live log is shut down")
@@ -171,6 +155,9 @@ func New(ctx context.Context, url string, opts Options) (*LiveLog, error) {
 	}
 	if opts.BlockTime < time.Millisecond {
 		opts.BlockTime = DefaultBlockTime
+	}
+	if opts.TailBytes <= 0 {
+		opts.TailBytes = DefaultTailBytes
 	}
 	if opts.WatchPoolSize <= 0 {
 		opts.WatchPoolSize = DefaultWatchPoolSize
@@ -199,8 +186,9 @@ func New(ctx context.Context, url string, opts Options) (*LiveLog, error) {
 		maxEntries: opts.MaxEntriesPerJob,
 		ttl:        opts.TTL,
 		block:      opts.BlockTime,
+		tailBytes:  min(opts.TailBytes, opts.MaxBytesPerJob),
 		writers:    make(map[int64]*writer),
-		watches:    make(map[int64]*watch),
+		tails:      make(map[int64]*tail),
 		done:       make(chan struct{}),
 	}
 	if err := l.check(ctx, o.Addr); err != nil {
@@ -245,10 +233,12 @@ func (l *LiveLog) Shutdown() error {
 	}
 	l.shut = true
 	close(l.done)
-	for id, w := range l.watches {
-		w.ready, w.err = true, errShutdown
-		w.broadcast()
-		delete(l.watches, id)
+	for id, t := range l.tails {
+		t.mu.Lock()
+		t.ready, t.err = true, errShutdown
+		t.broadcast()
+		t.mu.Unlock()
+		delete(l.tails, id)
 	}
 	l.mu.Unlock()
 	// Closing the clients also breaks blocked XREADs, so readers exit now.
@@ -390,6 +380,15 @@ func (l *LiveLog) Append(ctx context.Context, jobID int64, recs []gaffer.Record)
 		if w != nil {
 			w.last = last
 		}
+		l.pushLocal(jobID, func() []tailEntry {
+			es := make([]tailEntry, 0, len(blobs))
+			for _, b := range blobs {
+				if e, err := decodeTailEntry(b); err == nil {
+					es = append(es, e)
+				}
+			}
+			return es
+		})
 		return nil
 	case "closed":
 		return closedErr(jobID)
@@ -441,6 +440,9 @@ func (l *LiveLog) Close(ctx context.Context, jobID int64) error {
 	} else if res == "notfound" {
 		return notFound(jobID)
 	}
+	if w != nil {
+		l.pushLocal(jobID, func() []tailEntry { return []tailEntry{{first: w.last, last: w.last, end: true}} })
+	}
 	l.dropWriter(jobID, w)
 	return nil
 }
@@ -461,12 +463,12 @@ func (l *LiveLog) Delete(ctx context.Context, jobID int64) error {
 	n, err := l.client.Del(ctx, l.keys(jobID).all()...).Result()
 
 	l.mu.Lock()
-	if wt := l.watches[jobID]; wt != nil {
-		wt.ready, wt.gone = true, true
-		wt.broadcast()
-		delete(l.watches, jobID)
-	}
+	t := l.tails[jobID]
+	delete(l.tails, jobID)
 	l.mu.Unlock()
+	if t != nil {
+		t.setGone()
+	}
 
 	if err != nil {
 		return fmt.Errorf("delete live log of job %d in Redis: %w", jobID, err)
@@ -487,7 +489,9 @@ func (l *LiveLog) dropWriter(jobID int64, w *writer) {
 // Read returns up to limit (DefaultReadLimit when <= 0) records with seq >
 // after. end is true when the log is closed and nothing follows them.
 // ETRIMMED if the record after `after` was trimmed, ENOTFOUND if Redis has
-// no such job (never created, deleted, expired or lost).
+// no such job (never created, deleted, expired or lost). Reads at or near
+// the end come from this instance's tail of the job (see tail.go); others
+// from Redis.
 func (l *LiveLog) Read(ctx context.Context, jobID int64, after int64, limit int) ([]gaffer.Record, bool, error) {
 	if limit <= 0 {
 		limit = DefaultReadLimit
@@ -495,6 +499,24 @@ func (l *LiveLog) Read(ctx context.Context, jobID int64, after int64, limit int)
 	if after < 0 {
 		after = 0
 	}
+	t, err := l.join(jobID)
+	if err != nil {
+		return nil, false, err
+	}
+	defer l.leave(t)
+	if err := t.awaitReady(ctx); err != nil {
+		return nil, false, err
+	}
+	if recs, end, gone, ok := t.read(after, limit); gone {
+		return nil, false, notFound(jobID)
+	} else if ok {
+		return recs, end, nil
+	}
+	return l.readRedis(ctx, jobID, after, limit)
+}
+
+// readRedis reads records after `after` from Redis itself.
+func (l *LiveLog) readRedis(ctx context.Context, jobID int64, after int64, limit int) ([]gaffer.Record, bool, error) {
 	hi := after + int64(limit)
 	if hi < after {
 		hi = math.MaxInt64
@@ -565,24 +587,22 @@ func (l *LiveLog) Read(ctx context.Context, jobID int64, after int64, limit int)
 // Wait blocks until a record with seq > after exists, the log is closed or
 // deleted, or ctx is done (returning ctx.Err() at once). ENOTFOUND if Redis
 // has no such job. However many callers wait on a job, this instance runs
-// one blocking XREAD for it, which wakes them all.
+// one blocking XREAD for it (its tail's), which wakes them all.
 func (l *LiveLog) Wait(ctx context.Context, jobID int64, after int64) error {
-	w, err := l.join(jobID)
+	t, err := l.join(jobID)
 	if err != nil {
 		return err
 	}
-	defer l.leave(w)
+	defer l.leave(t)
 	seen := false
 	for {
-		l.mu.Lock()
-		ready, last, closed, gone, werr, changed := w.ready, w.last, w.closed, w.gone, w.err, w.changed
-		l.mu.Unlock()
+		ready, last, closed, gone, terr, changed := t.state()
 		// The state may lag Redis, never lead it: anything newer makes the
-		// reader's XREAD return and change the state, closing `changed`.
+		// tail's XREAD return and change the state, closing `changed`.
 		if ready {
 			switch {
-			case werr != nil:
-				return werr
+			case terr != nil:
+				return terr
 			case gone && seen:
 				// Deleted while we waited: a wake-up, not an error; the
 				// next Read gets ENOTFOUND and turns to the archive.
@@ -599,102 +619,6 @@ func (l *LiveLog) Wait(ctx context.Context, jobID int64, after int64) error {
 			return ctx.Err()
 		case <-changed:
 		}
-	}
-}
-
-// join registers a waiter on the job's watch, starting its reader if none.
-func (l *LiveLog) join(jobID int64) (*watch, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.shut {
-		return nil, errShutdown
-	}
-	w := l.watches[jobID]
-	if w == nil {
-		w = &watch{jobID: jobID, changed: make(chan struct{})}
-		l.watches[jobID] = w
-		l.wg.Add(1)
-		go l.read(w)
-	}
-	w.waiters++
-	return w, nil
-}
-
-func (l *LiveLog) leave(w *watch) {
-	l.mu.Lock()
-	if w.waiters--; w.waiters == 0 {
-		w.idle = time.Now()
-	}
-	l.mu.Unlock()
-}
-
-// read is a job's reader goroutine: it reads the job's state, publishes it
-// to waiters, then blocks in XREAD until an entry newer than that state
-// arrives (or BlockTime passes), and again. It stops when the job is closed
-// or gone, or nobody has waited for a BlockTime.
-//
-// go-redis cannot interrupt XREAD BLOCK, so waiters never sit in it: they
-// wait on the broadcast channel and leave at once when their ctx is done.
-func (l *LiveLog) read(w *watch) {
-	defer l.wg.Done()
-	ctx := context.Background()
-	k := l.keys(w.jobID)
-	const minRetry = 50 * time.Millisecond
-	retry := minRetry
-	for {
-		var last int64
-		var closed, gone bool
-		m, err := l.watch.HMGet(ctx, k.meta, "last", "closed").Result()
-		if err == nil {
-			if gone = m[0] == nil; !gone {
-				last, err = parseInt(m[0])
-				closed = m[1] == "1"
-			}
-		}
-		if err != nil {
-			err = fmt.Errorf("wait for live log of job %d in Redis: %w", w.jobID, err)
-		}
-
-		l.mu.Lock()
-		if l.watches[w.jobID] != w {
-			l.mu.Unlock()
-			return // deleted or shut down
-		}
-		if !w.ready || last != w.last || closed != w.closed || gone != w.gone || (err == nil) != (w.err == nil) {
-			w.ready, w.last, w.closed, w.gone, w.err = true, last, closed, gone, err
-			w.broadcast()
-		}
-		stop := gone || closed || w.waiters == 0 && time.Since(w.idle) >= l.block
-		if stop {
-			delete(l.watches, w.jobID)
-		}
-		l.mu.Unlock()
-		if stop {
-			return
-		}
-
-		if err == nil {
-			// Entry IDs are last seqs: this returns as soon as anything
-			// after `last` is added, the end marker included.
-			err = l.watch.XRead(ctx, &goredis.XReadArgs{
-				Streams: []string{k.log, entryID(last)},
-				Count:   1,
-				Block:   l.block,
-			}).Err()
-			if err == nil || errors.Is(err, goredis.Nil) {
-				retry = minRetry
-				continue
-			}
-		}
-		// Redis unreachable: back off, then try again for the waiters left.
-		t := time.NewTimer(retry)
-		select {
-		case <-t.C:
-		case <-l.done:
-			t.Stop()
-			return
-		}
-		retry = min(2*retry, l.block)
 	}
 }
 
