@@ -72,7 +72,7 @@ type Config struct {
 	// Instance names this server among those sharing the store; it is each
 	// job's Owner. Shared says other instances may run jobs too: then jobs
 	// left unfinished are only interrupted once their owner's heartbeat is
-	// older than LeaseTTL (default 10 s), never at start-up.
+	// older than LeaseTTL (DefaultLeaseTTL), never at start-up.
 	Instance string
 	Shared   bool
 	LeaseTTL time.Duration
@@ -112,7 +112,7 @@ type Foreman struct {
 	stopBg    context.CancelFunc
 	lingering map[*time.Timer]bool // pending afterLinger work
 	verifying sync.Mutex           // one archive check at a time
-	lastBeat  time.Time            // last heartbeat the store took; only Watch uses it
+	lease     lease                // this instance's heartbeats (lease.go)
 
 	// liveDownUntil (Unix ns): until then readers leave the live log alone,
 	// after a read failed. liveUnclosed holds jobs whose live log this
@@ -173,7 +173,7 @@ func New(cfg Config) *Foreman {
 		cfg.Hosts = func() []gaffer.Host { return nil }
 	}
 	if cfg.LeaseTTL <= 0 {
-		cfg.LeaseTTL = 10 * time.Second
+		cfg.LeaseTTL = DefaultLeaseTTL
 	}
 	if cfg.Instance == "" {
 		cfg.Instance = "gaffer"
@@ -247,72 +247,6 @@ func (f *Foreman) closeOrphans(ctx context.Context, ids []int64) {
 			f.log.Warn("close the live log of an interrupted job", "job", id, "err", err)
 		}
 		f.dropLiveLater(id)
-	}
-}
-
-// Watch keeps this instance's lease alive and acts for the others until ctx
-// ends: it sends heartbeats (picking up cancels requested through other
-// instances) and interrupts the jobs of instances that stopped sending them.
-func (f *Foreman) Watch(ctx context.Context) {
-	f.lastBeat = time.Now()
-	beat := time.NewTicker(f.cfg.LeaseTTL / 5)
-	defer beat.Stop()
-	reap := time.NewTicker(f.cfg.LeaseTTL / 2)
-	defer reap.Stop()
-	f.heartbeat(ctx)
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-beat.C:
-			f.heartbeat(ctx)
-		case <-reap.C:
-			if !f.cfg.Shared {
-				continue
-			}
-			reason := "the server instance running it stopped responding before the run ended"
-			ids, err := f.cfg.Store.InterruptStale(ctx, time.Now().UTC().Add(-f.cfg.LeaseTTL), reason)
-			if err != nil {
-				if ctx.Err() == nil {
-					f.log.Error("interrupt jobs of silent instances", "err", err)
-				}
-				continue
-			}
-			if len(ids) > 0 {
-				f.log.Warn("interrupted jobs whose server instance stopped responding", "jobs", ids)
-				f.closeOrphans(ctx, ids)
-			}
-		}
-	}
-}
-
-func (f *Foreman) heartbeat(ctx context.Context) {
-	ids, err := f.cfg.Store.Heartbeat(ctx, f.cfg.Instance, time.Now().UTC())
-	if err != nil {
-		if ctx.Err() != nil {
-			return
-		}
-		f.log.Error("heartbeat", "err", err)
-		// Once other instances may have declared this one dead, its jobs are
-		// no longer its own: stop them rather than run them twice over.
-		if f.cfg.Shared && time.Since(f.lastBeat) > f.cfg.LeaseTTL*4/5 {
-			f.mu.Lock()
-			for id, aj := range f.active {
-				f.log.Warn("lost the lease on the database; interrupting job", "job", id)
-				aj.cancel(errLostLease)
-			}
-			f.mu.Unlock()
-		}
-		return
-	}
-	f.lastBeat = time.Now()
-	for _, id := range ids {
-		f.mu.Lock()
-		aj := f.active[id]
-		f.mu.Unlock()
-		if aj != nil {
-			aj.cancel(errCanceled)
-		}
 	}
 }
 

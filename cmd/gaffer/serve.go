@@ -98,7 +98,7 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 	fs.StringVar(&c.archiveDir, "archive-dir", "", "directory of finished and running job logs (default: DATA_DIR/archive); with several instances, one directory they all mount")
 	fs.StringVar(&c.redisPrefix, "redis-prefix", "gaffer:", "prefix of every Redis key, so deployments can share a Redis")
 	fs.StringVar(&c.instance, "instance", "", "this server's name among instances sharing a database (default: HOSTNAME-PID)")
-	fs.DurationVar(&c.leaseTTL, "lease-ttl", 10*time.Second, "with a shared database: how long an instance may be silent before its running jobs are marked interrupted")
+	fs.DurationVar(&c.leaseTTL, "lease-ttl", foreman.DefaultLeaseTTL, "with a shared database: how long an instance may be silent before its running jobs are marked interrupted (failover takes about this long)")
 	fs.StringVar(&c.secretFile, "secret-file", "", "file of secret values, one a line, masked as *** in every job's output")
 	fs.IntVar(&c.maxStreams, "max-streams", web.DefaultMaxStreams, "most log streams (SSE, NDJSON follow) open at once; past it viewers are answered 503 with Retry-After. Each needs a file descriptor (ulimit -n)")
 	fs.DurationVar(&c.streamWriteTimeout, "stream-write-timeout", web.DefaultWriteTimeout, "a viewer that reads nothing of its log stream for this long is disconnected (it resumes where it was when it reconnects)")
