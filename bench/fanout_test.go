@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -90,16 +89,7 @@ func raiseNoFile(b *testing.B) {
 
 // redisCommands is INFO stats' total_commands_processed.
 func redisCommands(ctx context.Context, rc *goredis.Client) (int64, error) {
-	info, err := rc.Info(ctx, "stats").Result()
-	if err != nil {
-		return 0, err
-	}
-	for _, line := range strings.Split(info, "\r\n") {
-		if v, ok := strings.CutPrefix(line, "total_commands_processed:"); ok {
-			return strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-		}
-	}
-	return 0, fmt.Errorf("INFO stats has no total_commands_processed")
+	return redisInfo(ctx, rc, "stats", "total_commands_processed")
 }
 
 const (

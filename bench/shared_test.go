@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -125,16 +126,21 @@ func startSharedServer(b *testing.B, bin string, s *sshtest.Server) *sharedServe
 
 // redisUsedMemory is INFO memory's used_memory.
 func redisUsedMemory(ctx context.Context, rc *goredis.Client) (int64, error) {
-	info, err := rc.Info(ctx, "memory").Result()
+	return redisInfo(ctx, rc, "memory", "used_memory")
+}
+
+// redisInfo is one number of a section of INFO.
+func redisInfo(ctx context.Context, rc *goredis.Client, section, field string) (int64, error) {
+	info, err := rc.Info(ctx, section).Result()
 	if err != nil {
 		return 0, err
 	}
 	for _, line := range strings.Split(info, "\r\n") {
-		if v, ok := strings.CutPrefix(line, "used_memory:"); ok {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
 			return strconv.ParseInt(strings.TrimSpace(v), 10, 64)
 		}
 	}
-	return 0, errors.New("INFO memory has no used_memory")
+	return 0, fmt.Errorf("INFO %s has no %s", section, field)
 }
 
 // redisJobMemory samples, every 50 ms until stopped, MEMORY USAGE (exact:
