@@ -14,20 +14,21 @@ const DefaultLeaseTTL = 4 * time.Second
 
 // The lease's timings, as fractions of LeaseTTL:
 //
-//   - A heartbeat every TTL/4, each bounded by TTL/2. A new one starts on
-//     time even while an earlier one is stuck (a hung connection, a lock
-//     wait), so one stalled round trip costs nothing.
-//   - An instance stops its own jobs once the newest heartbeat the store
-//     took was sent 3/4 TTL ago: before anyone else may judge it dead (TTL).
-//   - Others reap every TTL/8, and only once their own heartbeats have gone
-//     through without a gap for (nearly) a whole TTL: after a stall of the store
-//     (which held everyone's heartbeats back), nobody is judged on
-//     heartbeats that could not land.
+//   - A heartbeat every TTL/4, on connections of the store's own (see
+//     postgres.DB). A new one starts on time even while an earlier one is
+//     stuck (a hung connection, a lock wait), so one stalled round trip
+//     costs nothing; each is bounded by a TTL.
+//   - An instance stops its own jobs when a heartbeat fails and none was
+//     taken for 3/4 TTL: the others may count it dead from TTL on. A
+//     heartbeat that is merely slow (a loaded machine) stops nothing.
+//   - Others sweep every TTL/8, and only while their own heartbeats go
+//     through on time and have for (nearly) a whole TTL: after a stall of
+//     the store or of the machine, which held everyone's heartbeats back,
+//     nobody is judged on heartbeats that could not land.
 const (
-	beatsPerTTL  = 4
-	reapsPerTTL  = 8
-	fenceOfTTL   = 3.0 / 4
-	beatTimeouts = 2 // a heartbeat is bounded by this many beat intervals
+	beatsPerTTL = 4
+	reapsPerTTL = 8
+	fenceOfTTL  = 3.0 / 4
 )
 
 // lease is this instance's view of its own heartbeats.
@@ -68,7 +69,6 @@ func (f *Foreman) Watch(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-beat.C:
-			f.fence()
 			send()
 		case <-reap.C:
 			if f.cfg.Shared && f.leaseHealthy() {
@@ -83,18 +83,19 @@ func (f *Foreman) Watch(ctx context.Context) {
 func (f *Foreman) heartbeat(ctx context.Context) {
 	ttl := f.cfg.LeaseTTL
 	sent := time.Now()
-	hctx, cancel := context.WithTimeout(ctx, beatTimeouts*ttl/beatsPerTTL)
+	hctx, cancel := context.WithTimeout(ctx, ttl)
 	ids, err := f.cfg.Store.Heartbeat(hctx, f.cfg.Instance, sent.UTC())
 	cancel()
 	if err != nil {
 		if ctx.Err() == nil {
 			f.log.Error("heartbeat", "err", err)
+			f.fence()
 		}
 		return
 	}
 	f.lease.mu.Lock()
 	if sent.After(f.lease.ok) {
-		if sent.Sub(f.lease.ok) > beatTimeouts*ttl/beatsPerTTL {
+		if sent.Sub(f.lease.ok) > 2*ttl/beatsPerTTL {
 			f.lease.since = sent // a gap: the healthy run starts again
 		}
 		f.lease.ok = sent
@@ -107,8 +108,9 @@ func (f *Foreman) heartbeat(ctx context.Context) {
 	}
 }
 
-// fence stops this instance's jobs once others may have declared it dead:
-// they are no longer its own, and would otherwise run on unseen.
+// fence stops this instance's jobs, after a failed heartbeat, once others
+// may soon declare it dead: they are no longer its own, and would otherwise
+// run on unseen.
 func (f *Foreman) fence() {
 	f.lease.mu.Lock()
 	silent := time.Since(f.lease.ok)
@@ -130,7 +132,7 @@ func (f *Foreman) leaseHealthy() bool {
 	f.lease.mu.Lock()
 	defer f.lease.mu.Unlock()
 	ttl := f.cfg.LeaseTTL
-	return time.Since(f.lease.ok) <= beatTimeouts*ttl/beatsPerTTL && f.lease.ok.Sub(f.lease.since) >= ttl-ttl/beatsPerTTL
+	return time.Since(f.lease.ok) <= 2*ttl/beatsPerTTL && f.lease.ok.Sub(f.lease.since) >= ttl-ttl/beatsPerTTL
 }
 
 // reap interrupts the jobs of instances whose heartbeats stopped.

@@ -55,6 +55,10 @@ var (
 // DB is a PostgreSQL database holding jobs, runs and settings.
 type DB struct {
 	pool *pgxpool.Pool
+	// lease carries heartbeats and sweeps on connections of their own, so
+	// that requests filling the pool (a thousand viewers) never hold an
+	// instance's heartbeat back past its lease.
+	lease *pgxpool.Pool
 
 	// Now returns the current time; tests replace it.
 	Now func() time.Time
@@ -85,9 +89,16 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		pool.Close()
 		return nil, connectError(addr, err)
 	}
-	db := &DB{pool: pool, Now: time.Now}
-	if err := db.migrate(ctx); err != nil {
+	lcfg := cfg.Copy()
+	lcfg.MaxConns, lcfg.MinConns = leaseConns, 0
+	lease, err := pgxpool.NewWithConfig(ctx, lcfg)
+	if err != nil {
 		pool.Close()
+		return nil, fmt.Errorf("postgres %s: %w", addr, err)
+	}
+	db := &DB{pool: pool, lease: lease, Now: time.Now}
+	if err := db.migrate(ctx); err != nil {
+		db.Close()
 		return nil, fmt.Errorf("migrate PostgreSQL at %s: %w", addr, err)
 	}
 	return db, nil
@@ -109,9 +120,14 @@ func connectError(addr string, err error) error {
 	return fmt.Errorf("cannot reach PostgreSQL at %s: %w", addr, err)
 }
 
+// leaseConns bounds the lease's connections: heartbeats (a new one may
+// start while another is stuck) and one sweep.
+const leaseConns = 3
+
 // Close closes every connection.
 func (db *DB) Close() error {
 	db.pool.Close()
+	db.lease.Close()
 	return nil
 }
 
@@ -562,7 +578,7 @@ func (db *DB) Heartbeat(ctx context.Context, owner string, now time.Time) ([]int
 		SELECT id FROM jobs
 		WHERE owner = $1 AND status IN ('queued', 'running') AND cancel_requested
 		ORDER BY id`, owner, at)
-	results := db.pool.SendBatch(ctx, batch)
+	results := db.lease.SendBatch(ctx, batch)
 	defer results.Close()
 	if _, err := results.Exec(); err != nil {
 		return nil, fmt.Errorf("lock: %w", err)
@@ -619,7 +635,7 @@ func (db *DB) InterruptStale(ctx context.Context, before time.Time, reason strin
 		return nil, err
 	}
 
-	tx, err := db.pool.Begin(ctx)
+	tx, err := db.lease.Begin(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("begin: %w", err)
 	}
