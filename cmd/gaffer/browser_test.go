@@ -240,24 +240,26 @@ type uiLine struct {
 	Seq   int64  `json:"seq"`
 	Class string `json:"class"`
 	Host  string `json:"host"`
+	File  string `json:"file"` // a follow job's: the path the row's file column stands for
 	Text  string `json:"text"`
 }
 
 func (l uiLine) String() string {
-	return fmt.Sprintf("seq=%d class=%q host=%q text=%q", l.Seq, l.Class, l.Host, l.Text)
+	return fmt.Sprintf("seq=%d class=%q host=%q file=%q text=%q", l.Seq, l.Class, l.Host, l.File, l.Text)
 }
 
 // rowCheckJS checks that a row of #log (el) is what the page makes of a
-// record and nothing else: its line number, optional time, host (drawn
-// from data attributes, so that they are not copied) and text, whose
-// elements are only the spans and links of the colour renderer and the
-// marks of a search (no element came from the output).
+// record and nothing else: its line number, optional time, host, a follow
+// job's file (drawn from data attributes, so that they are not copied) and
+// text, whose elements are only the spans and links of the colour renderer
+// and the marks of a search (no element came from the output).
 const rowCheckJS = `function rowOK(el) {
-  var c = el.children, n = c.length;
-  if (el.tagName !== "DIV" || n < 3 || n > 4) return false;
+  var c = el.children, n = c.length, f = n >= 4 && c[n - 2].className === "file" ? 1 : 0;
+  if (el.tagName !== "DIV" || n - f < 3 || n - f > 4) return false;
   if (c[0].tagName !== "A" || c[0].className !== "ln" || c[0].textContent !== "" || c[0].dataset.ln !== el.dataset.seq) return false;
-  if (n === 4 && (c[1].className !== "ts" || c[1].textContent !== "")) return false;
-  var host = c[n - 2], text = c[n - 1];
+  if (n - f === 4 && (c[1].className !== "ts" || c[1].textContent !== "")) return false;
+  if (f && (c[n - 2].tagName !== "SPAN" || c[n - 2].textContent !== "" || c[n - 2].children.length)) return false;
+  var host = c[n - 2 - f], text = c[n - 1];
   if (host.tagName !== "SPAN" || !/^host h\d$/.test(host.className) || host.textContent !== "" || host.dataset.host !== el.dataset.host) return false;
   if (text.tagName !== "SPAN" || text.className !== "text") return false;
   var ok = true;
@@ -276,8 +278,9 @@ func (tb *tab) logLines() []uiLine {
 	  var out = [];
 	  document.querySelectorAll("#log > *").forEach(function (el) {
 	    var ok = rowOK(el);
+	    var file = el.querySelector(":scope > span.file");
 	    out.push({seq: ok ? Number(el.dataset.seq) : -1, class: el.className.replace(/ (hl|current)\b/g, ""),
-	      host: ok ? el.dataset.host : "", text: ok ? el.lastElementChild.textContent : el.outerHTML});
+	      host: ok ? el.dataset.host : "", file: file ? file.title : "", text: ok ? el.lastElementChild.textContent : el.outerHTML});
 	  });
 	  return out;
 	})()`
@@ -308,8 +311,9 @@ var pageEscapes = regexp.MustCompile("\x1b\\[[0-?]*[ -/]*[@-~]|\x1b\\][^\x07\x1b
 
 // wantLines is what the page must show for a log: one row per record (a
 // row's height is fixed, so that a row's place is its seq), marked "nonl"
-// when the record does not end its line; a newline inside a record (a
-// system line quoting a command) shows as a space.
+// when the record does not end its line and "alert" when it matched an
+// alert; a newline inside a record (a system line quoting a command) shows
+// as a space.
 func wantLines(recs []gaffer.Record) []uiLine {
 	var out []uiLine
 	for _, r := range recs {
@@ -317,7 +321,10 @@ func wantLines(recs []gaffer.Record) []uiLine {
 		if !r.NL {
 			class += " nonl"
 		}
-		out = append(out, uiLine{Seq: r.Seq, Class: class, Host: r.Host, Text: pageEscapes.ReplaceAllString(terminalText(strings.ReplaceAll(r.Text(), "\n", " ")), "")})
+		if r.Alert {
+			class += " alert"
+		}
+		out = append(out, uiLine{Seq: r.Seq, Class: class, Host: r.Host, File: r.File, Text: pageEscapes.ReplaceAllString(terminalText(strings.ReplaceAll(r.Text(), "\n", " ")), "")})
 	}
 	return out
 }

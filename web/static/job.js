@@ -24,6 +24,8 @@
   var followEl = $("follow"), newEl = $("newlines"), connEl = $("conn"), countEl = $("count");
   var filterEl = $("hostfilter"), tsEl = $("tsmode"), statusEl = $("jobstatus"), cancelEl = $("cancel");
   var searchEl = $("search"), searchCountEl = $("searchcount");
+  var fileFilterEl = $("filefilter"); // follow jobs only
+  var isFollow = root.dataset.follow === "true";
 
   var MAXPX = 8000000; // scroll height used at most (browsers stop near 16.7 M px)
   var CAP = 20000;     // records kept around the view
@@ -45,8 +47,9 @@
 
   var lastSeq = 0;        // newest seq this page knows of (any host)
   var received = 0;       // newest seq received from the server (resume point)
-  var hostCount = {};     // host -> records up to lastSeq
-  var filter = "";        // show only this host ("" for all)
+  var counts = {};        // filter key (fkey) -> records up to lastSeq
+  var fHost = "", fFile = ""; // show only this host's, this file's lines ("": all)
+  var filter = "";        // fkey(fHost, fFile): "" when nothing is filtered
   var chain = [];         // contiguous records (of the filter) around the view
   var chainStart = 0;     // ordinal (row) of chain[0]
   var atStart = false;    // chain[0] is the first record
@@ -66,8 +69,19 @@
   var firstRowsAt = 0, jumpStart = 0, lastJump = 0; // for tests and the curious
   var stats = { live: 0, holes: 0, dups: 0, prev: 0, frames: 0 };
 
-  function total() { return filter ? (hostCount[filter] || 0) : lastSeq; }
-  function matches(rec) { return !filter || rec.host === filter; }
+  // The key of a filter in counts: a host's name, "\0file" for a file of
+  // every host, "host\0file" for one host's file.
+  function fkey(h, f) { return f ? h + "\u0000" + f : h; }
+  function count(rec, n) {
+    counts[rec.host] = (counts[rec.host] || 0) + n;
+    if (!rec.file) return;
+    var a = fkey("", rec.file), b = fkey(rec.host, rec.file);
+    counts[a] = (counts[a] || 0) + n;
+    counts[b] = (counts[b] || 0) + n;
+  }
+  function total() { return filter ? (counts[filter] || 0) : lastSeq; }
+  function matches(rec) { return (!fHost || rec.host === fHost) && (!fFile || rec.file === fFile); }
+  function filterLabel() { return fHost && fFile ? fHost + " · " + fileLabel(fFile) : fHost || fileLabel(fFile); }
   function chainEnd() { return chainStart + chain.length; }
   function lastChainSeq() { return chain.length ? chain[chain.length - 1].seq : 0; }
 
@@ -181,7 +195,7 @@
   function fixEnd() {
     if (!filter) return;
     var s = total() - chain.length;
-    if (s < 0) { hostCount[filter] = chain.length; s = 0; }
+    if (s < 0) { counts[filter] = chain.length; s = 0; }
     if (s !== chainStart) { top += s - chainStart; chainStart = s; }
   }
 
@@ -212,7 +226,8 @@
   function records(list) { return list.filter(function (o) { return typeof o.seq === "number" && typeof o.text === "string"; }); }
 
   function readLog(params) {
-    params.host = filter || undefined;
+    params.host = fHost || undefined;
+    params.file = fFile || undefined;
     return ndjson(base + "?" + query(params)).then(records);
   }
 
@@ -360,7 +375,8 @@
       stats.prev = rec.seq;
       stats.live++;
       lastSeq = rec.seq;
-      if (rec.host) hostCount[rec.host] = (hostCount[rec.host] || 0) + 1;
+      if (rec.host) count(rec, 1);
+      if (rec.file && !fileSeen[rec.file]) addFile(rec.file);
       countsVer++;
       recent.push(rec);
       if (!following && matches(rec)) newLines++;
@@ -492,10 +508,11 @@
   // newest records already, no longer reaches the live end.
   function applySummary(sum, reset) {
     if (reset) {
-      hostCount = {};
+      counts = {};
       for (var i = 0; i < sum.streams.length; i++) {
         var st = sum.streams[i];
-        hostCount[st.host] = (hostCount[st.host] || 0) + st.records;
+        count(st, st.records);
+        if (st.file && !fileSeen[st.file]) addFile(st.file);
       }
       // Records after the summary come again over the stream, to be counted.
       atEnd = atEnd && lastChainSeq() >= sum.last_seq;
@@ -607,7 +624,7 @@
     newEl.hidden = following || !newLines;
     if (!newEl.hidden) newEl.textContent = fmt(newLines) + " new line" + (newLines === 1 ? "" : "s") + " ↓";
     var a = Math.min(T, first + 1), b = Math.min(T, Math.floor(top + vh / ROW));
-    countEl.textContent = T ? (filter ? filter + ": " : "") + "rows " + fmt(a) + "–" + fmt(b) + " of " + fmt(T) : "no output yet";
+    countEl.textContent = T ? (filter ? filterLabel() + ": " : "") + "rows " + fmt(a) + "–" + fmt(b) + " of " + fmt(T) : "no output yet";
     if (loading) countEl.textContent += " · loading…";
     if (want || incoming.length) schedule();
   }
@@ -621,7 +638,7 @@
   function row(rec) {
     var el = document.createElement("div");
     var stream = rec.stream === "system gap" ? "system gap" : rec.stream;
-    el.className = "line " + stream + (rec.nl === false ? " nonl" : "");
+    el.className = "line " + stream + (rec.nl === false ? " nonl" : "") + (rec.alert ? " alert" : "");
     el.dataset.seq = rec.seq;
     el.dataset.host = rec.host;
     var ln = document.createElement("a");
@@ -639,6 +656,14 @@
     host.className = "host h" + ((hostIndex[rec.host] || 0) % 8);
     host.dataset.host = rec.host;
     el.appendChild(host);
+    if (isFollow) {
+      // Drawn from attributes like the host: the path is never markup.
+      var file = document.createElement("span");
+      file.className = "file";
+      file.dataset.file = rec.file ? fileLabel(rec.file) : "";
+      if (rec.file) file.title = rec.file;
+      el.appendChild(file);
+    }
     var text = document.createElement("span");
     text.className = "text";
     textInto(text, rec);
@@ -801,7 +826,7 @@
     searchCountEl.className = "searchcount";
     searchEvent(g, "start " + q);
     function page(after) {
-      var url = base + "/search?" + query({ q: q, regex: regex ? 1 : "", "case": cs ? 1 : "", host: filter, after: after, limit: 1000 });
+      var url = base + "/search?" + query({ q: q, regex: regex ? 1 : "", "case": cs ? 1 : "", host: fHost, file: fFile, after: after, limit: 1000 });
       var ctl = hitAbort = new AbortController();
       var from = hitCount, got = 0, trailer = null;
       fetch(url, { credentials: "same-origin", signal: ctl.signal }).then(function (r) {
@@ -930,16 +955,46 @@
     return filter ? 0 : Math.floor(top) + 1;
   }
 
-  $("nexterr").addEventListener("click", function () {
-    var from = Math.max(selA && selA >= firstVisibleSeq() ? selA : firstVisibleSeq() - 1, 0);
+  // Where "next … below" starts looking: after the selected line if it is
+  // on screen or below, else after the line above the screen.
+  function nextFrom() { return Math.max(selA && selA >= firstVisibleSeq() ? selA : firstVisibleSeq() - 1, 0); }
+  function goLine(s) {
+    selA = s; selB = 0;
+    history.replaceState(null, "", "#L" + selA);
+    jumpTo(selA);
+  }
+
+  if ($("nexterr")) $("nexterr").addEventListener("click", function () {
     var btn = this;
     btn.disabled = true;
-    ndjson(base + "?" + query({ stream: "stderr", host: filter, after: from, limit: 1 })).then(records).then(function (recs) {
+    ndjson(base + "?" + query({ stream: "stderr", host: fHost, file: fFile, after: nextFrom(), limit: 1 })).then(records).then(function (recs) {
       if (!recs.length) { flash(btn, "no stderr below"); return; }
-      selA = recs[0].seq; selB = 0;
-      history.replaceState(null, "", "#L" + selA);
-      jumpTo(selA);
+      goLine(recs[0].seq);
     }).catch(function (err) { console.warn(err); }).then(function () { btn.disabled = false; });
+  });
+
+  // The next alert: a server search for the job's alert patterns (as the
+  // server matches them: RE2, case-sensitive), keeping the records it
+  // marked (the server's own lines match no alert).
+  if ($("nextalert")) $("nextalert").addEventListener("click", function () {
+    var btn = this, pats = (job && job.alerts || []).map(function (a) { return "(?:" + a.pattern + ")"; });
+    if (!pats.length) return;
+    btn.disabled = true;
+    var pages = 0;
+    function page(after) {
+      var url = base + "/search?" + query({ q: pats.join("|"), regex: 1, "case": 1, host: fHost, file: fFile, after: after, limit: 50 });
+      return ndjson(url).then(function (list) {
+        var tr = null;
+        for (var i = 0; i < list.length; i++) {
+          var o = list[i];
+          if (typeof o.seq === "number" && o.alert) { goLine(o.seq); return; }
+          if ("scanned_to" in o) tr = o;
+        }
+        if (tr && !tr.done && ++pages < 20) return page(tr.scanned_to);
+        flash(btn, tr && !tr.done ? "no alert nearby" : "no alert below");
+      });
+    }
+    page(nextFrom()).catch(function (err) { console.warn(err); }).then(function () { btn.disabled = false; });
   });
 
   function flash(btn, msg) {
@@ -954,10 +1009,12 @@
   });
   newEl.addEventListener("click", function () { setFollowing(true); schedule(); });
 
-  function setFilter(h) {
-    if (h === filter) return;
-    filter = h;
+  function setFilter(h, f) {
+    if (h === fHost && f === fFile) return;
+    fHost = h; fFile = f;
+    filter = fkey(h, f);
     filterEl.value = h;
+    if (fileFilterEl) fileFilterEl.value = f;
     gen++; loading = 0;
     var keep = firstVisibleSeq();
     chain = []; atStart = atEnd = false; chainStart = 0;
@@ -965,12 +1022,13 @@
     if (following || !keep) { schedule(); return; }
     jumpTo(keep);
   }
-  filterEl.addEventListener("change", function () { setFilter(filterEl.value); });
+  filterEl.addEventListener("change", function () { setFilter(filterEl.value, fFile); });
+  if (fileFilterEl) fileFilterEl.addEventListener("change", function () { setFilter(fHost, fileFilterEl.value); });
   $("runs").addEventListener("click", function (ev) {
     var a = ev.target.closest ? ev.target.closest("a.hostlink") : null;
     if (!a) return;
     ev.preventDefault();
-    setFilter(filter === a.dataset.host ? "" : a.dataset.host);
+    setFilter(fHost === a.dataset.host ? "" : a.dataset.host, fFile);
   });
 
   tsMode = localStorage.getItem("gaffer.ts") || "";
@@ -987,18 +1045,24 @@
     var menu = $("downloads");
     menu.querySelectorAll("a.raw").forEach(function (a) { a.remove(); });
     var order = { stdout: 0, stderr: 1 };
+    // A follow job's lines come per file: one download per host and file.
     streams.slice().sort(function (a, b) {
-      return a.host < b.host ? -1 : a.host > b.host ? 1 : (order[a.stream] || 0) - (order[b.stream] || 0);
+      var fa = a.file || "", fb = b.file || "";
+      return a.host < b.host ? -1 : a.host > b.host ? 1 : fa < fb ? -1 : fa > fb ? 1 : (order[a.stream] || 0) - (order[b.stream] || 0);
     }).forEach(function (st) {
       if (st.stream === "system" || !st.records) return;
       var a = document.createElement("a");
       a.className = "raw";
-      a.href = base + "?" + query({ format: "raw", host: st.host, stream: st.stream, download: 1 });
-      a.setAttribute("download", "job-" + jobID + "-" + st.host + "." + st.stream + ".txt");
-      a.textContent = st.host + " " + st.stream + " (raw, " + fmtBytes(st.bytes) + ")";
+      a.href = base + "?" + query({ format: "raw", host: st.host, stream: st.stream, file: st.file, download: 1 });
+      a.setAttribute("download", "job-" + jobID + "-" + st.host + "." + (st.file ? baseName(st.file) : st.stream) + ".txt");
+      a.textContent = st.host + " " + (st.file || st.stream) + " (raw, " + fmtBytes(st.bytes) + ")";
       menu.appendChild(a);
     });
   }
+  // Opened, the menu lists the streams and files as they are now.
+  $("downloads").parentNode.addEventListener("toggle", function (ev) {
+    if (ev.target.open) getJSON(base + "/summary").then(function (sum) { downloads(sum.streams); }, function (err) { console.warn(err); });
+  });
   function fmtBytes(n) {
     if (n < 1024) return n + " B";
     var u = ["KiB", "MiB", "GiB", "TiB"], i = -1;
@@ -1063,30 +1127,146 @@
       tr.children[4].textContent = run.error || "";
     });
     hostLabels();
+    followPanel(j);
+    webhookPanel(j);
   }
 
   // The host filter and the runs table show each host's lines and exit.
   var labelsShown = "", countsVer = 0;
   function hostLabels() {
     var runs = job ? job.runs : [];
-    var sig = countsVer + JSON.stringify(runs.map(exitText));
+    var sig = countsVer + JSON.stringify(runs.map(exitText)) + "/" + filesVer + "/" + fHost;
     if (sig === labelsShown) return;
     labelsShown = sig;
     var byHost = {};
     runs.forEach(function (r) { byHost[r.host] = r; });
-    var all = 0;
-    for (var h in hostCount) all += hostCount[h];
     Array.prototype.forEach.call(filterEl.options, function (o) {
       if (!o.value) { o.textContent = "all hosts · " + fmt(lastSeq); return; }
       var r = byHost[o.value], ex = r ? exitText(r) : "";
-      o.textContent = o.value + " · " + fmt(hostCount[o.value] || 0) + (ex ? " · exit " + ex : r && r.status !== "running" && r.status !== "queued" ? " · " + r.status : "");
+      o.textContent = o.value + " · " + fmt(counts[o.value] || 0) + (ex ? " · exit " + ex : r && r.status !== "running" && r.status !== "queued" ? " · " + r.status : "");
     });
     $("runs").querySelectorAll("tr").forEach(function (tr) {
       var c = tr.querySelector("td.lines");
-      if (c) c.textContent = fmt(hostCount[tr.dataset.host] || 0);
+      if (c) c.textContent = fmt(counts[tr.dataset.host] || 0);
+    });
+    fileOptions();
+  }
+
+  // ---- followed files ------------------------------------------------------
+  // A follow job's files as its records and the summary name them. A row
+  // shows a file by its base name, or by its last two parts where two
+  // files share a base name; the filter lists whole paths.
+
+  var fileSeen = {}, files = [], fileLabels = {}, filesVer = 0, optionsVer = -1;
+  function baseName(p) { return p.replace(/\/+$/, "").split("/").pop() || p; }
+  function lastTwo(p) { return p.replace(/\/+$/, "").split("/").slice(-2).join("/"); }
+  function fileLabel(p) { return fileLabels[p] || baseName(p); }
+  function addFile(p) {
+    if (fileSeen[p]) return;
+    fileSeen[p] = true;
+    files.push(p);
+    files.sort();
+    var byBase = {}, changed = false;
+    files.forEach(function (f) { var b = baseName(f); byBase[b] = (byBase[b] || 0) + 1; });
+    files.forEach(function (f) {
+      var l = byBase[baseName(f)] > 1 ? lastTwo(f) : baseName(f);
+      if (fileLabels[f] !== undefined && fileLabels[f] !== l) changed = true;
+      fileLabels[f] = l;
+    });
+    filesVer++;
+    if (changed) rerender();
+  }
+
+  // The file filter's options: every file, with its lines (of the host
+  // chosen, if one is).
+  function fileOptions() {
+    if (!fileFilterEl) return;
+    if (optionsVer !== filesVer) {
+      optionsVer = filesVer;
+      var opts = [fileFilterEl.options[0]];
+      files.forEach(function (f) {
+        var o = document.createElement("option");
+        o.value = f;
+        opts.push(o);
+      });
+      fileFilterEl.replaceChildren.apply(fileFilterEl, opts);
+      fileFilterEl.value = fFile;
+    }
+    Array.prototype.forEach.call(fileFilterEl.options, function (o) {
+      o.textContent = o.value ? o.value + " · " + fmt(counts[fkey(fHost, o.value)] || 0) : "all files";
     });
   }
+
+  function clock(ts) {
+    var t = new Date(ts);
+    if (isNaN(t)) return "";
+    var s = pad(t.getHours(), 2) + ":" + pad(t.getMinutes(), 2) + ":" + pad(t.getSeconds(), 2);
+    if (new Date().toDateString() !== t.toDateString()) s = t.getFullYear() + "-" + pad(t.getMonth() + 1, 2) + "-" + pad(t.getDate(), 2) + " " + s;
+    return s;
+  }
+
+  function cell(tr, text, cls) {
+    var td = document.createElement("td");
+    td.textContent = text;
+    if (cls) td.className = cls;
+    tr.appendChild(td);
+    return td;
+  }
+
+  // Each host's connection and files, from the runs' follow state (status
+  // events): following, reconnecting since …, file missing since ….
+  var FILE_WORDS = { following: "following", missing: "file missing", rotated: "rotated: reading to its end", error: "cannot read" };
+  function followPanel(j) {
+    var body = $("followstate");
+    if (!body) return;
+    var rows = [];
+    j.runs.forEach(function (run) {
+      var f = run.follow, active = ["queued", "running"].indexOf(run.status) >= 0;
+      var conn = active && f ? f.state : run.status, connText = conn;
+      if (active && f && f.state === "reconnecting") connText = "reconnecting" + (f.since ? " since " + clock(f.since) : "") + (f.message ? ": " + f.message : "");
+      var list = f && f.files && f.files.length ? f.files : [null];
+      list.forEach(function (file, i) {
+        var tr = document.createElement("tr");
+        tr.dataset.host = run.host;
+        cell(tr, i ? "" : run.host, "host");
+        cell(tr, i ? "" : connText, "conn fs-" + conn);
+        if (!file) { cell(tr, "", "path"); cell(tr, "", ""); rows.push(tr); return; }
+        tr.dataset.path = file.path;
+        cell(tr, file.path, "path");
+        var st = (FILE_WORDS[file.state] || file.state) + (file.state !== "following" && file.since ? " since " + clock(file.since) : "") +
+          (file.message ? ": " + file.message : "");
+        cell(tr, st, "fs-" + file.state);
+        rows.push(tr);
+      });
+    });
+    body.replaceChildren.apply(body, rows);
+  }
+
+  // The alerts' webhooks, when one fails or lost alerts.
+  function webhookPanel(j) {
+    var el = $("webhooks");
+    var bad = (j.webhooks || []).filter(function (w) { return w.failing_since || w.dropped; });
+    el.hidden = !bad.length;
+    el.replaceChildren.apply(el, bad.map(function (w) {
+      var p = document.createElement("p");
+      p.className = w.failing_since ? "failing" : "";
+      p.textContent = "Webhook " + w.webhook + (w.failing_since ? " failing since " + clock(w.failing_since) + (w.last_error ? " (" + w.last_error + ")" : "") : " delivering again") +
+        " · " + fmt(w.sent) + " sent, " + fmt(w.pending) + " waiting" + (w.dropped ? ", " + fmt(w.dropped) + " dropped" : "");
+      return p;
+    }));
+  }
   setInterval(function () { if (!document.hidden) hostLabels(); }, 1000);
+
+  // A follow job's files change state without a line in the log (a file
+  // that appears is followed quietly): a visible page reads the job anew
+  // every few seconds, besides the status events.
+  var FOLLOW_POLL = 5000, followPolling = false;
+  if (isFollow) setInterval(function () {
+    if (document.hidden || ended || followPolling || (job && ["queued", "running"].indexOf(job.status) < 0)) return;
+    followPolling = true;
+    getJSON("/api/jobs/" + encodeURIComponent(jobID)).then(updateJob, function (err) { console.warn(err); })
+      .then(function () { followPolling = false; });
+  }, FOLLOW_POLL);
 
   cancelEl.addEventListener("click", function () {
     if (!confirm("Cancel job " + jobID + "? Its commands are stopped on every host.")) return;
@@ -1101,7 +1281,7 @@
   // Tests and curious people: the page's model, read-only.
   window.gafferViewer = {
     state: function () {
-      return { lastSeq: lastSeq, total: total(), top: top, following: following, filter: filter,
+      return { lastSeq: lastSeq, total: total(), top: top, following: following, filter: filter, host: fHost, file: fFile,
         chainFirst: chain.length ? chain[0].seq : 0, chainLast: lastChainSeq(), chainLen: chain.length,
         atStart: atStart, atEnd: atEnd, loading: !!loading, want: want, rows: logEl.children.length,
         scaled: scaled(), firstRowsAt: firstRowsAt, lastJump: lastJump, ended: ended, settled: !scheduled && !loading && !want && !incoming.length, stream: es ? es.readyState : -1, holding: !!(lease && lease.holding()), hits: hitCount, hitsDone: hitDone, hitsFirst: hitFirst };
