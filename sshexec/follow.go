@@ -98,7 +98,8 @@ func (s *followSession) Ended(err error) error {
 	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
 		msg := strings.TrimSpace(s.stderr.String())
 		if msg == "" {
-			msg = "no error message"
+			// Read saw the end before the connection was known to be gone.
+			return gaffer.Errorf(gaffer.EUNAVAILABLE, "the follow session on %s ended without a word (the connection was probably cut)", s.t)
 		}
 		return gaffer.Errorf(gaffer.EUNAVAILABLE, "following files on %s stopped: %s", s.t, msg)
 	}
