@@ -75,8 +75,8 @@ type FilePosition struct {
 // FollowState is how a follow job's run is doing on its host, for the
 // page and the API (Run.Follow).
 type FollowState struct {
-	// State: "connecting", "following", or "reconnecting" (Since when,
-	// Message why).
+	// State: "connecting", "following", "reconnecting" (Since when,
+	// Message why), or "stopped" once the run ended.
 	State   string      `json:"state"`
 	Since   *time.Time  `json:"since,omitempty"`
 	Message string      `json:"message,omitempty"`
@@ -91,6 +91,7 @@ const (
 	FollowConnecting   = "connecting"
 	FollowFollowing    = "following"
 	FollowReconnecting = "reconnecting"
+	FollowStopped      = "stopped" // the run ended
 	FileFollowing      = "following"
 	FileMissing        = "missing" // no file at the path (or none matches the glob)
 	FileRotated        = "rotated" // renamed; being read to its end

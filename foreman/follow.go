@@ -62,6 +62,11 @@ func (f *Foreman) runFollow(ctx context.Context, aj *activeJob, i int, host *gaf
 	err := fw.Follow(ctx, host, spec, fr.emit)
 	close(fr.stop)
 	<-written
+	// endRun stores the run with this last state.
+	ended := time.Now().UTC()
+	fr.update(func(st *gaffer.FollowState) {
+		st.State, st.Since, st.Message = gaffer.FollowStopped, &ended, ""
+	}, false)
 	if job.Retain == "" {
 		aj.addCheck(host.Name, sum, sha256.New())
 	}

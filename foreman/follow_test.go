@@ -309,8 +309,13 @@ func TestFollowEnds(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if j := waitDone(t, f, job.ID); j.Status != gaffer.StatusTimedOut {
+		j := waitDone(t, f, job.ID)
+		if j.Status != gaffer.StatusTimedOut {
 			t.Fatalf("job %s", j.Status)
+		}
+		// An ended run no longer says it follows.
+		if st := j.Runs[0].Follow; st == nil || st.State != gaffer.FollowStopped {
+			t.Fatalf("run's follow state after the end: %+v", st)
 		}
 	})
 	t.Run("follower fails", func(t *testing.T) {
