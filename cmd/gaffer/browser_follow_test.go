@@ -19,6 +19,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/gaffer-dev/gaffer"
+	"github.com/gaffer-dev/gaffer/internal/sshtest"
 )
 
 // hostileName is a file name that is markup: the page must show it as text.
@@ -230,4 +231,33 @@ func TestBrowserNewFollowJobForm(t *testing.T) {
 	}
 	v.waitJS("both files' lines, marked", `document.querySelectorAll("#log .line.stdout.alert").length === 2`)
 	v.checkClean("new follow job form")
+}
+
+// A host that goes away shows as reconnecting, since when and why, in the
+// page's table of each host's files.
+func TestBrowserFollowReconnecting(t *testing.T) {
+	sshd := sshtest.Start(t, sshtest.Options{Hosts: 1})
+	proxy := sshtest.StartProxy(t, sshd.Addrs[0])
+	hosts := sshd.Hosts()
+	hosts[0].Address, hosts[0].Port = "127.0.0.1", proxy.Port()
+	known := sshd.WriteKnownHosts(t, sshtest.KnownHostsOptions{Addrs: []string{proxy.Addr()}})
+	ts := startServer(t, "--inventory", writeInventory(t, hosts, ""), "--known-hosts", known)
+	b := newBrowser(t)
+	b.login(ts)
+	dir := sshtest.SharedDir(t, "gaffer-follow-page-")
+	appendFile(t, filepath.Join(dir, "app.log"), "one\n")
+	job := ts.startJob(t, gaffer.JobRequest{Follow: []string{dir + "/app.log"}, From: "start", Hosts: []string{"host-1"}})
+	t.Cleanup(func() { ts.request(t, "POST", fmt.Sprintf("/api/jobs/%d/cancel", job.ID), nil).Body.Close() })
+	ts.waitFollowing(t, job.ID, 1)
+
+	v := b.newTab(t)
+	v.openJob(ts, job.ID)
+	conn := `document.querySelector("#followstate tr td.conn").textContent`
+	v.waitJS("following", conn+` === "following"`)
+	proxy.Stall() // the connection hangs: the keepalive notices, reconnects hang too
+	v.waitJS("reconnecting", `/^reconnecting since \d\d:\d\d:\d\d: ./.test(`+conn+`)`)
+	if cls := evalJS[string](v, `document.querySelector("#followstate tr td.conn").className`); cls != "conn fs-reconnecting" {
+		t.Errorf("connection cell class %q", cls)
+	}
+	v.checkClean("follow reconnecting")
 }
