@@ -7,6 +7,8 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -260,4 +262,36 @@ func TestBrowserFollowReconnecting(t *testing.T) {
 		t.Errorf("connection cell class %q", cls)
 	}
 	v.checkClean("follow reconnecting")
+}
+
+// A failing webhook shows on the job's page, without the secret parts of
+// its URL.
+func TestBrowserWebhookFailing(t *testing.T) {
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "down for now", http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(hook.Close)
+	ts := startServer(t)
+	b := newBrowser(t)
+	b.login(ts)
+	file := filepath.Join(t.TempDir(), "app.log")
+	appendFile(t, file, "")
+	job := ts.startJob(t, gaffer.JobRequest{Follow: []string{file}, Hosts: []string{"local"},
+		Alerts: []gaffer.AlertRule{{Pattern: "ERROR", Webhook: hook.URL + "/hooks/s3cret?token=s3cret"}}})
+	t.Cleanup(func() { ts.request(t, "POST", fmt.Sprintf("/api/jobs/%d/cancel", job.ID), nil).Body.Close() })
+	ts.waitFollowing(t, job.ID, 1)
+
+	v := b.newTab(t)
+	v.openJob(ts, job.ID)
+	v.waitJS("the page", `gafferViewer.state().settled && document.querySelectorAll("#followstate tr").length === 1`)
+	if !evalJS[bool](v, `document.getElementById("webhooks").hidden`) {
+		t.Errorf("webhooks shown before one failed: %q", v.text("#webhooks"))
+	}
+	appendFile(t, file, "ERROR one\n")
+	v.waitJS("the failing webhook", `!document.getElementById("webhooks").hidden && / failing since \d\d:\d\d:\d\d/.test(document.getElementById("webhooks").textContent)`)
+	got := v.text("#webhooks")
+	if !strings.HasPrefix(got, "Webhook "+hook.URL+"/… failing since ") || strings.Contains(got, "s3cret") {
+		t.Errorf("webhooks: %q", got)
+	}
+	v.checkClean("webhook failing")
 }
