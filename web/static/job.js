@@ -46,6 +46,7 @@
   // ---- model ---------------------------------------------------------------
 
   var lastSeq = 0;        // newest seq this page knows of (any host)
+  var dropped = 0;        // seqs up to this are gone (the job's "retain"): row 0 is seq dropped+1
   var received = 0;       // newest seq received from the server (resume point)
   var counts = {};        // filter key (fkey) -> records up to lastSeq
   var fHost = "", fFile = ""; // show only this host's, this file's lines ("": all)
@@ -79,7 +80,7 @@
     counts[a] = (counts[a] || 0) + n;
     counts[b] = (counts[b] || 0) + n;
   }
-  function total() { return filter ? (counts[filter] || 0) : lastSeq; }
+  function total() { return filter ? (counts[filter] || 0) : lastSeq - dropped; }
   function matches(rec) { return (!fHost || rec.host === fHost) && (!fFile || rec.file === fFile); }
   function filterLabel() { return fHost && fFile ? fHost + " · " + fileLabel(fFile) : fHost || fileLabel(fFile); }
   function chainEnd() { return chainStart + chain.length; }
@@ -140,7 +141,7 @@
     atEnd = isEnd;
     cur = seedStates(seed);
     stUpTo = 0;
-    if (!filter && chain.length) chainStart = chain[0].seq - 1;
+    if (!filter && chain.length) chainStart = chain[0].seq - 1 - dropped;
   }
 
   function trimFront(k) {
@@ -279,7 +280,7 @@
       var seed = isStart ? [] : recs.slice(0, LOOK);
       setChain(isStart ? recs : recs.slice(LOOK), 0, seed, isStart, false);
       if (!joinLive(covered)) { atEnd = false; }
-      if (!filter && !chain.length) chainStart = covered;
+      if (!filter && !chain.length) chainStart = covered - dropped;
       if (isStart) fixStart();
       if (!filter) fixEnd();
       schedule();
@@ -319,7 +320,7 @@
       stUpTo += add.length;
       atStart = isStart;
       if (isStart) fixStart();
-      if (!filter && chain.length) chainStart = chain[0].seq - 1;
+      if (!filter && chain.length) chainStart = chain[0].seq - 1 - dropped;
       if (chain.length > CAP) trimBack(Math.max(CAP, Math.ceil(top) - chainStart + 200));
       schedule();
     }, failed);
@@ -339,7 +340,7 @@
     if (chain.length && !haveStart && haveEnd && need1 > cs - PAGE && need0 < ce) { extendBack(); return; }
     var mid = (r0 + r1) / 2;
     if (mid >= T - (r1 - r0)) { loadTail(); return; }
-    var s = filter ? Math.max(1, Math.round(mid / T * lastSeq)) : Math.floor(mid) + 1;
+    var s = dropped + (filter ? Math.max(1, Math.round(mid / T * (lastSeq - dropped))) : Math.floor(mid) + 1);
     anchor(s, mid);
   }
 
@@ -508,6 +509,17 @@
   // newest records already, no longer reaches the live end.
   function applySummary(sum, reset) {
     if (reset) {
+      // A log that dropped its oldest records starts at first_seq: its
+      // rows start there. Records the page holds from before go.
+      var d = Math.max(0, (sum.first_seq || 1) - 1);
+      if (d !== dropped) {
+        if (!filter) {
+          trimFront(indexOfSeq(d + 1));
+          if (chain.length) chainStart = chain[0].seq - 1 - d;
+          top = Math.max(0, top - (d - dropped));
+        }
+        dropped = d;
+      }
       counts = {};
       for (var i = 0; i < sum.streams.length; i++) {
         var st = sum.streams[i];
@@ -679,7 +691,7 @@
     if (!filter) {
       var ln = document.createElement("a");
       ln.className = "ln";
-      ln.dataset.ln = r + 1;
+      ln.dataset.ln = r + 1 + dropped;
       el.appendChild(ln);
     }
     return el;
@@ -722,7 +734,7 @@
     jumpStart = performance.now();
     setFollowing(false);
     if (!bringWant()) {
-      var ord = filter ? Math.round(s / Math.max(1, lastSeq) * total()) : s - 1;
+      var ord = Math.max(0, filter ? Math.round((s - dropped) / Math.max(1, lastSeq - dropped) * total()) : s - 1 - dropped);
       loading = 0; // a newer read wins
       anchor(s, ord);
     }
@@ -732,7 +744,8 @@
   function bringWant() {
     if (!want || !chain.length || !known) return false;
     var i = indexOfSeq(want);
-    if (i >= chain.length || (chain[i].seq !== want && !(i > 0 && chain[i - 1].seq < want && chain[i].seq > want))) return false;
+    // A seq the log no longer has (its "retain" dropped it) brings its first.
+    if (i >= chain.length || (chain[i].seq !== want && !(i > 0 && chain[i - 1].seq < want && chain[i].seq > want) && !(i === 0 && atStart))) return false;
     var rows = viewH() / ROW;
     top = Math.max(0, Math.min(chainStart + i - Math.floor(rows / 3), maxTop()));
     want = 0;
@@ -952,7 +965,7 @@
   function firstVisibleSeq() {
     var i = Math.floor(top) - chainStart;
     if (i >= 0 && i < chain.length) return chain[i].seq;
-    return filter ? 0 : Math.floor(top) + 1;
+    return filter ? 0 : Math.floor(top) + 1 + dropped;
   }
 
   // Where "next … below" starts looking: after the selected line if it is
@@ -1141,7 +1154,7 @@
     var byHost = {};
     runs.forEach(function (r) { byHost[r.host] = r; });
     Array.prototype.forEach.call(filterEl.options, function (o) {
-      if (!o.value) { o.textContent = "all hosts · " + fmt(lastSeq); return; }
+      if (!o.value) { o.textContent = "all hosts · " + fmt(lastSeq - dropped); return; }
       var r = byHost[o.value], ex = r ? exitText(r) : "";
       o.textContent = o.value + " · " + fmt(counts[o.value] || 0) + (ex ? " · exit " + ex : r && r.status !== "running" && r.status !== "queued" ? " · " + r.status : "");
     });
