@@ -497,3 +497,41 @@ func TestBigBatchSegments(t *testing.T) {
 	finish(t, w.(gaffer.ArchiveWriter), true)
 	assertNumbered(t, readAll(t, a, 1, 0), first, n-int(first)+1)
 }
+
+// BenchmarkWriteRetained writes 100-byte records in batches of 256 into a
+// single-file log and into a segmented one with a 16 MiB window trimmed
+// every MiB; it reports the longest Trim.
+func BenchmarkWriteRetained(b *testing.B) {
+	for _, keep := range []gaffer.Retention{{}, {Bytes: 16 << 20}} {
+		b.Run(fmt.Sprintf("window=%d", keep.Bytes), func(b *testing.B) {
+			a, _ := newArchive(b)
+			w, err := a.CreateRetained(ctx, 1, keep)
+			if err != nil {
+				b.Fatal(err)
+			}
+			batch := make([]gaffer.Record, 256)
+			data := bytes.Repeat([]byte("x"), 100)
+			seq := int64(0)
+			var longest time.Duration
+			b.SetBytes(int64(len(batch) * len(data)))
+			for i := 0; i < b.N; i++ {
+				for j := range batch {
+					seq++
+					batch[j] = gaffer.Record{Seq: seq, TS: t0, Host: "web-1", Stream: gaffer.Stdout, Data: data, NL: true}
+				}
+				if err := w.Write(batch); err != nil {
+					b.Fatal(err)
+				}
+				if i%40 == 39 {
+					start := time.Now()
+					if _, err := w.(gaffer.ArchiveTrimmer).Trim(keep, time.Now()); err != nil {
+						b.Fatal(err)
+					}
+					longest = max(longest, time.Since(start))
+				}
+			}
+			b.ReportMetric(float64(longest.Microseconds()), "max-trim-µs")
+			finish(b, w, true)
+		})
+	}
+}
