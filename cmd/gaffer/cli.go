@@ -21,10 +21,12 @@ import (
 // asks whether to cancel the job or detach; otherwise it detaches. A second
 // Ctrl-C always detaches.
 func askOnInterrupt(ctx context.Context, c *client, id int64, stderr io.Writer, detach func()) (stop func()) {
+	release := claimInterrupt()
 	sig := make(chan os.Signal, 2)
 	signal.Notify(sig, os.Interrupt)
 	done := make(chan struct{})
 	go func() {
+		defer release()
 		defer signal.Stop(sig)
 		select {
 		case <-sig:

@@ -10,6 +10,8 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 )
 
@@ -80,12 +82,50 @@ func exitCode(err error, stderr io.Writer) int {
 }
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signalContext()
 	defer stop()
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	if code := exitCode(err, os.Stderr); code != 0 {
 		os.Exit(code)
 	}
+}
+
+// interruptClaims counts what handles Ctrl-C itself (run and follow ask
+// whether to stop the job or detach): while one does, Ctrl-C does not end
+// the command's context, or the question would never be answered.
+var interruptClaims atomic.Int32
+
+// claimInterrupt keeps Ctrl-C from ending the context of signalContext
+// until release is called.
+func claimInterrupt() (release func()) {
+	interruptClaims.Add(1)
+	var once sync.Once
+	return func() { once.Do(func() { interruptClaims.Add(-1) }) }
+}
+
+// signalContext is a context that ends on SIGTERM, and on Ctrl-C (SIGINT)
+// unless it is claimed. Once it has ended, the signals kill the process
+// again, so a second Ctrl-C stops a command that is slow to wind down.
+func signalContext() (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(context.Background())
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		defer signal.Stop(sig)
+		for {
+			select {
+			case s := <-sig:
+				if s == os.Interrupt && interruptClaims.Load() > 0 {
+					continue
+				}
+				cancel()
+				return
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return ctx, cancel
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
