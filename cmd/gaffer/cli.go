@@ -98,18 +98,37 @@ func runJob(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		fs.Usage()
 		return exitError{2}
 	}
-	req := gaffer.JobRequest{Command: command, Selector: *selector, Timeout: gaffer.Duration(*timeout), PTY: *pty, Concurrency: *concurrency, Secrets: secrets}
-	for _, h := range strings.Split(*hostsFlag, ",") {
-		if h = strings.TrimSpace(h); h != "" {
-			req.Hosts = append(req.Hosts, h)
-		}
-	}
-	var job gaffer.Job
-	h, err := c.doHeader(ctx, "POST", "/api/jobs", req, &job)
+	req := gaffer.JobRequest{Command: command, Hosts: splitHosts(*hostsFlag), Selector: *selector, Timeout: gaffer.Duration(*timeout),
+		PTY: *pty, Concurrency: *concurrency, Secrets: secrets}
+	last, status, err := startAndWatch(ctx, c, req, "job", stdout, stderr)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "gaffer: job %d on %d host(s): %s\n", job.ID, len(job.Runs), c.pageURL(h, job.ID))
+	return jobExit(stderr, last, status)
+}
+
+// splitHosts reads -H: names, comma-separated.
+func splitHosts(s string) []string {
+	var hosts []string
+	for _, h := range strings.Split(s, ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			hosts = append(hosts, h)
+		}
+	}
+	return hosts
+}
+
+// startAndWatch starts a job (what: "job", "follow job") and prints its log
+// live until it ends, Ctrl-C asking whether to cancel it or detach. It
+// returns the job as it ended and its final status; exitError{130} when
+// detached.
+func startAndWatch(ctx context.Context, c *client, req gaffer.JobRequest, what string, stdout, stderr io.Writer) (*gaffer.Job, gaffer.Status, error) {
+	var job gaffer.Job
+	h, err := c.doHeader(ctx, "POST", "/api/jobs", req, &job)
+	if err != nil {
+		return nil, "", err
+	}
+	fmt.Fprintf(stderr, "gaffer: %s %d on %d host(s): %s\n", what, job.ID, len(job.Runs), c.pageURL(h, job.ID))
 
 	p := newPrinter(stdout, stderr)
 	p.job(&job)
@@ -130,16 +149,16 @@ func runJob(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		if fctx.Err() != nil {
 			fmt.Fprintf(stderr, "gaffer: detached; job %d goes on (gaffer logs -f %d to follow it, gaffer cancel %d to stop it)\n", job.ID, job.ID, job.ID)
-			return exitError{130}
+			return nil, "", exitError{130}
 		}
-		return err
+		return nil, "", err
 	}
 	if last == nil || last.Status != status {
 		if err := c.do(context.Background(), "GET", fmt.Sprintf("/api/jobs/%d", job.ID), nil, &job); err == nil {
 			last = &job
 		}
 	}
-	return jobExit(stderr, last, status)
+	return last, status, nil
 }
 
 // jobExit summarises failed runs and returns the job's exit code: 0 only if

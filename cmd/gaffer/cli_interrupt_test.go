@@ -102,12 +102,18 @@ func (p *ptyCLI) waitFor(t *testing.T, s string) {
 	t.Fatalf("the terminal never showed %q; it shows:\n%s", s, p.output())
 }
 
-// type writes to the terminal as a person typing would.
+// typeIn writes to the terminal as a person typing would.
 func (p *ptyCLI) typeIn(t *testing.T, s string) {
 	t.Helper()
 	if _, err := p.master.Write([]byte(s)); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// interrupt types Ctrl-C and waits for the question it asks.
+func (p *ptyCLI) interrupt(t *testing.T) {
+	t.Helper()
+	p.interrupt(t)
 }
 
 // exit waits for the process to end and returns its exit code.
@@ -138,8 +144,7 @@ func TestCLIRunCtrlCCancels(t *testing.T) {
 	ts := startServer(t)
 	p := startPTY(t, ts, "run", "-H", "local", "--", "echo started; sleep 60")
 	p.waitFor(t, "local | started")
-	p.typeIn(t, "\x03")
-	p.waitFor(t, "[c/D]")
+	p.interrupt(t)
 	time.Sleep(200 * time.Millisecond) // a person takes a moment to answer
 	if out := p.output(); strings.Contains(out, "detached") {
 		t.Fatalf("detached without waiting for the answer:\n%s", out)
@@ -160,8 +165,7 @@ func TestCLIRunCtrlCDetaches(t *testing.T) {
 	ts := startServer(t)
 	p := startPTY(t, ts, "run", "-H", "local", "--", "echo started; sleep 60")
 	p.waitFor(t, "local | started")
-	p.typeIn(t, "\x03")
-	p.waitFor(t, "[c/D]")
+	p.interrupt(t)
 	p.typeIn(t, "\n")
 	if code := p.exit(t); code != 130 || !strings.Contains(p.output(), "detached; job 1 goes on") {
 		t.Fatalf("exit code %d; terminal:\n%s", code, p.output())

@@ -23,6 +23,9 @@ func FuzzLogsParseRecord(f *testing.F) {
 		`{"seq":2,"ts":"","host":"","stream":"","text":"caf` + "\xc3\xa9" + `","nl":true}`,
 		`{"seq":2,"ts":"","host":"","stream":"","text":"bad` + "\xff" + `","nl":true}`,
 		`{"seq":3,"ts":"","host":"","stream":"","text":"\/\b\f\u00","nl":true}`,
+		`{"seq":4,"ts":"","host":"web","stream":"stdout","file":"/var/log/a b\u00e9.log","text":"x","nl":true,"alert":true}`,
+		`{"seq":5,"ts":"","host":"web","stream":"system","file":"","text":"x","nl":false,"alert":false}`,
+		`{"seq":6,"ts":"","host":"web","stream":"stdout","file":"\"","text":"x","nl":false,"alert":true,"alert":false}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -37,7 +40,8 @@ func FuzzLogsParseRecord(f *testing.F) {
 		}
 		got := d.rec
 		if v.Seq == nil || *v.Seq != got.Seq || v.TS != string(got.TS) || v.Host != string(got.Host) ||
-			v.Stream != string(got.Stream) || v.Text != string(got.Text) || v.NL != got.NL || v.Gap != nil || v.Done != nil {
+			v.Stream != string(got.Stream) || v.File != string(got.File) || v.Text != string(got.Text) || v.NL != got.NL ||
+			v.Alert != got.Alert || v.Gap != nil || v.Done != nil {
 			t.Fatalf("%q:\nfast %+v\njson %+v", line, got, v)
 		}
 	})
@@ -46,13 +50,15 @@ func FuzzLogsParseRecord(f *testing.F) {
 // Every record the server writes (gaffer.Record.AppendJSON) takes the fast
 // path and comes back as it was, invalid UTF-8 shown as U+FFFD.
 func FuzzLogsRecordRoundTrip(f *testing.F) {
-	f.Add(int64(1), int64(1764108062123456789), "web-1", "stdout", []byte("hello"), true)
-	f.Add(int64(5000000), int64(0), "h\"ost", "stderr", []byte("a\rb\x1b[31m\xff\xfe\u2028\\\"\x00"), false)
-	f.Fuzz(func(t *testing.T, seq, nanos int64, host, stream string, data []byte, nl bool) {
+	f.Add(int64(1), int64(1764108062123456789), "web-1", "stdout", "", []byte("hello"), true, false)
+	f.Add(int64(5000000), int64(0), "h\"ost", "stderr", "", []byte("a\rb\x1b[31m\xff\xfe\u2028\\\"\x00"), false, false)
+	f.Add(int64(7), int64(1764108062123456789), "web-1", "stdout", "/var/log/nginx/error.log", []byte("[error] x"), true, true)
+	f.Fuzz(func(t *testing.T, seq, nanos int64, host, stream, file string, data []byte, nl, alert bool) {
 		if seq < 0 || seq >= 1e18 {
 			return
 		}
-		r := gaffer.Record{Seq: seq, TS: time.Unix(0, nanos).UTC(), Host: host, Stream: gaffer.Stream(stream), Data: data, NL: nl}
+		r := gaffer.Record{Seq: seq, TS: time.Unix(0, nanos).UTC(), Host: host, Stream: gaffer.Stream(stream), File: file,
+			Data: data, NL: nl, Alert: alert}
 		line := r.AppendJSON(nil)
 		var d recordDecoder
 		if !d.parseFast(line) {
@@ -61,7 +67,8 @@ func FuzzLogsRecordRoundTrip(f *testing.F) {
 		got := d.rec
 		ts, _ := r.TS.MarshalText()
 		if got.Seq != seq || string(got.TS) != string(ts) || string(got.Host) != strings.ToValidUTF8(host, "\uFFFD") ||
-			string(got.Stream) != strings.ToValidUTF8(stream, "\uFFFD") || string(got.Text) != r.Text() || got.NL != nl {
+			string(got.Stream) != strings.ToValidUTF8(stream, "\uFFFD") || string(got.File) != strings.ToValidUTF8(file, "\uFFFD") ||
+			string(got.Text) != r.Text() || got.NL != nl || got.Alert != alert {
 			t.Fatalf("%q: got %+v", line, got)
 		}
 	})

@@ -99,3 +99,55 @@ func TestCLIPrinterLongLine(t *testing.T) {
 		t.Errorf("got %d bytes, want %d", len(out), len(want))
 	}
 }
+
+// fileRec is a follow job's record: a line of file on host.
+func fileRec(host, file string, stream gaffer.Stream, text string, alert bool) gaffer.Record {
+	r := rec(host, stream, text, true)
+	r.File, r.Alert = file, alert
+	return r
+}
+
+// A follow job's lines carry their file after the host, padded to the
+// longest file seen so far; lines without one (Gaffer's own about a host)
+// leave the column blank. An alert's line is marked on a colour terminal
+// only.
+func TestCLIPrinterFiles(t *testing.T) {
+	out, sys := gaffer.Stdout, gaffer.System
+	const a, long = "/var/log/a.log", "/var/log/nginx/error.log"
+	recs := []gaffer.Record{
+		fileRec("web-1", a, out, "one", false),
+		fileRec("web-1", long, out, "two", true),
+		fileRec("web-1", a, out, "three", false),
+		fileRec("web-1", "", sys, "away: connection lost", false),
+		fileRec("db", long, sys, "rotated", false),
+	}
+	for _, tt := range []struct {
+		name             string
+		tty, color       bool
+		wantOut, wantErr string
+	}{
+		{name: "plain",
+			wantOut: "web-1 /var/log/a.log | one\n" +
+				"web-1 /var/log/nginx/error.log | two\n" +
+				"web-1 /var/log/a.log           | three\n",
+			wantErr: "web-1                          * away: connection lost\n" +
+				"db    /var/log/nginx/error.log * rotated\n"},
+		{name: "colour", tty: true, color: true,
+			wantOut: "\x1b[96mweb-1\x1b[0m /var/log/a.log | one\n" +
+				"\x1b[96mweb-1\x1b[0m /var/log/nginx/error.log \x1b[1;7;31m|\x1b[0m two\n" +
+				"\x1b[96mweb-1\x1b[0m /var/log/a.log           | three\n",
+			wantErr: "\x1b[96mweb-1\x1b[0m                          \x1b[2m* away: connection lost\x1b[0m\n" +
+				"\x1b[32mdb   \x1b[0m /var/log/nginx/error.log \x1b[2m* rotated\x1b[0m\n"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			gotOut, gotErr := printRecords(t, tt.tty, tt.color, false, 5, recs...)
+			if gotOut != tt.wantOut || gotErr != tt.wantErr {
+				t.Errorf("stdout %q\nwant   %q\nstderr %q\nwant   %q", gotOut, tt.wantOut, gotErr, tt.wantErr)
+			}
+		})
+	}
+	// A command job's records have no file: nothing changes for them.
+	if got, _ := printRecords(t, false, false, false, 0, rec("h", out, "x", true)); got != "h | x\n" {
+		t.Errorf("command record: %q", got)
+	}
+}

@@ -13,13 +13,15 @@ import (
 
 // Shell completion: `gaffer completion bash|zsh|fish` prints a script that
 // completes subcommands, their flags, job ids (from `gaffer jobs`), host
-// names (from `gaffer hosts`) and the values of --stream and -o. The flags
+// names (from `gaffer hosts`), the values of --stream, -o and --from, and
+// file names for follow's paths. The flags
 // are read from each command's own -h, so the scripts never fall behind.
 
 // subcommands, in the order the usage lists them, with a short description.
 var subcommands = []struct{ name, about string }{
 	{"serve", "run the server"},
 	{"run", "start a job and follow it"},
+	{"follow", "follow log files on hosts, live"},
 	{"logs", "print a job's log"},
 	{"jobs", "list recent jobs"},
 	{"cancel", "cancel a running job"},
@@ -86,7 +88,7 @@ func parseFlagHelp(s string) []cliFlag {
 var (
 	hostFlags = map[string]bool{"host": true, "H": true}
 	fileFlags = map[string]bool{"inventory": true, "known-hosts": true, "data-dir": true, "archive-dir": true, "ssh-config": true, "managed-known-hosts": true}
-	listFlags = map[string]string{"stream": "stdout stderr system", "o": "text json raw", "status": "queued running succeeded failed canceled timed_out interrupted", "log-level": "debug info warn error",
+	listFlags = map[string]string{"stream": "stdout stderr system", "from": "end start", "o": "text json raw", "status": "queued running succeeded failed canceled timed_out interrupted", "log-level": "debug info warn error",
 		"action": strings.Join(gaffer.AuditActions, " ")}
 	jobArgs = map[string]bool{"logs": true, "cancel": true}
 )
@@ -292,6 +294,8 @@ func fishCompletion() string {
 	b.WriteString("complete -c gaffer -n " + fishQuote("__fish_seen_subcommand_from logs cancel") +
 		" -a " + fishQuote("(gaffer jobs --limit 50 2>/dev/null | awk 'NR>1 {print $1}')") + "\n")
 	b.WriteString("complete -c gaffer -n " + fishQuote("__fish_seen_subcommand_from completion") + " -a 'bash zsh fish'\n")
+	// follow's paths: file names (on this machine; often the same layout).
+	b.WriteString("complete -c gaffer -n " + fishQuote("__fish_seen_subcommand_from follow") + " -F\n")
 	return b.String()
 }
 

@@ -26,8 +26,10 @@ type logRecord struct {
 	TS     []byte // as the server wrote it (RFC 3339)
 	Host   []byte
 	Stream []byte
+	File   []byte // a follow job's file; empty for a command's output
 	Text   []byte // the text, JSON escapes undone
 	NL     bool
+	Alert  bool // matched one of the job's alerts
 }
 
 // searchTrailer is the last line of a search page.
@@ -43,8 +45,8 @@ type logHandler struct {
 
 // recordDecoder holds the buffers a decoded record points into.
 type recordDecoder struct {
-	rec                          logRecord
-	ts, host, stream, text, long []byte
+	rec                                logRecord
+	ts, host, stream, file, text, long []byte
 }
 
 var (
@@ -115,7 +117,8 @@ func (d *recordDecoder) dispatch(line []byte, h logHandler) error {
 		return fmt.Errorf("read log: a line that is neither a record nor a notice: %.80q", line)
 	}
 	d.rec = logRecord{Seq: *v.Seq, TS: append(d.ts[:0], v.TS...), Host: append(d.host[:0], v.Host...),
-		Stream: append(d.stream[:0], v.Stream...), Text: append(d.text[:0], v.Text...), NL: v.NL}
+		Stream: append(d.stream[:0], v.Stream...), File: append(d.file[:0], v.File...),
+		Text: append(d.text[:0], v.Text...), NL: v.NL, Alert: v.Alert}
 	if h.record == nil {
 		return nil
 	}
@@ -138,8 +141,10 @@ type wireLine struct {
 	TS     string `json:"ts"`
 	Host   string `json:"host"`
 	Stream string `json:"stream"`
+	File   string `json:"file"`
 	Text   string `json:"text"`
 	NL     bool   `json:"nl"`
+	Alert  bool   `json:"alert"`
 	Gap    *struct {
 		From int64 `json:"from"`
 		To   int64 `json:"to"`
@@ -151,7 +156,7 @@ type wireLine struct {
 }
 
 // parseFast decodes a record written exactly as AppendJSON writes it:
-// {"seq":N,"ts":"…","host":"…","stream":"…","text":"…","nl":BOOL}. It
+// {"seq":N,"ts":"…","host":"…","stream":"…"[,"file":"…"],"text":"…","nl":BOOL[,"alert":true]}. It
 // accepts nothing that encoding/json would read differently (the fuzz test
 // holds it to that); false means "use encoding/json".
 func (d *recordDecoder) parseFast(b []byte) bool {
@@ -184,6 +189,12 @@ func (d *recordDecoder) parseFast(b []byte) bool {
 	if d.rec.Stream, i, ok = parseString(b, i, d.stream[:0]); !ok {
 		return false
 	}
+	d.rec.File = nil
+	if j, ok := expect(b, i, `,"file":`); ok {
+		if d.rec.File, i, ok = parseString(b, j, d.file[:0]); !ok {
+			return false
+		}
+	}
 	if i, ok = expect(b, i, `,"text":`); !ok {
 		return false
 	}
@@ -192,9 +203,13 @@ func (d *recordDecoder) parseFast(b []byte) bool {
 	}
 	switch rest := b[i:]; string(rest) {
 	case `,"nl":true}`:
-		d.rec.NL = true
+		d.rec.NL, d.rec.Alert = true, false
 	case `,"nl":false}`:
-		d.rec.NL = false
+		d.rec.NL, d.rec.Alert = false, false
+	case `,"nl":true,"alert":true}`:
+		d.rec.NL, d.rec.Alert = true, true
+	case `,"nl":false,"alert":true}`:
+		d.rec.NL, d.rec.Alert = false, true
 	default:
 		return false
 	}
@@ -361,7 +376,8 @@ func decodeNDJSON(r io.Reader, fn func(gaffer.Record), onGap func(string)) error
 
 // record copies r into a gaffer.Record.
 func (r *logRecord) record() gaffer.Record {
-	rec := gaffer.Record{Seq: r.Seq, Host: string(r.Host), Stream: gaffer.Stream(r.Stream), Data: bytes.Clone(r.Text), NL: r.NL}
+	rec := gaffer.Record{Seq: r.Seq, Host: string(r.Host), Stream: gaffer.Stream(r.Stream), File: string(r.File),
+		Data: bytes.Clone(r.Text), NL: r.NL, Alert: r.Alert}
 	if rec.Data == nil {
 		rec.Data = []byte{}
 	}

@@ -33,9 +33,10 @@ type logsOptions struct {
 
 const logsUsage = `usage: gaffer logs [flags] JOB
 
-Prints a job's log: each line with its host ("host | text"; "!" marks
-stderr, "*" Gaffer's own lines; stdout records go to stdout, the others to
-stderr). With -f it follows the log live and exits with the job's exit code.
+Prints a job's log: each line with its host ("host | text", "host file |
+text" for a follow job's; "!" marks stderr, "*" Gaffer's own lines; stdout
+records go to stdout, the others to stderr). With -f it follows the log
+live and exits with the job's exit code (a follow job's as gaffer follow's).
 
 Flags:
 `
@@ -53,6 +54,7 @@ func logsFlags(stderr io.Writer) (*flag.FlagSet, *client, func(now time.Time) (*
 	caseSensitive := fs.Bool("case", false, "--grep is case-sensitive")
 	host := fs.String("host", "", "only this host's records")
 	stream := fs.String("stream", "", "only this stream: stdout, stderr or system")
+	file := fs.String("file", "", "only the lines of this `FILE` (a follow job's; the path as its lines show it)")
 	output := fs.String("o", "text", "output: text (host | line), json (the records as NDJSON, as the server sends them) or raw (the exact bytes one host wrote to one stream)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, logsUsage)
@@ -62,7 +64,7 @@ func logsFlags(stderr io.Writer) (*flag.FlagSet, *client, func(now time.Time) (*
 		given := map[string]bool{}
 		fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 		o := &logsOptions{follow: *follow, after: *after, tail: *tail, timestamps: *timestamps, output: *output,
-			filter: gaffer.LogFilter{Host: *host, Stream: gaffer.Stream(*stream)}}
+			filter: gaffer.LogFilter{Host: *host, Stream: gaffer.Stream(*stream), File: *file}}
 		if fs.NArg() != 1 {
 			return nil, usagef("logs takes one job id, got %d arguments (gaffer logs -h for help)", fs.NArg())
 		}
@@ -231,7 +233,7 @@ func logs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := c.do(context.Background(), "GET", fmt.Sprintf("/api/jobs/%d", o.id), nil, &job); err != nil {
 		return err
 	}
-	return jobExit(stderr, &job, status)
+	return jobEnd(stderr, &job, status)
 }
 
 func jobHasHost(job *gaffer.Job, host string) bool {
@@ -372,6 +374,9 @@ func filterQuery(f gaffer.LogFilter) url.Values {
 	if f.Stream != "" {
 		q.Set("stream", string(f.Stream))
 	}
+	if f.File != "" {
+		q.Set("file", f.File)
+	}
 	return q
 }
 
@@ -496,7 +501,8 @@ func (out *logOutput) record(r *logRecord, line []byte) error {
 // the filters and --grep are applied here too, as the server would.
 func (out *logOutput) followed(r *logRecord, line []byte) error {
 	f := out.o.filter
-	if (f.Host != "" && string(r.Host) != f.Host) || (f.Stream != "" && string(r.Stream) != string(f.Stream)) {
+	if (f.Host != "" && string(r.Host) != f.Host) || (f.Stream != "" && string(r.Stream) != string(f.Stream)) ||
+		(f.File != "" && string(r.File) != f.File) {
 		return nil
 	}
 	if out.o.match != nil && !out.o.match.Match(r.Text) {

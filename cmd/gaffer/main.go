@@ -21,6 +21,9 @@ Usage:
   gaffer serve [flags]                      run the server
   gaffer run [-H host,host] [-l k=v] [--timeout 10m] [--pty] -- COMMAND...
                                             start a job and follow it
+  gaffer follow [-H host,host] [-l k=v] [--from start] [--retain 1GB]
+                [--alert PATTERN=URL]... [--timeout 8h] PATH...
+                                            follow log files on hosts, live
   gaffer logs [-f] [--tail N] [--since 10m] [--grep P] JOB
                                             print a job's log (-f: follow it)
   gaffer jobs [--status S] [--host H]       list recent jobs
@@ -139,6 +142,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return serve(ctx, args, stdout, stderr)
 	case "run":
 		return runJob(ctx, args, stdout, stderr)
+	case "follow":
+		return followCmd(ctx, args, stdout, stderr)
 	case "logs":
 		return logs(ctx, args, stdout, stderr)
 	case "jobs":

@@ -14,8 +14,9 @@ import (
 	"github.com/gaffer-dev/gaffer"
 )
 
-// printer writes records as "host | text": stdout records to out, the
-// others to errOut, continuing lines that arrived in parts. Output is
+// printer writes records as "host | text", or "host file | text" for a
+// follow job's: stdout records to out, the others to errOut, continuing
+// lines that arrived in parts. Output is
 // buffered; switching between out and errOut flushes the other, so the
 // two keep their order on a shared terminal.
 //
@@ -32,6 +33,7 @@ type printer struct {
 	progress           bool // errOut is a terminal: keep a progress line at the bottom
 	timestamps         bool // each line starts with its record's time
 	width              int  // host column width
+	fileWidth          int  // file column width: 0 until a record with a file
 	status             string
 	shown              bool          // the progress line is on screen
 	last               *bufio.Writer // the writer written last
@@ -87,45 +89,72 @@ func isTerminal(w io.Writer) bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
-// hostPrefix holds one host's prefixes, per stream.
+// hostPrefix holds the prefixes of one host (and file), per stream.
 type hostPrefix struct {
-	name  string
-	width int
-	pre   [3][]byte
+	name, file       string
+	width, fileWidth int
+	pre              [3][]byte
+	alert            []byte // pre[streamOut] of a record that matched an alert, in colour
 }
+
+// maxFileWidth: a longer file name is not padded to (it would push every
+// other line's text far right).
+const maxFileWidth = 48
 
 var hostColors = []string{"36", "33", "35", "32", "34", "96", "93", "95", "92", "94"}
 
 const sgrReset = "\x1b[0m"
 
-func (p *printer) host(name []byte) *hostPrefix {
-	if hp := p.lastHost; hp != nil && hp.name == string(name) && hp.width == p.width {
+func (p *printer) host(name, file []byte) *hostPrefix {
+	if len(file) > 0 && p.fileWidth < maxFileWidth {
+		if n := utf8.RuneCount(file); n > p.fileWidth {
+			p.fileWidth = min(n, maxFileWidth)
+		}
+	}
+	if hp := p.lastHost; hp != nil && hp.name == string(name) && hp.file == string(file) && hp.width == p.width && hp.fileWidth == p.fileWidth {
 		return hp
 	}
-	hp := p.hosts[string(name)]
-	if hp == nil || hp.width != p.width {
-		hp = p.newHostPrefix(string(name))
+	key := string(name)
+	if len(file) > 0 {
+		key += "\x00" + string(file)
+	}
+	hp := p.hosts[key]
+	if hp == nil || hp.width != p.width || hp.fileWidth != p.fileWidth {
+		hp = p.newHostPrefix(string(name), string(file))
 		if p.hosts == nil {
 			p.hosts = map[string]*hostPrefix{}
 		}
-		p.hosts[hp.name] = hp
+		p.hosts[key] = hp
 	}
 	p.lastHost = hp
 	return hp
 }
 
-func (p *printer) newHostPrefix(name string) *hostPrefix {
-	hp := &hostPrefix{name: name, width: p.width}
-	padded := name
-	if pad := p.width - utf8.RuneCountInString(name); pad > 0 {
-		padded += strings.Repeat(" ", pad)
+// pad pads s with spaces to width characters.
+func pad(s string, width int) string {
+	if n := width - utf8.RuneCountInString(s); n > 0 {
+		return s + strings.Repeat(" ", n)
 	}
+	return s
+}
+
+func (p *printer) newHostPrefix(name, file string) *hostPrefix {
+	hp := &hostPrefix{name: name, file: file, width: p.width, fileWidth: p.fileWidth}
+	padded := pad(name, p.width)
 	h := fnv.New32a()
 	h.Write([]byte(name))
 	colored := "\x1b[" + hostColors[h.Sum32()%uint32(len(hostColors))] + "m" + padded + sgrReset
+	if p.fileWidth > 0 {
+		// The file column; lines without a file (Gaffer's own about a
+		// host) leave it blank, so the text still lines up.
+		paddedFile := pad(file, p.fileWidth)
+		padded += " " + paddedFile
+		colored += " " + paddedFile
+	}
 	hp.pre[streamOut] = []byte(padded + " | ")
 	if p.outColor {
 		hp.pre[streamOut] = []byte(colored + " | ")
+		hp.alert = []byte(colored + " \x1b[1;7;31m|" + sgrReset + " ")
 	}
 	hp.pre[streamErr] = []byte(padded + " ! ")
 	hp.pre[streamSystem] = []byte(padded + " * ")
@@ -161,13 +190,14 @@ func (p *printer) flush() error {
 	return err
 }
 
-// appendPrefix appends a line's prefix: its time (with --timestamps) and host.
-func (p *printer) appendPrefix(b []byte, r *logRecord, hp *hostPrefix, stream int) []byte {
+// appendPrefix appends a line's prefix: its time (with --timestamps) and
+// pre, its host's (and file's).
+func (p *printer) appendPrefix(b []byte, r *logRecord, pre []byte) []byte {
 	if p.timestamps {
 		b = appendTimestamp(b, r.TS)
 		b = append(b, ' ')
 	}
-	return append(b, hp.pre[stream]...)
+	return append(b, pre...)
 }
 
 // appendTimestamp appends an RFC 3339 time with its fraction padded to 9
@@ -204,13 +234,18 @@ func plain(text []byte) bool {
 // that hold one).
 func (p *printer) printRecord(r gaffer.Record) {
 	ts, _ := r.TS.MarshalText()
-	p.record(&logRecord{Seq: r.Seq, TS: ts, Host: []byte(r.Host), Stream: []byte(r.Stream), Text: []byte(r.Text()), NL: r.NL})
+	p.record(&logRecord{Seq: r.Seq, TS: ts, Host: []byte(r.Host), Stream: []byte(r.Stream), File: []byte(r.File),
+		Text: []byte(r.Text()), NL: r.NL, Alert: r.Alert})
 }
 
 func (p *printer) record(r *logRecord) {
 	stream := streamIndex(r.Stream)
-	hp := p.host(r.Host)
+	hp := p.host(r.Host, r.File)
 	w, tty, color := p.writer(stream)
+	pre := hp.pre[stream]
+	if r.Alert && stream == streamOut && color {
+		pre = hp.alert
+	}
 	p.clearProgress()
 	if p.open && (p.openHost != hp || p.openStream != stream) {
 		p.endLine()
@@ -224,7 +259,7 @@ func (p *printer) record(r *logRecord) {
 				p.scratch = append(p.scratch, ' ')
 				w.Write(p.scratch)
 			}
-			w.Write(hp.pre[stream])
+			w.Write(pre)
 			w.Write(r.Text)
 			if stream == streamSystem && color {
 				w.WriteString(sgrReset)
@@ -234,7 +269,7 @@ func (p *printer) record(r *logRecord) {
 			return
 		}
 		p.open, p.openHost, p.openStream = true, hp, stream
-		p.linePrefix = p.appendPrefix(p.linePrefix[:0], r, hp, stream)
+		p.linePrefix = p.appendPrefix(p.linePrefix[:0], r, pre)
 		p.col, p.pending, p.spilled = 0, p.pending[:0], false
 		if tty {
 			w.Write(p.linePrefix)
@@ -497,8 +532,58 @@ func (p *printer) job(j *gaffer.Job) {
 	if failed > 0 {
 		p.status += fmt.Sprintf(", %d failed", failed)
 	}
+	if len(j.Follow) > 0 && !j.Status.Done() {
+		p.status = followStatus(j)
+	}
 	p.clearProgress()
 	p.drawProgress()
+}
+
+// followStatus sums up a follow job's hosts and files for the progress
+// line: "2 following, 1 reconnecting; 1 file missing".
+func followStatus(j *gaffer.Job) string {
+	count := map[string]int{}
+	var order []string
+	add := func(what string) {
+		if count[what] == 0 {
+			order = append(order, what)
+		}
+		count[what]++
+	}
+	missing, failing := 0, 0
+	for _, r := range j.Runs {
+		switch {
+		case r.Status.Done():
+			add(string(r.Status))
+		case r.Follow == nil || r.Follow.State == "":
+			add(gaffer.FollowConnecting)
+		default:
+			add(r.Follow.State)
+		}
+		if r.Follow == nil {
+			continue
+		}
+		for _, f := range r.Follow.Files {
+			switch f.State {
+			case gaffer.FileMissing:
+				missing++
+			case gaffer.FileError:
+				failing++
+			}
+		}
+	}
+	var parts []string
+	for _, what := range order {
+		parts = append(parts, fmt.Sprintf("%d %s", count[what], what))
+	}
+	s := strings.Join(parts, ", ")
+	if missing > 0 {
+		s += fmt.Sprintf("; %d missing", missing)
+	}
+	if failing > 0 {
+		s += fmt.Sprintf("; %d unreadable", failing)
+	}
+	return s
 }
 
 // finish ends an open line and the progress line, and flushes.
