@@ -113,7 +113,8 @@ func (p *ptyCLI) typeIn(t *testing.T, s string) {
 // interrupt types Ctrl-C and waits for the question it asks.
 func (p *ptyCLI) interrupt(t *testing.T) {
 	t.Helper()
-	p.interrupt(t)
+	p.typeIn(t, "\x03")
+	p.waitFor(t, "[c/D]")
 }
 
 // exit waits for the process to end and returns its exit code.
