@@ -59,14 +59,13 @@ func (r *JobRequest) Validate() error {
 	if err := r.validateFollow(); err != nil {
 		return err
 	}
+	command := len(r.Follow) == 0 // a follow job has no command
 	switch {
-	case len(r.Follow) > 0:
-		// a follow job has no command
-	case strings.TrimSpace(r.Command) == "":
+	case command && strings.TrimSpace(r.Command) == "":
 		return Errorf(EINVALID, "command is empty: say what to run, e.g. {\"command\": \"uptime\", \"hosts\": [\"local\"]}")
-	case len(r.Command) > MaxCommand:
+	case command && len(r.Command) > MaxCommand:
 		return Errorf(EINVALID, "command is %d bytes long; the limit is %d", len(r.Command), MaxCommand)
-	case strings.IndexByte(r.Command, 0) >= 0:
+	case command && strings.IndexByte(r.Command, 0) >= 0:
 		return Errorf(EINVALID, "command holds a NUL byte")
 	case len(r.Hosts) == 0 && strings.TrimSpace(r.Selector) == "":
 		return Errorf(EINVALID, "no hosts: give \"hosts\" (names) or \"selector\" (e.g. \"role=web\")")

@@ -27,6 +27,8 @@ func TestJobRequestValidateFollow(t *testing.T) {
 		{"alert without webhook", func(r *gaffer.JobRequest) { r.Alerts = []gaffer.AlertRule{{Pattern: "x"}} }, ""},
 		{"both", func(r *gaffer.JobRequest) { r.Command = "uptime" }, "not both"},
 		{"pty", func(r *gaffer.JobRequest) { r.PTY = true }, "pty"},
+		{"no hosts", func(r *gaffer.JobRequest) { r.Hosts = nil }, "no hosts"},
+		{"negative concurrency", func(r *gaffer.JobRequest) { r.Concurrency = -1 }, "concurrency"},
 		{"bad from", func(r *gaffer.JobRequest) { r.From = "middle" }, "from \"middle\""},
 		{"from without follow", func(r *gaffer.JobRequest) { r.Follow, r.Command, r.From = nil, "ls", "start" }, "follow jobs"},
 		{"empty path", func(r *gaffer.JobRequest) { r.Follow = []string{" "} }, "path is empty"},
