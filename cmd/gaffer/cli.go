@@ -143,7 +143,10 @@ func startAndWatch(ctx context.Context, c *client, req gaffer.JobRequest, what s
 			gap:    func(g gapNotice, _ []byte) error { p.notice(g.Message); return nil },
 		},
 		status: func(j *gaffer.Job) { last = j; p.job(j) },
-		idle:   func() { p.flush() },
+		idle: func() {
+			refreshFollowState(fctx, c, &job, p)
+			p.flush()
+		},
 	})
 	p.finish()
 	if err != nil {
@@ -159,6 +162,26 @@ func startAndWatch(ctx context.Context, c *client, req gaffer.JobRequest, what s
 		}
 	}
 	return last, status, nil
+}
+
+// followRefresh is how often a follow job's progress line is refreshed
+// from the job: its hosts' and files' states change without the status
+// events the log stream sends (those come with Gaffer's own lines).
+const followRefresh = 2 * time.Second
+
+// refreshFollowState reads a follow job's state into the progress line, at
+// most every followRefresh, when there is a progress line (a terminal).
+func refreshFollowState(ctx context.Context, c *client, job *gaffer.Job, p *printer) {
+	if len(job.Follow) == 0 || !p.progress || time.Since(p.refreshed) < followRefresh {
+		return
+	}
+	p.refreshed = time.Now()
+	rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	var j gaffer.Job
+	if c.do(rctx, "GET", fmt.Sprintf("/api/jobs/%d", job.ID), nil, &j) == nil {
+		p.job(&j)
+	}
 }
 
 // jobExit summarises failed runs and returns the job's exit code: 0 only if

@@ -151,3 +151,29 @@ func TestCLIPrinterFiles(t *testing.T) {
 		t.Errorf("command record: %q", got)
 	}
 }
+
+// A follow job's progress line counts hosts by follow state and names
+// missing and unreadable paths.
+func TestCLIFollowStatus(t *testing.T) {
+	run := func(host string, status gaffer.Status, st *gaffer.FollowState) *gaffer.Run {
+		return &gaffer.Run{Host: host, Status: status, Follow: st}
+	}
+	files := []gaffer.FileState{{Path: "/a", State: gaffer.FileMissing}, {Path: "/b", State: gaffer.FileError}, {Path: "/c", State: gaffer.FileFollowing}}
+	for _, tt := range []struct {
+		job  gaffer.Job
+		want string
+	}{
+		{gaffer.Job{Follow: []string{"/a"}, Status: gaffer.StatusRunning, Runs: []*gaffer.Run{run("a", gaffer.StatusRunning, nil)}}, "1 connecting"},
+		{gaffer.Job{Follow: []string{"/a"}, Status: gaffer.StatusRunning, Runs: []*gaffer.Run{
+			run("a", gaffer.StatusRunning, &gaffer.FollowState{State: gaffer.FollowFollowing, Files: files}),
+			run("b", gaffer.StatusRunning, &gaffer.FollowState{State: gaffer.FollowReconnecting}),
+			run("c", gaffer.StatusRunning, &gaffer.FollowState{State: gaffer.FollowFollowing}),
+			run("d", gaffer.StatusFailed, nil),
+		}}, "2 following, 1 reconnecting, 1 failed; 1 missing; 1 unreadable"},
+		{gaffer.Job{Follow: []string{"/a"}, Status: gaffer.StatusCanceled, Runs: []*gaffer.Run{run("a", gaffer.StatusCanceled, nil)}}, "1 canceled"},
+	} {
+		if got := followStatus(&tt.job); got != tt.want {
+			t.Errorf("got %q, want %q", got, tt.want)
+		}
+	}
+}

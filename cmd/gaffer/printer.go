@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"golang.org/x/term"
@@ -35,6 +36,7 @@ type printer struct {
 	width              int  // host column width
 	fileWidth          int  // file column width: 0 until a record with a file
 	status             string
+	refreshed          time.Time     // a follow job's state last read for the progress line
 	shown              bool          // the progress line is on screen
 	last               *bufio.Writer // the writer written last
 
@@ -532,7 +534,7 @@ func (p *printer) job(j *gaffer.Job) {
 	if failed > 0 {
 		p.status += fmt.Sprintf(", %d failed", failed)
 	}
-	if len(j.Follow) > 0 && !j.Status.Done() {
+	if len(j.Follow) > 0 {
 		p.status = followStatus(j)
 	}
 	p.clearProgress()
