@@ -158,6 +158,22 @@ func (r *followRun) describe(ev gaffer.FollowEvent) string {
 			return fmt.Sprintf("%s still unreachable (since %s): %s; retrying", r.host, since, orElse(ev.Message, "no reason given"))
 		}
 		return fmt.Sprintf("%s unreachable since %s: %s; retrying", r.host, since, orElse(ev.Message, "no reason given"))
+	case gaffer.FollowOpened:
+		// Which files a glob picked up, and when, is worth a line; a
+		// resume after a reconnect is said by the back line.
+		switch ev.Reason {
+		case "start":
+			if ev.Offset == 0 {
+				return fmt.Sprintf("following %s from its start", ev.Path)
+			}
+			return fmt.Sprintf("following %s from its end (byte %d)", ev.Path, ev.Offset)
+		case "new":
+			return fmt.Sprintf("%s appeared: following it from its start", ev.Path)
+		case "rotated":
+			return fmt.Sprintf("%s: a new file; following it from its start", ev.Path)
+		case "recreated":
+			return fmt.Sprintf("%s was created again: following it from its start", ev.Path)
+		}
 	case gaffer.FollowBack:
 		return fmt.Sprintf("%s back after %s: following again where each file stood", r.host, roundAway(ev.Away))
 	case gaffer.FollowRotated:

@@ -223,6 +223,7 @@ func TestFollowRecordsAndState(t *testing.T) {
 	}
 	wantLines := []string{
 		"# following on web-1 (10.0.0.1:22): /var/log/*.log, /srv/app.log, from their start",
+		"# following /var/log/a.log from its start",
 		"# /srv/app.log: no such file; it is followed from its start once it appears",
 		"/var/log/a.log: one",
 		"/var/log/a.log: ",
@@ -234,8 +235,10 @@ func TestFollowRecordsAndState(t *testing.T) {
 		"/var/log/a.log: three",
 		"/var/log/a.log: four",
 		"# /var/log/a.log rotated: renamed to /var/log/a.log.1: reading it to its end",
+		"# /var/log/a.log: a new file; following it from its start",
 		"/var/log/a.log: last (no newline)",
 		"# /var/log/a.log was truncated: reading it again from its start",
+		"# /var/log/b.log appeared: following it from its start",
 		"# /var/log/b.log: deleted or renamed out of sight",
 		"# /var/log/c.log: permission denied",
 		"# no file matches /var/log/*.log: files that appear are followed from their start",
@@ -294,8 +297,9 @@ func TestFollowStoreNotPerLine(t *testing.T) {
 	}
 	f.Cancel(context.Background(), job.ID)
 	waitDone(t, f, job.ID)
-	if recs := allLines(t, f, job.ID); len(recs) != 500+2 {
-		t.Errorf("%d records, want 502", len(recs))
+	// The lines, and the start, opened and end lines.
+	if recs := allLines(t, f, job.ID); len(recs) != 500+3 {
+		t.Errorf("%d records, want 503", len(recs))
 	}
 }
 
