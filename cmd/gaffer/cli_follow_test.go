@@ -13,6 +13,7 @@ import (
 
 	"github.com/gaffer-dev/gaffer"
 	"github.com/gaffer-dev/gaffer/internal/sshtest"
+	"github.com/gaffer-dev/gaffer/sqlite"
 )
 
 // Command lines gaffer follow refuses before it asks the server anything
@@ -169,5 +170,51 @@ func TestCLIFollowCtrlCStops(t *testing.T) {
 	}
 	if job := ts.job(t, 1); job.Status != gaffer.StatusCanceled {
 		t.Fatalf("job is %s, want canceled", job.Status)
+	}
+}
+
+// A follow job read back after a restart is the job that was started: its
+// paths, from, retain and alerts from the database (the webhook whole
+// there, redacted in the API), and each run's last follow state with the
+// positions it had reached.
+func TestFollowJobStoredAcrossRestart(t *testing.T) {
+	ts := startServer(t)
+	dir := sshtest.SharedDir(t, "gaffer-cli-follow-")
+	a := filepath.Join(dir, "a.log")
+	appendFile(t, a, "first\n")
+	const webhook = "http://127.0.0.1:9/hook/s3cret?token=x"
+	job := ts.startJob(t, gaffer.JobRequest{Follow: []string{a}, From: "start", Retain: "7d", Hosts: []string{"local"},
+		Alerts: []gaffer.AlertRule{{Pattern: "first", Webhook: webhook}}})
+	w := watchLog(t, ts, job.ID)
+	w.wait(t, "the file's line", 60*time.Second, line("local", a, "first"))
+	ts.Stop(t)
+
+	db, err := sqlite.Open(filepath.Join(ts.DataDir, "gaffer.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, err := db.FindJob(t.Context(), job.ID)
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := stored.Runs[0].Follow
+	if len(stored.Alerts) != 1 || stored.Alerts[0].Webhook != webhook || stored.From != "start" || stored.Retain != "7d" ||
+		st == nil || len(st.Positions) != 1 || st.Positions[0].Path != a || st.Positions[0].Offset != int64(len("first\n")) {
+		t.Fatalf("stored job: %+v\nfollow state: %+v", stored, st)
+	}
+
+	ts2 := startServer(t, "--data-dir", ts.DataDir)
+	got := ts2.job(t, job.ID)
+	if len(got.Follow) != 1 || got.Follow[0] != a || got.From != "start" || got.Retain != "7d" || len(got.Alerts) != 1 ||
+		got.Alerts[0].Webhook != gaffer.RedactURL(webhook) || got.Runs[0].Follow == nil {
+		t.Fatalf("job after restart: %+v", got)
+	}
+	resp := ts2.request(t, "GET", fmt.Sprintf("/api/jobs/%d", job.ID), nil)
+	defer resp.Body.Close()
+	var body bytes.Buffer
+	body.ReadFrom(resp.Body)
+	if s := body.String(); strings.Contains(s, "s3cret") || strings.Contains(s, "positions") || strings.Contains(s, "offset") {
+		t.Fatalf("the API shows what it must not: %s", s)
 	}
 }
