@@ -38,7 +38,7 @@ func followCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	retain := fs.String("retain", "", "keep only the newest part of the job's log: a `SIZE` (1GB, 500MB) or an age (7d, 12h)")
 	timeout := fs.Duration("timeout", 0, "stop following after this long (e.g. 8h)")
 	var alerts []gaffer.AlertRule
-	fs.Func("alert", "mark lines matching `PATTERN=URL` (RE2) and POST them to the webhook URL; PATTERN alone only marks them (repeatable)", func(v string) error {
+	fs.Func("alert", "mark the lines matching `PATTERN=URL`'s pattern (RE2) and POST them to its webhook URL; a pattern alone only marks them (repeatable)", func(v string) error {
 		a, err := parseAlert(v)
 		alerts = append(alerts, a)
 		return err
