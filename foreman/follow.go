@@ -110,21 +110,26 @@ type fileTrack struct {
 	ids map[string]bool // FileID -> being read to its end after a rotation
 }
 
-// emit takes one event of the follower: records first, then the state.
-// Positions move only after the records they cover went to the log.
+// emit takes one event of the follower. Lines: records first, then the
+// positions (they move only after the records they cover went to the
+// log). Other events: the state first, then their system line.
 func (r *followRun) emit(ev gaffer.FollowEvent) error {
-	switch ev.Kind {
-	case gaffer.FollowLines:
+	if ev.Kind == gaffer.FollowLines {
 		if recs := r.lines(ev); len(recs) > 0 {
 			r.out(recs)
 		}
-	default:
-		if text := r.describe(ev); text != "" {
-			r.aj.log.system(r.host, r.aj.masker.String(text))
-		}
+		r.pos.Apply(ev)
+		r.track(ev)
+		return nil
 	}
+	// The state first, then its line: viewers are sent the job's state
+	// with each of Gaffer's own lines, so it must already say the event.
+	text := r.describe(ev) // before track: it tells "still unreachable"
 	r.pos.Apply(ev)
 	r.track(ev)
+	if text != "" {
+		r.aj.log.system(r.host, r.aj.masker.String(text))
+	}
 	return nil
 }
 

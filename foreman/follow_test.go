@@ -4,10 +4,12 @@ import (
 	"context"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/gaffer-dev/gaffer"
+	"github.com/gaffer-dev/gaffer/archive"
 	"github.com/gaffer-dev/gaffer/foreman"
 	"github.com/gaffer-dev/gaffer/memory"
 )
@@ -400,5 +402,92 @@ func TestFollowConcurrencyDefault(t *testing.T) {
 	f.Cancel(context.Background(), job.ID)
 	if j := waitDone(t, f, job.ID); j.Status != gaffer.StatusCanceled {
 		t.Fatal(j.Status)
+	}
+}
+
+// hookArchive calls onWrite with each batch as the job's log writes it,
+// before any reader can see it.
+type hookArchive struct {
+	*archive.Archive
+	onWrite func([]gaffer.Record)
+}
+
+func (a hookArchive) Create(ctx context.Context, id int64) (gaffer.ArchiveWriter, error) {
+	w, err := a.Archive.Create(ctx, id)
+	return hookWriter{w, a.onWrite}, err
+}
+
+type hookWriter struct {
+	gaffer.ArchiveWriter
+	onWrite func([]gaffer.Record)
+}
+
+func (w hookWriter) Write(recs []gaffer.Record) error {
+	w.onWrite(recs)
+	return w.ArchiveWriter.Write(recs)
+}
+
+// A viewer gets the job's state with each of Gaffer's own lines (web's SSE
+// sends a status event then): when the line of a follow event is written,
+// the run's follow state must already say it.
+func TestFollowStateBeforeItsLine(t *testing.T) {
+	fw := newFakeFollower()
+	var (
+		f     *foreman.Foreman
+		mu    sync.Mutex
+		seen  = map[string]string{} // system line -> the state when it was written
+		jobID atomic.Int64
+	)
+	arch := hookArchive{Archive: newArchive(t), onWrite: func(recs []gaffer.Record) {
+		for _, r := range recs {
+			if r.Stream != gaffer.System || jobID.Load() == 0 {
+				continue
+			}
+			j, err := f.Job(context.Background(), jobID.Load())
+			if err != nil || j.Runs[0].Follow == nil {
+				continue
+			}
+			st := j.Runs[0].Follow
+			desc := st.State
+			for _, fs := range st.Files {
+				desc += " " + fs.Path + "=" + fs.State
+			}
+			mu.Lock()
+			seen[r.Text()] = desc
+			mu.Unlock()
+		}
+	}}
+	f = foreman.New(foreman.Config{Store: newStore(t), Live: memory.NewLiveLog(0, 0), Archive: arch, Follower: fw,
+		Hosts: func() []gaffer.Host { return []gaffer.Host{{Name: "h", Address: "10.0.0.1"}} }})
+	t.Cleanup(func() { f.Shutdown(context.Background()) })
+	job, err := f.Start(context.Background(), gaffer.JobRequest{Follow: []string{"/l"}, Hosts: []string{"h"}}, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobID.Store(job.ID)
+	since := time.Date(2026, 12, 1, 12, 1, 2, 0, time.UTC)
+	fw.send(t, "h",
+		gaffer.FollowEvent{Kind: gaffer.FollowOpened, Path: "/l", FileID: "1:1", Reason: "start", Offset: 5},
+		gaffer.FollowEvent{Kind: gaffer.FollowAway, Since: since, Message: "connection refused"},
+		gaffer.FollowEvent{Kind: gaffer.FollowBack, Since: since, Away: time.Second},
+		gaffer.FollowEvent{Kind: gaffer.FollowMissing, Path: "/l", FileID: "1:1"},
+	)
+	want := map[string]string{
+		"following /l from its end (byte 5)":                              "following /l=following",
+		"h unreachable since 12:01:02 UTC: connection refused; retrying":  "reconnecting /l=following",
+		"h back after 1s: following again where each file stood":          "following /l=following",
+		"/l: no such file; it is followed from its start once it appears": "following /l=missing",
+	}
+	waitFor(t, "the lines", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(seen) >= len(want)
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	for line, st := range want {
+		if seen[line] != st {
+			t.Errorf("when %q was written the state was %q, want %q", line, seen[line], st)
+		}
 	}
 }
