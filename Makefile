@@ -16,11 +16,13 @@ test:
 	scripts/test
 
 # scripts/test starts PostgreSQL and Redis and installs sshd when missing;
-# the fleet benchmark compares with parallel-ssh and ansible.
+# the fleet benchmark compares with parallel-ssh and ansible. Then the
+# follow engine's append → line latency (1 and 40 files; docs/follow.md).
 bench:
 	@command -v parallel-ssh >/dev/null && command -v ansible >/dev/null || \
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pssh ansible; }
 	scripts/test -v -run '^$$' -bench . -benchtime 1x -timeout 90m ./bench/...
+	scripts/test -run '^$$' -bench FollowLatency -benchtime 20x ./localexec ./sshexec
 
 fmt:
 	gofmt -l -w .
