@@ -113,10 +113,11 @@ type fanoutRun struct {
 func fanout(b *testing.B, a, bb *server, rc *goredis.Client, n int) fanoutRun {
 	b.Helper()
 	goFile := filepath.Join(b.TempDir(), "go")
-	command := fmt.Sprintf("while [ ! -e %s ]; do sleep 0.05; done; for i in $(seq 1 %d); do seq 1 %d; sleep 0.1; done",
+	// "ready" reaches every viewer first: then all are connected.
+	command := fmt.Sprintf("echo ready; while [ ! -e %s ]; do sleep 0.05; done; for i in $(seq 1 %d); do seq 1 %d; sleep 0.1; done",
 		goFile, fanoutBursts, fanoutBurstLine)
 	j := a.startJob(b, command)
-	run := fanoutRun{viewers: n, wantLines: fanoutBursts * fanoutBurstLine}
+	run := fanoutRun{viewers: n, wantLines: fanoutBursts*fanoutBurstLine + 1}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 
