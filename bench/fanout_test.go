@@ -112,7 +112,17 @@ type fanoutRun struct {
 // the command prints (it waits for a file the benchmark creates).
 func fanout(b *testing.B, a, bb *server, rc *goredis.Client, n int) fanoutRun {
 	b.Helper()
-	goFile := filepath.Join(b.TempDir(), "go")
+	// The command runs as the sshd test user: the file must be where it
+	// can look (b.TempDir is root's alone).
+	dir, err := os.MkdirTemp("", "gaffer-bench-go-")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	goFile := filepath.Join(dir, "go")
 	// "ready" reaches every viewer first: then all are connected.
 	command := fmt.Sprintf("echo ready; while [ ! -e %s ]; do sleep 0.05; done; for i in $(seq 1 %d); do seq 1 %d; sleep 0.1; done",
 		goFile, fanoutBursts, fanoutBurstLine)
@@ -173,7 +183,13 @@ func fanout(b *testing.B, a, bb *server, rc *goredis.Client, n int) fanoutRun {
 			mu.Unlock()
 		}()
 	}
-	connected.Wait()
+	waited := make(chan struct{})
+	go func() { connected.Wait(); close(waited) }()
+	select {
+	case <-waited:
+	case <-time.After(time.Minute):
+		b.Fatalf("viewers not all connected after a minute; job %d: %s on a, %s on b", j.ID, a.job(b, j.ID).Status, bb.job(b, j.ID).Status)
+	}
 	c0, err := redisCommands(ctx, rc)
 	if err != nil {
 		b.Fatal(err)
