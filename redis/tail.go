@@ -39,10 +39,10 @@ type tail struct {
 	users int       // Reads and Waits in progress
 	idle  time.Time // when users last dropped to 0
 
-	mu     sync.Mutex
-	ready  bool  // the state below was read from Redis
-	gone   bool  // Redis has no such job
-	err    error // the last Redis command failed
+	mu     sync.RWMutex // read-locked by the many viewers' Reads and Waits
+	ready  bool         // the state below was read from Redis
+	gone   bool         // Redis has no such job
+	err    error        // the last Redis command failed
 	closed bool
 	// The tail holds seqs first..last (none when first == last+1), in
 	// entries as Redis stores them.
@@ -170,9 +170,9 @@ func (t *tail) setGone() {
 // awaitReady waits for the tail's first state.
 func (t *tail) awaitReady(ctx context.Context) error {
 	for {
-		t.mu.Lock()
+		t.mu.RLock()
 		ready, ch := t.ready, t.changed
-		t.mu.Unlock()
+		t.mu.RUnlock()
 		if ready {
 			return nil
 		}
@@ -189,8 +189,8 @@ func (t *tail) awaitReady(ctx context.Context) error {
 // ok is false if the tail cannot answer (not held, Redis failing): ask
 // Redis.
 func (t *tail) read(after int64, limit int) (recs []gaffer.Record, end, gone, ok bool) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
+	t.mu.RLock()
+	defer t.mu.RUnlock()
 	switch {
 	case !t.ready || t.err != nil:
 		return nil, false, false, false
@@ -216,8 +216,8 @@ func (t *tail) read(after int64, limit int) (recs []gaffer.Record, end, gone, ok
 
 // state is what Wait looks at.
 func (t *tail) state() (ready bool, last int64, closed, gone bool, err error, changed chan struct{}) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
+	t.mu.RLock()
+	defer t.mu.RUnlock()
 	return t.ready, t.last, t.closed, t.gone, t.err, t.changed
 }
 
@@ -307,14 +307,14 @@ func (l *LiveLog) follow(t *tail) {
 }
 
 func (t *tail) isClosed() bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
+	t.mu.RLock()
+	defer t.mu.RUnlock()
 	return t.closed
 }
 
 func (t *tail) lastSeq() int64 {
-	t.mu.Lock()
-	defer t.mu.Unlock()
+	t.mu.RLock()
+	defer t.mu.RUnlock()
 	return t.last
 }
 
