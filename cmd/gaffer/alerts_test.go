@@ -102,25 +102,6 @@ func (h *testHook) check(t *testing.T) {
 	}
 }
 
-// logRecords reads a job's whole log so far as NDJSON, every field.
-func logRecords(t *testing.T, ts *testServer, id int64) []gaffer.Record {
-	t.Helper()
-	resp := ts.request(t, "GET", fmt.Sprintf("/api/jobs/%d/log", id), nil, "Accept", "application/x-ndjson")
-	defer resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Fatalf("ndjson: %s", resp.Status)
-	}
-	var recs []gaffer.Record
-	for dec := json.NewDecoder(resp.Body); dec.More(); {
-		var r gaffer.Record
-		if err := dec.Decode(&r); err != nil {
-			t.Fatal(err)
-		}
-		recs = append(recs, r)
-	}
-	return recs
-}
-
 // eventually polls cond for up to two minutes (the machine is shared).
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
@@ -166,7 +147,7 @@ func TestAlertsCommandJob(t *testing.T) {
 	if j := ts.waitJob(t, job.ID); j.Status != gaffer.StatusSucceeded {
 		t.Fatalf("job %s", j.Status)
 	}
-	recs := logRecords(t, ts, job.ID)
+	recs := ts.ndjson(t, job.ID, "")
 	eventually(t, "42 alerts delivered", func() bool { return len(hook.alerts()) >= 42 })
 	checkAlerted(t, recs, hook.alerts(), job.ID, "ERROR")
 	sse, end, _ := ts.readResuming(t, job.ID)
@@ -217,7 +198,7 @@ func TestAlertsWebhookFailsThenRecovers(t *testing.T) {
 	// Failing: a system line, the job's state, the metrics.
 	var failing gaffer.Record
 	eventually(t, "a line saying the webhook fails", func() bool {
-		for _, r := range logRecords(t, ts, job.ID) {
+		for _, r := range ts.ndjson(t, job.ID, "") {
 			if strings.Contains(r.Text(), "failing") {
 				failing = r
 				return true
@@ -245,7 +226,7 @@ func TestAlertsWebhookFailsThenRecovers(t *testing.T) {
 	eventually(t, "a POST hanging", func() bool { hook.mu.Lock(); defer hook.mu.Unlock(); return hook.hanging > 0 })
 	touch("hang")
 	eventually(t, "the job's lines while the webhook hangs", func() bool {
-		recs := logRecords(t, ts, job.ID)
+		recs := ts.ndjson(t, job.ID, "")
 		return len(recs) > 0 && slices.ContainsFunc(recs, func(r gaffer.Record) bool { return r.Text() == "all written" })
 	})
 	if n := len(hook.alerts()); n != 0 {
@@ -256,13 +237,13 @@ func TestAlertsWebhookFailsThenRecovers(t *testing.T) {
 	hook.setMode("ok")
 	eventually(t, "102 alerts delivered", func() bool { return len(hook.alerts()) >= 102 })
 	eventually(t, "a line saying the webhook delivers again", func() bool {
-		return slices.ContainsFunc(logRecords(t, ts, job.ID), func(r gaffer.Record) bool {
+		return slices.ContainsFunc(ts.ndjson(t, job.ID, ""), func(r gaffer.Record) bool {
 			return strings.HasPrefix(r.Text(), "alerts to "+hook.srv.URL+"/… delivered again: ") && strings.HasSuffix(r.Text(), ", 0 dropped")
 		})
 	})
 	touch("end")
 	ts.waitJob(t, job.ID)
-	checkAlerted(t, logRecords(t, ts, job.ID), hook.alerts(), job.ID, "^ERROR")
+	checkAlerted(t, ts.ndjson(t, job.ID, ""), hook.alerts(), job.ID, "^ERROR")
 	hook.check(t)
 }
 
@@ -309,7 +290,7 @@ func TestAlertsFollowJob(t *testing.T) {
 	eventually(t, "11 alerts delivered", func() bool {
 		if n := len(hook.alerts()); n < 11 {
 			if time.Since(start) > 30*time.Second {
-				for _, r := range logRecords(t, ts, job.ID) {
+				for _, r := range ts.ndjson(t, job.ID, "") {
 					t.Logf("%d %s %s %v %q", r.Seq, r.Stream, r.File, r.Alert, r.Text())
 				}
 				t.Fatalf("%d alerts delivered", n)
@@ -320,7 +301,7 @@ func TestAlertsFollowJob(t *testing.T) {
 	})
 	ts.request(t, "POST", fmt.Sprintf("/api/jobs/%d/cancel", job.ID), nil).Body.Close()
 	ts.waitJob(t, job.ID)
-	recs := logRecords(t, ts, job.ID)
+	recs := ts.ndjson(t, job.ID, "")
 	checkAlerted(t, recs, hook.alerts(), job.ID, "ERROR|panic")
 	for _, a := range hook.alerts() {
 		if a.File != file || a.Host != "host-1" {

@@ -43,31 +43,14 @@ func (tb *tab) followRows() [][]string {
 	})`)
 }
 
-// records reads the log so far as the API gives it, every field of each
-// record (file and alert too).
-func (ts *testServer) records(t *testing.T, id int64, query string) []gaffer.Record {
-	t.Helper()
-	resp := ts.request(t, "GET", fmt.Sprintf("/api/jobs/%d/log?%s", id, query), nil, "Accept", "application/x-ndjson")
-	defer resp.Body.Close()
-	var recs []gaffer.Record
-	for dec := json.NewDecoder(resp.Body); dec.More(); {
-		var r gaffer.Record
-		if err := dec.Decode(&r); err != nil {
-			t.Fatal(err)
-		}
-		recs = append(recs, r)
-	}
-	return recs
-}
-
 // waitFollowed waits until the job's log holds n lines of followed files.
 func (ts *testServer) waitFollowed(t *testing.T, id int64, n int) []gaffer.Record {
 	t.Helper()
 	for deadline := time.Now().Add(browserWait); ; time.Sleep(50 * time.Millisecond) {
-		if recs := ts.records(t, id, "stream=stdout"); len(recs) >= n {
+		if recs := ts.ndjson(t, id, "stream=stdout"); len(recs) >= n {
 			return recs
 		} else if time.Now().After(deadline) {
-			t.Fatalf("%d lines of followed files in the log, want %d:\n%s", len(recs), n, dumpRecords(ts.records(t, id, "")))
+			t.Fatalf("%d lines of followed files in the log, want %d:\n%s", len(recs), n, dumpRecords(ts.ndjson(t, id, "")))
 		}
 	}
 }
@@ -88,7 +71,7 @@ func TestBrowserFollowPage(t *testing.T) {
 
 	v := b.newTab(t)
 	v.openJob(ts, job.ID)
-	all := ts.records(t, job.ID, "")
+	all := ts.ndjson(t, job.ID, "")
 	last := strconv.FormatInt(all[len(all)-1].Seq, 10)
 	v.waitJS("the log", `gafferViewer.state().settled && document.querySelector('#log .line[data-seq="`+last+`"]') && document.querySelectorAll("#followstate tr").length === 3`)
 
@@ -140,7 +123,7 @@ func TestBrowserFollowPage(t *testing.T) {
 	  return tr.dataset.path === `+strconv.Quote(later)+` && tr.children[3].textContent === "following"; })`)
 
 	// "next alert ↓" from the top, twice.
-	alerts := ts.records(t, job.ID, "stream=stdout")
+	alerts := ts.ndjson(t, job.ID, "stream=stdout")
 	var alertSeqs []int64
 	for _, r := range alerts {
 		if r.Alert {
