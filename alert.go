@@ -11,7 +11,7 @@ import (
 // (RE2) are marked (Record.Alert) and POSTed to Webhook.
 type AlertRule struct {
 	Pattern string `json:"pattern"`
-	Webhook string `json:"webhook"`
+	Webhook string `json:"webhook,omitempty"` // none: mark only
 }
 
 // MaxAlertRules bounds a job's alerts.

@@ -126,3 +126,17 @@ func TestJobRequestKeepsWebhooks(t *testing.T) {
 		t.Errorf("the job shows its webhook whole: %s", job)
 	}
 }
+
+// A rule without a webhook only marks records: the job shows it without a
+// "webhook" key, not with an empty URL.
+func TestMarkOnlyRuleHasNoWebhook(t *testing.T) {
+	for _, v := range []any{gaffer.AlertRule{Pattern: "panic"}, gaffer.JobRequest{Alerts: []gaffer.AlertRule{{Pattern: "panic"}}}} {
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(b), "webhook") {
+			t.Errorf("%T: %s", v, b)
+		}
+	}
+}
