@@ -308,20 +308,37 @@ func (a *Archive) Seal(ctx context.Context, jobID int64) error {
 // rebuildIndexes reads the whole frames of a data file from the frame at
 // off, and returns where they end and both indexes of them.
 func rebuildIndexes(ctx context.Context, data io.ReaderAt, off int64) (end int64, idx, sdx []byte, err error) {
-	idx, sdx = []byte(idxMagic), []byte(sdxMagic)
+	rb, err := rebuild(ctx, data, off)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	return rb.end, rb.idx, rb.sdx, nil
+}
+
+// rebuilt is what rebuild found: a writer continues from it (reopen.go).
+type rebuilt struct {
+	end      int64  // after the last whole frame
+	idx, sdx []byte // both indexes, the stream index ending with a mark
+	sb       *sdxBuilder
+	n, last  int64 // records, and the last one's seq
+}
+
+// rebuild reads the whole frames of a data file from the frame at off.
+func rebuild(ctx context.Context, data io.ReaderAt, off int64) (rebuilt, error) {
+	idx, sdx := []byte(idxMagic), []byte(sdxMagic)
 	sb := newSdxBuilder()
 	r := newFrameReader(data, off)
 	var n, last int64
 	for ; ; n++ {
 		if n%4096 == 0 {
 			if err := ctx.Err(); err != nil {
-				return 0, nil, nil, err
+				return rebuilt{}, err
 			}
 		}
 		off := r.off
 		fr, ok, err := r.next()
 		if err != nil {
-			return 0, nil, nil, err
+			return rebuilt{}, err
 		} else if !ok || fr.seq <= last {
 			r.off = off
 			break
@@ -335,7 +352,7 @@ func rebuildIndexes(ctx context.Context, data io.ReaderAt, off int64) (end int64
 		}
 		last = fr.seq
 	}
-	return r.off, idx, sb.mark(sdx, r.off, true), nil
+	return rebuilt{end: r.off, idx: idx, sdx: sb.mark(sdx, r.off, true), sb: sb, n: n, last: last}, nil
 }
 
 // sealIndexes writes a sealed log's indexes and renames its files as
