@@ -27,6 +27,8 @@ type jobLog struct {
 	stats  *Stats
 	logger *slog.Logger
 
+	syncs groupSync
+
 	mu         sync.Mutex
 	seq        int64
 	archiveErr error // first archive failure; the live log goes on regardless
@@ -110,15 +112,23 @@ func (l *jobLog) system(host, text string) {
 }
 
 // sync makes what was written so far durable: called when a run ends.
+// Runs that end together share one sync (groupsync.go), made outside mu
+// so that the other runs' output goes on meanwhile (the writer is safe
+// for concurrent use).
 func (l *jobLog) sync() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.archiveErr == nil {
+	l.syncs.wait(func() {
+		if l.failed() {
+			return
+		}
 		if err := l.aw.Sync(); err != nil {
-			l.archiveErr = err
+			l.mu.Lock()
+			if l.archiveErr == nil {
+				l.archiveErr = err
+			}
+			l.mu.Unlock()
 			l.logger.Error("archive sync failed", "job", l.jobID, "err", err)
 		}
-	}
+	})
 }
 
 // complete completes the archive. On failure (now or earlier) it releases
