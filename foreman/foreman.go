@@ -449,18 +449,25 @@ func (f *Foreman) runOne(ctx context.Context, aj *activeJob, i int, host *gaffer
 	aj.mu.Lock()
 	run := aj.job.Runs[i]
 	run.Status, run.StartedAt = gaffer.StatusRunning, &now
-	if aj.job.StartedAt == nil {
+	// The job row changes with its first run only: 200 runs starting
+	// together would otherwise queue 200 identical writes on the store.
+	jobChanged := aj.job.StartedAt == nil
+	if jobChanged {
 		aj.job.StartedAt = &now
 	}
-	aj.job.Status = gaffer.DeriveStatus(aj.job.Runs)
+	if st := gaffer.DeriveStatus(aj.job.Runs); st != aj.job.Status {
+		aj.job.Status, jobChanged = st, true
+	}
 	runCopy, jobCopy := *run, copyJob(aj.job)
 	aj.mu.Unlock()
 	sctx, cancel := f.storeCtx()
 	if err := f.cfg.Store.UpdateRun(sctx, jobCopy.ID, &runCopy); err != nil {
 		f.log.Error("record run start", "job", jobCopy.ID, "host", host.Name, "err", err)
 	}
-	if err := f.cfg.Store.UpdateJob(sctx, jobCopy); err != nil {
-		f.log.Error("record job start", "job", jobCopy.ID, "err", err)
+	if jobChanged {
+		if err := f.cfg.Store.UpdateJob(sctx, jobCopy); err != nil {
+			f.log.Error("record job start", "job", jobCopy.ID, "err", err)
+		}
 	}
 	cancel()
 	if len(jobCopy.Follow) > 0 {
