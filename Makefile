@@ -16,7 +16,9 @@ test:
 	scripts/test
 
 # scripts/test starts PostgreSQL and Redis and installs sshd when missing;
-# the fleet benchmark compares with parallel-ssh and ansible. Then the
+# the fleet benchmarks compare with parallel-ssh and ansible (Fleet: 40
+# hosts; Fleet200: `uname -a` on 200 hosts, 13 sshd, beside 200 bare
+# x/crypto/ssh handshakes and parallel-ssh -p 200). Then the
 # follow engine's append → line latency (1 and 40 files; docs/follow.md).
 bench:
 	@command -v parallel-ssh >/dev/null && command -v ansible >/dev/null || \
