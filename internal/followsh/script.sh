@@ -30,9 +30,18 @@ T=$(mktemp -d 2>/dev/null) || {
 }
 trap 'rm -rf "$T"' EXIT
 trap 'rm -rf "$T"; exit 1' HUP INT TERM PIPE
-# Fractional sleep is in GNU and busybox sleep (most builds); else 1s.
-Z=0.25
-sleep 0.01 2>/dev/null || Z=1
+# The wait between rounds. A shell with a fractional `read -t` (bash,
+# busybox) waits on a FIFO nobody writes to: no process per round, so it
+# can poll more often. Else (dash) a sleep process per round: fractional
+# in GNU and busybox sleep (most builds), else 1s. HB: rounds between
+# heartbeats (~2 s); FULL: rounds between stat rounds at the least (~1 s).
+Z=0.25 HB=8 FULL=4 WT=
+(read -t 0 x) </dev/null 2>/dev/null
+if [ $? -lt 2 ] && mkfifo "$T/w" 2>/dev/null && exec 3<>"$T/w"; then
+	Z=0.1 HB=20 FULL=10 WT=1
+else
+	sleep 0.01 2>/dev/null || Z=1 HB=2 FULL=1
+fi
 # dd that skips and counts in bytes (GNU, and busybox as Alpine builds
 # it) reads a chunk in one process; else dd | tail | head.
 DDB=
@@ -156,6 +165,9 @@ flush() {
 				printf 'D %s %s %s\n' "$qk" "$qo" "$fsz" >"$T/h$i" || exit 1
 				set -- "$@" "$T/h$i" "$fname"
 				eval "O_$qk=$((qo + fsz))"
+			else
+				# Rotated or truncated meanwhile: the next round stats.
+				again=1
 			fi
 			pid=
 			;;
@@ -250,11 +262,42 @@ while [ "$i" -le "$GF_NPOS" ]; do
 	fi
 done
 
+# A round stats the files only if something may have changed since the
+# last one that did (a stat round). Builtins tell (no process): the
+# patterns expand to the same files, each older than the marker MK
+# (written just before that stat, so a file written after it is not
+# older: with coarse time stamps a write in the same tick makes the file
+# not older either, so is seen), none renamed being drained, that round
+# read all there was. What mtime misses (a file renamed onto a followed
+# path keeps its old mtime; a file system whose clock is not ours) waits
+# for the next stat round: every FULL rounds.
+MK=$T/m
+# tick: a round is over; a heartbeat every HB rounds.
+tick() {
+	beat=$((beat + 1))
+	if [ $beat -ge $HB ]; then
+		say H
+		beat=0
+	fi
+}
+
+# pause: a round is over; wait for the next.
+pause() {
+	tick
+	if [ -n "$WT" ]; then
+		read -t $Z x <&3
+	else
+		sleep $Z
+	fi
+}
+
 R=0
 NQ=0
 beat=0
+idle=0  # rounds since the last stat round
+again=1 # the next round stats: the first, or the last read not all
+PL=
 while :; do
-	R=$((R + 1))
 	busy=
 	# The files: each pattern expanded (no field splitting but at newlines,
 	# which paths may not hold), plus the renamed files being drained.
@@ -277,6 +320,35 @@ while :; do
 		fi
 		j=$((j + 1))
 	done
+	if [ -z "$again" ] && [ -z "$DR" ] && [ $idle -lt $FULL ]; then
+		IFS=$LF
+		L="$*"
+		IFS=$OIFS
+		if [ "$L" = "$PL" ]; then
+			ch=
+			for f; do
+				[ "$f" -ot "$MK" ] || {
+					ch=1
+					break
+				}
+			done
+			if [ -z "$ch" ]; then
+				idle=$((idle + 1))
+				pause
+				continue
+			fi
+		fi
+	fi
+	IFS=$LF
+	PL="$*"
+	IFS=$OIFS
+	R=$((R + 1))
+	idle=0
+	again=
+	: >"$MK" 2>/dev/null || {
+		say "E cannot write to $T"
+		exit 1
+	}
 	k=1
 	while [ $k -le $N ]; do
 		eval "a=\$A_$k"
@@ -318,9 +390,11 @@ while :; do
 $out
 EOF
 	# Slots whose file was not seen this round.
+	DR=
 	k=1
 	while [ $k -le $N ]; do
 		eval "a=\$A_$k s=\$S_$k"
+		[ "$a" = d ] && DR=1
 		if [ "$s" != "$R" ]; then
 			case $a in
 			f)
@@ -337,10 +411,10 @@ EOF
 	done
 	flush
 	[ $R = 1 ] && say Y
-	beat=$((beat + 1))
-	if [ $beat -ge 8 ]; then
-		say H
-		beat=0
+	if [ -n "$busy" ]; then
+		again=1
+		tick
+	else
+		pause
 	fi
-	[ -n "$busy" ] || sleep $Z
 done
