@@ -3,8 +3,6 @@ package localexec_test
 import (
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 
 	"github.com/gaffer-dev/gaffer"
@@ -18,24 +16,6 @@ func TestFollow(t *testing.T) {
 	// The script's chunk directory where the test removes it: a killed
 	// script leaves it behind.
 	e := &localexec.Executor{Env: []string{"TMPDIR=" + t.TempDir()}}
-	followtest.Run(t, followtest.Target{Follower: e, Host: gaffer.Host{Name: "local", Local: true}, Root: os.Geteuid() == 0})
-}
-
-// The contract with the script run by dash itself: where bash is on the
-// PATH, the launcher runs it in bash instead (internal/followsh).
-func TestFollowDashWithoutBash(t *testing.T) {
-	t.Parallel()
-	bin := t.TempDir()
-	for _, c := range []string{"cat", "dd", "head", "mkfifo", "mktemp", "rm", "sleep", "stat", "tail"} {
-		p, err := exec.LookPath(c)
-		if err != nil {
-			t.Skip(err)
-		}
-		if err := os.Symlink(p, filepath.Join(bin, c)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	e := &localexec.Executor{Shell: "/bin/dash", Env: []string{"TMPDIR=" + t.TempDir(), "PATH=" + bin}}
 	followtest.Run(t, followtest.Target{Follower: e, Host: gaffer.Host{Name: "local", Local: true}, Root: os.Geteuid() == 0})
 }
 

@@ -15,27 +15,8 @@ import (
 //go:embed script.sh
 var script string
 
-// launcher runs the script (with its inputs) in GF_S: in the host's shell,
-// or in bash where that shell has no `read -t` (dash) and bash is there.
-// A round without news then costs no process (see the script's pause);
-// with dash it costs a sleep, which on a host running many such scripts
-// (or a busy one) is most of their CPU. --norc: bash reads ~/.bashrc for
-// commands started by sshd otherwise; BASH_ENV likewise.
-const launcher = `(read -t 0 x) </dev/null 2>/dev/null
-if [ $? -ge 2 ] && command -v bash >/dev/null 2>&1; then
-	BASH_ENV= exec bash --norc --noprofile -c "$GF_S"
-fi
-eval "$GF_S"
-`
-
-// command is the script with its inputs in front, every value quoted,
-// itself quoted for the launcher.
+// command is the script with its inputs in front, every value quoted.
 func (f *follower) command(nonce string) string {
-	return "GF_S=" + shellQuote(f.script(nonce)) + "\n" + launcher
-}
-
-// script is the script with its inputs in front, every value quoted.
-func (f *follower) script(nonce string) string {
 	var b strings.Builder
 	set := func(name, value string) { b.WriteString(name + "=" + shellQuote(value) + "\n") }
 	set("GF_NONCE", nonce)

@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -166,8 +164,8 @@ func FuzzFollowLines(f *testing.F) {
 func TestFollowCommandQuotes(t *testing.T) {
 	path := `/a b/it's "x" $HOME \ *.log`
 	f := &follower{spec: gaffer.FollowSpec{Paths: []string{path}}, pos: gaffer.NewFollowPositions(nil)}
-	s := f.script("n")
-	header := s[:strings.Index(s, script)]
+	cmd := f.command("n")
+	header := cmd[:strings.Index(cmd, script)]
 	for _, sh := range []string{"/bin/dash", "/bin/bash"} {
 		out, err := exec.Command(sh, "-c", header+`printf '%s|%s' "$GF_NPAT" "$GF_PAT_1"`).Output()
 		if err != nil {
@@ -175,48 +173,6 @@ func TestFollowCommandQuotes(t *testing.T) {
 		}
 		if want := "1|" + path; string(out) != want {
 			t.Errorf("%s: %q, want %q", sh, out, want)
-		}
-	}
-}
-
-// The launcher runs the script in bash where the shell has no read -t
-// (dash) and bash is on the PATH, else in the shell itself; the script
-// (its inputs too) reaches it unchanged.
-func TestFollowCommandLauncher(t *testing.T) {
-	noBash := t.TempDir()
-	for _, c := range []string{"cat", "printf"} {
-		p, err := exec.LookPath(c)
-		if err != nil {
-			t.Skip(err)
-		}
-		if err := os.Symlink(p, filepath.Join(noBash, c)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	path := `/a b/it's "x" $HOME \ *.log`
-	f := &follower{spec: gaffer.FollowSpec{Paths: []string{path}}, pos: gaffer.NewFollowPositions(nil)}
-	cmd := f.command("n")
-	// The script replaced by one that says which shell runs it.
-	cmd = strings.Replace(cmd, shellQuote(f.script("n")),
-		shellQuote(strings.Replace(f.script("n"), script, `printf '%s|%s|%s' "$GF_NPAT" "$GF_PAT_1" "${BASH_VERSION:+bash}"`, 1)), 1)
-	for _, c := range []struct{ sh, path, want string }{
-		{"/bin/dash", os.Getenv("PATH"), "bash"},
-		{"/bin/dash", noBash, ""},
-		{"/bin/bash", os.Getenv("PATH"), "bash"},
-		{"/bin/busybox", noBash, ""},
-	} {
-		args := []string{"-c", cmd}
-		if c.sh == "/bin/busybox" {
-			args = append([]string{"sh"}, args...)
-		}
-		ex := exec.Command(c.sh, args...)
-		ex.Env = append(os.Environ(), "PATH="+c.path)
-		out, err := ex.CombinedOutput()
-		if err != nil {
-			t.Fatalf("%s: %v: %s", c.sh, err, out)
-		}
-		if want := "1|" + path + "|" + c.want; string(out) != want {
-			t.Errorf("%s PATH=%s: %q, want %q", c.sh, c.path, out, want)
 		}
 	}
 }
