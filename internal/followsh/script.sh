@@ -22,6 +22,10 @@
 LF='
 '
 OIFS=$IFS
+# The C locale: each command it starts then reads no locale files (about
+# 15% of a stat's CPU here), and messages are the same everywhere.
+LC_ALL=C
+export LC_ALL
 # A directory of our own for the chunks a round reads (a glob that matches
 # the files in /tmp does not match them).
 T=$(mktemp -d 2>/dev/null) || {
