@@ -132,6 +132,13 @@ type server struct {
 // (shared mode) follow.
 func startServer(b *testing.B, bin, inv, known string, extra ...string) *server {
 	b.Helper()
+	return startServerEnv(b, nil, bin, inv, known, extra...)
+}
+
+// startServerEnv is startServer with variables (KEY=value) added to the
+// server's environment.
+func startServerEnv(b *testing.B, env []string, bin, inv, known string, extra ...string) *server {
+	b.Helper()
 	dir := b.TempDir()
 	srv := &server{DataDir: filepath.Join(dir, "data"), logPath: filepath.Join(dir, "server.log"), done: make(chan struct{})}
 	// Runs after srv.stop (cleanups run last-in first-out): anything the
@@ -150,6 +157,9 @@ func startServer(b *testing.B, bin, inv, known string, extra ...string) *server 
 		"--inventory", inv, "--known-hosts", known, "--admin-token", adminToken,
 		"--local=false", "--log-level", "warn"}, extra...)
 	cmd := exec.Command(bin, args...)
+	if len(env) > 0 {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	cmd.Stderr = logf
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -296,6 +306,9 @@ type record struct {
 	TS     []byte // RFC 3339, as sent
 	Stream []byte
 	Text   []byte
+	// Partial is set for a part of a line (nl false): a long line cut,
+	// or an unfinished one shown after the stream was quiet for a while.
+	Partial bool
 }
 
 // parseRecord reads the fields of the record JSON the server writes
@@ -326,6 +339,7 @@ func parseRecord(data []byte) (record, error) {
 		text = []byte(v.Text)
 	}
 	r.Text = text
+	r.Partial = bytes.HasSuffix(data, []byte(`"nl":false}`))
 	return r, nil
 }
 

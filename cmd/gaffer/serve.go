@@ -61,6 +61,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := level.UnmarshalText([]byte(c.logLevel)); err != nil {
 		return fmt.Errorf("--log-level %q: use debug, info, warn or error", c.logLevel)
 	}
+	stopProfile, err := startCPUProfile()
+	if err != nil {
+		return err
+	}
+	defer stopProfile()
 	m := NewMain(c, stdout, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})))
 	defer m.Close()
 	if err := m.Open(ctx); err != nil {

@@ -1,0 +1,283 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gaffer-dev/gaffer/internal/sshtest"
+)
+
+// ---------------------------------------------------------------- IngestRows
+
+// Issue 11's ingest rows: `seq 1 5000000`, and 1 M lines of 200 B (199
+// zero-padded digits and the newline, every line distinct and checkable).
+const (
+	rowsSeqLines  = 5_000_000
+	rowsWideLines = 1_000_000
+	rowsWideWidth = 199
+)
+
+var (
+	rowsSeqCommand  = fmt.Sprintf("seq 1 %d", rowsSeqLines)
+	rowsWideCommand = fmt.Sprintf("seq -f '%%0%d.0f' 1 %d", rowsWideWidth, rowsWideLines)
+)
+
+// cpuProfileVar names a file for a CPU profile of the embedded server over
+// the whole benchmark (all its rows and their after-work): the benchmark
+// passes it to `gaffer serve` as GAFFER_CPUPROFILE. Unset, nothing is
+// profiled.
+const cpuProfileVar = "GAFFER_BENCH_CPUPROFILE"
+
+// ingestRowSpec is one row of the table.
+type ingestRowSpec struct {
+	key, name string
+	shared    bool
+	wide      bool
+	viewer    bool
+	target    float64 // the issue's ratio to reach
+}
+
+var ingestRowSpecs = []ingestRowSpec{
+	{"seq", "`seq 1 5000000`, no viewer (POST → job done)", false, false, false, 0.5},
+	{"seq-viewer", "`seq 1 5000000`, one live SSE viewer (POST → `end`)", false, false, true, 0.4},
+	{"200B", "1 M lines of 200 B, no viewer", false, true, false, 0.8},
+	{"200B-viewer", "1 M lines of 200 B, one live viewer", false, true, true, 0.7},
+	{"shared-200B", "same through PostgreSQL + Redis, no viewer", true, true, false, 0.5},
+	{"shared-200B-viewer", "same through PostgreSQL + Redis, one viewer", true, true, true, 0},
+}
+
+// ingestRowRun sums one row's measurements over the iterations.
+type ingestRowRun struct {
+	dur       time.Duration // POST → job done, or POST → end
+	serverCPU time.Duration // during dur
+	viewerCPU time.Duration
+	afterCPU  time.Duration // the server's after it: the end-of-job check
+	afterWall time.Duration
+}
+
+// BenchmarkIngestRows prints issue 11's ingest rows, each beside the bare
+// read of the same command in the same run: x/crypto/ssh with stdout split
+// into lines by a bufio.Scanner, dial → exit, best of 3.
+func BenchmarkIngestRows(b *testing.B) {
+	bin := gafferBinary(b)
+	s := sshtest.Start(b, sshtest.Options{Hosts: 1})
+	var env []string
+	profile := os.Getenv(cpuProfileVar)
+	if profile != "" {
+		env = []string{"GAFFER_CPUPROFILE=" + profile}
+	}
+	emb := startServerEnv(b, env, bin, writeInventory(b, s, []string{hostName}, ""), s.KnownHosts)
+	shared := startSharedServer(b, bin, s)
+
+	var bareSeq, bareWide time.Duration
+	var seqBytes, wideBytes int64
+	runs := make([]ingestRowRun, len(ingestRowSpecs))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		var d time.Duration
+		d, seqBytes = bareScanBest(b, s, rowsSeqCommand, rowsSeqLines)
+		bareSeq += d
+		d, wideBytes = bareScanBest(b, s, rowsWideCommand, rowsWideLines)
+		bareWide += d
+		for k, spec := range ingestRowSpecs {
+			srv := emb
+			if spec.shared {
+				srv = shared.server
+			}
+			command, lines, width, size := rowsSeqCommand, int64(rowsSeqLines), 0, seqBytes
+			if spec.wide {
+				command, lines, width, size = rowsWideCommand, rowsWideLines, rowsWideWidth, wideBytes
+			}
+			r := ingestRow(b, srv, command, lines, width, size, spec.viewer)
+			runs[k].dur += r.dur
+			runs[k].serverCPU += r.serverCPU
+			runs[k].viewerCPU += r.viewerCPU
+			runs[k].afterCPU += r.afterCPU
+			runs[k].afterWall += r.afterWall
+		}
+	}
+	b.StopTimer()
+
+	n := float64(b.N)
+	seqLPS := float64(rowsSeqLines) * n / bareSeq.Seconds()
+	wideMBs := float64(wideBytes) * n / mb / bareWide.Seconds()
+	b.ReportMetric(seqLPS, "bare-seq-lines/s")
+	b.ReportMetric(wideMBs, "bare-200B-MB/s")
+	var table strings.Builder
+	fmt.Fprintf(&table, "issue 11 ingest rows (per run; limit: bare x/crypto/ssh + bufio.Scanner, dial → exit, best of 3, this run):\n")
+	fmt.Fprintf(&table, "| work | Gaffer | limit, same run | ratio | target | server CPU during | server CPU after (end-of-job check) |\n|---|---|---|---|---|---|---|\n")
+	for k, spec := range ingestRowSpecs {
+		r := runs[k]
+		var gaffer, limit string
+		var ratio float64
+		if spec.wide {
+			rate := float64(wideBytes) * n / mb / r.dur.Seconds()
+			ratio = rate / wideMBs
+			gaffer = fmt.Sprintf("%.2f s — %.0f MB/s", r.dur.Seconds()/n, rate)
+			limit = fmt.Sprintf("%.2f s — %.0f MB/s", bareWide.Seconds()/n, wideMBs)
+			b.ReportMetric(rate, spec.key+"-MB/s")
+		} else {
+			rate := float64(rowsSeqLines) * n / r.dur.Seconds()
+			ratio = rate / seqLPS
+			gaffer = fmt.Sprintf("%.2f s — %.2f M lines/s", r.dur.Seconds()/n, rate/1e6)
+			limit = fmt.Sprintf("%.2f s — %.1f M lines/s", bareSeq.Seconds()/n, seqLPS/1e6)
+			b.ReportMetric(rate, spec.key+"-lines/s")
+		}
+		b.ReportMetric(ratio, spec.key+"-ratio")
+		target := "–"
+		if spec.target > 0 {
+			target = fmt.Sprintf("≥ %.1f", spec.target)
+		}
+		cpu := fmt.Sprintf("%.2f s", r.serverCPU.Seconds()/n)
+		if spec.viewer {
+			cpu += fmt.Sprintf(" (viewer %.2f s)", r.viewerCPU.Seconds()/n)
+		}
+		fmt.Fprintf(&table, "| %s | %s | %s | **%.2f** | %s | %s | %.2f s over %.1f s |\n",
+			spec.name, gaffer, limit, ratio, target, cpu, r.afterCPU.Seconds()/n, r.afterWall.Seconds()/n)
+	}
+	b.Log(table.String())
+	if profile != "" {
+		emb.stop() // writes the profile
+		b.Logf("CPU profile of the embedded server (all its rows): %s (go tool pprof -top %s)", profile, profile)
+	}
+}
+
+// bareScanBest runs command through a bare x/crypto/ssh session, its stdout
+// split into lines by a bufio.Scanner, three times, and returns the best
+// time (dial → exit) and the bytes read.
+func bareScanBest(b *testing.B, s *sshtest.Server, command string, lines int64) (time.Duration, int64) {
+	b.Helper()
+	best := time.Duration(math.MaxInt64)
+	var size int64
+	for range 3 {
+		var n, bytes int64
+		t0 := time.Now()
+		sshRun(b, s, command, func(r io.Reader) error {
+			sc := bufio.NewScanner(r)
+			for sc.Scan() {
+				n++
+				bytes += int64(len(sc.Bytes())) + 1
+			}
+			return sc.Err()
+		})
+		best = min(best, time.Since(t0))
+		if n != lines {
+			b.Fatalf("bare ssh %q: %d lines, want %d", command, n, lines)
+		}
+		size = bytes
+	}
+	return best, size
+}
+
+// ingestRow POSTs command on srv and times it to the job done (finished_at
+// set; no viewer) or to one SSE viewer's `end` event (every line checked),
+// then checks the archived log's summary and waits for the server to go
+// quiet, counting the CPU its after-work (the end-of-job check) takes.
+func ingestRow(b *testing.B, srv *server, command string, lines int64, width int, size int64, viewer bool) ingestRowRun {
+	b.Helper()
+	var r ingestRowRun
+	cpu0, self0 := procCPU(srv.PID), selfCPU()
+	t0 := time.Now()
+	j := srv.startJob(b, command)
+	if viewer {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		v := &ingestCheck{next: 1, width: width}
+		res, err := srv.follow(ctx, j.ID, func(rec record, _ time.Time) error { v.add(rec); return nil }, nil)
+		cancel()
+		if err != nil {
+			b.Fatalf("viewer of job %d: %v (%d stdout lines seen; %s)\nserver log:\n%s", j.ID, err, v.stdout, v.problems(), srv.log())
+		}
+		r.dur = res.End.Sub(t0)
+		if v.stdout != lines || len(v.errs) > 0 {
+			b.Fatalf("viewer of job %d saw %d stdout lines of %d: %s", j.ID, v.stdout, lines, v.problems())
+		}
+		if res.EndStatus != "succeeded" {
+			b.Fatalf("job %d ended %q\nserver log:\n%s", j.ID, res.EndStatus, srv.log())
+		}
+	} else {
+		// Polled often: the finished_at of a half-second job.
+		deadline := time.Now().Add(5 * time.Minute)
+		for {
+			got := srv.job(b, j.ID)
+			if got.Status != "queued" && got.Status != "running" && got.FinishedAt != nil {
+				r.dur = time.Since(t0)
+				if got.Status != "succeeded" {
+					b.Fatalf("job %d ended %s: %+v\nserver log:\n%s", j.ID, got.Status, got.Runs, srv.log())
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				b.Fatalf("job %d still %s after 5 minutes", j.ID, got.Status)
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	}
+	cpu1 := procCPU(srv.PID)
+	r.serverCPU = cpu1 - cpu0
+	r.viewerCPU = selfCPU() - self0
+
+	// The server's work after the job (the end-of-job archive check), until
+	// it is quiet: no more than one tick of CPU in 200 ms.
+	t1 := time.Now()
+	last := cpu1
+	for deadline := t1.Add(2 * time.Minute); time.Now().Before(deadline); {
+		time.Sleep(200 * time.Millisecond)
+		c := procCPU(srv.PID)
+		if c-last <= 10*time.Millisecond {
+			r.afterCPU = last - cpu1
+			r.afterWall = time.Since(t1) - 200*time.Millisecond
+			break
+		}
+		last = c
+	}
+
+	sum := srv.summary(b, j.ID)
+	var recs, bytes int64
+	for _, st := range sum.Streams {
+		if st.Stream == "stdout" {
+			recs, bytes = recs+st.Records, bytes+st.Bytes
+		}
+	}
+	// Records: more than lines if a line was cut by a pause in the output
+	// (see ingestCheck). Bytes: without the newlines.
+	if !sum.Complete || recs < lines || bytes != size-lines {
+		b.Fatalf("job %d: archived log complete=%v with %d stdout records of %d bytes; want %d lines of %d bytes",
+			j.ID, sum.Complete, recs, bytes, lines, size-lines)
+	}
+	return r
+}
+
+// logSummary is GET /api/jobs/{id}/log/summary.
+type logSummary struct {
+	LastSeq  int64 `json:"last_seq"`
+	Complete bool  `json:"complete"`
+	Streams  []struct {
+		Host    string `json:"host"`
+		Stream  string `json:"stream"`
+		Records int64  `json:"records"`
+		Bytes   int64  `json:"bytes"`
+	} `json:"streams"`
+}
+
+func (s *server) summary(b *testing.B, id int64) logSummary {
+	b.Helper()
+	resp, err := s.request(context.Background(), "GET", fmt.Sprintf("/api/jobs/%d/log/summary", id), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	var sum logSummary
+	if err := json.Unmarshal(data, &sum); err != nil || resp.StatusCode != 200 {
+		b.Fatalf("GET /api/jobs/%d/log/summary: %s %v: %s", id, resp.Status, err, data)
+	}
+	return sum
+}
