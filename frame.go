@@ -79,14 +79,22 @@ func (f *Framer) Write(p []byte) (int, error) {
 	return n, nil
 }
 
-// frameLocked cuts p, after what is pending, into records.
+// frameLocked cuts p, after what is pending, into records. The records of
+// one call share one new buffer (pending and p copied once, newlines left
+// between them): a chunk costs two allocations, not one per line. Each
+// record's Data is capped at its own length, so appending to one never
+// writes into the next, and no later Write touches the buffer.
 func (f *Framer) frameLocked(p []byte) []Record {
 	now := time.Now().UTC()
-	var recs []Record
+	buf := make([]byte, len(f.pending)+len(p))
+	copy(buf, f.pending)
+	copy(buf[len(f.pending):], p)
+	f.pending = nil
+	recs := make([]Record, 0, bytes.Count(p, newline)+len(buf)/f.max+1)
 	add := func(data []byte, nl bool) {
-		recs = append(recs, Record{TS: now, Host: f.host, Stream: f.stream, Data: data, NL: nl})
+		recs = append(recs, Record{TS: now, Host: f.host, Stream: f.stream, Data: data[:len(data):len(data)], NL: nl})
 	}
-	rest := p
+	rest := buf
 	for {
 		i := bytes.IndexByte(rest, '\n')
 		if i < 0 {
@@ -94,25 +102,24 @@ func (f *Framer) frameLocked(p []byte) []Record {
 		}
 		line := rest[:i]
 		rest = rest[i+1:]
-		// A line is the pending start plus this segment, cut into max-sized parts.
-		for len(f.pending)+len(line) > f.max {
-			n := f.max - len(f.pending)
-			add(concat(f.pending, line[:n]), false)
-			f.pending, line = nil, line[n:]
+		// A line (the pending start and this segment) cut into max-sized parts.
+		for len(line) > f.max {
+			add(line[:f.max], false)
+			line = line[f.max:]
 		}
-		add(concat(f.pending, line), true)
-		f.pending = nil
+		add(line, true)
 	}
-	for len(f.pending)+len(rest) >= f.max {
-		n := f.max - len(f.pending)
-		add(concat(f.pending, rest[:n]), false)
-		f.pending, rest = nil, rest[n:]
+	for len(rest) >= f.max {
+		add(rest[:f.max], false)
+		rest = rest[f.max:]
 	}
 	if len(rest) > 0 {
-		f.pending = concat(f.pending, rest)
+		f.pending = rest[:len(rest):len(rest)]
 	}
 	return recs
 }
+
+var newline = []byte{'\n'}
 
 func (f *Framer) flushQuiet() {
 	f.mu.Lock()
@@ -148,15 +155,6 @@ func (f *Framer) Close() {
 	}
 	f.flushLocked()
 	f.closed = true
-}
-
-// concat returns a new slice holding a then b, so records never alias the
-// caller's buffer.
-func concat(a, b []byte) []byte {
-	out := make([]byte, len(a)+len(b))
-	copy(out, a)
-	copy(out[len(a):], b)
-	return out
 }
 
 // Rebuild writes back the exact bytes of records of one stream, the inverse

@@ -116,6 +116,50 @@ func TestFramerRebuildExact(t *testing.T) {
 	}
 }
 
+// Records own their bytes: the caller reuses its read buffer, records of
+// one write share a buffer, and still no record's Data changes after it was
+// emitted, through later writes or through appends to a neighbour's Data.
+func TestFramerRecordsDoNotAlias(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		max    int
+		writes []string
+		want   []string // every record's text, in order
+	}{
+		{"lines", 0, []string{"one\ntwo\nthr", "ee\nfour\n", "five\nsix\n"}, []string{"one", "two", "three", "four", "five", "six"}},
+		{"cut lines", 3, []string{"abcdefg\nhi", "jklmn\nop\n"}, []string{"abc", "def", "g", "hij", "klm", "n", "op"}},
+		{"partial exactly max", 3, []string{"abc", "def\ngh"}, []string{"abc", "def", "gh"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var s sink
+			f := gaffer.NewFramer("h", gaffer.Stdout, tc.max, time.Hour, s.emit)
+			buf := make([]byte, 64)
+			for _, w := range tc.writes {
+				n := copy(buf, w)
+				f.Write(buf[:n])
+				// The next write arrives in the same buffer: scribble.
+				for i := range buf {
+					buf[i] = '#'
+				}
+			}
+			f.Close()
+			got := s.all()
+			// Appending to a record's Data must not reach the next one's.
+			for i := range got {
+				_ = append(got[i].Data, "XXXXXXXX"...)
+			}
+			if len(got) != len(tc.want) {
+				t.Fatalf("got %d records, want %d", len(got), len(tc.want))
+			}
+			for i, r := range got {
+				if string(r.Data) != tc.want[i] {
+					t.Errorf("record %d: %q, want %q", i, r.Data, tc.want[i])
+				}
+			}
+		})
+	}
+}
+
 func TestDeriveStatus(t *testing.T) {
 	run := func(ss ...gaffer.Status) []*gaffer.Run {
 		var rs []*gaffer.Run
