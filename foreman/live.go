@@ -40,13 +40,17 @@ type liveAppender struct {
 	// took records, or it became unhealthy (read the archive instead).
 	moved func()
 
-	mu       sync.Mutex
-	queue    []gaffer.Record // consecutive seqs, oldest first
-	queued   int             // Record.Size of queue
-	dropped  int64           // records the live log never got
-	appended int64           // seq of the newest record the live log took
-	failing  bool            // the last Append failed
-	stalled  bool            // the Append in flight takes longer than liveStall
+	mu    sync.Mutex
+	queue []gaffer.Record // consecutive seqs, oldest first
+	// spare is the queue's last backing array, handed back by run once the
+	// live log has taken (copied) its records: the queue does not grow
+	// from nothing every round.
+	spare    []gaffer.Record
+	queued   int   // Record.Size of queue
+	dropped  int64 // records the live log never got
+	appended int64 // seq of the newest record the live log took
+	failing  bool  // the last Append failed
+	stalled  bool  // the Append in flight takes longer than liveStall
 	closing  bool
 	closed   bool          // the live log is closed
 	calls    int           // Appends started, so a late watchdog knows its own
@@ -141,11 +145,18 @@ func (a *liveAppender) run() {
 			a.mu.Lock()
 		}
 		recs, closing := a.queue, a.closing
-		a.queue, a.queued = nil, 0
+		a.queue, a.queued, a.spare = a.spare[:0], 0, nil
 		a.mu.Unlock()
 
 		if len(recs) > 0 {
-			if err := a.append(recs); err != nil {
+			err := a.append(recs)
+			// The live log keeps no reference to recs (LiveLog.Append
+			// copies or encodes them); the records' data may go.
+			clear(recs)
+			a.mu.Lock()
+			a.spare = recs
+			a.mu.Unlock()
+			if err != nil {
 				if closing {
 					// No retries at the end: the archive has the records.
 					a.closeLive()
