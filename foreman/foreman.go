@@ -521,10 +521,12 @@ func (f *Foreman) runOne(ctx context.Context, aj *activeJob, i int, host *gaffer
 }
 
 // summed returns emit that also adds the records' bytes to sum. The
-// framer calls it under its lock, so sum has one writer at a time.
+// framer calls it under its lock, so sum and buf have one writer at a time;
+// buf is kept from chunk to chunk.
 func summed(sum hash.Hash, emit func([]gaffer.Record)) func([]gaffer.Record) {
+	var buf bytes.Buffer
 	return func(recs []gaffer.Record) {
-		var buf bytes.Buffer
+		buf.Reset()
 		gaffer.Rebuild(&buf, recs)
 		sum.Write(buf.Bytes())
 		emit(recs)
@@ -576,9 +578,8 @@ func (a *activeJob) addCheck(host string, out, err hash.Hash) {
 
 // verify compares the archived bytes of each run's streams with the
 // checksums of what its worker received: the worker's capture is the source
-// of truth. It reads the whole log back once, hashing every (host, stream)
-// in the same pass, so it runs after the job has ended, one job at a time,
-// off every viewer's path.
+// of truth. It reads the whole log back, so it runs after the job has
+// ended, one job at a time, off every viewer's path.
 func (f *Foreman) verify(ctx context.Context, jobID int64, checks []runCheck) {
 	f.verifying.Lock()
 	defer f.verifying.Unlock()
@@ -590,6 +591,20 @@ func (f *Foreman) verify(ctx context.Context, jobID int64, checks []runCheck) {
 	for _, c := range checks {
 		got[key{c.host, gaffer.Stdout}] = sha256.New()
 		got[key{c.host, gaffer.Stderr}] = sha256.New()
+	}
+	if len(got) <= verifyRawStreams {
+		// Few streams: each one's bytes straight from the archive (Raw
+		// streams the log without making a record of each frame).
+		for k, h := range got {
+			if err := f.cfg.Archive.Raw(ctx, jobID, k.host, k.stream, h); err != nil && gaffer.ErrorCode(err) != gaffer.ENOTFOUND {
+				if ctx.Err() == nil {
+					f.log.Error("verify archived log", "job", jobID, "err", err)
+				}
+				return
+			}
+		}
+		f.compareChecks(jobID, checks, func(host string, s gaffer.Stream) hash.Hash { return got[key{host, s}] })
+		return
 	}
 	nl := []byte{'\n'}
 	for after := int64(0); ; {
@@ -616,12 +631,18 @@ func (f *Foreman) verify(ctx context.Context, jobID int64, checks []runCheck) {
 		}
 		after = recs[len(recs)-1].Seq
 	}
+	f.compareChecks(jobID, checks, func(host string, s gaffer.Stream) hash.Hash { return got[key{host, s}] })
+}
+
+// compareChecks logs and counts each stream whose archived bytes (their
+// checksum from archived) differ from what the worker received.
+func (f *Foreman) compareChecks(jobID int64, checks []runCheck, archived func(host string, s gaffer.Stream) hash.Hash) {
 	for _, c := range checks {
 		for _, s := range []struct {
 			stream gaffer.Stream
 			sum    hash.Hash
 		}{{gaffer.Stdout, c.out}, {gaffer.Stderr, c.err}} {
-			if want, have := s.sum.Sum(nil), got[key{c.host, s.stream}].Sum(nil); !bytes.Equal(want, have) {
+			if want, have := s.sum.Sum(nil), archived(c.host, s.stream).Sum(nil); !bytes.Equal(want, have) {
 				f.stats.ArchiveErrors.Add(1)
 				f.log.Error("archived log differs from what the host sent", "job", jobID, "host", c.host, "stream", s.stream,
 					"received_sha256", hex.EncodeToString(want), "archived_sha256", hex.EncodeToString(have))
@@ -632,6 +653,13 @@ func (f *Foreman) verify(ctx context.Context, jobID int64, checks []runCheck) {
 
 // verifyBatch is how many records the archive check reads at a time.
 const verifyBatch = 4096
+
+// verifyRawStreams: up to this many streams (a job on two hosts), the check
+// reads each stream's bytes with Archive.Raw, a pass over the log each,
+// rather than all of them in one pass of Archive.Read: one Read pass, which
+// makes a Record of every frame, cost about five Raw passes (5 M lines of
+// `seq`: 23 s against 4.3 s, under the same load).
+const verifyRawStreams = 4
 
 // endRun records a run's end: a system line, the archive made durable, the store.
 func (f *Foreman) endRun(aj *activeJob, i int, status gaffer.Status, code *int, signal, errText string) {

@@ -1,6 +1,7 @@
 package foreman_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -36,8 +37,21 @@ func (e *fakeExec) Exec(ctx context.Context, h *gaffer.Host, spec gaffer.ExecSpe
 	return e.results[h.Name]
 }
 
-// corruptArchive loses the last byte of every record it reads.
+// corruptArchive loses the last byte of every record it reads, and of
+// every stream it writes out raw.
 type corruptArchive struct{ *archive.Archive }
+
+func (a corruptArchive) Raw(ctx context.Context, id int64, host string, s gaffer.Stream, w io.Writer) error {
+	var buf bytes.Buffer
+	if err := a.Archive.Raw(ctx, id, host, s, &buf); err != nil {
+		return err
+	}
+	if n := buf.Len(); n > 0 {
+		buf.Truncate(n - 1)
+	}
+	_, err := w.Write(buf.Bytes())
+	return err
+}
 
 func (a corruptArchive) Read(ctx context.Context, id int64, after int64, limit int) ([]gaffer.Record, bool, error) {
 	recs, end, err := a.Archive.Read(ctx, id, after, limit)
@@ -162,25 +176,59 @@ func TestRunStatusesAndConcurrency(t *testing.T) {
 }
 
 // A difference between what the host sent and what the archive holds is
-// caught by the checksum, logged and counted.
+// caught by the checksum, logged and counted: on one host (the check reads
+// each stream raw) and on three (one pass reading records).
 func TestArchiveChecksum(t *testing.T) {
-	a, err := archive.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
+	for _, n := range []int{1, 3} {
+		t.Run(fmt.Sprintf("%d hosts", n), func(t *testing.T) {
+			a, err := archive.Open(t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			var hosts []gaffer.Host
+			for i := range n {
+				hosts = append(hosts, gaffer.Host{Name: fmt.Sprintf("h%d", i)})
+			}
+			exec := &fakeExec{results: map[string]gaffer.Result{}, output: "payload\n"}
+			f := newForeman(t, exec, corruptArchive{a}, hosts)
+			job, err := f.Start(context.Background(), gaffer.JobRequest{Command: "x", Hosts: names(hosts)}, "test")
+			if err != nil {
+				t.Fatal(err)
+			}
+			waitDone(t, f, job.ID)
+			// Shutdown waits for the check, which runs after the job.
+			if _, err := f.Shutdown(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if got, want := f.Stats().ArchiveErrors.Load(), int64(2*n); got != want {
+				t.Fatalf("%d archive errors; want %d (stdout and stderr of each host)", got, want)
+			}
+		})
 	}
-	exec := &fakeExec{results: map[string]gaffer.Result{}, output: "payload\n"}
-	f := newForeman(t, exec, corruptArchive{a}, []gaffer.Host{{Name: "h"}})
-	job, err := f.Start(context.Background(), gaffer.JobRequest{Command: "x", Hosts: []string{"h"}}, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitDone(t, f, job.ID)
-	// The check runs after the job, in the background.
-	for deadline := time.Now().Add(10 * time.Second); f.Stats().ArchiveErrors.Load() < 2 && time.Now().Before(deadline); {
-		time.Sleep(5 * time.Millisecond)
-	}
-	if n := f.Stats().ArchiveErrors.Load(); n != 2 {
-		t.Fatalf("%d archive errors; want 2 (stdout and stderr)", n)
+}
+
+// An intact archive passes the check, whichever way it reads the log.
+func TestArchiveCheckIntact(t *testing.T) {
+	for _, n := range []int{1, 2, 3} {
+		t.Run(fmt.Sprintf("%d hosts", n), func(t *testing.T) {
+			var hosts []gaffer.Host
+			for i := range n {
+				hosts = append(hosts, gaffer.Host{Name: fmt.Sprintf("h%d", i)})
+			}
+			exec := &fakeExec{results: map[string]gaffer.Result{}, output: "one\n\ntwo\r\nno newline"}
+			f := newForeman(t, exec, nil, hosts)
+			job, err := f.Start(context.Background(), gaffer.JobRequest{Command: "x", Hosts: names(hosts)}, "test")
+			if err != nil {
+				t.Fatal(err)
+			}
+			waitDone(t, f, job.ID)
+			if _, err := f.Shutdown(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if got := f.Stats().ArchiveErrors.Load(); got != 0 {
+				t.Fatalf("%d archive errors on an intact log", got)
+			}
+		})
 	}
 }
 
