@@ -2,6 +2,7 @@ package bench
 
 import (
 	"fmt"
+	"os"
 	"os/exec"
 	"slices"
 	"strconv"
@@ -92,6 +93,12 @@ func BenchmarkFleet200(b *testing.B) {
 			srv.stop()
 
 			add(&pssh, runTool(b, "parallel-ssh", psshPath, psshArgs, nil, fleet200Hosts, countPSSH))
+
+			// Each round as it went, with the load: a later round that
+			// fails (a host timed out) leaves these.
+			last := func(s series) float64 { return ms(s.wall[len(s.wall)-1]) }
+			b.Logf("round %d, load %s: limit %.0f / %.0f ms; gaffer c200 %.0f / %.0f ms; default %.0f / %.0f ms (cold / warm); parallel-ssh %.0f ms",
+				len(pssh.wall), loadAverage(), last(bareCold), last(bareWarm), last(gCold), last(gWarm), last(gdCold), last(gdWarm), last(pssh))
 		}
 	}
 	b.StopTimer()
@@ -123,4 +130,13 @@ func BenchmarkFleet200(b *testing.B) {
 		fig("warm", "gaffer-default-warm", gdWarm), ratio("gaffer-default-warm", gdWarm, bareWarm))
 	b.Logf("parallel-ssh -p %d -i: %s = %s the limit, %s gaffer cold",
 		fleet200Hosts, fig("", "pssh", pssh), ratio("pssh", pssh, bareCold), ratio("pssh-over-gaffer", pssh, gCold))
+}
+
+// loadAverage is the 1-minute load average, as /proc/loadavg has it.
+func loadAverage() string {
+	b, _ := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); len(f) > 0 {
+		return f[0]
+	}
+	return "?"
 }
