@@ -169,6 +169,8 @@ flush() {
 				printf 'D %s %s %s\n' "$qk" "$qo" "$fsz" >"$T/h$i" || exit 1
 				set -- "$@" "$T/h$i" "$fname"
 				eval "O_$qk=$((qo + fsz))"
+				# As much as a round reads: maybe more is there.
+				[ "$fsz" -lt $CH ] || busy=1
 			else
 				# Rotated or truncated meanwhile: the next round stats.
 				again=1
@@ -275,7 +277,36 @@ done
 # read all there was. What mtime misses (a file renamed onto a followed
 # path keeps its old mtime; a file system whose clock is not ours) waits
 # for the next stat round: every FULL rounds.
-MK=$T/m
+MK=$T/m MN=$T/n
+# light: the files in CF (following slots' paths, one a line) are not
+# older than the marker: read what each gained since its offset (up to CH
+# bytes), without a stat first: flush's stat checks each is still its
+# slot's file and says how much came. A file truncated (nothing read) or
+# replaced there makes the next round stat. Fails, reading nothing, if a
+# path has no following slot.
+light() {
+	set -f
+	IFS=$LF
+	for f in $CF; do
+		slot "$f"
+		[ -n "$k" ] || break
+	done
+	IFS=$OIFS
+	set +f
+	[ -n "$k" ] || return 1
+	set -f
+	IFS=$LF
+	for f in $CF; do
+		IFS=$OIFS
+		slot "$f"
+		eval "co=\$O_$k ci=\$I_$k"
+		readchunk "$k" "$f" "$co" $((co + CH)) "$ci"
+	done
+	IFS=$OIFS
+	set +f
+	flush
+}
+
 # tick: a round is over; a heartbeat every HB rounds.
 tick() {
 	beat=$((beat + 1))
@@ -329,16 +360,27 @@ while :; do
 		L="$*"
 		IFS=$OIFS
 		if [ "$L" = "$PL" ]; then
-			ch=
+			# The next marker, before the files are looked at: what is
+			# written after this is not older than it.
+			: >"$MN" 2>/dev/null
+			CF=
 			for f; do
-				[ "$f" -ot "$MK" ] || {
-					ch=1
-					break
-				}
+				[ "$f" -ot "$MK" ] || CF="$CF$f$LF"
 			done
-			if [ -z "$ch" ]; then
+			if [ -z "$CF" ]; then
 				idle=$((idle + 1))
 				pause
+				continue
+			fi
+			if light; then
+				idle=$((idle + 1))
+				m=$MK MK=$MN MN=$m
+				if [ -n "$busy" ]; then
+					again=1
+					tick
+				else
+					pause
+				fi
 				continue
 			fi
 		fi
