@@ -59,6 +59,20 @@
 //     runs; redis-used-delta-MiB the peak of INFO used_memory over its value
 //     before the job (the whole Redis, shared with whatever else uses it).
 //
+// BenchmarkIngestRows prints issue 11's ingest rows as a table in its log,
+// each beside the bare read of the same command in the same run (dial →
+// exit through x/crypto/ssh, stdout split by a bufio.Scanner, best of 3),
+// with the ratio (metric <row>-ratio): `seq 1 5000000` and 1 M lines of
+// 200 B (`seq -f '%0199.0f' 1 1000000`), each with no viewer (POST → the
+// job has finished_at) and with one live SSE viewer (POST → `end`, every
+// line checked), and the 200 B rows again through PostgreSQL + Redis. It
+// also reports the server's CPU during each row and after it (until the
+// server is quiet: the end-of-job archive check), and checks the archived
+// log's summary. With GAFFER_BENCH_CPUPROFILE=FILE, the embedded server
+// writes a CPU profile of its whole life (all its rows) to FILE, through
+// `gaffer serve`'s GAFFER_CPUPROFILE variable (unset: no profile); read it
+// with `go tool pprof -top FILE`.
+//
 // BenchmarkLatency runs a command that prints its clock (date +%s%N) every
 // 10 ms, 500 times, after a 1 s pause that lets the viewer connect. sshd is
 // on the same machine, so the clocks agree. It reports p50/p99/max of print →
