@@ -58,13 +58,11 @@ func TestFollowReconnectExactlyOnce(t *testing.T) {
 	}
 }
 
-// Append → event latency (docs/follow.md), dash and busybox hosts:
+// Append → event latency (docs/follow.md), dash, bash and busybox hosts
+// (bash and busybox wait between rounds with read -t, dash with sleep):
 // go test -run X -bench FollowLatency ./sshexec
 func BenchmarkFollowLatency(b *testing.B) {
 	for _, login := range followLogins {
-		if login.name == "bash" {
-			continue // the same script as dash, under another shell
-		}
 		s := sshtest.Start(b, login.opts)
 		e := newExecutor(b, s)
 		for _, files := range []int{1, 40} {
