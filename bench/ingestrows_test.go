@@ -30,6 +30,10 @@ var (
 	rowsWideCommand = fmt.Sprintf("seq -f '%%0%d.0f' 1 %d", rowsWideWidth, rowsWideLines)
 )
 
+// rowTimeout bounds one row: a quiet machine takes seconds, but the seq
+// viewer row took over 5 minutes under a load of 90.
+const rowTimeout = 20 * time.Minute
+
 // cpuProfileVar names a file for a CPU profile of the embedded server over
 // the whole benchmark (all its rows and their after-work): the benchmark
 // passes it to `gaffer serve` as GAFFER_CPUPROFILE. Unset, nothing is
@@ -188,7 +192,7 @@ func ingestRow(b *testing.B, srv *server, command string, lines int64, width int
 	t0 := time.Now()
 	j := srv.startJob(b, command)
 	if viewer {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		ctx, cancel := context.WithTimeout(context.Background(), rowTimeout)
 		v := &ingestCheck{next: 1, width: width}
 		res, err := srv.follow(ctx, j.ID, func(rec record, _ time.Time) error { v.add(rec); return nil }, nil)
 		cancel()
@@ -204,7 +208,7 @@ func ingestRow(b *testing.B, srv *server, command string, lines int64, width int
 		}
 	} else {
 		// Polled often: the finished_at of a half-second job.
-		deadline := time.Now().Add(5 * time.Minute)
+		deadline := time.Now().Add(rowTimeout)
 		for {
 			got := srv.job(b, j.ID)
 			if got.Status != "queued" && got.Status != "running" && got.FinishedAt != nil {
@@ -215,7 +219,7 @@ func ingestRow(b *testing.B, srv *server, command string, lines int64, width int
 				break
 			}
 			if time.Now().After(deadline) {
-				b.Fatalf("job %d still %s after 5 minutes", j.ID, got.Status)
+				b.Fatalf("job %d still %s after %v", j.ID, got.Status, rowTimeout)
 			}
 			time.Sleep(2 * time.Millisecond)
 		}
