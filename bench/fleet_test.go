@@ -328,19 +328,18 @@ func countGaffer(out string) (map[string]bool, int) {
 	return hosts, lines
 }
 
-var psshSuccess = regexp.MustCompile(`\[\d+\] \S+ \[SUCCESS\] (\d+\.\d+\.\d+\.\d+)`)
+var psshSuccess = regexp.MustCompile(`^\[\d+\] \S+ \[SUCCESS\] (\S+)`)
 
 // countPSSH: "[3] 01:02:03 [SUCCESS] 127.0.0.4" then the output, per host.
-// With 200 hosts, parallel-ssh sometimes writes two of those lines as one
-// ("...127.0.0.4[4] 01:02:03 [SUCCESS] 127.0.0.5"): every match counts.
+// A host that did not end within parallel-ssh's timeout (60 s by default)
+// is "[FAILURE] 127.0.0.4 Timed out", its output printed all the same.
 func countPSSH(out string) (map[string]bool, int) {
 	hosts, lines := map[string]bool{}, 0
 	sc := bufio.NewScanner(strings.NewReader(out))
 	for sc.Scan() {
-		for _, m := range psshSuccess.FindAllStringSubmatch(sc.Text(), -1) {
+		if m := psshSuccess.FindStringSubmatch(sc.Text()); m != nil {
 			hosts[m[1]] = true
-		}
-		if strings.HasPrefix(sc.Text(), "Linux ") {
+		} else if strings.HasPrefix(sc.Text(), "Linux ") {
 			lines++
 		}
 	}
