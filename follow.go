@@ -84,6 +84,13 @@ type FollowState struct {
 	// Positions are where each file stands, to resume after a restart;
 	// never sent to clients.
 	Positions []FilePosition `json:"-"`
+	// Seq is the job log's last seq when Positions were taken: the run's
+	// records up to it are what they cover, and its later ones (after a
+	// crash, the archive may hold some) are read past on resuming.
+	Seq int64 `json:"-"`
+	// JobSecrets: the job had secrets of its own, masked in its output and
+	// never stored, so a restarted server cannot resume it.
+	JobSecrets bool `json:"-"`
 }
 
 // Follow states of a run and of its files.

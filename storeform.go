@@ -20,7 +20,9 @@ type storedAlertRule struct {
 // storedFollowState is a FollowState with its Positions.
 type storedFollowState struct {
 	FollowState
-	Positions []FilePosition `json:"positions,omitempty"`
+	Positions  []FilePosition `json:"positions,omitempty"`
+	Seq        int64          `json:"positions_seq,omitempty"`
+	JobSecrets bool           `json:"job_secrets,omitempty"`
 }
 
 // JobColumns are a job's follow, from, retain and alerts as a store keeps
@@ -105,7 +107,7 @@ func StoreFollowState(s *FollowState) (*string, error) {
 	if s == nil {
 		return nil, nil
 	}
-	stored := storedFollowState{FollowState: *s, Positions: s.Positions}
+	stored := storedFollowState{FollowState: *s, Positions: s.Positions, Seq: s.Seq, JobSecrets: s.JobSecrets}
 	stored.Since = utcPtr(s.Since)
 	if s.Files != nil {
 		stored.Files = make([]FileState, len(s.Files))
@@ -131,6 +133,7 @@ func LoadFollowState(text *string) (*FollowState, error) {
 	}
 	state := stored.FollowState
 	state.Since, state.Positions = utcPtr(state.Since), stored.Positions
+	state.Seq, state.JobSecrets = stored.Seq, stored.JobSecrets
 	return &state, nil
 }
 

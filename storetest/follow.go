@@ -41,6 +41,8 @@ func followState() *gaffer.FollowState {
 			{Path: "/var/log/nginx/access.log", FileID: "2049:99", Offset: 0},
 			{Path: "/var/log/syslog", FileID: "66306:7", Offset: 12345},
 		},
+		Seq:        1 << 33,
+		JobSecrets: true,
 	}
 }
 
