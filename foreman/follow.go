@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"path"
 	"slices"
@@ -28,11 +29,17 @@ func (f *Foreman) runFollow(ctx context.Context, aj *activeJob, i int, host *gaf
 	if host.Local {
 		fw, where = f.cfg.LocalFollower, host.Name+" (this server)"
 	}
+	var resume *followResume // the run goes on after a restart
+	if aj.resume != nil {
+		resume = aj.resume[i]
+	}
 	from := "their end (new lines only)"
 	if job.From == "start" {
 		from = "their start"
 	}
-	aj.log.system(host.Name, aj.masker.String(fmt.Sprintf("following on %s: %s, from %s", where, strings.Join(job.Follow, ", "), from)))
+	if resume == nil {
+		aj.log.system(host.Name, aj.masker.String(fmt.Sprintf("following on %s: %s, from %s", where, strings.Join(job.Follow, ", "), from)))
+	}
 	if fw == nil {
 		what := "remote hosts"
 		if host.Local {
@@ -42,32 +49,53 @@ func (f *Foreman) runFollow(ctx context.Context, aj *activeJob, i int, host *gaf
 		return
 	}
 
+	spec := gaffer.FollowSpec{Paths: job.Follow, FromStart: job.From == "start"}
 	fr := &followRun{f: f, aj: aj, i: i, host: host.Name, patterns: job.Follow,
 		pos: gaffer.NewFollowPositions(nil), dirty: make(chan struct{}, 1), stop: make(chan struct{})}
 	now := time.Now().UTC()
 	fr.update(func(st *gaffer.FollowState) {
 		st.State, st.Since = gaffer.FollowConnecting, &now
-	}, true)
+		st.JobSecrets = len(aj.secrets) > 0
+	}, false)
+	if resume != nil {
+		for _, text := range resume.lines(host.Name, job) {
+			aj.log.system(host.Name, aj.masker.String(text))
+		}
+		spec.Positions = resume.positions
+		fr.pos = gaffer.NewFollowPositions(resume.positions)
+	}
+	// Stored at once: a restart before the first event resumes from here.
+	fr.checkpoint(false)
+	fr.store()
 	written := make(chan struct{})
 	go func() { defer close(written); fr.writer() }()
 
 	// The worker's capture is checked against the archive at the end, as a
 	// command's is; not when the job drops old parts of its log.
 	sum := sha256.New()
+	// Nor after a restart: the archive holds what the last process got.
 	fr.out = aj.log.emit
-	if job.Retain == "" {
+	check := job.Retain == "" && resume == nil
+	if check {
 		fr.out = summed(sum, aj.log.emit)
 	}
-	spec := gaffer.FollowSpec{Paths: job.Follow, FromStart: job.From == "start"}
 	err := fw.Follow(ctx, host, spec, fr.emit)
 	close(fr.stop)
 	<-written
+	if errors.Is(context.Cause(ctx), errSuspend) {
+		// The run stays running, its exact positions stored, to go on
+		// when the server starts again (resume.go).
+		aj.log.system(host.Name, fmt.Sprintf("the server is stopping: %s resumes where each file stands when it starts again", host.Name))
+		fr.checkpoint(false)
+		fr.store()
+		return
+	}
 	// endRun stores the run with this last state.
 	ended := time.Now().UTC()
 	fr.update(func(st *gaffer.FollowState) {
 		st.State, st.Since, st.Message = gaffer.FollowStopped, &ended, ""
 	}, false)
-	if job.Retain == "" {
+	if check {
 		aj.addCheck(host.Name, sum, sha256.New())
 	}
 
@@ -120,6 +148,7 @@ func (r *followRun) emit(ev gaffer.FollowEvent) error {
 		}
 		r.pos.Apply(ev)
 		r.track(ev)
+		r.checkpoint(false)
 		return nil
 	}
 	// The state first, then its line: viewers are sent the job's state
@@ -130,6 +159,7 @@ func (r *followRun) emit(ev gaffer.FollowEvent) error {
 	if text != "" {
 		r.aj.log.system(r.host, r.aj.masker.String(text))
 	}
+	r.checkpoint(true)
 	return nil
 }
 
@@ -255,7 +285,6 @@ func (r *followRun) track(ev gaffer.FollowEvent) {
 	var connSince time.Time
 	switch ev.Kind {
 	case gaffer.FollowLines:
-		r.signalPositions()
 		return
 	case gaffer.FollowAway:
 		conn, connMsg, connSince = gaffer.FollowReconnecting, ev.Message, ev.Since.UTC()
@@ -305,7 +334,6 @@ func (r *followRun) track(ev gaffer.FollowEvent) {
 			st.State, st.Since, st.Message = conn, &since, connMsg
 		}
 		st.Files = r.fileStates()
-		st.Positions = r.pos.List()
 	}, true)
 }
 
@@ -345,11 +373,23 @@ func (r *followRun) update(fn func(*gaffer.FollowState), store bool) {
 	}
 }
 
-// signalPositions asks the writer to store positions; it writes them at
-// most every followStoreEvery.
-func (r *followRun) signalPositions() {
-	list := r.pos.List()
-	r.update(func(st *gaffer.FollowState) { st.Positions = list }, false)
+// checkpoint sets the run's positions with the log's last seq, after an
+// event's records and lines went to the log: together they say which of
+// the run's records the positions cover (resume.go). store: write them
+// now, else the writer does within followStoreEvery.
+func (r *followRun) checkpoint(store bool) {
+	list, seq := r.pos.List(), r.aj.log.lastSeq()
+	r.update(func(st *gaffer.FollowState) { st.Positions, st.Seq = list, seq }, store)
+}
+
+// store writes the run's state now.
+func (r *followRun) store() {
+	run := r.runCopy()
+	sctx, cancel := r.f.storeCtx()
+	defer cancel()
+	if err := r.f.cfg.Store.UpdateRun(sctx, r.aj.job.ID, run); err != nil {
+		r.f.log.Error("record follow state", "job", r.aj.job.ID, "host", r.host, "err", err)
+	}
 }
 
 // writer stores the run's follow state when it changes, and its positions
@@ -372,6 +412,8 @@ func (r *followRun) writer() {
 		case <-r.dirty:
 			write()
 		case <-tick.C:
+			// A later seq alone need not be stored: the run's records
+			// after the stored one are not lines (positions unchanged).
 			if run := r.runCopy(); !slices.Equal(run.Follow.Positions, last) {
 				write()
 			}

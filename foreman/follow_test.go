@@ -2,6 +2,7 @@ package foreman_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -370,11 +371,13 @@ func TestFollowEnds(t *testing.T) {
 		if msg := run("h").Error; !strings.Contains(msg, "cannot follow files on remote hosts") {
 			t.Errorf("remote run: %q", msg)
 		}
+		// A follow job is left running, to resume when the server starts
+		// again (resume.go).
 		ids, err := f.Shutdown(context.Background())
-		if err != nil || len(ids) != 1 {
-			t.Fatalf("shutdown %v %v", ids, err)
+		if err != nil || len(ids) != 0 || fmt.Sprint(f.Suspended()) != fmt.Sprint([]int64{job.ID}) {
+			t.Fatalf("shutdown %v %v, suspended %v", ids, err, f.Suspended())
 		}
-		if st := run("local").Status; st != gaffer.StatusInterrupted {
+		if st := run("local").Status; st != gaffer.StatusRunning {
 			t.Fatalf("local run %s", st)
 		}
 	})
@@ -489,5 +492,87 @@ func TestFollowStateBeforeItsLine(t *testing.T) {
 		if seen[line] != st {
 			t.Errorf("when %q was written the state was %q, want %q", line, seen[line], st)
 		}
+	}
+}
+
+// A follow job whose server died (its stored positions behind its log)
+// goes on in a new Foreman on the same store and archive: Recover reopens
+// its log, moves the positions past the lines archived after them, and
+// follows on from there, seqs continuing, the job still running; cancel
+// ends it.
+func TestFollowResumesAfterCrash(t *testing.T) {
+	ctx := context.Background()
+	store, arch := newStore(t), newArchive(t)
+	hosts := []gaffer.Host{{Name: "h"}}
+	fw := newFakeFollower()
+	cfg := foreman.Config{Store: store, Live: memory.NewLiveLog(0, 0), Archive: arch,
+		Hosts: func() []gaffer.Host { return hosts }, Follower: fw}
+	dead := foreman.New(cfg)
+	t.Cleanup(func() { dead.Shutdown(ctx) }) // last: it "died" before the other started
+	job, err := dead.Start(ctx, gaffer.JobRequest{Follow: []string{"/a", "/b"}, Hosts: []string{"h"}}, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fw.send(t, "h", gaffer.FollowEvent{Kind: gaffer.FollowOpened, Path: "/a", FileID: "1:1", Offset: 5, Reason: "start"},
+		gaffer.FollowEvent{Kind: gaffer.FollowOpened, Path: "/b", FileID: "1:2", Offset: 0, Reason: "start"})
+	waitFor(t, "the positions stored", func() bool {
+		j, err := store.FindJob(ctx, job.ID)
+		return err == nil && j.Runs[0].Follow != nil && len(j.Runs[0].Follow.Positions) == 2
+	})
+	fw.send(t, "h", gaffer.FollowEvent{Kind: gaffer.FollowLines, Path: "/a", FileID: "1:1", Offset: 5, End: 9, Data: []byte("one\n")},
+		gaffer.FollowEvent{Kind: gaffer.FollowLines, Path: "/b", FileID: "1:2", Offset: 0, End: 4, Data: []byte("two\n")},
+		gaffer.FollowEvent{Kind: gaffer.FollowLines, Path: "/a", FileID: "1:1", Offset: 9, End: 15, Data: []byte("three\n")},
+		gaffer.FollowEvent{Kind: gaffer.FollowAway, Since: time.Now(), Message: "EOF"})
+	waitFor(t, "the lines archived", func() bool {
+		recs, _, _ := arch.Read(ctx, job.ID, 0, 100)
+		return len(recs) > 0 && strings.Contains(string(recs[len(recs)-1].Data), "unreachable")
+	})
+
+	fw2 := newFakeFollower()
+	cfg.Follower, cfg.Live = fw2, memory.NewLiveLog(0, 0)
+	f := foreman.New(cfg)
+	t.Cleanup(func() { f.Shutdown(ctx) })
+	if ids, err := f.Recover(ctx); err != nil || len(ids) != 0 || fmt.Sprint(f.Resumed()) != fmt.Sprint([]int64{job.ID}) {
+		t.Fatalf("recover: interrupted %v, %v; resumed %v", ids, err, f.Resumed())
+	}
+	var spec gaffer.FollowSpec
+	waitFor(t, "the follow to start again", func() bool {
+		fw2.mu.Lock()
+		defer fw2.mu.Unlock()
+		spec = fw2.specs["h"]
+		return spec.Paths != nil
+	})
+	want := []gaffer.FilePosition{{Path: "/a", FileID: "1:1", Offset: 15}, {Path: "/b", FileID: "1:2", Offset: 4}}
+	if fmt.Sprint(spec.Positions) != fmt.Sprint(want) {
+		t.Fatalf("resumed at %v, want %v", spec.Positions, want)
+	}
+	fw2.send(t, "h", gaffer.FollowEvent{Kind: gaffer.FollowOpened, Path: "/a", FileID: "1:1", Offset: 15, Reason: "resumed"},
+		gaffer.FollowEvent{Kind: gaffer.FollowLines, Path: "/a", FileID: "1:1", Offset: 15, End: 20, Data: []byte("four\n")})
+	if j, _ := f.Job(ctx, job.ID); j.Status != gaffer.StatusRunning || j.Runs[0].Status != gaffer.StatusRunning {
+		t.Fatalf("resumed job %s, run %s", j.Status, j.Runs[0].Status)
+	}
+	if _, err := f.Cancel(ctx, job.ID); err != nil {
+		t.Fatal(err)
+	}
+	if j := waitDone(t, f, job.ID); j.Status != gaffer.StatusCanceled {
+		t.Fatalf("after cancel: %s", j.Status)
+	}
+	var lines, resumed []string
+	for i, r := range allLines(t, f, job.ID) {
+		if r.Seq != int64(i+1) {
+			t.Fatalf("record %d has seq %d", i, r.Seq)
+		}
+		switch {
+		case r.Stream == gaffer.Stdout:
+			lines = append(lines, r.File+" "+string(r.Data))
+		case strings.HasPrefix(string(r.Data), "server restarted"):
+			resumed = append(resumed, string(r.Data))
+		}
+	}
+	if fmt.Sprint(lines) != "[/a one /b two /a three /a four]" {
+		t.Errorf("lines %q", lines)
+	}
+	if fmt.Sprint(resumed) != "[server restarted; resuming h from /a at byte 15 server restarted; resuming h from /b at byte 4]" {
+		t.Errorf("resume lines %q", resumed)
 	}
 }

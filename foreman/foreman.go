@@ -122,6 +122,9 @@ type Foreman struct {
 	kept          sync.Map // int64 -> oldest seq a retained log keeps (retain.go)
 
 	stats Stats
+	// resumedIDs: follow jobs Recover started again; suspendedIDs: those
+	// Shutdown left to resume (resume.go).
+	resumedIDs, suspendedIDs []int64
 	// slots counts the jobs started or starting here (MaxRunningJobs).
 	slots atomic.Int64
 }
@@ -216,11 +219,18 @@ func (f *Foreman) Stats() *Stats { return &f.stats }
 func (f *Foreman) Hosts() []gaffer.Host { return f.cfg.Hosts() }
 
 // Recover marks jobs that a previous process left unfinished as
-// interrupted. With a shared store it does nothing: other instances may be
-// running those jobs, and Watch interrupts them once their owner is silent.
+// interrupted, and starts again the follow jobs among them that can go on
+// (resume.go; Resumed lists them). With a shared store it does nothing:
+// other instances may be running those jobs, and Watch interrupts them
+// once their owner is silent.
 func (f *Foreman) Recover(ctx context.Context) ([]int64, error) {
 	if f.cfg.Shared {
 		return nil, nil
+	}
+	if interrupt, reasons, ok := f.recoverFollow(ctx); ok {
+		ids := f.interruptJobs(ctx, interrupt, reasons)
+		f.closeOrphans(ctx, ids)
+		return ids, nil
 	}
 	ids, err := f.cfg.Store.InterruptUnfinished(ctx, "the server stopped before the run ended")
 	if err != nil {
@@ -261,6 +271,9 @@ type activeJob struct {
 	// the server-wide ones) in the output; neither is ever stored.
 	secrets map[string]string
 	masker  *gaffer.Masker
+	// resume, for a follow job started again after a restart: where each
+	// run that was running goes on (nil for the others).
+	resume []*followResume
 }
 
 func (a *activeJob) snapshot() *gaffer.Job {
@@ -424,6 +437,12 @@ func (f *Foreman) runJob(ctx context.Context, aj *activeJob, hosts []gaffer.Host
 	sem := make(chan struct{}, aj.job.Concurrency)
 	var wg sync.WaitGroup
 	for i := range hosts {
+		aj.mu.Lock()
+		ended := aj.job.Runs[i].Status.Done() // before a restart (resume.go)
+		aj.mu.Unlock()
+		if ended {
+			continue
+		}
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
@@ -432,11 +451,18 @@ func (f *Foreman) runJob(ctx context.Context, aj *activeJob, hosts []gaffer.Host
 				defer func() { <-sem }()
 				f.runOne(ctx, aj, i, &hosts[i])
 			case <-ctx.Done():
-				f.endRun(aj, i, statusFor(context.Cause(ctx)), nil, "", context.Cause(ctx).Error())
+				if !errors.Is(context.Cause(ctx), errSuspend) { // else it stays queued
+					f.endRun(aj, i, statusFor(context.Cause(ctx)), nil, "", context.Cause(ctx).Error())
+				}
 			}
 		}(i)
 	}
 	wg.Wait()
+	if errors.Is(context.Cause(ctx), errSuspend) && !aj.snapshot().Status.Done() {
+		f.suspendJob(aj)
+		aj.cancel(nil)
+		return
+	}
 	f.finishJob(aj)
 	aj.cancel(nil)
 }
@@ -448,7 +474,10 @@ func (f *Foreman) runOne(ctx context.Context, aj *activeJob, i int, host *gaffer
 	now := time.Now().UTC()
 	aj.mu.Lock()
 	run := aj.job.Runs[i]
-	run.Status, run.StartedAt = gaffer.StatusRunning, &now
+	run.Status = gaffer.StatusRunning
+	if run.StartedAt == nil { // a run resumed after a restart keeps its start
+		run.StartedAt = &now
+	}
 	// The job row changes with its first run only: 200 runs starting
 	// together would otherwise queue 200 identical writes on the store.
 	jobChanged := aj.job.StartedAt == nil
@@ -920,7 +949,8 @@ func (f *Foreman) stopLingering() {
 	clear(f.lingering)
 }
 
-// Shutdown interrupts every running job, waits for the workers to record it
+// Shutdown interrupts every running job (but follow jobs that resume when
+// the server starts again: Suspended lists them), waits for the workers to record it
 // (until ctx ends), and returns the ids of the jobs it interrupted.
 func (f *Foreman) Shutdown(ctx context.Context) ([]int64, error) {
 	f.mu.Lock()
@@ -929,12 +959,22 @@ func (f *Foreman) Shutdown(ctx context.Context) ([]int64, error) {
 	for id, aj := range f.active {
 		aj.mu.Lock()
 		finishing := aj.job.Status.Done() // its runs ended: not interrupted
+		why := f.resumable(aj.job, len(aj.secrets) > 0)
 		aj.mu.Unlock()
-		if !finishing {
+		if why == "" && aj.log.failed() {
+			why = "its log is incomplete"
+		}
+		switch {
+		case finishing:
+		case why == "":
+			f.suspendedIDs = append(f.suspendedIDs, id)
+			aj.cancel(errSuspend)
+		default:
 			ids = append(ids, id)
 			aj.cancel(errShutdown)
 		}
 	}
+	slices.Sort(f.suspendedIDs)
 	f.mu.Unlock()
 	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
 	done := make(chan struct{})

@@ -187,6 +187,9 @@ func (m *Main) Open(ctx context.Context) error {
 	} else if len(ids) > 0 {
 		fmt.Fprintf(m.Stdout, "gaffer: %d job(s) left running by the previous server are now marked interrupted: %s\n", len(ids), joinIDs(ids))
 	}
+	if ids := m.Foreman.Resumed(); len(ids) > 0 {
+		fmt.Fprintf(m.Stdout, "gaffer: %d follow job(s) left running by the previous server go on: %s\n", len(ids), joinIDs(ids))
+	}
 
 	auth, token, err := setupAuth(ctx, m.DB, *c)
 	if err != nil {
@@ -358,7 +361,12 @@ func (m *Main) Close() error {
 		sctx, cancel := context.WithTimeout(context.Background(), m.Config.shutdownGrace)
 		ids, err := m.Foreman.Shutdown(sctx)
 		cancel()
+		resume := m.Foreman.Suspended()
+		if len(resume) > 0 {
+			fmt.Fprintf(m.Stdout, "gaffer: %d follow job(s) go on when the server starts again: %s\n", len(resume), joinIDs(resume))
+		}
 		switch {
+		case len(ids) == 0 && len(resume) > 0:
 		case len(ids) == 0:
 			fmt.Fprintln(m.Stdout, "gaffer: no jobs were running")
 		default:
