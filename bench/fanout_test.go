@@ -62,6 +62,13 @@ func startBenchRedis(b *testing.B) (url string, rc *goredis.Client) {
 // archive directory.
 func startSharedPair(b *testing.B, bin string, s *sshtest.Server, redisURL string, extra ...string) (a, bb *server) {
 	b.Helper()
+	return startSharedPairEnv(b, nil, nil, bin, s, redisURL, extra...)
+}
+
+// startSharedPairEnv is startSharedPair with variables (KEY=value) added
+// to each instance's environment.
+func startSharedPairEnv(b *testing.B, envA, envB []string, bin string, s *sshtest.Server, redisURL string, extra ...string) (a, bb *server) {
+	b.Helper()
 	db := benchDatabaseURL(b)
 	archive := filepath.Join(b.TempDir(), "archive")
 	prefix := randomName("gaffer-bench-") + ":"
@@ -70,7 +77,7 @@ func startSharedPair(b *testing.B, bin string, s *sshtest.Server, redisURL strin
 		return append([]string{"--instance", name, "--database-url", db, "--redis-url", redisURL,
 			"--redis-prefix", prefix, "--archive-dir", archive}, extra...)
 	}
-	return startServer(b, bin, inv, s.KnownHosts, args("a")...), startServer(b, bin, inv, s.KnownHosts, args("b")...)
+	return startServerEnv(b, envA, bin, inv, s.KnownHosts, args("a")...), startServerEnv(b, envB, bin, inv, s.KnownHosts, args("b")...)
 }
 
 // raiseNoFile lifts this process's open-file limit (the servers it starts
@@ -92,9 +99,14 @@ func redisCommands(ctx context.Context, rc *goredis.Client) (int64, error) {
 	return redisInfo(ctx, rc, "stats", "total_commands_processed")
 }
 
-const (
-	fanoutBursts    = 50  // of fanoutBurstLines lines, every 100 ms: 1000 lines/s for 5 s
-	fanoutBurstLine = 100 // lines per burst
+// fanoutLoad is what the job prints: bursts of lines, one every 100 ms.
+type fanoutLoad struct {
+	bursts, lines int // bursts, lines per burst
+}
+
+var (
+	fanoutFast = fanoutLoad{50, 100} // 1000 lines/s for 5 s
+	fanoutSlow = fanoutLoad{50, 1}   // 10 lines/s for 5 s
 )
 
 // fanoutRun is one job followed by n viewers on instance bb while instance
@@ -108,9 +120,10 @@ type fanoutRun struct {
 	wantLines int64
 }
 
-// fanout runs one job on a, with n SSE viewers on bb, all connected before
-// the command prints (it waits for a file the benchmark creates).
-func fanout(b *testing.B, a, bb *server, rc *goredis.Client, n int) fanoutRun {
+// fanout runs one job on a, with n SSE viewers on bb (a itself when
+// embedded), all connected before the command prints (it waits for a file
+// the benchmark creates). rc nil: no Redis commands to count.
+func fanout(b *testing.B, a, bb *server, rc *goredis.Client, n int, load fanoutLoad) fanoutRun {
 	b.Helper()
 	// The command runs as the sshd test user: the file must be where it
 	// can look (b.TempDir is root's alone).
@@ -125,9 +138,9 @@ func fanout(b *testing.B, a, bb *server, rc *goredis.Client, n int) fanoutRun {
 	goFile := filepath.Join(dir, "go")
 	// "ready" reaches every viewer first: then all are connected.
 	command := fmt.Sprintf("echo ready; while [ ! -e %s ]; do sleep 0.05; done; for i in $(seq 1 %d); do seq 1 %d; sleep 0.1; done",
-		goFile, fanoutBursts, fanoutBurstLine)
+		goFile, load.bursts, load.lines)
 	j := a.startJob(b, command)
-	run := fanoutRun{viewers: n, wantLines: fanoutBursts*fanoutBurstLine + 1}
+	run := fanoutRun{viewers: n, wantLines: int64(load.bursts*load.lines) + 1}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 
@@ -190,9 +203,11 @@ func fanout(b *testing.B, a, bb *server, rc *goredis.Client, n int) fanoutRun {
 	case <-time.After(time.Minute):
 		b.Fatalf("viewers not all connected after a minute; job %d: %s on a, %s on b", j.ID, a.job(b, j.ID).Status, bb.job(b, j.ID).Status)
 	}
-	c0, err := redisCommands(ctx, rc)
-	if err != nil {
-		b.Fatal(err)
+	var c0, c1 int64
+	if rc != nil {
+		if c0, err = redisCommands(ctx, rc); err != nil {
+			b.Fatal(err)
+		}
 	}
 	start := time.Now()
 	if err := os.WriteFile(goFile, nil, 0o644); err != nil {
@@ -200,11 +215,12 @@ func fanout(b *testing.B, a, bb *server, rc *goredis.Client, n int) fanoutRun {
 	}
 	wg.Wait()
 	run.dur = time.Since(start)
-	c1, err := redisCommands(ctx, rc)
-	if err != nil {
-		b.Fatal(err)
+	if rc != nil {
+		if c1, err = redisCommands(ctx, rc); err != nil {
+			b.Fatal(err)
+		}
+		run.cmds = c1 - c0 - 1 // the first INFO
 	}
-	run.cmds = c1 - c0 - 1 // the first INFO
 	close(errs)
 	failed := 0
 	for err := range errs {
@@ -213,42 +229,111 @@ func fanout(b *testing.B, a, bb *server, rc *goredis.Client, n int) fanoutRun {
 		}
 	}
 	run.lossless = int(lossless.Load())
+	where := "b"
+	if a == bb {
+		where = "a (embedded)"
+	}
 	p50, p99, mx := percentiles(run.lat)
-	b.Logf("%d viewer(s) on instance b: %d lossless, %d failed; ts → viewer p50 %.1f ms, p99 %.1f ms, max %.1f ms; %d Redis commands in %.1f s (%.0f/s)",
-		n, run.lossless, failed, ms(p50), ms(p99), ms(mx), run.cmds, run.dur.Seconds(), float64(run.cmds)/run.dur.Seconds())
+	b.Logf("%d viewer(s) on instance %s: %d lossless, %d failed; ts → viewer p50 %.1f ms, p99 %.1f ms, max %.1f ms; %d Redis commands in %.1f s (%.0f/s)",
+		n, where, run.lossless, failed, ms(p50), ms(p99), ms(mx), run.cmds, run.dur.Seconds(), float64(run.cmds)/run.dur.Seconds())
 	a.waitJob(b, j.ID, time.Minute)
 	return run
 }
 
-// BenchmarkSharedViewers: one job printing 1000 lines/s for 5 s on instance
-// a, followed over SSE on instance b by one viewer, then by
-// GAFFER_BENCH_VIEWERS (default 1000): the time from the server reading a
-// line (its ts) to each viewer parsing it, whether every viewer got every
-// line, and the Redis commands each run cost (a private redis-server, so
-// its counters hold nothing else).
+// fanoutGoal is issue 11's goal for 1 000 viewers × 1 000 lines/s, p99.
+const fanoutGoal = 50 * time.Millisecond
+
+// fanoutRSSGoal is issue 11's goal for gaffer's memory with 10 000 viewers.
+const fanoutRSSGoal = 1 << 30
+
+// BenchmarkSharedViewers: one job printing 1000 lines/s for 5 s followed
+// over SSE by one viewer, then by GAFFER_BENCH_VIEWERS (default 1000):
+// embedded (one instance, the job and its viewers on it), then through Redis
+// (the job on instance a, the viewers on instance b). The time from the
+// server reading a line (its ts) to each viewer parsing it, whether every
+// viewer got every line, and the Redis commands each run cost (a private
+// redis-server, so its counters hold nothing else). Then 10 000 viewers
+// (GAFFER_BENCH_MANY_VIEWERS) of a job printing 10 lines/s on a fresh
+// embedded instance: its peak RSS (VmHWM). The one-viewer run beside each
+// is the floor: what a line costs with nobody else to serve.
+//
+// GAFFER_BENCH_FANOUT_PROFILE=dir makes each server write a CPU profile of
+// its whole life to dir/<embedded|a|b|many>.pprof (gaffer serve's
+// GAFFER_CPUPROFILE).
 func BenchmarkSharedViewers(b *testing.B) {
 	viewers := 1000
 	if v, err := strconv.Atoi(os.Getenv("GAFFER_BENCH_VIEWERS")); err == nil && v > 0 {
 		viewers = v
 	}
+	many := 10000
+	if v, err := strconv.Atoi(os.Getenv("GAFFER_BENCH_MANY_VIEWERS")); err == nil && v > 0 {
+		many = v
+	}
 	raiseNoFile(b)
 	bin := gafferBinary(b)
 	s := sshtest.Start(b, sshtest.Options{Hosts: 1})
+	inv := writeInventory(b, s, []string{hostName}, "")
 	redisURL, rc := startBenchRedis(b)
-	limit := strconv.Itoa(viewers + 10)
-	a, bb := startSharedPair(b, bin, s, redisURL, "--max-streams", limit, "--max-streams-per-user", limit)
+	limit := func(n int) []string {
+		l := strconv.Itoa(n + 10)
+		return []string{"--max-streams", l, "--max-streams-per-user", l}
+	}
+	profile := func(name string) []string {
+		if dir := os.Getenv("GAFFER_BENCH_FANOUT_PROFILE"); dir != "" {
+			return []string{"GAFFER_CPUPROFILE=" + filepath.Join(dir, name+".pprof")}
+		}
+		return nil
+	}
+	emb := startServerEnv(b, profile("embedded"), bin, inv, s.KnownHosts, limit(viewers)...)
+	a, bb := startSharedPairEnv(b, profile("a"), profile("b"), bin, s, redisURL, limit(viewers)...)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		one := fanout(b, a, bb, rc, 1)
-		many := fanout(b, a, bb, rc, viewers)
-		p50, p99, mx := percentiles(many.lat)
+		eOne := fanout(b, emb, emb, nil, 1, fanoutFast)
+		eAll := fanout(b, emb, emb, nil, viewers, fanoutFast)
+		one := fanout(b, a, bb, rc, 1, fanoutFast)
+		all := fanout(b, a, bb, rc, viewers, fanoutFast)
+
+		// 10 000 viewers: a fresh instance, so that its VmHWM is this run's.
+		b.StopTimer()
+		big := startServerEnv(b, profile("many"), bin, inv, s.KnownHosts, limit(many)...)
+		b.StartTimer()
+		followBuffer = 16 << 10 // the client's 1 MiB per viewer would be 10 GiB
+		mAll := fanout(b, big, big, nil, many, fanoutSlow)
+		followBuffer = 1 << 20
+		hwm, err := procStatus(big.PID, "VmHWM")
+		if err != nil {
+			b.Fatal(err)
+		}
+		hwm <<= 10
+		big.stop()
+
+		row := func(name string, r, floor fanoutRun, goal string) {
+			p50, p99, mx := percentiles(r.lat)
+			f50, f99, _ := percentiles(floor.lat)
+			b.Logf("%-44s p50 %7.1f ms  p99 %7.1f ms  max %7.1f ms  lossless %d/%d  | %s; 1 viewer: p50 %.1f ms, p99 %.1f ms",
+				name, ms(p50), ms(p99), ms(mx), r.lossless, r.viewers, goal, ms(f50), ms(f99))
+		}
+		b.Logf("fan-out, ts → parsed by the viewer (goal beside; floor: the same job with 1 viewer, same run):")
+		row(fmt.Sprintf("%d viewers × 1 000 lines/s, embedded", viewers), eAll, eOne, fmt.Sprintf("goal p99 ≤ %v", fanoutGoal))
+		row(fmt.Sprintf("%d viewers × 1 000 lines/s, through Redis", viewers), all, one, fmt.Sprintf("goal p99 ≤ %v", fanoutGoal))
+		row(fmt.Sprintf("%d viewers × 10 lines/s, embedded", many), mAll, mAll, fmt.Sprintf("gaffer VmHWM %.0f MiB, goal < %d MiB (ratio %.2f)",
+			float64(hwm)/(1<<20), fanoutRSSGoal>>20, float64(hwm)/fanoutRSSGoal))
+		b.Logf("Redis commands: 1 viewer %d (%.0f/s), %d viewers %d (%.0f/s)", one.cmds, float64(one.cmds)/one.dur.Seconds(),
+			viewers, all.cmds, float64(all.cmds)/all.dur.Seconds())
+
+		_, ep99, _ := percentiles(eAll.lat)
+		p50, p99, mx := percentiles(all.lat)
+		_, mp99, _ := percentiles(mAll.lat)
 		b.ReportMetric(float64(viewers), "viewers")
+		b.ReportMetric(ms(ep99), "embedded-p99-ms")
 		b.ReportMetric(ms(p50), "p50-ms")
 		b.ReportMetric(ms(p99), "p99-ms")
 		b.ReportMetric(ms(mx), "max-ms")
-		b.ReportMetric(float64(many.lossless), "lossless-viewers")
+		b.ReportMetric(float64(all.lossless+eAll.lossless), "lossless-viewers")
 		b.ReportMetric(float64(one.cmds)/one.dur.Seconds(), "redis-cmd/s-1-viewer")
-		b.ReportMetric(float64(many.cmds)/many.dur.Seconds(), "redis-cmd/s-all-viewers")
+		b.ReportMetric(float64(all.cmds)/all.dur.Seconds(), "redis-cmd/s-all-viewers")
+		b.ReportMetric(ms(mp99), "10k-p99-ms")
+		b.ReportMetric(float64(hwm)/(1<<20), "10k-VmHWM-MiB")
 	}
 }
 

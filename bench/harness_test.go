@@ -378,6 +378,10 @@ type sseResult struct {
 	End       time.Time
 }
 
+// followBuffer is the read buffer of each follow: large for the fastest
+// read of one big log, smaller where thousands of viewers follow at once.
+var followBuffer = 1 << 20
+
 // follow reads GET /api/jobs/{id}/log as SSE from the start until the end
 // event (or ctx is done), calling onLine for every line event with the time
 // its data was parsed. A non-nil slow reads the connection through it,
@@ -398,7 +402,7 @@ func (s *server) follow(ctx context.Context, id int64, onLine func(r record, at 
 		slow.r = resp.Body
 		body = slow
 	}
-	br := bufio.NewReaderSize(body, 1<<20)
+	br := bufio.NewReaderSize(body, followBuffer)
 	var event []byte
 	var data []byte
 	for {
