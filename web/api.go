@@ -392,10 +392,23 @@ func (s *Server) sseLog(w http.ResponseWriter, r *http.Request, job *gaffer.Job)
 	if ping <= 0 {
 		ping = 15 * time.Second
 	}
+	var enc *encLog // the shared encoded log, for a viewer of all of it
+	if cur.filter.Zero() && cur.until == 0 {
+		enc = s.enc.acquire(job.ID)
+		defer s.enc.release(enc)
+	}
 	var pause idle
 	woke := false // the last WaitLog returned before its timeout
 	for {
-		recs, moved, end, err := cur.next(ctx)
+		var sp encSpan
+		var recs []gaffer.Record
+		var moved, end bool
+		var err error
+		if enc != nil {
+			sp, recs, moved, end, err = enc.next(ctx, s.Jobs, cur)
+		} else {
+			recs, moved, end, err = cur.next(ctx)
+		}
 		var gap *gaffer.GapError
 		if errors.As(err, &gap) {
 			// Lost records: say so and go on after them (the event's id
@@ -421,6 +434,10 @@ func (s *Server) sseLog(w http.ResponseWriter, r *http.Request, job *gaffer.Job)
 		if len(recs) > 0 {
 			lastID = recs[len(recs)-1].Seq
 		}
+		if sp.n() > 0 {
+			bw.Write(sp.sse())
+			lastID = sp.lastSeq()
+		}
 		// Status changes come with a system line (run started, run ended),
 		// of any host: the filter may have dropped it.
 		if cur.system || end {
@@ -432,7 +449,7 @@ func (s *Server) sseLog(w http.ResponseWriter, r *http.Request, job *gaffer.Job)
 				}
 			}
 		}
-		if len(recs) > 0 || end {
+		if len(recs) > 0 || sp.n() > 0 || end {
 			if flush() != nil || end {
 				return
 			}
@@ -560,10 +577,32 @@ func (s *Server) ndjsonLog(w http.ResponseWriter, r *http.Request, job *gaffer.J
 		}
 		left = -1
 	}
+	var enc *encLog // the shared encoded log, for a reader of all of it
+	if cur.filter.Zero() && cur.until == 0 {
+		enc = s.enc.acquire(job.ID)
+		defer s.enc.release(enc)
+	}
+	var sp encSpan
+	var recs []gaffer.Record
+	// write writes records [i, j) of this read.
+	write := func(i, j int) {
+		if sp.n() > 0 {
+			bw.Write(sp.ndjson(i, j))
+		} else {
+			writeLines(recs[i:j])
+		}
+	}
 	var pause idle
 	woke := false
 	for {
-		recs, moved, end, err := cur.next(ctx)
+		var moved, end bool
+		var err error
+		if enc != nil {
+			sp, recs, moved, end, err = enc.next(ctx, s.Jobs, cur)
+		} else {
+			sp = encSpan{}
+			recs, moved, end, err = cur.next(ctx)
+		}
 		var gap *gaffer.GapError
 		if errors.As(err, &gap) {
 			// Not a record: a line of its own, so that readers can tell.
@@ -578,20 +617,21 @@ func (s *Server) ndjsonLog(w http.ResponseWriter, r *http.Request, job *gaffer.J
 			}
 			return
 		}
-		if left >= 0 && len(recs) >= left {
-			writeLines(recs[:left])
+		n := len(recs) + sp.n() // one of them is 0
+		if left >= 0 && n >= left {
+			write(0, left)
 			if !p.follow || p.tail == 0 {
 				return
 			}
 			// The tail is sent: follow on from its last record.
-			if len(recs) > left {
-				writeLines(recs[left:])
+			if n > left {
+				write(left, n)
 			}
 			left = -1
 		} else {
-			writeLines(recs)
+			write(0, n)
 			if left > 0 {
-				left -= len(recs)
+				left -= n
 			}
 		}
 		if end {

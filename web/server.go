@@ -106,6 +106,8 @@ type Server struct {
 	crossOrigin *http.CrossOriginProtection
 	// streamCreds are the open log streams by credential (streamcheck.go).
 	streamCreds streamCreds
+	// enc holds the log streams' encoded records (encodecache.go).
+	enc encodeCache
 }
 
 // Defaults of Server's settings.

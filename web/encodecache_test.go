@@ -1,0 +1,225 @@
+package web_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gaffer-dev/gaffer/internal/sse"
+	"github.com/gaffer-dev/gaffer/web"
+)
+
+// encServer is a log server whose viewers read through the shared encoded
+// log from the first (shared) or each encode their own records (!shared),
+// with pings rare enough that no test here sees one.
+func encServer(t *testing.T, jobs web.JobService, shared bool) *httptest.Server {
+	t.Helper()
+	s, err := web.New(jobs, newAuth(token), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.PingInterval = time.Minute
+	if shared {
+		web.SharedEncodingFrom(s, 1)
+	} else {
+		web.NoSharedEncoding(s)
+	}
+	srv := httptest.NewServer(s)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// byteViewer is an SSE viewer that keeps every byte it was sent.
+type byteViewer struct {
+	raw  bytes.Buffer
+	body io.ReadCloser
+	r    *sse.Reader
+}
+
+func openBytes(t *testing.T, srv *httptest.Server, path string, hdr ...string) *byteViewer {
+	t.Helper()
+	resp := get(t, srv, path, hdr...)
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET %s: %s", path, resp.Status)
+	}
+	v := &byteViewer{body: resp.Body}
+	v.r = sse.NewReader(io.TeeReader(resp.Body, &v.raw))
+	return v
+}
+
+// untilSeq reads line events up to and including seq.
+func (v *byteViewer) untilSeq(t *testing.T, seq int64) {
+	t.Helper()
+	for {
+		recs, _ := readSSE(t, v.r, 1)
+		if recs[0].Seq == seq {
+			return
+		}
+	}
+}
+
+// rest reads to the end event and the end of the body, and returns every
+// byte of the stream.
+func (v *byteViewer) rest(t *testing.T) []byte {
+	t.Helper()
+	if _, end := readSSE(t, v.r, -1); !end {
+		t.Fatal("no end event")
+	}
+	io.Copy(&v.raw, v.body)
+	v.body.Close()
+	return v.raw.Bytes()
+}
+
+// The shared encoded log changes no byte of a stream: each SSE stream and
+// NDJSON body is the same read through it (a viewer filling it, viewers
+// reading what another filled, from its start and from inside a chunk) as
+// from a server where every viewer encodes its own.
+func TestSharedEncodingIsByteForByte(t *testing.T) {
+	const n = 1000 // in reads of 97 records (fakeLog.page)
+	f := newFakeLog(n, false)
+	shared, own := encServer(t, f, true), encServer(t, f, false)
+	paths := []struct{ path, lastID string }{
+		{"/api/jobs/1/log", ""},
+		{"/api/jobs/1/log", "150"}, // inside the second read of 97
+		{"/api/jobs/1/log?after=97", ""},
+		{"/api/jobs/1/log?tail=30", ""},
+	}
+	// On the shared server a first viewer fills the encoded log before the
+	// others open; all wait at the log's end until it finishes.
+	first := openBytes(t, shared, "/api/jobs/1/log", "Accept", "text/event-stream")
+	first.untilSeq(t, n)
+	var sv, ov []*byteViewer
+	for _, p := range paths {
+		hdr := []string{"Accept", "text/event-stream"}
+		if p.lastID != "" {
+			hdr = append(hdr, "Last-Event-ID", p.lastID)
+		}
+		for _, vs := range []*[]*byteViewer{&sv, &ov} {
+			srv := shared
+			if vs == &ov {
+				srv = own
+			}
+			v := openBytes(t, srv, p.path, hdr...)
+			v.untilSeq(t, n)
+			*vs = append(*vs, v)
+		}
+	}
+	f.add(250)
+	f.finish()
+	want0 := ov[0]
+	for i, p := range paths {
+		got, want := sv[i].rest(t), ov[i].rest(t)
+		if !bytes.Equal(got, want) {
+			t.Errorf("SSE %s (Last-Event-ID %q): %d bytes through the shared log, %d without; first difference at %d", p.path, p.lastID, len(got), len(want), diffAt(got, want))
+		}
+	}
+	if got, want := first.rest(t), want0.raw.Bytes(); !bytes.Equal(got, want) {
+		t.Errorf("SSE, the viewer that filled the shared log: %d bytes, %d without; first difference at %d", len(got), len(want), diffAt(got, want))
+	}
+	if !bytes.Contains(want0.raw.Bytes(), []byte("event: line\ndata: ")) || !bytes.Contains(want0.raw.Bytes(), []byte("event: end")) {
+		t.Fatalf("the reference stream has no line or end events:\n%.500s", want0.raw.Bytes())
+	}
+
+	// NDJSON: whole, from inside a read, cut by limit inside a read, a tail.
+	for _, q := range []string{"", "?after=150", "?limit=250", "?after=40&limit=100", "?tail=120&follow=1"} {
+		body := func(srv *httptest.Server) []byte {
+			resp := get(t, srv, "/api/jobs/1/log"+q)
+			defer resp.Body.Close()
+			b, err := io.ReadAll(resp.Body)
+			if err != nil || resp.StatusCode != 200 {
+				t.Fatalf("NDJSON %s: %s %v", q, resp.Status, err)
+			}
+			return b
+		}
+		got, want := body(shared), body(own)
+		if !bytes.Equal(got, want) {
+			t.Errorf("NDJSON %q: %d bytes through the shared log, %d without; first difference at %d", q, len(got), len(want), diffAt(got, want))
+		}
+		if len(want) == 0 {
+			t.Errorf("NDJSON %q: empty", q)
+		}
+	}
+}
+
+func diffAt(a, b []byte) int {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return min(len(a), len(b))
+}
+
+// 200 viewers follow a log while it is written, reading through the shared
+// encoded log: each gets every record exactly once, in order, then the end.
+func TestSharedEncoding200Viewers(t *testing.T) {
+	const viewers, batches, per = 200, 40, 25
+	f := newFakeLog(0, false)
+	s, err := web.New(f, newAuth(token), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.MaxStreamsPerUser = viewers
+	srv := httptest.NewServer(s)
+	t.Cleanup(srv.Close)
+	var wg sync.WaitGroup
+	errs := make(chan error, viewers)
+	opened := make(chan struct{}, viewers)
+	for v := 0; v < viewers; v++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp := get(t, srv, "/api/jobs/1/log", "Accept", "text/event-stream")
+			defer resp.Body.Close()
+			opened <- struct{}{}
+			if resp.StatusCode != 200 {
+				errs <- fmt.Errorf("viewer %d: %s", v, resp.Status)
+				return
+			}
+			r := sse.NewReader(resp.Body)
+			next := int64(1)
+			for {
+				ev, err := r.Next()
+				if err != nil {
+					errs <- fmt.Errorf("viewer %d after seq %d: %v", v, next-1, err)
+					return
+				}
+				switch ev.Type {
+				case "line":
+					var rec struct{ Seq int64 }
+					if err := json.Unmarshal(ev.Data, &rec); err != nil || rec.Seq != next || ev.ID != fmt.Sprint(next) {
+						errs <- fmt.Errorf("viewer %d: event id %q seq %d (%v), want %d", v, ev.ID, rec.Seq, err, next)
+						return
+					}
+					next++
+				case "end":
+					if next != batches*per+1 {
+						errs <- fmt.Errorf("viewer %d: end after %d records, want %d", v, next-1, batches*per)
+					}
+					return
+				case "gap", "notice":
+					errs <- fmt.Errorf("viewer %d: %s %s", v, ev.Type, ev.Data)
+					return
+				}
+			}
+		}()
+	}
+	for range viewers {
+		<-opened
+	}
+	for range batches {
+		f.add(per)
+		time.Sleep(2 * time.Millisecond)
+	}
+	f.finish()
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
