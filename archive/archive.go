@@ -7,34 +7,57 @@
 //
 // # Data file: <id>.log
 //
-// An 8-byte magic "GAFLOG1\n", then one frame per record:
+// An 8-byte magic "GAFLOG1\n", then frames, each
 //
 //	u32 body length | u32 CRC-32C of body | body
 //
-// where body (all integers little-endian) is
+// A frame holds one record or a batch of them. For one record the body is
+// (all integers little-endian)
 //
 //	i64 seq | i64 ts (Unix ns, 0 for the zero time) | u8 flags (bit 0: NL,
 //	bit 1: file, bit 2: alert) | u8 stream length | u16 host length | stream
 //	| host | [u16 file length | file, with bit 1] | data
 //
+// A batch frame (flags bit 3) holds n >= 1 records that share host, stream,
+// file and ts, with the seqs seq, seq+1, … seq+n-1. Its body is the same up
+// to the file (bits 0 and 2 are 0), then
+//
+//	uvarint n | n × uvarint (data length << 2 | alert << 1 | NL) | the n
+//	records' data, one after the other
+//
+// where each length is at most MaxData and they add up to the data's
+// exactly. One Write puts in a batch
+// frame each run of its records with the next seqs and the same host,
+// stream, file and ts (the lines of one read of a stream), up to 1024
+// records and 64 KiB of data; a run of one record gets a record's frame. So
+// a short line costs its data plus one byte where the output has its
+// newline, and a frame about 30 bytes plus its names, once per run: the
+// data file is about the output's size, not 36 bytes more per line. Logs
+// written before batch frames have record frames only and read as they
+// always did (versions before them would misread a batch frame: a log
+// written since cannot go back).
+//
 // A follow job's records name their file; a command's have none, and their
 // frames are byte for byte what they were before files existed.
 //
 // Seqs strictly increase through the file. The first frame that is short,
-// over-long or fails its CRC ends the log: that is how a torn write after a
-// crash, or a frame still being written, looks to a reader.
+// over-long, fails its CRC or is malformed ends the log: that is how a torn
+// write after a crash, or a frame still being written, looks to a reader. A
+// torn batch frame loses all of its records, as a Write is one write call.
 //
 // # Index file: <id>.idx
 //
 // An 8-byte magic "GAFIDX1\n", then one 20-byte entry for every 256th record
 // (the 1st, the 257th, …):
 //
-//	i64 seq | i64 offset of the record's frame in the data file | u32 CRC-32C of the 16 bytes before
+//	i64 seq | i64 offset of the frame that holds the record | u32 CRC-32C of the 16 bytes before
 //
 // Read binary-searches the index for the last entry at or before the wanted
-// seq and scans at most 255 frames from there; it never scans from the
-// start. An entry that fails its CRC (torn) ends the index. The index is only
-// an accelerator: without it, reads scan from the start and stay correct.
+// seq and reads from the frame it points at: at most 255 records after the
+// entry's, plus those before it in its frame (skipped within the frame
+// without being decoded into records). It never scans from the start. An
+// entry that fails its CRC (torn) ends the index. The index is only an
+// accelerator: without it, reads scan from the start and stay correct.
 //
 // # Completion
 //
@@ -63,8 +86,6 @@ import (
 	"sort"
 	"strconv"
 	"sync"
-	"sync/atomic"
-	"time"
 
 	"github.com/gaffer-dev/gaffer"
 )
@@ -87,17 +108,8 @@ const (
 	logMagic   = "GAFLOG1\n"
 	idxMagic   = "GAFIDX1\n"
 	headerSize = 8 // length of both magics
-
-	frameHeader = 8  // body length, CRC
-	bodyFixed   = 20 // seq, ts, flags, stream length, host length
-	maxBody     = bodyFixed + math.MaxUint8 + math.MaxUint16 + MaxData
-	entrySize   = 20
-	flagNL      = 1
-	flagFile    = 2
-	flagAlert   = 4
+	entrySize  = 20
 )
-
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // Ensure the types implement the interfaces.
 var (
@@ -215,26 +227,25 @@ func (a *Archive) Read(ctx context.Context, jobID int64, after int64, limit int)
 		return nil, false, fmt.Errorf("read log of job %d: %w", jobID, err)
 	}
 	r := newFrameReader(lf.log, off)
+	defer r.release()
 	var (
 		recs  []gaffer.Record
 		size  int  // of the records, by Record.Size
 		last  bool // the scan hit the end of the valid frames
+		whole = true
 		names names
 	)
 	for len(recs) < limit && size < gaffer.MaxReadBytes {
-		f, ok, err := r.next()
+		b, ok, err := r.nextBlock()
 		if err != nil {
 			return nil, false, fmt.Errorf("read log of job %d: %w", jobID, err)
 		} else if !ok {
 			last = true
 			break
-		} else if f.seq <= after {
-			continue
 		}
-		recs = append(recs, f.record(&names))
-		size += recs[len(recs)-1].Size()
+		recs, whole = b.appendRecords(recs, after, limit, &size, &names)
 	}
-	end := lf.complete && (last || r.off >= lf.size)
+	end := lf.complete && whole && (last || r.end >= lf.size)
 	return recs, end, nil
 }
 
@@ -248,27 +259,31 @@ func (a *Archive) Raw(ctx context.Context, jobID int64, host string, stream gaff
 	defer lf.close()
 
 	r := newFrameReader(lf.log, lf.start)
+	defer r.release()
 	bw := bufio.NewWriterSize(w, 64<<10)
 	for i := 0; ; i++ {
-		if i%1024 == 0 {
+		if i%256 == 0 {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
 		}
-		f, ok, err := r.next()
+		b, ok, err := r.nextBlock()
 		if err != nil {
 			return fmt.Errorf("read log of job %d: %w", jobID, err)
 		} else if !ok {
 			break
-		} else if string(f.host) != host || string(f.stream) != string(stream) {
+		} else if string(b.host) != host || string(b.stream) != string(stream) {
 			continue
 		}
-		// Stop at the first failed write (a viewer gone), not at the end.
-		if _, err := bw.Write(f.data); err != nil {
-			return fmt.Errorf("write raw log of job %d: %w", jobID, err)
-		} else if f.nl {
-			if err := bw.WriteByte('\n'); err != nil {
+		for b.more() {
+			f := b.next()
+			// Stop at the first failed write (a viewer gone), not at the end.
+			if _, err := bw.Write(f.data); err != nil {
 				return fmt.Errorf("write raw log of job %d: %w", jobID, err)
+			} else if f.nl {
+				if err := bw.WriteByte('\n'); err != nil {
+					return fmt.Errorf("write raw log of job %d: %w", jobID, err)
+				}
 			}
 		}
 	}
@@ -469,182 +484,4 @@ func appendEntry(b []byte, e entry) []byte {
 	b = binary.LittleEndian.AppendUint64(b, uint64(e.seq))
 	b = binary.LittleEndian.AppendUint64(b, uint64(e.off))
 	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b[start:], castagnoli))
-}
-
-// frameReader reads frames from a data file, possibly one still being
-// written. Its buffer is reused: a frame is valid until the next call.
-type frameReader struct {
-	r   *bufio.Reader
-	off int64 // of the next frame
-	buf []byte
-}
-
-func newFrameReader(f io.ReaderAt, off int64) *frameReader {
-	sr := io.NewSectionReader(f, off, math.MaxInt64-off)
-	return &frameReader{r: bufio.NewReaderSize(sr, 64<<10), off: off}
-}
-
-// reset moves r to the frame at off, keeping its buffers.
-func (r *frameReader) reset(f io.ReaderAt, off int64) {
-	r.r.Reset(io.NewSectionReader(f, off, math.MaxInt64-off))
-	r.off = off
-}
-
-// framesRead counts the frames decoded, for tests of how much a query reads.
-var framesRead atomic.Int64
-
-type frame struct {
-	seq    int64
-	ts     int64
-	nl     bool
-	alert  bool
-	stream []byte
-	host   []byte
-	file   []byte
-	data   []byte
-}
-
-// next returns the next frame, or ok false at the end of the valid frames:
-// the end of the file, or a frame that is short, malformed or fails its CRC
-// (torn by a crash, or still being written).
-func (r *frameReader) next() (f frame, ok bool, err error) {
-	framesRead.Add(1)
-	var h [frameHeader]byte
-	if _, err := io.ReadFull(r.r, h[:]); err == io.EOF || err == io.ErrUnexpectedEOF {
-		return frame{}, false, nil
-	} else if err != nil {
-		return frame{}, false, err
-	}
-	n := binary.LittleEndian.Uint32(h[0:])
-	if n < bodyFixed || n > maxBody {
-		return frame{}, false, nil
-	}
-	if cap(r.buf) < int(n) {
-		r.buf = make([]byte, n)
-	}
-	body := r.buf[:n]
-	if _, err := io.ReadFull(r.r, body); err == io.EOF || err == io.ErrUnexpectedEOF {
-		return frame{}, false, nil
-	} else if err != nil {
-		return frame{}, false, err
-	}
-	if crc32.Checksum(body, castagnoli) != binary.LittleEndian.Uint32(h[4:]) {
-		return frame{}, false, nil
-	}
-
-	f, ok = decodeBody(body)
-	if !ok {
-		return frame{}, false, nil
-	}
-	r.off += frameHeader + int64(n)
-	return f, true, nil
-}
-
-// decodeBody decodes a frame's body whose CRC matched; ok is false if it is
-// malformed.
-func decodeBody(body []byte) (frame, bool) {
-	sl, hl := int(body[17]), int(binary.LittleEndian.Uint16(body[18:]))
-	if bodyFixed+sl+hl > len(body) {
-		return frame{}, false
-	}
-	flags := body[16]
-	f := frame{
-		seq:    int64(binary.LittleEndian.Uint64(body[0:])),
-		ts:     int64(binary.LittleEndian.Uint64(body[8:])),
-		nl:     flags&flagNL != 0,
-		alert:  flags&flagAlert != 0,
-		stream: body[bodyFixed : bodyFixed+sl],
-		host:   body[bodyFixed+sl : bodyFixed+sl+hl],
-	}
-	rest := body[bodyFixed+sl+hl:]
-	if flags&flagFile != 0 {
-		if len(rest) < 2 {
-			return frame{}, false
-		}
-		fl := int(binary.LittleEndian.Uint16(rest))
-		if 2+fl > len(rest) {
-			return frame{}, false
-		}
-		f.file, rest = rest[2:2+fl], rest[2+fl:]
-	}
-	f.data = rest
-	return f, true
-}
-
-// selects reports whether filter selects the frame's record.
-func (f *frame) selects(filter gaffer.LogFilter) bool {
-	return (filter.Host == "" || string(f.host) == filter.Host) &&
-		(filter.Stream == "" || string(f.stream) == string(filter.Stream)) &&
-		(filter.File == "" || string(f.file) == filter.File)
-}
-
-// names reuses the last host, stream and file strings, which repeat in runs.
-type names struct {
-	host, stream, file string
-}
-
-// record returns f as a Record that owns its data.
-func (f *frame) record(names *names) gaffer.Record {
-	if string(f.host) != names.host {
-		names.host = string(f.host)
-	}
-	if string(f.stream) != names.stream {
-		names.stream = string(f.stream)
-	}
-	if string(f.file) != names.file {
-		names.file = string(f.file)
-	}
-	rec := gaffer.Record{
-		Seq:    f.seq,
-		Host:   names.host,
-		Stream: gaffer.Stream(names.stream),
-		File:   names.file,
-		Data:   append([]byte{}, f.data...),
-		NL:     f.nl,
-		Alert:  f.alert,
-	}
-	if f.ts != 0 {
-		rec.TS = time.Unix(0, f.ts).UTC()
-	}
-	return rec
-}
-
-// appendFrame encodes rec as a frame onto b.
-func appendFrame(b []byte, rec *gaffer.Record) []byte {
-	n := bodyFixed + len(rec.Stream) + len(rec.Host) + len(rec.Data)
-	if rec.File != "" {
-		n += 2 + len(rec.File)
-	}
-	b = binary.LittleEndian.AppendUint32(b, uint32(n))
-	crcAt := len(b)
-	b = binary.LittleEndian.AppendUint32(b, 0)
-	start := len(b)
-
-	var ts int64
-	if !rec.TS.IsZero() {
-		ts = rec.TS.UnixNano()
-	}
-	var flags byte
-	if rec.NL {
-		flags |= flagNL
-	}
-	if rec.File != "" {
-		flags |= flagFile
-	}
-	if rec.Alert {
-		flags |= flagAlert
-	}
-	b = binary.LittleEndian.AppendUint64(b, uint64(rec.Seq))
-	b = binary.LittleEndian.AppendUint64(b, uint64(ts))
-	b = append(b, flags, byte(len(rec.Stream)))
-	b = binary.LittleEndian.AppendUint16(b, uint16(len(rec.Host)))
-	b = append(b, rec.Stream...)
-	b = append(b, rec.Host...)
-	if rec.File != "" {
-		b = binary.LittleEndian.AppendUint16(b, uint16(len(rec.File)))
-		b = append(b, rec.File...)
-	}
-	b = append(b, rec.Data...)
-	binary.LittleEndian.PutUint32(b[crcAt:], crc32.Checksum(b[start:], castagnoli))
-	return b
 }

@@ -50,41 +50,159 @@ func encodeFrame(rec *gaffer.Record) []byte {
 	return append(b, body...)
 }
 
-// validFrames is what a reader must see in a data file: the frames from
-// the start up to the first that is short, over-long, malformed or fails
-// its CRC.
+// encodeBatch is run as a batch frame: records with the next seqs and the
+// same host, stream, file and TS.
+func encodeBatch(run []gaffer.Record) []byte {
+	r0 := &run[0]
+	var ts int64
+	if !r0.TS.IsZero() {
+		ts = r0.TS.UnixNano()
+	}
+	flags := byte(8)
+	if r0.File != "" {
+		flags |= 2
+	}
+	body := binary.LittleEndian.AppendUint64(nil, uint64(r0.Seq))
+	body = binary.LittleEndian.AppendUint64(body, uint64(ts))
+	body = append(body, flags, byte(len(r0.Stream)))
+	body = binary.LittleEndian.AppendUint16(body, uint16(len(r0.Host)))
+	body = append(body, r0.Stream...)
+	body = append(body, r0.Host...)
+	if r0.File != "" {
+		body = binary.LittleEndian.AppendUint16(body, uint16(len(r0.File)))
+		body = append(body, r0.File...)
+	}
+	body = binary.AppendUvarint(body, uint64(len(run)))
+	for _, r := range run {
+		v := uint64(len(r.Data)) << 2
+		if r.Alert {
+			v |= 2
+		}
+		if r.NL {
+			v |= 1
+		}
+		body = binary.AppendUvarint(body, v)
+	}
+	for _, r := range run {
+		body = append(body, r.Data...)
+	}
+	b := binary.LittleEndian.AppendUint32(nil, uint32(len(body)))
+	b = binary.LittleEndian.AppendUint32(b, crc32.Checksum(body, fuzzCRC))
+	return append(b, body...)
+}
+
+// validFrames is what a reader must see in a data file: the records of the
+// frames from the start up to the first that is short, over-long,
+// malformed or fails its CRC.
 func validFrames(file []byte) []gaffer.Record {
-	if len(file) < len(fuzzLogMagic) || string(file[:len(fuzzLogMagic)]) != fuzzLogMagic {
-		return nil
-	}
-	var recs []gaffer.Record
-	for b := file[len(fuzzLogMagic):]; len(b) >= 8; {
-		n := binary.LittleEndian.Uint32(b)
-		if n < 20 || n > fuzzMaxBody || uint64(len(b)-8) < uint64(n) {
-			break
-		}
-		body := b[8 : 8+n]
-		if crc32.Checksum(body, fuzzCRC) != binary.LittleEndian.Uint32(b[4:]) {
-			break
-		}
-		sl, hl := int(body[17]), int(binary.LittleEndian.Uint16(body[18:]))
-		if 20+sl+hl > len(body) {
-			break
-		}
-		rec := gaffer.Record{
-			Seq:    int64(binary.LittleEndian.Uint64(body)),
-			NL:     body[16]&1 != 0,
-			Stream: gaffer.Stream(body[20 : 20+sl]),
-			Host:   string(body[20+sl : 20+sl+hl]),
-			Data:   body[20+sl+hl:],
-		}
-		if ts := int64(binary.LittleEndian.Uint64(body[8:])); ts != 0 {
-			rec.TS = time.Unix(0, ts)
-		}
-		recs = append(recs, rec)
-		b = b[8+n:]
-	}
+	recs, _ := validFrameEnds(file)
 	return recs
+}
+
+// validFrameEnds is validFrames, and for each record the offset after its
+// frame.
+func validFrameEnds(file []byte) (recs []gaffer.Record, ends []int) {
+	if len(file) < len(fuzzLogMagic) || string(file[:len(fuzzLogMagic)]) != fuzzLogMagic {
+		return nil, nil
+	}
+	for off := len(fuzzLogMagic); ; {
+		frame, n := decodeFuzzFrame(file[off:])
+		if n <= 0 {
+			return recs, ends
+		}
+		off += n
+		for range frame {
+			ends = append(ends, off)
+		}
+		recs = append(recs, frame...)
+	}
+}
+
+// decodeFuzzFrame decodes the frame at the start of b as the package
+// comment describes it: its records and its length, or n 0 if it is none.
+func decodeFuzzFrame(b []byte) (recs []gaffer.Record, n int) {
+	if len(b) < 8 {
+		return nil, 0
+	}
+	l := binary.LittleEndian.Uint32(b)
+	if l < 20 || l > fuzzMaxBody || uint64(len(b)-8) < uint64(l) {
+		return nil, 0
+	}
+	body := b[8 : 8+l]
+	if crc32.Checksum(body, fuzzCRC) != binary.LittleEndian.Uint32(b[4:]) {
+		return nil, 0
+	}
+	sl, hl := int(body[17]), int(binary.LittleEndian.Uint16(body[18:]))
+	if 20+sl+hl > len(body) {
+		return nil, 0
+	}
+	flags := body[16]
+	rec := gaffer.Record{
+		Seq:    int64(binary.LittleEndian.Uint64(body)),
+		NL:     flags&1 != 0,
+		Alert:  flags&4 != 0,
+		Stream: gaffer.Stream(body[20 : 20+sl]),
+		Host:   string(body[20+sl : 20+sl+hl]),
+	}
+	if ts := int64(binary.LittleEndian.Uint64(body[8:])); ts != 0 {
+		rec.TS = time.Unix(0, ts).UTC()
+	}
+	rest := body[20+sl+hl:]
+	if flags&2 != 0 {
+		if len(rest) < 2 || 2+int(binary.LittleEndian.Uint16(rest)) > len(rest) {
+			return nil, 0
+		}
+		fl := int(binary.LittleEndian.Uint16(rest))
+		rec.File, rest = string(rest[2:2+fl]), rest[2+fl:]
+	}
+	if flags&8 == 0 {
+		rec.Data = rest
+		return []gaffer.Record{rec}, 8 + int(l)
+	}
+	if flags&5 != 0 {
+		return nil, 0
+	}
+	count, k := binary.Uvarint(rest)
+	if k <= 0 || count < 1 || count > uint64(len(rest)) || rec.Seq > math.MaxInt64-int64(count-1) {
+		return nil, 0
+	}
+	lens := make([]uint64, count)
+	total := uint64(0)
+	for i := range lens {
+		v, n := binary.Uvarint(rest[k:])
+		if n <= 0 || v>>2 > archive.MaxData {
+			return nil, 0
+		}
+		k += n
+		lens[i] = v
+		total += v >> 2
+	}
+	data := rest[k:]
+	if total != uint64(len(data)) {
+		return nil, 0
+	}
+	for i, v := range lens {
+		r := rec
+		r.Seq += int64(i)
+		r.NL, r.Alert = v&1 != 0, v&2 != 0
+		r.Data, data = data[:v>>2], data[v>>2:]
+		recs = append(recs, r)
+	}
+	return recs, 8 + int(l)
+}
+
+// someFrame reports where in b, at or after from, a frame that decodes
+// holds rec (-1: nowhere).
+func someFrame(b []byte, from int, rec gaffer.Record) int {
+	for off := from; off < len(b); off++ {
+		recs, _ := decodeFuzzFrame(b[off:])
+		for _, r := range recs {
+			if sameRecord(r, rec) {
+				return off
+			}
+		}
+	}
+	return -1
 }
 
 // encodeIndex is an index file whose entries (seq, offset) have valid CRCs,
@@ -162,6 +280,29 @@ func FuzzArchiveRead(f *testing.F) {
 	bad[8+18] = 0xff // host length past the body; CRC fixed below
 	binary.LittleEndian.PutUint32(bad[4:], crc32.Checksum(bad[8:], fuzzCRC))
 	add(append([]byte(fuzzLogMagic), bad...), nil, nil)
+	// Batch frames, between record frames: whole, torn, and with lengths
+	// that do not add up.
+	run := []gaffer.Record{
+		{Seq: 9, TS: ts, Host: "web-1", Stream: gaffer.Stdout, Data: []byte("one"), NL: true},
+		{Seq: 10, TS: ts, Host: "web-1", Stream: gaffer.Stdout, Data: nil, NL: true, Alert: true},
+		{Seq: 11, TS: ts, Host: "web-1", Stream: gaffer.Stdout, Data: []byte("three, no newline")},
+	}
+	filed := []gaffer.Record{
+		{Seq: 13, Host: "h", Stream: gaffer.Stdout, File: "/var/log/a.log", Data: []byte("a"), NL: true},
+		{Seq: 14, Host: "h", Stream: gaffer.Stdout, File: "/var/log/a.log", Data: []byte("b"), NL: true},
+	}
+	batched := append(append(slices.Clone(good), encodeBatch(run)...), encodeFrame(&gaffer.Record{Seq: 12, Host: "h", Stream: gaffer.Stderr, Data: []byte("x")})...)
+	batched = append(batched, encodeBatch(filed)...)
+	add(batched, nil, nil)
+	add(batched, idx([2]int64{1, offs[0]}, [2]int64{10, int64(len(good))}), nil) // an entry inside a batch frame
+	add(cut(batched, len(batched)-3), nil, nil)
+	add(cut(batched, len(good)+20), nil, nil)
+	short := encodeBatch(run)
+	short[len(short)-1] = 0 // no change in length: make the lengths lie instead
+	short = short[:len(short)-1]
+	binary.LittleEndian.PutUint32(short, uint32(len(short)-8))
+	binary.LittleEndian.PutUint32(short[4:], crc32.Checksum(short[8:], fuzzCRC))
+	add(append(slices.Clone(good), short...), nil, nil)
 
 	f.Fuzz(func(t *testing.T, log, entries, idxTail []byte, after int64, complete bool) {
 		dir := t.TempDir()
@@ -205,15 +346,13 @@ func FuzzArchiveRead(f *testing.F) {
 			if len(got) > archive.DefaultReadLimit {
 				t.Fatalf("Read(after=%d) = %d records, over the limit", after, len(got))
 			}
-			// In file order, so each is searched for after the one before.
+			// In file order, so each is searched for from the frame of the
+			// one before.
 			for i, at := 0, 0; i < len(got); i++ {
-				frame := encodeFrame(&got[i])
 				if got[i].Seq <= after {
 					t.Fatalf("Read(after=%d) returned seq %d", after, got[i].Seq)
-				} else if j := bytes.Index(log[at:], frame); j < 0 {
-					t.Fatalf("Read(after=%d) returned %+v, which is no frame of the file (after offset %d)", after, got[i], at)
-				} else {
-					at += j + len(frame)
+				} else if at = someFrame(log, at, got[i]); at < 0 {
+					t.Fatalf("Read(after=%d) returned %+v, which is in no frame of the file", after, got[i])
 				}
 			}
 			if end && !complete {
@@ -325,6 +464,8 @@ func FuzzArchiveRoundTrip(f *testing.F) {
 	f.Add([]byte("a\nb\nc\nd\ne\nf\n"), uint8(2), uint8(1), uint32(9), false, true)
 	f.Add([]byte("x\n"), uint8(255), uint8(0), uint32(0), true, true)
 	f.Add([]byte("\x03custom stream line\n\x02system\n\x01err\n"), uint8(1), uint8(2), uint32(1000), false, false)
+	f.Add([]byte("a1\na2\na3\na4\na5\na6\n\na8\na9\n"), uint8(3), uint8(200), uint32(3000), false, true)
+	f.Add([]byte("a1\na2\na3\na4\na5\na6\n\na8\na9\n"), uint8(1), uint8(7), uint32(77), false, false)
 
 	f.Fuzz(func(t *testing.T, input []byte, reps, batch uint8, damageAt uint32, complete, cutIt bool) {
 		// Records: one per line of input, repeated to cross index entries;
@@ -342,7 +483,7 @@ func FuzzArchiveRoundTrip(f *testing.F) {
 				seq += 1 + int64(c&0x10)
 				recs = append(recs, gaffer.Record{
 					Seq:    seq,
-					TS:     time.Unix(1_700_000_000+int64(r+i), int64(c)*1000+1).UTC(),
+					TS:     time.Unix(1_700_000_000+int64(r+i/4), 1).UTC(), // runs of four may share a frame
 					Host:   []string{"web-1", "web-2", ""}[int(c>>2)%3],
 					Stream: streams[c&3],
 					Data:   l,
@@ -430,6 +571,7 @@ func FuzzArchiveRoundTrip(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		whole := slices.Clone(file)
 		at := int(damageAt % uint32(len(file)))
 		if cutIt {
 			file = file[:at]
@@ -439,12 +581,13 @@ func FuzzArchiveRoundTrip(f *testing.F) {
 		if err := os.WriteFile(path, file, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		intact, off := 0, len(fuzzLogMagic)
-		for _, r := range recs {
-			off += len(encodeFrame(&r))
-			if off > at {
-				break
-			}
+		// The frames as the package comment describes them.
+		written, ends := validFrameEnds(whole)
+		if !sameRecords(written, recs) {
+			t.Fatalf("the data file holds %d records %+v\nwant %d: %+v", len(written), written, len(recs), recs)
+		}
+		intact := 0
+		for intact < len(ends) && ends[intact] <= at {
 			intact++
 		}
 		if at < len(fuzzLogMagic) {

@@ -65,6 +65,9 @@ func newCursor(lf *logFile, off int64, filter gaffer.LogFilter, v *sdxView) *cur
 	return c
 }
 
+// close releases the cursor's reader.
+func (c *cursor) close() { c.r.release() }
+
 // next returns the next selected frame; ok is false at the end of the
 // valid frames. The frame is valid until the next call.
 func (c *cursor) next() (f frame, ok bool, err error) {

@@ -15,14 +15,13 @@ func WriteIndexV1(a *Archive, jobID int64) error {
 	sdx, sb := []byte(sdxMagicV1), newSdxBuilder()
 	r := newFrameReader(f, headerSize)
 	for {
-		off := r.off
 		fr, ok, err := r.next()
 		if err != nil {
 			return err
 		} else if !ok {
 			break
 		}
-		sdx = sb.add(sdx, fr.seq, fr.ts, sname{host: string(fr.host), stream: string(fr.stream)}, len(fr.data), off)
+		sdx = sb.add(sdx, fr.seq, fr.ts, sname{host: string(fr.host), stream: string(fr.stream)}, len(fr.data), fr.off)
 	}
 	a.forget(jobID)
 	return os.WriteFile(a.sdxPath(jobID), sb.mark(sdx, r.off, true), 0o600)

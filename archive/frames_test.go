@@ -11,7 +11,8 @@ import (
 	"github.com/gaffer-dev/gaffer"
 )
 
-// TestQueriesReadFewFrames checks, by counting the frames decoded, that a
+// TestQueriesReadFewFrames checks, by counting the records decoded (a
+// frame may hold many: this is the larger count), that a
 // query near the end of a large log reads no more than one near its
 // start, and a bounded number: also for a host whose records are rare,
 // and for a followed file.
@@ -64,11 +65,11 @@ func TestQueriesReadFewFrames(t *testing.T) {
 
 	frames := func(name string, q func() error) int64 {
 		t.Helper()
-		start := framesRead.Load()
+		start := recordsRead.Load()
 		if err := q(); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		return framesRead.Load() - start
+		return recordsRead.Load() - start
 	}
 	read := func(r gaffer.LogRange, want int) func() error {
 		return func() error {
@@ -80,7 +81,7 @@ func TestQueriesReadFewFrames(t *testing.T) {
 		}
 	}
 	const limit = 20
-	// Bound: a seek (IndexEvery), then per record returned MaxStreamGap frames
+	// Bound: a seek (IndexEvery), then per record returned MaxStreamGap records
 	// per stream selected, plus the records themselves.
 	bound := int64(3*IndexEvery + limit*(MaxStreamGap+1)*3)
 	type query struct {
@@ -111,9 +112,9 @@ func TestQueriesReadFewFrames(t *testing.T) {
 	}
 	for _, q := range queries {
 		s, e := frames(q.name+" near the start", q.start), frames(q.name+" near the end", q.end)
-		t.Logf("%-16s frames read: %4d near the start, %4d near the end of %d", q.name, s, e, n)
+		t.Logf("%-16s records read: %4d near the start, %4d near the end of %d", q.name, s, e, n)
 		if e > bound || s > bound {
-			t.Errorf("%s read %d frames near the start and %d near the end; want at most %d", q.name, s, e, bound)
+			t.Errorf("%s read %d records near the start and %d near the end; want at most %d", q.name, s, e, bound)
 		}
 	}
 }
@@ -163,15 +164,15 @@ func TestManyHostsSmallIndex(t *testing.T) {
 	if entries > n/GapFactor {
 		t.Errorf("%d entries for %d records", entries, n)
 	}
-	start := framesRead.Load()
+	start := recordsRead.Load()
 	recs, _, err := a.ReadRange(ctx, 1, gaffer.LogRange{Filter: gaffer.LogFilter{Host: "h7"}, Before: gaffer.TailSeq, Limit: 10})
 	if err != nil || len(recs) != 10 {
 		t.Fatalf("%d records, %v", len(recs), err)
 	}
-	frames := framesRead.Load() - start
-	t.Logf("10 records of one host at the tail: %d frames read", frames)
-	if frames > 10*MaxStreamGap+StreamEvery*hosts {
-		t.Errorf("read %d frames", frames)
+	read := recordsRead.Load() - start
+	t.Logf("10 records of one host at the tail: %d records read", read)
+	if read > 10*MaxStreamGap+StreamEvery*hosts {
+		t.Errorf("read %d records", read)
 	}
 }
 

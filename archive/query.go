@@ -15,9 +15,10 @@ import (
 // search.go.
 
 // ReadRange reads a range of the log (see gaffer.LogRange). A forward read
-// costs a seek (O(log n) index entries, at most IndexEvery-1 frames) plus
+// costs a seek (O(log n) index entries, at most IndexEvery-1 records plus
+// those before the entry's in its frame) plus
 // the records returned; with a filter, also up to a gap (see
-// streamindex.go) of frames per selected stream between jumps (see
+// streamindex.go) of records per selected stream between jumps (see
 // cursor). A backward read reads the records before Before in windows
 // that start at an index entry or a stream index entry, read forward with
 // the cursor: usually one window of about Limit selected records, a few
@@ -70,6 +71,7 @@ func (a *Archive) readForward(lf *logFile, v *sdxView, filter gaffer.LogFilter, 
 		return nil, false, err
 	}
 	c := newCursor(lf, off, filter, v)
+	defer c.close()
 	var (
 		recs  []gaffer.Record
 		size  int
@@ -117,7 +119,7 @@ func (a *Archive) readBack(lf *logFile, v *sdxView, filter gaffer.LogFilter, bef
 			break
 		}
 		span *= 2
-		recs, err := lastInWindow(lf, v, filter, lo.off, before, need)
+		recs, err := lastInWindow(lf, v, filter, lo, before, need)
 		if err != nil {
 			return nil, false, err
 		}
@@ -210,10 +212,12 @@ func (a *Archive) window(lf *logFile, v *sdxView, filter gaffer.LogFilter, befor
 	return lo, true, nil
 }
 
-// lastInWindow returns the last need selected records with seq < before,
-// reading from the frame at off.
-func lastInWindow(lf *logFile, v *sdxView, filter gaffer.LogFilter, off, before int64, need int) ([]gaffer.Record, error) {
-	c := newCursor(lf, off, filter, v)
+// lastInWindow returns the last need selected records with lo.seq <= seq
+// < before, reading from the frame at lo.off (which may hold records
+// before lo.seq: the window before this one has them).
+func lastInWindow(lf *logFile, v *sdxView, filter gaffer.LogFilter, lo entry, before int64, need int) ([]gaffer.Record, error) {
+	c := newCursor(lf, lo.off, filter, v)
+	defer c.close()
 	ring := make([]gaffer.Record, 0, min(need, 4096))
 	n := 0 // records seen; ring[n%need] is the oldest once full
 	var names names
@@ -223,6 +227,8 @@ func lastInWindow(lf *logFile, v *sdxView, filter gaffer.LogFilter, off, before 
 			return nil, err
 		} else if !ok || f.seq >= before {
 			break
+		} else if f.seq < lo.seq {
+			continue
 		}
 		if len(ring) < need {
 			ring = append(ring, f.record(&names))
@@ -246,7 +252,8 @@ func lastInWindow(lf *logFile, v *sdxView, filter gaffer.LogFilter, off, before 
 // TS >= t; as records are only nearly in time order (stamped at capture,
 // numbered later), a record stamped slightly out of order near the answer
 // may be on either side of it. Records without a TS count as before any t.
-// It reads O(log n) entries and at most 2×IndexEvery frames.
+// It reads O(log n) entries and at most 2×IndexEvery records, plus those
+// in the frames of the entries.
 func (a *Archive) SeqAt(ctx context.Context, jobID int64, t time.Time) (int64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
@@ -263,6 +270,7 @@ func (a *Archive) SeqAt(ctx context.Context, jobID int64, t time.Time) (int64, e
 		want = math.MaxInt64
 	}
 	r := newFrameReader(lf.log, lf.start)
+	defer r.release()
 	// Entries before the first frame kept (a trimmed log) point at nothing.
 	lo, err := lf.firstKeptEntry()
 	if err != nil {
@@ -350,29 +358,32 @@ func (a *Archive) Summary(ctx context.Context, jobID int64) (*gaffer.LogSummary,
 	lastTS := v.tmark.ts
 
 	r := newFrameReader(lf.log, max(v.tmark.off, lf.start))
+	defer r.release()
 	for i := 0; ; i++ {
-		if i%4096 == 4095 {
+		if i%256 == 255 {
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
 		}
-		f, ok, err := r.next()
+		b, ok, err := r.nextBlock()
 		if err != nil {
 			return nil, fmt.Errorf("summarize log of job %d: %w", jobID, err)
 		} else if !ok {
 			break
-		} else if f.seq <= v.tmark.seq {
+		} else if b.last() <= v.tmark.seq {
 			continue
 		}
-		key := sname{string(f.host), string(f.stream), string(f.file)}
+		b.skipTo(v.tmark.seq + 1)
+		key := sname{string(b.host), string(b.stream), string(b.file)}
 		t := totals[key]
 		if t == nil {
 			t = &stotal{}
 			totals[key] = t
 		}
-		t.records++
-		t.bytes += int64(len(f.data))
-		sum.LastSeq, lastTS = f.seq, f.ts
+		records, bytes := b.rest()
+		t.records += int64(records)
+		t.bytes += int64(bytes)
+		sum.LastSeq, lastTS = b.last(), b.ts
 	}
 	if sum.LastSeq > 0 {
 		r.reset(lf.log, lf.start)

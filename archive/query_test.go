@@ -271,9 +271,12 @@ func TestQueriesModel(t *testing.T) {
 	for i := range 40 {
 		n := []int{0, 1, 5, 300, 3000, 12_000}[rnd.IntN(6)]
 		all := randomLog(rnd, n, rnd.IntN(5) == 0)
+		if i%2 == 1 {
+			all = batched(all) // batch frames
+		}
 		complete := rnd.IntN(2) == 0
 		damage := []string{"none", "torn data", "no sdx", "torn sdx", "no idx"}[rnd.IntN(5)]
-		name := fmt.Sprintf("%d/n=%d/complete=%v/%s", i, n, complete, damage)
+		name := fmt.Sprintf("%d/n=%d/batched=%v/complete=%v/%s", i, n, i%2 == 1, complete, damage)
 		t.Run(name, func(t *testing.T) {
 			a, dir := newArchive(t)
 			w, err := a.Create(ctx, 1)

@@ -2,9 +2,7 @@ package archive
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"math"
 	"sync"
@@ -58,7 +56,9 @@ func (a *Archive) Search(ctx context.Context, jobID int64, q gaffer.SearchQuery,
 			return gaffer.SearchResult{}, err
 		}
 		if v.serves(q.Filter) && selectsFew(&v, q.Filter) {
-			err = s.records(newCursor(lf, off, q.Filter, &v))
+			c := newCursor(lf, off, q.Filter, &v)
+			defer c.close()
+			err = s.records(c)
 			return s.result(jobID, err)
 		}
 	}
@@ -297,51 +297,73 @@ func (rd *readAhead) stop() {
 }
 
 // frames searches the whole frames at the start of b and returns the
-// length they take, or -1 when it met the end of the valid frames.
+// length they take, or -1 when it met the end of the valid frames. The
+// literal is looked for in b, not frame by frame: a frame is decoded only
+// where it occurs, and in a batch frame only the records it occurs in are
+// matched.
 func (s *search) frames(b []byte) (int, error) {
 	m := s.m
 	m.newText()
 	hit := -1 // next occurrence of the literal; len(b): none
 	p := 0
 	for {
-		if len(b)-p < frameHeader {
+		body, n := frameAt(b[p:])
+		if n == 0 {
 			return p, nil
-		}
-		l := int(binary.LittleEndian.Uint32(b[p:]))
-		if l < bodyFixed || l > maxBody {
-			return -1, nil
-		} else if len(b)-p-frameHeader < l {
-			return p, nil
-		}
-		end := p + frameHeader + l
-		body := b[p+frameHeader : end]
-		if crc32.Checksum(body, castagnoli) != binary.LittleEndian.Uint32(b[p+4:]) {
+		} else if n < 0 {
 			return -1, nil
 		}
-		if bodyFixed+int(body[17])+int(binary.LittleEndian.Uint16(body[18:])) > l {
+		end := p + n
+		blk, ok := decodeFrame(body, 0)
+		if !ok {
 			return -1, nil // malformed: the end, as for frameReader
 		}
-		seq := int64(binary.LittleEndian.Uint64(body))
-		if seq > s.after {
-			candidate := true
-			if m.lit != nil {
-				if hit < p {
-					if hit = m.index(b, p); hit < 0 {
-						hit = len(b)
-					}
-				}
-				candidate = hit < end
-			}
-			if candidate {
-				f, _ := decodeBody(body)
-				if f.selects(s.filter) && m.match(f.data) {
-					if err := s.found(&f); err != nil {
-						return 0, err
-					}
-				}
-			}
-			s.res.ScannedTo = seq
+		if blk.last() <= s.after {
+			p = end
+			continue
 		}
+		candidate := blk.selects(s.filter)
+		if candidate && m.lit != nil {
+			if hit < p {
+				if hit = m.index(b, p); hit < 0 {
+					hit = len(b)
+				}
+			}
+			candidate = hit < end
+		}
+		if candidate {
+			if err := s.block(&blk, b, end-len(blk.data), &hit); err != nil {
+				return 0, err
+			}
+		}
+		s.res.ScannedTo = blk.last()
 		p = end
 	}
+}
+
+// block matches the records of a frame where the literal occurs; their
+// data starts at b[at:], and hit is the literal's next occurrence in b.
+func (s *search) block(blk *block, b []byte, at int, hit *int) error {
+	m := s.m
+	blk.skipTo(s.after + 1)
+	for blk.more() {
+		from := at + blk.dp
+		f := blk.next()
+		if m.lit != nil && blk.batch() {
+			if *hit < from {
+				if *hit = m.index(b, from); *hit < 0 {
+					*hit = len(b)
+				}
+			}
+			if *hit >= from+len(f.data) {
+				continue
+			}
+		}
+		if m.match(f.data) {
+			if err := s.found(&f); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

@@ -342,16 +342,15 @@ func (w *Writer) segmentBatch(recs []gaffer.Record) (int, error) {
 	if cur.firstSeq == 0 {
 		cur.firstSeq, cur.ts = recs[0].Seq, t
 	}
+	// Cut between frames, as write will make them.
 	size := w.off - cur.base
-	for i := range recs {
+	for i := 0; i < len(recs); {
 		if i > 0 && size >= w.seg.maxBytes {
 			return i, nil
 		}
-		r := &recs[i]
-		size += frameHeader + bodyFixed + int64(len(r.Stream)+len(r.Host)+len(r.Data))
-		if r.File != "" {
-			size += 2 + int64(len(r.File))
-		}
+		n := runLen(recs[i:])
+		size += int64(runSize(recs[i : i+n]))
+		i += n
 	}
 	return len(recs), nil
 }

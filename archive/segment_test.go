@@ -67,10 +67,13 @@ func TestRetainedModel(t *testing.T) {
 	for i := range 16 {
 		n := []int{0, 1, 3000, 12_000, 20_000}[rnd.IntN(5)]
 		all := randomLog(rnd, n, rnd.IntN(5) == 0)
+		if i%2 == 1 {
+			all = batched(all) // batch frames
+		}
 		complete := rnd.IntN(2) == 0
 		damage := []string{"none", "torn tail", "no sdx", "oldest gone"}[rnd.IntN(4)]
 		keep := gaffer.Retention{Bytes: []int64{100 << 10, 300 << 10, 1 << 30}[rnd.IntN(3)]}
-		t.Run(fmt.Sprintf("%d/n=%d/keep=%d/complete=%v/%s", i, n, keep.Bytes, complete, damage), func(t *testing.T) {
+		t.Run(fmt.Sprintf("%d/n=%d/batched=%v/keep=%d/complete=%v/%s", i, n, i%2 == 1, keep.Bytes, complete, damage), func(t *testing.T) {
 			a, dir := newArchive(t)
 			w := createRetained(t, a, keep)
 			first := int64(0)

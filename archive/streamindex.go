@@ -16,7 +16,7 @@ package archive
 //	'N' name:  u32 stream number | u8 stream length | u16 host length | stream | host
 //	'P' name with a file: u32 stream number | u8 stream length | u16 host length
 //	           | u16 file length | stream | host | file
-//	'E' entry: u32 stream number | i64 seq | i64 offset of its frame | i64 ord | i64 bytes | u32 gap
+//	'E' entry: u32 stream number | i64 seq | i64 offset of the frame holding it | i64 ord | i64 bytes | u32 gap
 //	'M' mark:  u8 flags | i64 seq | i64 offset | i64 ts | u32 n | n × (u32 stream number | i64 records | i64 bytes)
 //
 // Streams (one host's stdout, stderr…; for a follow job's records, one
@@ -38,7 +38,8 @@ package archive
 //
 // A mark ends each write that added items, and any write that ends at least
 // StreamEvery records after the last mark: it says that the items before it
-// describe every record up to seq, that the next frame starts at offset, and
+// describe every record up to seq, that the next frame starts at offset (marks
+// go between frames), and
 // the TS of the record at seq. A mark with flags bit 0 set (one at least
 // TotalsEvery records after the previous such mark, and the last one of a
 // complete log) also holds the totals of the streams that changed since
@@ -223,22 +224,36 @@ func newSdxBuilder() *sdxBuilder { return &sdxBuilder{ids: map[sname]uint32{}} }
 
 // add appends the items for a record whose frame starts at off.
 func (sb *sdxBuilder) add(b []byte, seq, ts int64, key sname, dataLen int, off int64) []byte {
-	id, ok := sb.ids[key]
-	if !ok {
-		id = uint32(len(sb.last))
-		sb.ids[key] = id
-		sb.first = append(sb.first, seq)
-		sb.last = append(sb.last, 0)
-		sb.gap = append(sb.gap, MinStreamGap)
-		sb.since = append(sb.since, 0)
-		sb.totals = append(sb.totals, stotal{})
-		sb.isChanged = append(sb.isChanged, false)
-		sb.segOf = append(sb.segOf, sb.seg)
-		b = appendName(b, id, key)
-		sb.items = true
+	b, id := sb.stream(b, key)
+	return sb.addTo(b, id, seq, ts, dataLen, off)
+}
+
+// stream returns the number of a stream, naming it if it is new.
+func (sb *sdxBuilder) stream(b []byte, key sname) ([]byte, uint32) {
+	if id, ok := sb.ids[key]; ok {
+		return b, id
 	}
-	if !ok || seq-sb.last[id] > sb.gap[id] || sb.since[id] >= StreamEvery || sb.segOf[id] != sb.seg {
-		n := sb.totals[id].records
+	id := uint32(len(sb.last))
+	sb.ids[key] = id
+	sb.first = append(sb.first, 0)
+	sb.last = append(sb.last, 0)
+	sb.gap = append(sb.gap, MinStreamGap)
+	sb.since = append(sb.since, 0)
+	sb.totals = append(sb.totals, stotal{})
+	sb.isChanged = append(sb.isChanged, false)
+	sb.segOf = append(sb.segOf, sb.seg)
+	sb.items = true
+	return appendName(b, id, key), id
+}
+
+// addTo appends the items for a record of stream id (see stream) held by
+// the frame at off.
+func (sb *sdxBuilder) addTo(b []byte, id uint32, seq, ts int64, dataLen int, off int64) []byte {
+	n := sb.totals[id].records
+	if n == 0 {
+		sb.first[id] = seq
+	}
+	if n == 0 || seq-sb.last[id] > sb.gap[id] || sb.since[id] >= StreamEvery || sb.segOf[id] != sb.seg {
 		gap := int64(MinStreamGap)
 		if n > 0 {
 			gap = min(max(GapFactor*(seq-sb.first[id])/n, MinStreamGap), MaxStreamGap)

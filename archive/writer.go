@@ -77,18 +77,22 @@ func (w *Writer) Write(recs []gaffer.Record) error {
 func (w *Writer) write(recs []gaffer.Record) error {
 	last := recs[len(recs)-1].Seq
 	buf, ibuf, sbuf := w.buf[:0], w.ibuf[:0], w.sbuf[:0]
-	for i := range recs {
-		r := &recs[i]
+	for i := 0; i < len(recs); {
+		run := recs[i : i+runLen(recs[i:])]
 		off := w.off + int64(len(buf))
-		if (w.n+int64(i))%IndexEvery == 0 {
-			ibuf = appendEntry(ibuf, entry{seq: r.Seq, off: off})
+		// Index entries point at the frame that holds their record.
+		for j := (IndexEvery - (w.n+int64(i))%IndexEvery) % IndexEvery; j < int64(len(run)); j += IndexEvery {
+			ibuf = appendEntry(ibuf, entry{seq: run[j].Seq, off: off})
 		}
-		var ts int64
-		if !r.TS.IsZero() {
-			ts = r.TS.UnixNano()
+		r0 := &run[0]
+		ts := tsNano(r0.TS)
+		var id uint32
+		sbuf, id = w.sb.stream(sbuf, sname{r0.Host, string(r0.Stream), r0.File})
+		for j := range run {
+			sbuf = w.sb.addTo(sbuf, id, run[j].Seq, ts, len(run[j].Data), off)
 		}
-		sbuf = w.sb.add(sbuf, r.Seq, ts, sname{r.Host, string(r.Stream), r.File}, len(r.Data), off)
-		buf = appendFrame(buf, r)
+		buf = appendRun(buf, run)
+		i += len(run)
 	}
 	sbuf = w.sb.mark(sbuf, w.off+int64(len(buf)), false)
 	// Keep a moderate buffer for the next batch, not the largest ever seen.
@@ -328,31 +332,41 @@ func rebuild(ctx context.Context, data io.ReaderAt, off int64) (rebuilt, error) 
 	idx, sdx := []byte(idxMagic), []byte(sdxMagic)
 	sb := newSdxBuilder()
 	r := newFrameReader(data, off)
-	var n, last int64
-	for ; ; n++ {
-		if n%4096 == 0 {
+	defer r.release()
+	var n, marked, last int64
+	for i := 0; ; i++ {
+		if i%256 == 0 {
 			if err := ctx.Err(); err != nil {
 				return rebuilt{}, err
 			}
 		}
-		off := r.off
-		fr, ok, err := r.next()
+		b, ok, err := r.nextBlock()
 		if err != nil {
 			return rebuilt{}, err
-		} else if !ok || fr.seq <= last {
-			r.off = off
+		} else if !ok {
+			break
+		} else if b.seq <= last {
+			r.end = b.off
 			break
 		}
-		if n%IndexEvery == 0 {
-			idx = appendEntry(idx, entry{seq: fr.seq, off: off})
+		var id uint32
+		sdx, id = sb.stream(sdx, sname{string(b.host), string(b.stream), string(b.file)})
+		for b.more() {
+			f := b.next()
+			if n%IndexEvery == 0 {
+				idx = appendEntry(idx, entry{seq: f.seq, off: b.off})
+			}
+			sdx = sb.addTo(sdx, id, f.seq, f.ts, len(f.data), b.off)
+			n++
 		}
-		sdx = sb.add(sdx, fr.seq, fr.ts, sname{string(fr.host), string(fr.stream), string(fr.file)}, len(fr.data), off)
-		if n%StreamEvery == StreamEvery-1 {
-			sdx = sb.mark(sdx, r.off, false)
+		// Marks go between frames: everything before the offset is described.
+		if n-marked >= StreamEvery {
+			sdx = sb.mark(sdx, r.end, false)
+			marked = n
 		}
-		last = fr.seq
+		last = b.last()
 	}
-	return rebuilt{end: r.off, idx: idx, sdx: sb.mark(sdx, r.off, true), sb: sb, n: n, last: last}, nil
+	return rebuilt{end: r.end, idx: idx, sdx: sb.mark(sdx, r.end, true), sb: sb, n: n, last: last}, nil
 }
 
 // sealIndexes writes a sealed log's indexes and renames its files as
