@@ -182,18 +182,19 @@ func (v *viewer) check(t *testing.T, name string, n int64) {
 // sealed, not left partial.
 func TestArchiveFull(t *testing.T) {
 	dataDir := t.TempDir()
-	// 1 MiB holds about 24 000 of the job's records; the live buffer the
-	// newest few hundred.
+	// 1 MiB holds about 170 000 of the job's records (in batch frames, a
+	// number costs a byte besides its digits); the live buffer the newest
+	// few thousand.
 	ts, pid := startLimited(t, 1<<20, "--data-dir", dataDir, "--live-buffer", "65536")
 	// The job waits after its burst until the test is done measuring.
 	goFile := filepath.Join(t.TempDir(), "go")
 	job := ts.startJob(t, gaffer.JobRequest{Hosts: []string{"local"}, Command: fmt.Sprintf(
-		"seq 1 60000; while [ ! -e %s ]; do sleep 0.1; done; echo done", goFile)})
-	const total = 60003 // running line, 60 000 numbers, done, exit status
+		"seq 1 250000; while [ ! -e %s ]; do sleep 0.1; done; echo done", goFile)})
+	const total = 250003 // running line, 250 000 numbers, done, exit status
 
-	for deadline := time.Now().Add(time.Minute); ts.metric(t, "gaffer_log_records_total") < 60001; time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(time.Minute); ts.metric(t, "gaffer_log_records_total") < 250001; time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("the job did not print its 60 000 lines in a minute")
+			t.Fatalf("the job did not print its 250 000 lines in a minute")
 		}
 	}
 	v := ts.view(t, job.ID)
@@ -235,7 +236,7 @@ func TestArchiveFull(t *testing.T) {
 		want := fmt.Sprintf("\ngaffer: records %d–", v.gaps[0][0])
 		for _, args := range [][]string{{"logs"}, {"logs", "-f"}} {
 			out, errOut, _ := gafferCLI(t, ts, append(args, fmt.Sprint(job.ID))...)
-			if !strings.Contains(errOut, want) || !strings.Contains(errOut, "of this log were lost") || !strings.HasSuffix(out, "local | 60000\nlocal | done\n") {
+			if !strings.Contains(errOut, want) || !strings.Contains(errOut, "of this log were lost") || !strings.HasSuffix(out, "local | 250000\nlocal | done\n") {
 				t.Errorf("gaffer %s: stderr %.300q, stdout ends %q; want %q and the last lines", strings.Join(args, " "), errOut, out[max(0, len(out)-40):], want)
 			}
 		}
