@@ -121,6 +121,25 @@ func (f *Framer) frameLocked(p []byte) []Record {
 
 var newline = []byte{'\n'}
 
+// Executors read a stream's output for a Framer into a buffer that starts
+// at MinReadBuffer and doubles, up to MaxReadBuffer, each time a read fills
+// it (the output comes faster than it is taken): bigger chunks cost the
+// framer and the archive less per byte. A read returns what is there, so
+// this adds no latency; a quiet stream keeps a small buffer.
+const (
+	MinReadBuffer = 32 << 10
+	MaxReadBuffer = 256 << 10
+)
+
+// GrowReadBuffer returns the buffer for the next read, after one that read n
+// bytes into buf.
+func GrowReadBuffer(buf []byte, n int) []byte {
+	if n == len(buf) && len(buf) < MaxReadBuffer {
+		return make([]byte, 2*len(buf))
+	}
+	return buf
+}
+
 func (f *Framer) flushQuiet() {
 	f.mu.Lock()
 	defer f.mu.Unlock()

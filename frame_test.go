@@ -207,3 +207,15 @@ func TestResolveHosts(t *testing.T) {
 		t.Fatal("bad selector accepted")
 	}
 }
+
+func TestGrowReadBuffer(t *testing.T) {
+	for _, c := range []struct{ size, n, want int }{
+		{gaffer.MinReadBuffer, gaffer.MinReadBuffer, 2 * gaffer.MinReadBuffer}, // full: double
+		{gaffer.MinReadBuffer, 100, gaffer.MinReadBuffer},                      // not full: keep
+		{gaffer.MaxReadBuffer, gaffer.MaxReadBuffer, gaffer.MaxReadBuffer},     // at the cap
+	} {
+		if got := len(gaffer.GrowReadBuffer(make([]byte, c.size), c.n)); got != c.want {
+			t.Errorf("GrowReadBuffer(%d bytes, read %d) = %d bytes, want %d", c.size, c.n, got, c.want)
+		}
+	}
+}

@@ -183,6 +183,15 @@ func (r *followRun) lines(ev gaffer.FollowEvent) []gaffer.Record {
 	return recs
 }
 
+// The words after the host's name in the lines that say a host went away
+// or came back: a restart's resume (advance) knows them as lines that
+// move no file.
+const (
+	saidAway      = " unreachable since "
+	saidStillAway = " still unreachable "
+	saidBack      = " back after "
+)
+
 // describe says what an event means, for a person reading the log; ""
 // for events that only change the state.
 func (r *followRun) describe(ev gaffer.FollowEvent) string {
@@ -190,9 +199,9 @@ func (r *followRun) describe(ev gaffer.FollowEvent) string {
 	case gaffer.FollowAway:
 		since := ev.Since.UTC().Format("15:04:05 UTC")
 		if r.state().State == gaffer.FollowReconnecting {
-			return fmt.Sprintf("%s still unreachable (since %s): %s; retrying", r.host, since, orElse(ev.Message, "no reason given"))
+			return fmt.Sprintf("%s"+saidStillAway+"(since %s): %s; retrying", r.host, since, orElse(ev.Message, "no reason given"))
 		}
-		return fmt.Sprintf("%s unreachable since %s: %s; retrying", r.host, since, orElse(ev.Message, "no reason given"))
+		return fmt.Sprintf("%s"+saidAway+"%s: %s; retrying", r.host, since, orElse(ev.Message, "no reason given"))
 	case gaffer.FollowOpened:
 		// Which files a glob picked up, and when, is worth a line; a
 		// resume after a reconnect is said by the back line.
@@ -210,7 +219,7 @@ func (r *followRun) describe(ev gaffer.FollowEvent) string {
 			return fmt.Sprintf("%s was created again: following it from its start", ev.Path)
 		}
 	case gaffer.FollowBack:
-		return fmt.Sprintf("%s back after %s: following again where each file stood", r.host, roundAway(ev.Away))
+		return fmt.Sprintf("%s"+saidBack+"%s: following again where each file stood", r.host, roundAway(ev.Away))
 	case gaffer.FollowRotated:
 		return fmt.Sprintf("%s rotated: %s", ev.Path, orElse(ev.Message, "reading it to its end"))
 	case gaffer.FollowTruncated:

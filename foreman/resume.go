@@ -76,8 +76,8 @@ func advance(host string, pos []gaffer.FilePosition, recs []gaffer.Record, maske
 		switch {
 		case r.Stream == gaffer.System:
 			text := string(r.Data)
-			if strings.HasPrefix(text, host+" unreachable since ") || strings.HasPrefix(text, host+" still unreachable ") ||
-				strings.HasPrefix(text, host+" back after ") {
+			if strings.HasPrefix(text, host+saidAway) || strings.HasPrefix(text, host+saidStillAway) ||
+				strings.HasPrefix(text, host+saidBack) {
 				continue
 			}
 			return pos, fmt.Sprintf("%q came after them", text)

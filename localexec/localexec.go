@@ -204,21 +204,12 @@ func groupAlive(pgid int) bool {
 	return false
 }
 
-// Read buffers start small and double, up to maxReadBuf, each time a read
-// fills one (the output comes faster than it is taken): bigger chunks
-// cost the framer and the archive less per byte. A read returns what is
-// there, so this adds no latency; a quiet stream keeps a small buffer.
-const (
-	minReadBuf = 32 << 10
-	maxReadBuf = 256 << 10
-)
-
 // copyOut passes each chunk to w as soon as it is read. After a write
 // error the rest is read and dropped, so the command never blocks on a full
 // pipe.
 func copyOut(wg *sync.WaitGroup, mu *sync.Mutex, w io.Writer, r io.Reader, log *slog.Logger, stream string) {
 	defer wg.Done()
-	buf := make([]byte, minReadBuf)
+	buf := make([]byte, gaffer.MinReadBuffer)
 	var werr error
 	for {
 		n, err := r.Read(buf)
@@ -233,9 +224,7 @@ func copyOut(wg *sync.WaitGroup, mu *sync.Mutex, w io.Writer, r io.Reader, log *
 		if err != nil {
 			return
 		}
-		if n == len(buf) && len(buf) < maxReadBuf {
-			buf = make([]byte, 2*len(buf))
-		}
+		buf = gaffer.GrowReadBuffer(buf, n)
 	}
 }
 

@@ -279,20 +279,11 @@ func runSession(ctx context.Context, client *ssh.Client, cmd string) error {
 	}
 }
 
-// Read buffers start small and double, up to maxReadBuf, each time a read
-// fills one (the output comes faster than it is taken): bigger chunks
-// cost the framer and the archive less per byte. A read returns what is
-// there, so this adds no latency; a quiet stream keeps a small buffer.
-const (
-	minReadBuf = 32 << 10
-	maxReadBuf = 256 << 10
-)
-
 // copy passes each chunk to w as soon as it is read: never held back
 // for a whole line. After a write error the rest is read and dropped, so
 // the remote command is not blocked on a full window.
 func (c *conn) copy(w io.Writer, r io.Reader, stream string) {
-	buf := make([]byte, minReadBuf)
+	buf := make([]byte, gaffer.MinReadBuffer)
 	var werr error
 	for {
 		n, err := r.Read(buf)
@@ -304,9 +295,7 @@ func (c *conn) copy(w io.Writer, r io.Reader, stream string) {
 		if err != nil {
 			return
 		}
-		if n == len(buf) && len(buf) < maxReadBuf {
-			buf = make([]byte, 2*len(buf))
-		}
+		buf = gaffer.GrowReadBuffer(buf, n)
 	}
 }
 
