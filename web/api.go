@@ -400,15 +400,7 @@ func (s *Server) sseLog(w http.ResponseWriter, r *http.Request, job *gaffer.Job)
 	var pause idle
 	woke := false // the last WaitLog returned before its timeout
 	for {
-		var sp encSpan
-		var recs []gaffer.Record
-		var moved, end bool
-		var err error
-		if enc != nil {
-			sp, recs, moved, end, err = enc.next(ctx, s.Jobs, cur)
-		} else {
-			recs, moved, end, err = cur.next(ctx)
-		}
+		sp, recs, moved, end, err := enc.next(ctx, s.Jobs, cur)
 		var gap *gaffer.GapError
 		if errors.As(err, &gap) {
 			// Lost records: say so and go on after them (the event's id
@@ -597,12 +589,7 @@ func (s *Server) ndjsonLog(w http.ResponseWriter, r *http.Request, job *gaffer.J
 	for {
 		var moved, end bool
 		var err error
-		if enc != nil {
-			sp, recs, moved, end, err = enc.next(ctx, s.Jobs, cur)
-		} else {
-			sp = encSpan{}
-			recs, moved, end, err = cur.next(ctx)
-		}
+		sp, recs, moved, end, err = enc.next(ctx, s.Jobs, cur)
 		var gap *gaffer.GapError
 		if errors.As(err, &gap) {
 			// Not a record: a line of its own, so that readers can tell.

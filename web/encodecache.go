@@ -166,9 +166,10 @@ func (s encSpan) ndjson(i, j int) []byte {
 // next is logCursor.next for an unfiltered, unbounded cursor, through the
 // ring: the records after c.after either as a span of the ring (sp) or,
 // where the ring cannot serve them, as records for the caller to encode
-// (recs), the cursor moved on past them either way.
+// (recs), the cursor moved on past them either way. A nil ring (a
+// filtered or bounded reader, or the cache off) reads as c.next does.
 func (l *encLog) next(ctx context.Context, jobs JobService, c *logCursor) (sp encSpan, recs []gaffer.Record, moved, end bool, err error) {
-	if l.viewers.Load() < l.minViewers {
+	if l == nil || l.viewers.Load() < l.minViewers {
 		recs, moved, end, err = c.next(ctx)
 		return
 	}
