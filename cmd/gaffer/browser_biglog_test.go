@@ -275,11 +275,17 @@ func TestBrowserTenMillionLines(t *testing.T) {
 	// the answer's trailer came, the count saying that more may come.
 	events := v.searchEvents()
 	run := lastSearch(events, "needle-first")
-	shown, trailer := run.index("shown"), run.index("trailer")
-	if shown < 0 || trailer < 0 || shown > trailer || run.index("done") < trailer {
-		t.Errorf("search events %v: want the match shown, then the trailer, then done", run)
-	} else if c := run[shown].Count; c != "1 of 1…" {
-		t.Errorf("the count is %q when the match is shown, want %q", c, "1 of 1…")
+	shown, trailer, match := run.index("shown"), run.index("trailer"), run.index("match")
+	switch {
+	case shown < 0 || trailer < 0 || match < 0 || match > trailer || run.index("done") < trailer:
+		t.Errorf("search events %v: want the match received, then the trailer, then done, and the match shown", run)
+	case shown > trailer:
+		// Since batch frames the server scans these 79 MB in about 0.1 s:
+		// the whole answer can be in before the page has fetched the
+		// match's rows. The match still came first, streamed (above).
+		t.Logf("search events %v: the scan ended before the page showed the match", run)
+	case run[shown].Count != "1 of 1…":
+		t.Errorf("the count is %q when the match is shown, want %q", run[shown].Count, "1 of 1…")
 	}
 	if shown >= 0 && trailer >= 0 {
 		t.Logf("the page's search of %d lines: match received %.0f ms after it began, on screen at %.0f ms, trailer at %.0f ms; events %v", lines, run[run.index("match")].At-run[0].At, run[shown].At-run[0].At, run[trailer].At-run[0].At, run)
