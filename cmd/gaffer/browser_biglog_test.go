@@ -325,7 +325,10 @@ func TestBrowserTenMillionLines(t *testing.T) {
 	if first.index("match") < 0 || first.index("abort") != len(first)-1 || first.index("trailer") >= 0 || first.index("error") >= 0 {
 		t.Errorf("the first search's events %v: want a match, then aborted, and nothing after", first)
 	}
-	if second.index("match") < 0 || second.index("done") != len(second)-1 || second[0].Search <= first[0].Search {
+	// "done" ends the search's answer; only the page showing the match may
+	// come after it (the scan can be over before the rows are fetched).
+	done := second.index("done")
+	if second.index("match") < 0 || done < 0 || done < len(second)-2 || done == len(second)-2 && second[len(second)-1].Ev != "shown" || second[0].Search <= first[0].Search {
 		t.Errorf("the second search's events %v (the first's %v)", second, first)
 	}
 	for _, e := range events {
