@@ -18,6 +18,11 @@ const (
 // line flushed once the stream has been quiet for a short time. Emit is
 // called with complete lines at once, never held back for a batch.
 // A Framer is safe for use by one writer plus its own flush timer.
+//
+// The records passed to emit, and their data, are valid only during the
+// call: the Framer reuses its buffers for the next chunk, so that framing
+// allocates nothing per line or per chunk. A sink that keeps records copies
+// them (CloneRecords); the archive and the live logs copy or encode them.
 type Framer struct {
 	host   string
 	stream Stream
@@ -28,7 +33,9 @@ type Framer struct {
 	masker *Masker
 
 	mu      sync.Mutex
-	pending []byte // start of an unfinished line, shorter than max
+	pending []byte // start of an unfinished line, shorter than max (in buf)
+	buf     []byte // the chunk being framed, reused
+	recs    []Record
 	mask    maskState
 	timer   *time.Timer
 	closed  bool
@@ -80,17 +87,23 @@ func (f *Framer) Write(p []byte) (int, error) {
 }
 
 // frameLocked cuts p, after what is pending, into records. The records of
-// one call share one new buffer (pending and p copied once, newlines left
-// between them): a chunk costs two allocations, not one per line. Each
-// record's Data is capped at its own length, so appending to one never
-// writes into the next, and no later Write touches the buffer.
+// one call share the Framer's buffer (pending moved to its start, p copied
+// after it, newlines left between records): a chunk costs no allocation
+// once the buffers have grown to the chunks' size. Each record's Data is
+// capped at its own length, so appending to one never writes into the next.
 func (f *Framer) frameLocked(p []byte) []Record {
 	now := time.Now().UTC()
-	buf := make([]byte, len(f.pending)+len(p))
-	copy(buf, f.pending)
+	n := len(f.pending) + len(p)
+	buf := f.buf
+	if cap(buf) < n {
+		buf = make([]byte, n, max(n, 2*cap(buf)))
+	}
+	buf = buf[:n]
+	copy(buf, f.pending) // pending lies in f.buf: copy handles the overlap
 	copy(buf[len(f.pending):], p)
+	f.buf = buf
 	f.pending = nil
-	recs := make([]Record, 0, bytes.Count(p, newline)+len(buf)/f.max+1)
+	recs := f.recs[:0]
 	add := func(data []byte, nl bool) {
 		recs = append(recs, Record{TS: now, Host: f.host, Stream: f.stream, Data: data[:len(data):len(data)], NL: nl})
 	}
@@ -116,7 +129,42 @@ func (f *Framer) frameLocked(p []byte) []Record {
 	if len(rest) > 0 {
 		f.pending = rest[:len(rest):len(rest)]
 	}
+	// Keep the buffers for the next chunk, unless one grew far past the
+	// usual (a burst of tiny lines, a huge pending line).
+	if cap(recs) <= maxKeptRecords {
+		f.recs = recs
+	} else {
+		f.recs = nil
+	}
+	if cap(buf) > 2*MaxReadBuffer+2*f.max {
+		f.buf = nil
+		if len(f.pending) > 0 {
+			f.pending = bytes.Clone(f.pending)
+		}
+	}
 	return recs
+}
+
+// maxKeptRecords bounds the record slice a Framer keeps between chunks:
+// a full read of one-byte lines.
+const maxKeptRecords = MaxReadBuffer / 2
+
+// CloneRecords returns a copy of recs that owns its data (one allocation
+// for all of it): for a sink that keeps what a Framer emits.
+func CloneRecords(recs []Record) []Record {
+	n := 0
+	for i := range recs {
+		n += len(recs[i].Data)
+	}
+	data := make([]byte, 0, n)
+	out := make([]Record, len(recs))
+	for i := range recs {
+		out[i] = recs[i]
+		start := len(data)
+		data = append(data, recs[i].Data...)
+		out[i].Data = data[start:len(data):len(data)]
+	}
+	return out
 }
 
 var newline = []byte{'\n'}

@@ -18,7 +18,7 @@ func maskAll(t *testing.T, m *Masker, input string, cuts []int, flushAfter map[i
 	var recs []Record
 	f := NewFramer("h", Stdout, 0, time.Hour, func(r []Record) {
 		mu.Lock()
-		recs = append(recs, r...)
+		recs = append(recs, CloneRecords(r)...)
 		mu.Unlock()
 	})
 	f.SetMasker(m)

@@ -660,7 +660,7 @@ func newCollector() *collector { return &collector{} }
 func (c *collector) emit(recs []gaffer.Record) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, r := range recs {
+	for _, r := range gaffer.CloneRecords(recs) { // the Framer reuses recs
 		r.Seq = int64(len(c.recs) + 1)
 		c.recs = append(c.recs, r)
 	}

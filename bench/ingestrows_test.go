@@ -40,6 +40,24 @@ const rowTimeout = 20 * time.Minute
 // profiled.
 const cpuProfileVar = "GAFFER_BENCH_CPUPROFILE"
 
+// rowsVar names the rows to run, by key, comma-separated (e.g.
+// "seq,seq-viewer"), so that a profile covers only them; unset, all run.
+const rowsVar = "GAFFER_BENCH_ROWS"
+
+// rowWanted reports whether the row with key runs in this benchmark.
+func rowWanted(key string) bool {
+	v := os.Getenv(rowsVar)
+	if v == "" {
+		return true
+	}
+	for _, k := range strings.Split(v, ",") {
+		if strings.TrimSpace(k) == key {
+			return true
+		}
+	}
+	return false
+}
+
 // ingestRowSpec is one row of the table.
 type ingestRowSpec struct {
 	key, name string
@@ -92,6 +110,9 @@ func BenchmarkIngestRows(b *testing.B) {
 		d, wideBytes = bareScanBest(b, s, rowsWideCommand, rowsWideLines)
 		bareWide += d
 		for k, spec := range ingestRowSpecs {
+			if !rowWanted(spec.key) {
+				continue
+			}
 			srv := emb
 			if spec.shared {
 				srv = shared.server
@@ -119,6 +140,9 @@ func BenchmarkIngestRows(b *testing.B) {
 	fmt.Fprintf(&table, "issue 11 ingest rows (per run; limit: bare x/crypto/ssh + bufio.Scanner, dial → exit, best of 3, this run):\n")
 	fmt.Fprintf(&table, "| work | Gaffer | limit, same run | ratio | target | server CPU during | server CPU after (end-of-job check) |\n|---|---|---|---|---|---|---|\n")
 	for k, spec := range ingestRowSpecs {
+		if !rowWanted(spec.key) {
+			continue
+		}
 		r := runs[k]
 		var gaffer, limit string
 		var ratio float64

@@ -41,12 +41,11 @@ type liveAppender struct {
 	moved func()
 
 	mu    sync.Mutex
-	queue []gaffer.Record // consecutive seqs, oldest first
-	// spare is the queue's last backing array, handed back by run once the
-	// live log has taken (copied) its records: the queue does not grow
-	// from nothing every round.
-	spare    []gaffer.Record
-	queued   int   // Record.Size of queue
+	queue *liveQueue // consecutive seqs, oldest first
+	// spare is the queue last handed to the live log, handed back by run
+	// once the live log has taken (copied) its records: the queue and its
+	// blocks do not grow from nothing every round.
+	spare    *liveQueue
 	dropped  int64 // records the live log never got
 	appended int64 // seq of the newest record the live log took
 	failing  bool  // the last Append failed
@@ -60,13 +59,13 @@ type liveAppender struct {
 }
 
 func newLiveAppender(live gaffer.LiveLog, jobID int64, logger *slog.Logger, moved func()) *liveAppender {
-	a := &liveAppender{live: live, jobID: jobID, logger: logger, moved: moved,
+	a := &liveAppender{live: live, jobID: jobID, logger: logger, moved: moved, queue: &liveQueue{},
 		wake: make(chan struct{}, 1), done: make(chan struct{})}
 	go a.run()
 	return a
 }
 
-// push queues records for the live log. It never blocks.
+// push queues copies of records for the live log. It never blocks.
 func (a *liveAppender) push(recs []gaffer.Record) {
 	size := 0
 	for i := range recs {
@@ -77,17 +76,8 @@ func (a *liveAppender) push(recs []gaffer.Record) {
 		a.mu.Unlock()
 		return
 	}
-	drop := 0
-	for a.queued+size > liveQueueBytes && drop < len(a.queue) {
-		a.queued -= a.queue[drop].Size()
-		drop++
-	}
-	if drop > 0 {
-		a.dropped += int64(drop)
-		a.queue = append(a.queue[:0:0], a.queue[drop:]...)
-	}
-	a.queue = append(a.queue, recs...)
-	a.queued += size
+	a.dropped += int64(a.queue.dropOldest(size, liveQueueBytes))
+	a.queue.add(recs)
 	a.mu.Unlock()
 	a.signal()
 }
@@ -139,22 +129,25 @@ func (a *liveAppender) run() {
 	retry := time.Duration(0)
 	for {
 		a.mu.Lock()
-		for len(a.queue) == 0 && !a.closing {
+		for len(a.queue.recs) == 0 && !a.closing {
 			a.mu.Unlock()
 			<-a.wake
 			a.mu.Lock()
 		}
-		recs, closing := a.queue, a.closing
-		a.queue, a.queued, a.spare = a.spare[:0], 0, nil
+		q, closing := a.queue, a.closing
+		a.queue, a.spare = a.spare, nil
+		if a.queue == nil {
+			a.queue = &liveQueue{}
+		}
 		a.mu.Unlock()
 
-		if len(recs) > 0 {
-			err := a.append(recs)
-			// The live log keeps no reference to recs (LiveLog.Append
-			// copies or encodes them); the records' data may go.
-			clear(recs)
+		if len(q.recs) > 0 {
+			err := a.append(q.recs)
+			// The live log keeps no reference to the records
+			// (LiveLog.Append copies or encodes them): reuse the queue.
+			q.reset()
 			a.mu.Lock()
-			a.spare = recs
+			a.spare = q
 			a.mu.Unlock()
 			if err != nil {
 				if closing {
