@@ -13,12 +13,23 @@ import (
 func (r *Record) AppendJSON(b []byte) []byte {
 	b = append(b, `{"seq":`...)
 	b = strconv.AppendInt(b, r.Seq, 10)
+	b = r.appendShared(b)
+	return r.appendOwn(b)
+}
+
+// appendShared writes the fields after seq that the records of one chunk
+// share: ts, host and stream.
+func (r *Record) appendShared(b []byte) []byte {
 	b = append(b, `,"ts":"`...)
 	b = r.TS.UTC().AppendFormat(b, time.RFC3339Nano)
 	b = append(b, `","host":`...)
 	b = appendJSONText(b, r.Host)
 	b = append(b, `,"stream":`...)
-	b = appendJSONText(b, string(r.Stream))
+	return appendJSONText(b, string(r.Stream))
+}
+
+// appendOwn writes the rest: file, text, nl, alert.
+func (r *Record) appendOwn(b []byte) []byte {
 	if r.File != "" {
 		b = append(b, `,"file":`...)
 		b = appendJSONText(b, r.File)
@@ -34,6 +45,30 @@ func (r *Record) AppendJSON(b []byte) []byte {
 		b = append(b, `,"alert":true`...)
 	}
 	return append(b, '}')
+}
+
+// JSONEncoder appends records as AppendJSON does, formatting the ts, host
+// and stream once for a run of records that share them (the lines of one
+// read chunk), which is most of the cost of a short line. The zero value
+// is ready; one encoder serves one goroutine.
+type JSONEncoder struct {
+	valid  bool
+	ts     time.Time
+	host   string
+	stream Stream
+	shared []byte // appendShared of the last record
+}
+
+// Append appends r's JSON to b.
+func (e *JSONEncoder) Append(b []byte, r *Record) []byte {
+	if !e.valid || !r.TS.Equal(e.ts) || r.Host != e.host || r.Stream != e.stream {
+		e.valid, e.ts, e.host, e.stream = true, r.TS, r.Host, r.Stream
+		e.shared = r.appendShared(e.shared[:0])
+	}
+	b = append(b, `{"seq":`...)
+	b = strconv.AppendInt(b, r.Seq, 10)
+	b = append(b, e.shared...)
+	return r.appendOwn(b)
 }
 
 const hexDigits = "0123456789abcdef"

@@ -1,6 +1,7 @@
 package gaffer_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"math/rand"
 	"strings"
@@ -56,5 +57,32 @@ func BenchmarkRecordJSON(b *testing.B) {
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
 		buf = rec.AppendJSON(buf[:0])
+	}
+}
+
+// JSONEncoder writes what AppendJSON writes, record for record, whatever
+// changes between them: ts (also the same instant in another zone), host,
+// stream, file, text, nl, alert.
+func TestJSONEncoderIsAppendJSON(t *testing.T) {
+	t0 := time.Date(2026, 12, 2, 6, 0, 0, 123456789, time.UTC)
+	recs := []gaffer.Record{
+		{},
+		{Seq: 1, TS: t0, Host: "web-1", Stream: gaffer.Stdout, Data: []byte("a"), NL: true},
+		{Seq: 2, TS: t0, Host: "web-1", Stream: gaffer.Stdout, Data: []byte("b\"\xff"), NL: true},
+		{Seq: 3, TS: t0.In(time.FixedZone("x", 3600)), Host: "web-1", Stream: gaffer.Stdout, Data: []byte("c")},
+		{Seq: 4, TS: t0.Add(time.Nanosecond), Host: "web-1", Stream: gaffer.Stdout, Data: []byte("d"), NL: true},
+		{Seq: 5, TS: t0.Add(time.Nanosecond), Host: "web-2", Stream: gaffer.Stdout, Data: []byte("e"), NL: true},
+		{Seq: 6, TS: t0.Add(time.Nanosecond), Host: "web-2", Stream: gaffer.Stderr, Data: []byte("f"), NL: true, Alert: true},
+		{Seq: 7, TS: t0.Add(time.Nanosecond), Host: "web-2", Stream: gaffer.Stderr, File: "/var/log/x.log", Data: []byte("g"), NL: true},
+		{Seq: 8, TS: time.Time{}, Host: "web-2", Stream: gaffer.Stderr, Data: []byte("h")},
+		{Seq: 9, TS: time.Time{}, Host: "h\"\u2028", Stream: "odd\n", Data: []byte("i")},
+		{Seq: 10, TS: t0, Host: "web-1", Stream: gaffer.System, Data: []byte("j"), NL: true},
+	}
+	var enc gaffer.JSONEncoder
+	for i := range recs {
+		want := recs[i].AppendJSON(nil)
+		if got := enc.Append(nil, &recs[i]); !bytes.Equal(got, want) {
+			t.Errorf("record %d: encoder %s, AppendJSON %s", i, got, want)
+		}
 	}
 }

@@ -371,13 +371,8 @@ func (s *Server) sseLog(w http.ResponseWriter, r *http.Request, job *gaffer.Job)
 	}
 	bw.WriteString("retry: 2000\n\n")
 	lastStatus := s.writeStatus(bw, job, nil)
-	var buf []byte // one record's JSON, reused
-	writeLines := func(recs []gaffer.Record) {
-		for i := range recs {
-			buf = recs[i].AppendJSON(buf[:0])
-			writeEvent(bw, recs[i].Seq, "line", buf)
-		}
-	}
+	var lineEnc gaffer.JSONEncoder
+	writeLines := func(recs []gaffer.Record) { writeRecords(bw, &lineEnc, recs, true) }
 	writeLines(first)
 	// lastID is the id the viewer has: marking where a range starts, or
 	// how far a filter has read, lets a reconnect go on from there.
@@ -554,14 +549,8 @@ func (s *Server) ndjsonLog(w http.ResponseWriter, r *http.Request, job *gaffer.J
 	w.WriteHeader(http.StatusOK)
 	bw := bufio.NewWriterSize(dw, streamBuffer)
 	defer bw.Flush()
-	var buf []byte
-	writeLines := func(recs []gaffer.Record) {
-		for i := range recs {
-			buf = recs[i].AppendJSON(buf[:0])
-			buf = append(buf, '\n')
-			bw.Write(buf)
-		}
-	}
+	var lineEnc gaffer.JSONEncoder
+	writeLines := func(recs []gaffer.Record) { writeRecords(bw, &lineEnc, recs, false) }
 	writeLines(first)
 	if rangeDone {
 		if !p.follow || p.tail == 0 {

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"io"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -323,20 +324,60 @@ func encodeChunk(recs []gaffer.Record, end bool) *encChunk {
 	ch := &encChunk{first: recs[0].Seq, last: recs[len(recs)-1].Seq, end: end,
 		off: make([]int32, len(recs)+1), js: make([]int32, len(recs))}
 	b := make([]byte, 0, len(recs)*(64+len(recs[0].Data)))
+	var enc gaffer.JSONEncoder
 	for i := range recs {
 		r := &recs[i]
 		if r.Stream == gaffer.System {
 			ch.lastSystem = r.Seq
 		}
 		ch.off[i] = int32(len(b))
-		b = append(b, "id: "...)
-		b = strconv.AppendInt(b, r.Seq, 10)
-		b = append(b, "\nevent: line\ndata: "...)
-		ch.js[i] = int32(len(b))
-		b = r.AppendJSON(b)
-		b = append(b, "\n\n"...)
+		var js int
+		b, js = appendLineEvent(b, &enc, r)
+		ch.js[i] = int32(js)
 	}
 	ch.off[len(recs)] = int32(len(b))
 	ch.sse = b
 	return ch
+}
+
+// appendLineEvent appends r as a line event, as writeEvent writes it, and
+// returns where its JSON starts.
+func appendLineEvent(b []byte, enc *gaffer.JSONEncoder, r *gaffer.Record) ([]byte, int) {
+	b = append(b, "id: "...)
+	b = strconv.AppendInt(b, r.Seq, 10)
+	b = append(b, "\nevent: line\ndata: "...)
+	js := len(b)
+	b = enc.Append(b, r)
+	return append(b, "\n\n"...), js
+}
+
+// eventBufs hold a read's encoded events for a viewer that encodes them
+// itself (alone on its job, or filtered): they go to the connection in one
+// write, not one per streamBuffer, and the buffer goes back to the pool, so
+// thousands of viewers do not each keep one.
+var eventBufs = sync.Pool{New: func() any { return new([]byte) }}
+
+// maxPooledEvents bounds the buffers kept in eventBufs.
+const maxPooledEvents = 1 << 20
+
+// writeRecords writes recs to w as line events (sse) or NDJSON lines, in
+// one write.
+func writeRecords(w io.Writer, enc *gaffer.JSONEncoder, recs []gaffer.Record, sse bool) {
+	if len(recs) == 0 {
+		return
+	}
+	bp := eventBufs.Get().(*[]byte)
+	b := (*bp)[:0]
+	for i := range recs {
+		if sse {
+			b, _ = appendLineEvent(b, enc, &recs[i])
+		} else {
+			b = append(enc.Append(b, &recs[i]), '\n')
+		}
+	}
+	w.Write(b)
+	if cap(b) <= maxPooledEvents {
+		*bp = b
+		eventBufs.Put(bp)
+	}
 }

@@ -1,0 +1,63 @@
+package web
+
+import (
+	"bufio"
+	"bytes"
+	"testing"
+	"time"
+
+	"github.com/gaffer-dev/gaffer"
+)
+
+// countingWriter counts the writes that reach it: each is a write to the
+// connection.
+type countingWriter struct {
+	bytes.Buffer
+	writes int
+}
+
+func (w *countingWriter) Write(p []byte) (int, error) {
+	w.writes++
+	return w.Buffer.Write(p)
+}
+
+// A viewer that encodes its own records (alone on its job, or filtered)
+// sends a read's records in one write, not one per 4 KiB of buffer: its
+// bytes are what writeEvent writes record by record.
+func TestWriteRecordsWritesAReadAtOnce(t *testing.T) {
+	t0 := time.Date(2026, 12, 2, 6, 0, 0, 1, time.UTC)
+	recs := make([]gaffer.Record, 1000)
+	for i := range recs {
+		recs[i] = gaffer.Record{Seq: int64(i + 1), TS: t0.Add(time.Duration(i/300) * time.Millisecond), Host: "web-1",
+			Stream: gaffer.Stdout, Data: []byte("line \"of\" output"), NL: true}
+	}
+	recs[500].Stream = gaffer.System
+	for _, sse := range []bool{true, false} {
+		var want bytes.Buffer
+		wb := bufio.NewWriter(&want)
+		for i := range recs {
+			data := recs[i].AppendJSON(nil)
+			if sse {
+				writeEvent(wb, recs[i].Seq, "line", data)
+			} else {
+				wb.Write(append(data, '\n'))
+			}
+		}
+		wb.Flush()
+
+		var got countingWriter
+		bw := bufio.NewWriterSize(&got, streamBuffer)
+		bw.WriteString("retry: 2000\n\n") // something buffered before
+		var enc gaffer.JSONEncoder
+		writeRecords(bw, &enc, recs[:400], sse)
+		writeRecords(bw, &enc, recs[400:], sse)
+		bw.Flush()
+		if !bytes.Equal(bytes.TrimPrefix(got.Bytes(), []byte("retry: 2000\n\n")), want.Bytes()) {
+			t.Fatalf("sse=%v: the records' bytes differ from writeEvent's", sse)
+		}
+		// Two reads: each fills up what was buffered, then goes out whole.
+		if got.writes > 4 {
+			t.Errorf("sse=%v: %d writes for %d bytes in two reads, want at most 4", sse, got.writes, got.Len())
+		}
+	}
+}
