@@ -292,6 +292,14 @@ type LiveLog interface {
 	Delete(ctx context.Context, jobID int64) error
 }
 
+// InProcessLiveLog is a LiveLog held in the server's own memory: its
+// Append copies the records and never waits on I/O, so a job's writer calls
+// it in line rather than queueing copies for a goroutine to append.
+type InProcessLiveLog interface {
+	LiveLog
+	InProcess()
+}
+
 // Archive stores whole job logs durably and reads any range of them by seq.
 type Archive interface {
 	// Create opens a job's log for writing. A log that is never Completed

@@ -39,6 +39,9 @@ type liveAppender struct {
 	// moved is called when readers may find something new: the live log
 	// took records, or it became unhealthy (read the archive instead).
 	moved func()
+	// direct: the live log is in process (gaffer.InProcessLiveLog): push
+	// appends in line, and the goroutine only closes it.
+	direct bool
 
 	mu    sync.Mutex
 	queue *liveQueue // consecutive seqs, oldest first
@@ -59,14 +62,20 @@ type liveAppender struct {
 }
 
 func newLiveAppender(live gaffer.LiveLog, jobID int64, logger *slog.Logger, moved func()) *liveAppender {
-	a := &liveAppender{live: live, jobID: jobID, logger: logger, moved: moved, queue: &liveQueue{},
+	_, direct := live.(gaffer.InProcessLiveLog)
+	a := &liveAppender{live: live, jobID: jobID, logger: logger, moved: moved, direct: direct, queue: &liveQueue{},
 		wake: make(chan struct{}, 1), done: make(chan struct{})}
 	go a.run()
 	return a
 }
 
-// push queues copies of records for the live log. It never blocks.
+// push queues copies of records for the live log (an in-process one takes
+// them at once). It never blocks.
 func (a *liveAppender) push(recs []gaffer.Record) {
+	if a.direct {
+		a.appendNow(recs)
+		return
+	}
 	size := 0
 	for i := range recs {
 		size += recs[i].Size()
@@ -80,6 +89,29 @@ func (a *liveAppender) push(recs []gaffer.Record) {
 	a.queue.add(recs)
 	a.mu.Unlock()
 	a.signal()
+}
+
+// appendNow appends recs to an in-process live log in line: it copies
+// them itself and never waits on I/O, so a queue would only add a copy and
+// a goroutine's wake-up per chunk. Under mu, so that close comes after.
+func (a *liveAppender) appendNow(recs []gaffer.Record) {
+	a.mu.Lock()
+	if a.closing {
+		a.mu.Unlock()
+		return
+	}
+	err := a.live.Append(context.Background(), a.jobID, recs)
+	wasFailing := a.failing
+	a.failing = err != nil
+	if err == nil {
+		a.appended = recs[len(recs)-1].Seq
+	} else {
+		a.dropped += int64(len(recs))
+	}
+	a.mu.Unlock()
+	a.logTransition(err, wasFailing)
+	// No a.moved() here: the job's writer calls push under its own lock,
+	// and tells readers itself once it lets go of it.
 }
 
 func (a *liveAppender) signal() {
@@ -197,16 +229,24 @@ func (a *liveAppender) append(recs []gaffer.Record) error {
 	} else {
 		a.dropped += int64(len(recs))
 	}
-	dropped := a.dropped
 	a.mu.Unlock()
+	a.logTransition(err, wasFailing)
+	a.moved()
+	return err
+}
+
+// logTransition logs an append that failed after working, or worked after
+// failing.
+func (a *liveAppender) logTransition(err error, wasFailing bool) {
 	switch {
 	case err != nil && !wasFailing:
 		a.logger.Error("live log append failed; viewers read the archive until it is back", "job", a.jobID, "err", err)
 	case err == nil && wasFailing:
+		a.mu.Lock()
+		dropped := a.dropped
+		a.mu.Unlock()
 		a.logger.Info("live log append works again", "job", a.jobID, "records_not_live", dropped)
 	}
-	a.moved()
-	return err
 }
 
 func (a *liveAppender) closeLive() {

@@ -2,10 +2,14 @@ package foreman
 
 import (
 	"bytes"
+	"context"
 	"fmt"
+	"log/slog"
 	"testing"
+	"time"
 
 	"github.com/gaffer-dev/gaffer"
+	"github.com/gaffer-dev/gaffer/memory"
 )
 
 // recsOf returns n records with seqs from first, each line `text-<seq>`
@@ -115,3 +119,65 @@ func TestLiveQueueDropsOldestAndTheirBlocks(t *testing.T) {
 		t.Errorf("record after a full drop: %q", q.recs[0].Data)
 	}
 }
+
+// An in-process live log (gaffer.InProcessLiveLog) takes a chunk in line:
+// no copy into a queue and no goroutine between the job and its viewers.
+// A live log that is not in process (Redis) gets copies through the queue.
+func TestLiveAppenderInProcessAppendsInLine(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name   string
+		live   gaffer.LiveLog
+		direct bool
+	}{
+		{"in process", memory.NewLiveLog(0, 0), true},
+		{"elsewhere", notInProcess{memory.NewLiveLog(0, 0)}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := tc.live.Create(ctx, 1); err != nil {
+				t.Fatal(err)
+			}
+			a := newLiveAppender(tc.live, 1, slog.New(slog.DiscardHandler), func() {})
+			if a.direct != tc.direct {
+				t.Fatalf("direct %v, want %v", a.direct, tc.direct)
+			}
+			recs := recsOf(1, 100, 8)
+			a.push(recs)
+			scribble(recs) // the Framer's buffer, reused at once
+			if tc.direct {
+				got, _, err := tc.live.Read(ctx, 1, 0, 1000)
+				if err != nil || len(got) != 100 {
+					t.Fatalf("right after push the live log holds %d records (%v), want 100", len(got), err)
+				}
+			}
+			if !a.close(5 * time.Second) {
+				t.Fatal("live log not closed")
+			}
+			got, end, err := tc.live.Read(ctx, 1, 0, 1000)
+			if err != nil || !end || len(got) != 100 {
+				t.Fatalf("after close: %d records, end %v, %v", len(got), end, err)
+			}
+			for i, r := range got {
+				if want := fmt.Sprintf("%-8s", fmt.Sprintf("line-%d", i+1)); string(r.Data) != want {
+					t.Fatalf("record %d: %q, want %q", i+1, r.Data, want)
+				}
+			}
+		})
+	}
+}
+
+// notInProcess hides InProcess: a live log the appender must queue for.
+type notInProcess struct{ live gaffer.LiveLog }
+
+func (n notInProcess) Create(ctx context.Context, id int64) error { return n.live.Create(ctx, id) }
+func (n notInProcess) Append(ctx context.Context, id int64, recs []gaffer.Record) error {
+	return n.live.Append(ctx, id, recs)
+}
+func (n notInProcess) Read(ctx context.Context, id, after int64, limit int) ([]gaffer.Record, bool, error) {
+	return n.live.Read(ctx, id, after, limit)
+}
+func (n notInProcess) Wait(ctx context.Context, id, after int64) error {
+	return n.live.Wait(ctx, id, after)
+}
+func (n notInProcess) Close(ctx context.Context, id int64) error  { return n.live.Close(ctx, id) }
+func (n notInProcess) Delete(ctx context.Context, id int64) error { return n.live.Delete(ctx, id) }

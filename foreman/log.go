@@ -74,8 +74,9 @@ func (l *jobLog) emit(recs []gaffer.Record) {
 	}
 	l.live.push(recs)
 	l.mu.Unlock()
-	// Readers wait for the live log; while it lags, the archive is news.
-	if archived && !l.live.healthy() {
+	// Readers wait for the live log: an in-process one has the records
+	// now; while one lags, the archive is news.
+	if l.live.direct || archived && !l.live.healthy() {
 		l.notify()
 	}
 	l.stats.Records.Add(int64(len(recs)))

@@ -51,7 +51,7 @@ const (
 const noTime = math.MinInt64
 
 // Ensure LiveLog implements the interface.
-var _ gaffer.LiveLog = (*LiveLog)(nil)
+var _ gaffer.InProcessLiveLog = (*LiveLog)(nil)
 
 // LiveLog is an in-memory gaffer.LiveLog. The zero value is not usable; call
 // NewLiveLog.
@@ -116,6 +116,10 @@ func (s *segment) bytes() int { return segOverhead + cap(s.data) + cap(s.meta)*m
 func (s *segment) fits(r *gaffer.Record) bool {
 	return len(s.meta) < cap(s.meta) && len(s.data)+len(r.Data) <= cap(s.data)
 }
+
+// InProcess marks the LiveLog as in the server's memory: Append never
+// waits on I/O.
+func (*LiveLog) InProcess() {}
 
 // NewLiveLog returns a LiveLog that holds at most maxBytes per job, or
 // DefaultMaxBytes when maxBytes <= 0, and at most budget bytes for all jobs
