@@ -25,6 +25,11 @@ func FuzzRecordJSON(f *testing.F) {
 	} {
 		f.Add(int64(1), int64(1_700_000_000_123_456_789), "web-1", "stdout", []byte(s), true)
 	}
+	// Longer than a word, specials at each place in and across words.
+	for _, s := range []string{"0123456789abcdef", "0123456\"89abcdef", "01234567\x1f9abcdef", "\\1234567012345é7x",
+		"abcdefgh\xffjklmnop\u2028", "abcdefghijklmno\n", "\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x80"} {
+		f.Add(int64(1), int64(1_700_000_000_123_456_789), "web-1", "stdout", []byte(s), true)
+	}
 	f.Add(int64(-1), int64(0), "", "", []byte(nil), false)
 	f.Add(int64(1<<62), int64(-1), "h\xff\"", "custom\n", []byte("x"), false)
 

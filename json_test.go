@@ -3,6 +3,7 @@ package gaffer_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"math/rand"
 	"strings"
 	"testing"
@@ -84,5 +85,23 @@ func TestJSONEncoderIsAppendJSON(t *testing.T) {
 		if got := enc.Append(nil, &recs[i]); !bytes.Equal(got, want) {
 			t.Errorf("record %d: encoder %s, AppendJSON %s", i, got, want)
 		}
+	}
+}
+
+// BenchmarkJSONEncoder: a chunk's lines (same ts, host, stream) of 8 and
+// 200 bytes of plain text, as a viewer encodes them.
+func BenchmarkJSONEncoder(b *testing.B) {
+	for _, width := range []int{8, 200} {
+		b.Run(fmt.Sprint(width), func(b *testing.B) {
+			rec := gaffer.Record{Seq: 123456, TS: time.Now(), Host: "web-1", Stream: gaffer.Stdout,
+				Data: []byte(strings.Repeat("0123456789", 20)[:width]), NL: true}
+			var enc gaffer.JSONEncoder
+			buf := make([]byte, 0, 512)
+			b.SetBytes(int64(width))
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				buf = enc.Append(buf[:0], &rec)
+			}
+		})
 	}
 }
