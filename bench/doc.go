@@ -68,8 +68,15 @@
 // line checked), and the 200 B rows again through PostgreSQL + Redis. It
 // also reports the server's CPU during each row and after it (until the
 // server is quiet: the end-of-job archive check), and checks the archived
-// log's summary. With GAFFER_BENCH_CPUPROFILE=FILE, the embedded server
-// writes a CPU profile of its whole life (all its rows) to FILE, through
+// log's summary. Under the table, each viewer row gets its wire bound, "the
+// SSE bytes alone" (metrics <row>-wire-s and <row>-wire-ratio, the ratio
+// to the bare read that the format and client alone allow): the line events
+// a viewer of that job reads and the `end`, encoded before timing with
+// gaffer.Record.AppendJSON, served by a bare net/http server on 127.0.0.1
+// in 64 KiB flushed writes to the same client (readSSE, parseRecord, the
+// row's line check), request → `end`, best of 3. With
+// GAFFER_BENCH_CPUPROFILE=FILE, the embedded server writes a CPU profile of
+// its whole life (all its rows) to FILE, through
 // `gaffer serve`'s GAFFER_CPUPROFILE variable (unset: no profile); read it
 // with `go tool pprof -top FILE`.
 //

@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 	"net"
 	"net/http"
 	"os"
@@ -20,6 +22,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
@@ -312,34 +315,157 @@ type record struct {
 }
 
 // parseRecord reads the fields of the record JSON the server writes
-// ({"seq":..,"ts":"..","host":"..","stream":"..","text":"..","nl":..}).
-// Text with escapes is decoded with encoding/json.
+// ({"seq":..,"ts":"..","host":"..","stream":"..",["file":"..",]"text":"..",
+// "nl":..[,"alert":true]}) in one pass, left to right (parseRecordFast).
+// Anything else (a string with escapes, control bytes or invalid UTF-8,
+// another order, spaces, other fields) is decoded with encoding/json.
 func parseRecord(data []byte) (record, error) {
+	if r, ok := parseRecordFast(data); ok {
+		return r, nil
+	}
+	return parseRecordJSON(data)
+}
+
+// parseRecordFast parses data if it has exactly the shape the server
+// writes and its strings need no decoding; ok false otherwise.
+func parseRecordFast(data []byte) (r record, ok bool) {
+	s, ok := bytes.CutPrefix(data, []byte(`{"seq":`))
+	if !ok {
+		return r, false
+	}
+	i := 0
+	for i < len(s) && i < 18 && '0' <= s[i] && s[i] <= '9' {
+		r.Seq = r.Seq*10 + int64(s[i]-'0')
+		i++
+	}
+	if i == 0 || (s[0] == '0' && i > 1) {
+		return r, false
+	}
+	if s, ok = bytes.CutPrefix(s[i:], []byte(`,"ts":"`)); !ok {
+		return r, false
+	}
+	if r.TS, s, ok = plainString(s); !ok {
+		return r, false
+	}
+	if s, ok = bytes.CutPrefix(s, []byte(`,"host":"`)); !ok {
+		return r, false
+	}
+	if _, s, ok = plainString(s); !ok {
+		return r, false
+	}
+	if s, ok = bytes.CutPrefix(s, []byte(`,"stream":"`)); !ok {
+		return r, false
+	}
+	if r.Stream, s, ok = plainString(s); !ok {
+		return r, false
+	}
+	if rest, isFile := bytes.CutPrefix(s, []byte(`,"file":"`)); isFile {
+		if _, s, ok = plainString(rest); !ok {
+			return r, false
+		}
+	}
+	if s, ok = bytes.CutPrefix(s, []byte(`,"text":"`)); !ok {
+		return r, false
+	}
+	if r.Text, s, ok = plainString(s); !ok {
+		return r, false
+	}
+	switch {
+	case bytes.HasPrefix(s, []byte(`,"nl":true`)):
+		s = s[len(`,"nl":true`):]
+	case bytes.HasPrefix(s, []byte(`,"nl":false`)):
+		s = s[len(`,"nl":false`):]
+		r.Partial = true
+	default:
+		return r, false
+	}
+	s = bytes.TrimPrefix(s, []byte(`,"alert":true`))
+	return r, len(s) == 1 && s[0] == '}'
+}
+
+// Word-at-a-time constants for plainString.
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// specialBytes marks, with its high bit, the first byte of the 8 of w (in
+// memory order) that is a quote, a backslash, a control byte (< 0x20) or not
+// ASCII, and maybe bytes after it; 0 means none is. (x-ones)&^x marks the
+// first zero byte of x exactly and may mark later ones (a borrow), and
+// w-0x20*ones likewise the first byte below 0x20 (a borrow starts only
+// there; before it a byte's high bit is set only if it is ≥ 0xa0, marked
+// by w anyway).
+func specialBytes(w uint64) uint64 {
+	q := w ^ ('"' * ones)
+	bs := w ^ ('\\' * ones)
+	return (w | (w - 0x20*ones) | ((q - ones) &^ q) | ((bs - ones) &^ bs)) & highs
+}
+
+// plainString reads the inside of a JSON string from s (just past its
+// opening quote), 8 bytes at a time, and returns it and what follows its
+// closing quote. ok is false if the string needs decoding (an escape),
+// encoding/json would not take it as is (a control byte, invalid UTF-8), or
+// it does not end.
+func plainString(s []byte) (str, rest []byte, ok bool) {
+	i := 0
+	for {
+		if i+8 <= len(s) {
+			m := specialBytes(binary.LittleEndian.Uint64(s[i:]))
+			if m == 0 {
+				i += 8
+				continue
+			}
+			i += bits.TrailingZeros64(m) >> 3
+		} else if i >= len(s) {
+			return nil, nil, false
+		}
+		switch c := s[i]; {
+		case c == '"':
+			return s[:i], s[i+1:], true
+		case c == '\\' || c < 0x20:
+			return nil, nil, false
+		case c >= utf8.RuneSelf:
+			r, n := utf8.DecodeRune(s[i:])
+			if r == utf8.RuneError && n == 1 {
+				return nil, nil, false
+			}
+			i += n
+		default:
+			i++
+		}
+	}
+}
+
+// parseRecordJSON is parseRecord's slow path: data through encoding/json.
+func parseRecordJSON(data []byte) (record, error) {
 	var r record
-	var ok bool
-	var num []byte
-	if num, ok = rawField(data, `"seq":`); !ok {
+	num, ok := rawField(data, `"seq":`)
+	if !ok {
 		return r, fmt.Errorf("no seq in %s", data)
 	}
 	seq, err := strconv.ParseInt(string(num), 10, 64)
 	if err != nil {
 		return r, fmt.Errorf("seq in %s: %v", data, err)
 	}
-	r.Seq = seq
-	r.TS, _ = stringField(data, `"ts":"`)
-	r.Stream, _ = stringField(data, `"stream":"`)
-	text, ok := stringField(data, `"text":"`)
-	if !ok {
-		var v struct {
-			Text string `json:"text"`
-		}
-		if err := json.Unmarshal(data, &v); err != nil {
-			return r, fmt.Errorf("record %s: %v", data, err)
-		}
-		text = []byte(v.Text)
+	var v struct {
+		TS     *string `json:"ts"`
+		Stream *string `json:"stream"`
+		Text   string  `json:"text"`
+		NL     *bool   `json:"nl"`
 	}
-	r.Text = text
-	r.Partial = bytes.HasSuffix(data, []byte(`"nl":false}`))
+	if err := json.Unmarshal(data, &v); err != nil {
+		return r, fmt.Errorf("record %s: %v", data, err)
+	}
+	r.Seq = seq
+	if v.TS != nil {
+		r.TS = []byte(*v.TS)
+	}
+	if v.Stream != nil {
+		r.Stream = []byte(*v.Stream)
+	}
+	r.Text = []byte(v.Text)
+	r.Partial = v.NL != nil && !*v.NL
 	return r, nil
 }
 
@@ -355,20 +481,6 @@ func rawField(data []byte, key string) ([]byte, bool) {
 		return nil, false
 	}
 	return bytes.TrimSpace(v[:j]), true
-}
-
-// stringField returns the string value after key if it holds no escapes.
-func stringField(data []byte, key string) ([]byte, bool) {
-	i := bytes.Index(data, []byte(key))
-	if i < 0 {
-		return nil, false
-	}
-	v := data[i+len(key):]
-	j := bytes.IndexByte(v, '"')
-	if j < 0 || bytes.IndexByte(v[:j], '\\') >= 0 {
-		return nil, false
-	}
-	return v[:j], true
 }
 
 // sseResult is what a viewer saw.
@@ -387,21 +499,27 @@ var followBuffer = 1 << 20
 // its data was parsed. A non-nil slow reads the connection through it,
 // making a viewer that cannot keep up.
 func (s *server) follow(ctx context.Context, id int64, onLine func(r record, at time.Time) error, slow *slowReader) (sseResult, error) {
-	var res sseResult
 	resp, err := s.request(ctx, "GET", fmt.Sprintf("/api/jobs/%d/log", id), nil, "Accept", "text/event-stream")
 	if err != nil {
-		return res, err
+		return sseResult{}, err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		data, _ := io.ReadAll(resp.Body)
-		return res, fmt.Errorf("GET log: %s %s", resp.Status, data)
+		return sseResult{}, fmt.Errorf("GET log: %s %s", resp.Status, data)
 	}
 	var body io.Reader = resp.Body
 	if slow != nil {
 		slow.r = resp.Body
 		body = slow
 	}
+	return readSSE(ctx, body, onLine)
+}
+
+// readSSE reads an SSE log stream from body until the end event, as follow
+// does: every viewer in these benchmarks reads through it.
+func readSSE(ctx context.Context, body io.Reader, onLine func(r record, at time.Time) error) (sseResult, error) {
+	var res sseResult
 	br := bufio.NewReaderSize(body, followBuffer)
 	var event []byte
 	var data []byte

@@ -7,11 +7,16 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"os"
+	"runtime/debug"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/gaffer-dev/gaffer"
 	"github.com/gaffer-dev/gaffer/internal/sshtest"
 )
 
@@ -83,6 +88,7 @@ type ingestRowRun struct {
 	viewerCPU time.Duration
 	afterCPU  time.Duration // the server's after it: the end-of-job check
 	afterWall time.Duration
+	wire      wireRun // viewer rows: the SSE bytes alone
 }
 
 // BenchmarkIngestRows prints issue 11's ingest rows, each beside the bare
@@ -102,6 +108,7 @@ func BenchmarkIngestRows(b *testing.B) {
 	var bareSeq, bareWide time.Duration
 	var seqBytes, wideBytes int64
 	runs := make([]ingestRowRun, len(ingestRowSpecs))
+	var wire wireEvents
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		var d time.Duration
@@ -127,9 +134,19 @@ func BenchmarkIngestRows(b *testing.B) {
 			runs[k].viewerCPU += r.viewerCPU
 			runs[k].afterCPU += r.afterCPU
 			runs[k].afterWall += r.afterWall
+			if spec.viewer {
+				b.StopTimer()
+				events := wire.get(lines, width)
+				b.StartTimer()
+				w := wireBest(b, events, lines, width)
+				runs[k].wire.dur += w.dur
+				runs[k].wire.cpu += w.cpu
+				runs[k].wire.bytes = w.bytes
+			}
 		}
 	}
 	b.StopTimer()
+	wire.free()
 
 	n := float64(b.N)
 	seqLPS := float64(rowsSeqLines) * n / bareSeq.Seconds()
@@ -171,11 +188,154 @@ func BenchmarkIngestRows(b *testing.B) {
 		fmt.Fprintf(&table, "| %s | %s | %s | **%.2f** | %s | %s | %.2f s over %.1f s |\n",
 			spec.name, gaffer, limit, ratio, target, cpu, r.afterCPU.Seconds()/n, r.afterWall.Seconds()/n)
 	}
+	wireHead := false
+	for k, spec := range ingestRowSpecs {
+		if !spec.viewer || !rowWanted(spec.key) {
+			continue
+		}
+		if !wireHead {
+			wireHead = true
+			fmt.Fprintf(&table, "\nSSE bytes alone: the row's line events and `end`, encoded before timing (gaffer.Record.AppendJSON), "+
+				"served by a bare net/http server on 127.0.0.1 in 64 KiB flushed writes → the same client "+
+				"(readSSE + parseRecord + the row's line check), request → `end`, best of 3, this run:\n")
+		}
+		r := runs[k]
+		bare := bareSeq
+		if spec.wide {
+			bare = bareWide
+		}
+		wireS := r.wire.dur.Seconds() / n
+		fmt.Fprintf(&table, "- %s: SSE bytes alone, bare net/http → same client: %.2f s for %.0f MB (%.0f MB/s; CPU of client + bare server %.2f s); "+
+			"the row's time is %.2f× that; the ratio the format and client alone allow: %.2f\n",
+			spec.key, wireS, float64(r.wire.bytes)/mb, float64(r.wire.bytes)/mb/wireS, r.wire.cpu.Seconds()/n,
+			r.dur.Seconds()/r.wire.dur.Seconds(), bare.Seconds()/r.wire.dur.Seconds())
+		b.ReportMetric(wireS, spec.key+"-wire-s")
+		b.ReportMetric(bare.Seconds()/r.wire.dur.Seconds(), spec.key+"-wire-ratio")
+	}
 	b.Log(table.String())
 	if profile != "" {
 		emb.stop() // writes the profile
 		b.Logf("CPU profile of the embedded server (all its rows): %s (go tool pprof -top %s)", profile, profile)
 	}
+}
+
+// wireRun is one viewer row's bound: the SSE bytes alone.
+type wireRun struct {
+	dur   time.Duration // request → end, best of 3
+	cpu   time.Duration // this process (client and bare server) during that best
+	bytes int64         // the SSE stream
+}
+
+// wireEvents holds the SSE stream of one kind of row (seq or 200 B),
+// encoded once and kept for the next row of the same kind.
+type wireEvents struct {
+	lines  int64
+	width  int
+	events []byte
+}
+
+// get returns the SSE stream a viewer of a job printing lines lines of
+// width (0: seq's numbers) reads: the line events as the server writes them
+// (web's appendLineEvent: id, event, data of gaffer.Record.AppendJSON; ts
+// fixed, host hostName, stream stdout) and the end event.
+func (w *wireEvents) get(lines int64, width int) []byte {
+	if w.events != nil && w.lines == lines && w.width == width {
+		return w.events
+	}
+	w.free()
+	rec := gaffer.Record{
+		TS:     time.Date(2026, 12, 2, 5, 40, 22, 123456789, time.UTC),
+		Host:   hostName,
+		Stream: gaffer.Stdout,
+		NL:     true,
+	}
+	text := make([]byte, 0, max(width, 20))
+	event := func(b []byte, seq int64) []byte {
+		text = strconv.AppendInt(text[:0], seq, 10)
+		if pad := width - len(text); pad > 0 {
+			text = append(text, make([]byte, pad)...)
+			copy(text[pad:], text)
+			for i := range pad {
+				text[i] = '0'
+			}
+		}
+		rec.Seq, rec.Data = seq, text
+		b = append(b, "id: "...)
+		b = strconv.AppendInt(b, seq, 10)
+		b = append(b, "\nevent: line\ndata: "...)
+		b = rec.AppendJSON(b)
+		return append(b, "\n\n"...)
+	}
+	const end = "event: end\ndata: {\"status\":\"succeeded\"}\n\n"
+	// The last event is the longest: one allocation.
+	b := make([]byte, 0, int64(len(event(nil, lines)))*lines+int64(len(end)))
+	for seq := int64(1); seq <= lines; seq++ {
+		b = event(b, seq)
+	}
+	w.lines, w.width, w.events = lines, width, append(b, end...)
+	return w.events
+}
+
+// free drops the stream and gives its memory back.
+func (w *wireEvents) free() {
+	if w.events != nil {
+		w.events = nil
+		debug.FreeOSMemory()
+	}
+}
+
+// wireBest serves events from a bare net/http server on 127.0.0.1, in
+// 64 KiB writes each flushed, to the client the viewer rows use (readSSE,
+// parseRecord, ingestCheck) three times, and returns the best time
+// (request → end).
+func wireBest(b *testing.B, events []byte, lines int64, width int) wireRun {
+	b.Helper()
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.Header().Set("Cache-Control", "no-cache")
+		f := w.(http.Flusher)
+		for p := events; len(p) > 0; {
+			n := min(len(p), 64<<10)
+			if _, err := w.Write(p[:n]); err != nil {
+				return
+			}
+			f.Flush()
+			p = p[n:]
+		}
+	}))
+	defer hs.Close()
+	best := wireRun{dur: time.Duration(math.MaxInt64), bytes: int64(len(events))}
+	for range 3 {
+		ctx, cancel := context.WithTimeout(context.Background(), rowTimeout)
+		v := &ingestCheck{next: 1, width: width}
+		self0 := selfCPU()
+		t0 := time.Now()
+		res, err := func() (sseResult, error) {
+			req, err := http.NewRequestWithContext(ctx, "GET", hs.URL+"/api/jobs/1/log", nil)
+			if err != nil {
+				return sseResult{}, err
+			}
+			req.Header.Set("Accept", "text/event-stream")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				return sseResult{}, err
+			}
+			defer resp.Body.Close()
+			return readSSE(ctx, resp.Body, func(rec record, _ time.Time) error { v.add(rec); return nil })
+		}()
+		cpu := selfCPU() - self0
+		cancel()
+		if err != nil {
+			b.Fatalf("SSE bytes alone: %v (%d stdout lines seen; %s)", err, v.stdout, v.problems())
+		}
+		if v.stdout != lines || len(v.errs) > 0 || res.EndStatus != "succeeded" {
+			b.Fatalf("SSE bytes alone: %d stdout lines of %d, end %q: %s", v.stdout, lines, res.EndStatus, v.problems())
+		}
+		if d := res.End.Sub(t0); d < best.dur {
+			best.dur, best.cpu = d, cpu
+		}
+	}
+	return best
 }
 
 // bareScanBest runs command through a bare x/crypto/ssh session, its stdout
