@@ -277,7 +277,7 @@ const streamBuffer = 4 << 10
 
 // logWriter sets the headers of a log response (SSE, NDJSON, raw) and
 // returns the writer its body goes through. Over HTTP/1 the connection
-// closes with the response: each write has its own deadline (see
+// closes with the response, which ends the body: each write has its own deadline (see
 // deadlineWriter), which must not linger on a connection that serves another
 // request. Over HTTP/2 the deadline is the stream's own, and "Connection:
 // close" would make Go send GOAWAY: the browser would then open a connection
@@ -289,6 +289,11 @@ func (s *Server) logWriter(w http.ResponseWriter, r *http.Request, contentType s
 	h.Set("X-Accel-Buffering", "no")
 	if r.ProtoMajor < 2 {
 		h.Set("Connection", "close")
+		// Not chunked: the body runs to the connection's close (net/http
+		// drops this header and sends none). A read's events then go out
+		// in one write, not a chunk header, the data and a trailer: with a
+		// thousand viewers, that is most of the server's work.
+		h.Set("Transfer-Encoding", "identity")
 	}
 	return &deadlineWriter{w: w, rc: http.NewResponseController(w), timeout: s.writeTimeout()}
 }
@@ -296,22 +301,34 @@ func (s *Server) logWriter(w http.ResponseWriter, r *http.Request, contentType s
 // deadlineWriter gives every write to the connection a fresh write
 // deadline: a viewer that stops reading gets its connection closed after
 // that long instead of holding the server's memory for ever, and a viewer
-// that keeps reading is never cut, however long its stream.
+// that keeps reading is never cut, however long its stream. A deadline set
+// less than a sixteenth of the timeout ago is kept: a busy stream (a
+// thousand viewers of a burst) does not move a timer at every write.
 type deadlineWriter struct {
 	w       io.Writer
 	rc      *http.ResponseController
 	timeout time.Duration
+	set     time.Time // when the deadline was last moved
 }
 
 func (d *deadlineWriter) Write(p []byte) (int, error) {
-	d.rc.SetWriteDeadline(time.Now().Add(d.timeout))
+	d.extend()
 	return d.w.Write(p)
 }
 
 // Flush sends what the response holds, within a fresh deadline.
 func (d *deadlineWriter) Flush() error {
-	d.rc.SetWriteDeadline(time.Now().Add(d.timeout))
+	d.extend()
 	return d.rc.Flush()
+}
+
+func (d *deadlineWriter) extend() {
+	now := time.Now()
+	if !d.set.IsZero() && now.Sub(d.set) < d.timeout/16 {
+		return
+	}
+	d.set = now
+	d.rc.SetWriteDeadline(now.Add(d.timeout))
 }
 
 // sseLog streams the log as Server-Sent Events from where the request
