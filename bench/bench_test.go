@@ -325,7 +325,7 @@ func BenchmarkLatency(b *testing.B) {
 			b.Fatalf("bare ssh: %d lines, want %d", got, latencyLines)
 		}
 
-		// Gaffer: one SSE viewer, timestamped when each event is parsed.
+		// Gaffer: one SSE viewer, timestamped when each event arrives.
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		j := e.srv.startJob(b, latencyCommand)
 		got = 0
