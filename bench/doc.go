@@ -85,7 +85,8 @@
 // on the same machine, so the clocks agree. It reports p50/p99/max of print →
 // line received for a bare x/crypto/ssh session (ssh-*-ms: timestamped when
 // the chunk holding the line is read) and for Gaffer (p50-ms, p99-ms, max-ms:
-// timestamped when one SSE viewer has parsed the event), and stamp-p50-ms,
+// timestamped when the read that brought the event to one SSE viewer
+// returned, one clock read per read as for bare), and stamp-p50-ms,
 // the part of Gaffer's latency before the server stamped the record (ts).
 //
 // BenchmarkMemory runs `yes <100 chars> | head -c 1073741824` (1 GiB, 10.6 M
