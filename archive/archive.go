@@ -123,6 +123,9 @@ type Archive struct {
 
 	mu  sync.Mutex
 	sdx map[int64]*streamIndex // stream indexes read, see streamIndex
+
+	hints readHints // where sequential Reads left off
+	kept  keptFiles // data files kept open between Reads
 }
 
 // Open returns the archive kept in dir, creating dir if needed.
@@ -214,7 +217,7 @@ func (a *Archive) Read(ctx context.Context, jobID int64, after int64, limit int)
 	if limit <= 0 {
 		limit = DefaultReadLimit
 	}
-	lf, err := a.open(jobID)
+	lf, err := a.openKept(jobID)
 	if err != nil {
 		return nil, false, err
 	}
@@ -222,9 +225,12 @@ func (a *Archive) Read(ctx context.Context, jobID int64, after int64, limit int)
 
 	// Seqs start at 1; the bounds keep after+1 from overflowing.
 	after = min(max(after, 0), math.MaxInt64-1)
-	off, err := lf.seek(after + 1)
-	if err != nil {
-		return nil, false, fmt.Errorf("read log of job %d: %w", jobID, err)
+	off, hinted := a.hints.get(jobID, after+1)
+	if !hinted {
+		lf.openIndex(a.idxPath(jobID))
+		if off, err = lf.seek(after + 1); err != nil {
+			return nil, false, fmt.Errorf("read log of job %d: %w", jobID, err)
+		}
 	}
 	r := newFrameReader(lf.log, off)
 	defer r.release()
@@ -239,11 +245,32 @@ func (a *Archive) Read(ctx context.Context, jobID int64, after int64, limit int)
 		b, ok, err := r.nextBlock()
 		if err != nil {
 			return nil, false, fmt.Errorf("read log of job %d: %w", jobID, err)
-		} else if !ok {
+		}
+		if hinted {
+			hinted = false
+			if !ok || b.seq > after+1 || b.last() < after+1 {
+				// Not the frame the hint promised: search the index.
+				lf.openIndex(a.idxPath(jobID))
+				if off, err = lf.seek(after + 1); err != nil {
+					return nil, false, fmt.Errorf("read log of job %d: %w", jobID, err)
+				}
+				r.reset(lf.log, off)
+				continue
+			}
+		}
+		if !ok {
 			last = true
 			break
 		}
 		recs, whole = b.appendRecords(recs, after, limit, &size, &names)
+	}
+	if n := len(recs); n > 0 {
+		// The next read starts in the frame read last, or after it.
+		next := r.off
+		if whole {
+			next = r.end
+		}
+		a.hints.put(jobID, after+1, recs[n-1].Seq+1, next)
 	}
 	end := lf.complete && whole && (last || r.end >= lf.size)
 	return recs, end, nil
@@ -295,12 +322,15 @@ func (a *Archive) Raw(ctx context.Context, jobID int64, host string, stream gaff
 
 // logFile is one job's log opened for reading.
 type logFile struct {
-	log      dataFile
-	idx      *os.File // nil when there is no usable index
-	complete bool
-	size     int64 // of log, when opened
-	start    int64 // offset of the first frame kept (headerSize unless trimmed)
-	entries  int64 // whole index entries, when opened
+	log dataFile
+	idx *os.File // nil when there is no usable index
+	// idxOpened: openIndex was called (open calls it; Read only when it
+	// must search).
+	idxOpened bool
+	complete  bool
+	size      int64 // of log, when opened
+	start     int64 // offset of the first frame kept (headerSize unless trimmed)
+	entries   int64 // whole index entries, when opened
 }
 
 // dataFile is a log's data: one file, or its segments (segment.go).
@@ -317,7 +347,39 @@ func (nopFile) Close() error                      { return nil }
 
 // open opens a job's data file, complete or partial, and its index.
 func (a *Archive) open(jobID int64) (*logFile, error) {
-	logPath, idxPath := a.logPath(jobID), a.idxPath(jobID)
+	lf, err := a.openData(jobID)
+	if err != nil {
+		return nil, err
+	}
+	lf.openIndex(a.idxPath(jobID))
+	return lf, nil
+}
+
+// openKept is openData through the kept files (keptfile.go): a plain log's
+// data file stays open for the next Read.
+func (a *Archive) openKept(jobID int64) (*logFile, error) {
+	if kf := a.kept.acquire(jobID); kf != nil {
+		complete, size, err := a.kept.state(kf, a.logPath(jobID))
+		if err == nil {
+			return &logFile{log: keptData{&a.kept, kf}, complete: complete, size: size, start: headerSize}, nil
+		}
+		a.kept.release(kf)
+		a.kept.forget(jobID)
+	}
+	lf, err := a.openData(jobID)
+	if err != nil {
+		return nil, err
+	}
+	if f, ok := lf.log.(*os.File); ok && lf.start == headerSize {
+		lf.log = keptData{&a.kept, a.kept.keep(jobID, f, lf.complete, lf.size)}
+	}
+	return lf, nil
+}
+
+// openData opens a job's data file, complete or partial, but not its
+// index: a Read that goes on where the last left off needs none.
+func (a *Archive) openData(jobID int64) (*logFile, error) {
+	logPath := a.logPath(jobID)
 	lf := &logFile{}
 	// Complete renames the partial file away between our two opens at most
 	// once, so a second round finds the final file.
@@ -373,6 +435,16 @@ func (a *Archive) open(jobID int64) (*logFile, error) {
 		}
 	}
 
+	return lf, nil
+}
+
+// openIndex opens the log's index, once; without one (none, or not
+// usable), seek starts at the first frame.
+func (lf *logFile) openIndex(idxPath string) {
+	if lf.idxOpened {
+		return
+	}
+	lf.idxOpened = true
 	// The index is renamed before the data file, so a partial data file may
 	// already have a final index. Any problem with it only costs speed.
 	paths := []string{idxPath}
@@ -396,7 +468,6 @@ func (a *Archive) open(jobID int64) (*logFile, error) {
 			lf.entries = (fi.Size() - headerSize) / entrySize
 		}
 	}
-	return lf, nil
 }
 
 func (lf *logFile) dropIndex() {

@@ -26,3 +26,14 @@ func WriteIndexV1(a *Archive, jobID int64) error {
 	a.forget(jobID)
 	return os.WriteFile(a.sdxPath(jobID), sb.mark(sdx, r.off, true), 0o600)
 }
+
+// PlantReadHint makes a's next Read of seq in job start at off, as if a
+// Read had left off there.
+func PlantReadHint(a *Archive, jobID, seq, off int64) { a.hints.put(jobID, 0, seq, off) }
+
+// KeptFiles is the number of data files a kept open between Reads.
+func KeptFiles(a *Archive) int {
+	a.kept.mu.Lock()
+	defer a.kept.mu.Unlock()
+	return len(a.kept.files)
+}

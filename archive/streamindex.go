@@ -422,6 +422,8 @@ func (a *Archive) forget(jobID int64) {
 	a.mu.Lock()
 	delete(a.sdx, jobID)
 	a.mu.Unlock()
+	a.hints.forget(jobID)
+	a.kept.forget(jobID)
 }
 
 // refresh reads what was appended to f since the last call. Marks past
