@@ -167,8 +167,6 @@ func CloneRecords(recs []Record) []Record {
 	return out
 }
 
-var newline = []byte{'\n'}
-
 // Executors read a stream's output for a Framer into a buffer that starts
 // at MinReadBuffer and doubles, up to MaxReadBuffer, each time a read fills
 // it (the output comes faster than it is taken): bigger chunks cost the
