@@ -39,16 +39,17 @@ func TestReadHintsGiveTheSamePages(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		sparse bool
+		n      int
 		limit  int
 	}{
-		{"consecutive, limit 1000", false, 1000},
-		{"consecutive, limit 7", false, 7},
-		{"consecutive, limit 1024", false, 1024},
-		{"sparse, limit 333", true, 333},
+		{"consecutive, limit 1000", false, 60_000, 1000},
+		{"consecutive, limit 7", false, 6_000, 7},
+		{"consecutive, limit 1024", false, 60_000, 1024},
+		{"sparse, limit 333", true, 60_000, 333},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a, dir := newArchive(t)
-			const n = 60_000
+			n := tc.n
 			if tc.sparse {
 				recs := make([]gaffer.Record, n)
 				for i := range recs {
