@@ -370,7 +370,9 @@ func (a *Archive) openKept(jobID int64) (*logFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	if f, ok := lf.log.(*os.File); ok && lf.start == headerSize {
+	// Kept only once its magic says it is a plain log (a segmented log's
+	// marker file is written just after the file is created).
+	if f, ok := lf.log.(*os.File); ok && lf.size >= headerSize {
 		lf.log = keptData{&a.kept, a.kept.keep(jobID, f, lf.complete, lf.size)}
 	}
 	return lf, nil

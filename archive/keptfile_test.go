@@ -2,6 +2,7 @@ package archive_test
 
 import (
 	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/gaffer-dev/gaffer"
@@ -79,5 +80,20 @@ func TestKeptFileSeesGrowthAndCompletion(t *testing.T) {
 	}
 	if got, end, err = a.Read(ctx, 1, 0, 100); err != nil || len(got) != 3 || !end {
 		t.Fatalf("all after Complete: %d records, end %v, %v", len(got), end, err)
+	}
+}
+
+// A data file read before its magic is written (just created) is not kept:
+// it may yet become a segmented log's marker, whose data is elsewhere.
+func TestKeptFileNotBeforeItsMagic(t *testing.T) {
+	a, dir := newArchive(t)
+	if err := os.WriteFile(filepath.Join(dir, "7.log.partial"), nil, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, err := a.Read(ctx, 7, 0, 10); err != nil || len(got) != 0 {
+		t.Fatalf("Read of an empty log: %d records, %v", len(got), err)
+	}
+	if n := archive.KeptFiles(a); n != 0 {
+		t.Errorf("%d files kept after reading a log without its magic, want 0", n)
 	}
 }
