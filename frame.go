@@ -129,20 +129,29 @@ func (f *Framer) frameLocked(p []byte) []Record {
 	if len(rest) > 0 {
 		f.pending = rest[:len(rest):len(rest)]
 	}
-	// Keep the buffers for the next chunk, unless one grew far past the
-	// usual (a burst of tiny lines, a huge pending line).
-	if cap(recs) <= maxKeptRecords {
+	// Keep the buffers for the next chunk while the chunks use them: not
+	// one that grew far past the usual (a burst of tiny lines, a huge
+	// pending line), nor a big one once the output slows to a trickle, so
+	// that a stream that went quiet holds little until its run ends.
+	if keep(cap(recs), len(recs), 1024, maxKeptRecords) {
 		f.recs = recs
 	} else {
 		f.recs = nil
 	}
-	if cap(buf) > 2*MaxReadBuffer+2*f.max {
+	if !keep(cap(buf), n, 64<<10, 2*MaxReadBuffer+2*f.max) {
 		f.buf = nil
 		if len(f.pending) > 0 {
 			f.pending = bytes.Clone(f.pending)
 		}
 	}
 	return recs
+}
+
+// keep reports whether a buffer of capacity c, of which this chunk used n,
+// is worth keeping: small ones always, up to most; bigger ones while a
+// chunk fills a quarter of them.
+func keep(c, n, small, most int) bool {
+	return c <= small || c <= most && n >= c/4
 }
 
 // maxKeptRecords bounds the record slice a Framer keeps between chunks:
