@@ -133,12 +133,12 @@ func (f *Framer) frameLocked(p []byte) []Record {
 	// one that grew far past the usual (a burst of tiny lines, a huge
 	// pending line), nor a big one once the output slows to a trickle, so
 	// that a stream that went quiet holds little until its run ends.
-	if keep(cap(recs), len(recs), 1024, maxKeptRecords) {
+	if keepBuffer(cap(recs), len(recs), 1024, maxKeptRecords) {
 		f.recs = recs
 	} else {
 		f.recs = nil
 	}
-	if !keep(cap(buf), n, 64<<10, 2*MaxReadBuffer+2*f.max) {
+	if !keepBuffer(cap(buf), n, 64<<10, 2*MaxReadBuffer+2*f.max) {
 		f.buf = nil
 		if len(f.pending) > 0 {
 			f.pending = bytes.Clone(f.pending)
@@ -147,10 +147,10 @@ func (f *Framer) frameLocked(p []byte) []Record {
 	return recs
 }
 
-// keep reports whether a buffer of capacity c, of which this chunk used n,
+// keepBuffer reports whether a buffer of capacity c, of which this chunk used n,
 // is worth keeping: small ones always, up to most; bigger ones while a
 // chunk fills a quarter of them.
-func keep(c, n, small, most int) bool {
+func keepBuffer(c, n, small, most int) bool {
 	return c <= small || c <= most && n >= c/4
 }
 

@@ -42,11 +42,9 @@ func (q *liveQueue) add(recs []gaffer.Record) {
 // copy returns d copied into the queue's last block (a new one when it is
 // full), counting one record in that block.
 func (q *liveQueue) copy(d []byte) []byte {
-	if len(d) > liveBlockBytes { // not from a Framer: no block fits it
-		d = bytes.Clone(d)
-	}
+	big := len(d) > liveBlockBytes // not from a Framer: no block holds it
 	last := len(q.blocks) - 1
-	if last < 0 || len(d) <= liveBlockBytes && cap(q.blocks[last].data)-len(q.blocks[last].data) < len(d) {
+	if last < 0 || !big && cap(q.blocks[last].data)-len(q.blocks[last].data) < len(d) {
 		var data []byte
 		if k := len(q.free) - 1; k >= 0 {
 			data, q.free = q.free[k], q.free[:k]
@@ -58,8 +56,8 @@ func (q *liveQueue) copy(d []byte) []byte {
 	}
 	b := &q.blocks[last]
 	b.n++
-	if len(d) > liveBlockBytes {
-		return d
+	if big {
+		return bytes.Clone(d)
 	}
 	start := len(b.data)
 	b.data = append(b.data, d...)
