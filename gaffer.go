@@ -9,6 +9,7 @@ import (
 	"io"
 	"strings"
 	"time"
+	"unsafe"
 )
 
 // Status is the state of a job or of one run.
@@ -208,6 +209,19 @@ func (r *Record) Text() string { return strings.ToValidUTF8(string(r.Data), "\uF
 
 // Size is an estimate of the memory a record holds, for buffer limits.
 func (r *Record) Size() int { return len(r.Data) + len(r.File) + 96 } // 96: about the Record itself
+
+// SameSource reports whether r and o come from the same host, stream and
+// file. The records of one batch share those strings, so the usual answer
+// costs pointer comparisons rather than string comparisons: sinks that
+// group a batch by source ask it of every record.
+func (r *Record) SameSource(o *Record) bool {
+	if unsafe.StringData(r.Host) == unsafe.StringData(o.Host) && len(r.Host) == len(o.Host) &&
+		unsafe.StringData(string(r.Stream)) == unsafe.StringData(string(o.Stream)) && len(r.Stream) == len(o.Stream) &&
+		unsafe.StringData(r.File) == unsafe.StringData(o.File) && len(r.File) == len(o.File) {
+		return true
+	}
+	return r.Host == o.Host && r.Stream == o.Stream && r.File == o.File
+}
 
 // MaxReadBytes bounds one read of a log (LiveLog.Read, Archive.Read) by
 // bytes as well as by count: a read stops once the Size of its records adds

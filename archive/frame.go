@@ -64,8 +64,8 @@ func runLen(recs []gaffer.Record) int {
 	for ; i < len(recs) && i < maxBatchRecords; i++ {
 		r := &recs[i]
 		data += len(r.Data)
-		if r.Seq != r0.Seq+int64(i) || data > maxBatchData || r.Host != r0.Host || r.Stream != r0.Stream ||
-			r.File != r0.File || tsNano(r.TS) != ts {
+		if r.Seq != r0.Seq+int64(i) || data > maxBatchData || !r.SameSource(r0) ||
+			r.TS != r0.TS && tsNano(r.TS) != ts {
 			break
 		}
 	}

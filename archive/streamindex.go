@@ -278,6 +278,37 @@ func (sb *sdxBuilder) addTo(b []byte, id uint32, seq, ts int64, dataLen int, off
 	return b
 }
 
+// addRun is addTo for each record of run (consecutive seqs, all of stream
+// id, in the frame at off, of time ts), with the same result: the records
+// that are not due an entry (the most of them) are counted in bulk.
+func (sb *sdxBuilder) addRun(b []byte, id uint32, run []gaffer.Record, ts, off int64) []byte {
+	for j := 0; j < len(run); {
+		b = sb.addTo(b, id, run[j].Seq, ts, len(run[j].Data), off)
+		j++
+		// After addTo the stream has records, its entry is in this
+		// segment, and the next seq is within its gap: the records before
+		// the next StreamEvery-th are no entries.
+		k := min(len(run)-j, StreamEvery-sb.since[id])
+		if k <= 0 {
+			continue
+		}
+		var data int64
+		for i := j; i < j+k; i++ {
+			data += int64(len(run[i].Data))
+		}
+		last := run[j+k-1].Seq
+		sb.since[id] += k
+		sb.last[id] = last
+		sb.totals[id].records += int64(k)
+		sb.totals[id].bytes += data
+		sb.sinceMark += k
+		sb.sinceTotals += k
+		sb.lastSeq, sb.lastTS = last, ts
+		j += k
+	}
+	return b
+}
+
 // newSegment makes each stream's next record an entry: the first record of
 // a stream in a segment always is one.
 func (sb *sdxBuilder) newSegment() { sb.seg++ }

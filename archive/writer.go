@@ -88,9 +88,7 @@ func (w *Writer) write(recs []gaffer.Record) error {
 		ts := tsNano(r0.TS)
 		var id uint32
 		sbuf, id = w.sb.stream(sbuf, sname{r0.Host, string(r0.Stream), r0.File})
-		for j := range run {
-			sbuf = w.sb.addTo(sbuf, id, run[j].Seq, ts, len(run[j].Data), off)
-		}
+		sbuf = w.sb.addRun(sbuf, id, run, ts, off)
 		buf = appendRun(buf, run)
 		i += len(run)
 	}

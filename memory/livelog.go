@@ -196,24 +196,35 @@ func (b *buffer) put(recs []gaffer.Record, segBytes int) {
 	if len(b.segs) > 0 {
 		s = b.segs[len(b.segs)-1]
 	}
+	// The source and time of the record before: those of a batch's
+	// records are looked up and converted once.
+	var prev *gaffer.Record
+	var src uint32
+	var ts int64
 	for i := range recs {
 		r := &recs[i]
 		if s == nil || !s.fits(r) {
 			s = b.newSegment(recs[i:], segBytes)
 		}
-		src := b.source(source{r.Host, r.Stream, r.File}) << 2
+		if prev == nil || !r.SameSource(prev) {
+			src = b.source(source{r.Host, r.Stream, r.File}) << 2
+		}
+		if prev == nil || r.TS != prev.TS {
+			ts = noTime
+			if !r.TS.IsZero() {
+				ts = r.TS.UnixNano()
+			}
+		}
+		prev = r
+		flags := src
 		if r.NL {
-			src |= srcNL
+			flags |= srcNL
 		}
 		if r.Alert {
-			src |= srcAlert
-		}
-		ts := int64(noTime)
-		if !r.TS.IsZero() {
-			ts = r.TS.UnixNano()
+			flags |= srcAlert
 		}
 		s.data = append(s.data, r.Data...)
-		s.meta = append(s.meta, meta{ts: ts, end: uint32(len(s.data)), src: src})
+		s.meta = append(s.meta, meta{ts: ts, end: uint32(len(s.data)), src: flags})
 		b.last = r.Seq
 	}
 }
