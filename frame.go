@@ -2,6 +2,7 @@ package gaffer
 
 import (
 	"bytes"
+	"io"
 	"sync"
 	"time"
 )
@@ -30,7 +31,8 @@ type Framer struct {
 	quiet  time.Duration
 	emit   func([]Record)
 
-	masker *Masker
+	masker  *Masker
+	capture io.Writer
 
 	mu      sync.Mutex
 	pending []byte // start of an unfinished line, shorter than max (in buf)
@@ -59,6 +61,12 @@ func NewFramer(host string, stream Stream, max int, quiet time.Duration, emit fu
 // first Write.
 func (f *Framer) SetMasker(m *Masker) { f.masker = m }
 
+// SetCapture makes f write every byte its records are made of to w, masked
+// as they are, as it takes them in: a checksum of the stream costs a pass
+// over each chunk rather than a rebuild of its records, and checks the
+// framing as well. Call it before the first Write.
+func (f *Framer) SetCapture(w io.Writer) { f.capture = w }
+
 // Write frames p. It never fails; after Close it drops p.
 func (f *Framer) Write(p []byte) (int, error) {
 	f.mu.Lock()
@@ -72,6 +80,9 @@ func (f *Framer) Write(p []byte) (int, error) {
 	n := len(p)
 	if f.masker != nil {
 		p = f.mask.write(f.masker, p)
+	}
+	if f.capture != nil {
+		f.capture.Write(p)
 	}
 	if recs := f.frameLocked(p); len(recs) > 0 {
 		f.emit(recs)
@@ -206,7 +217,11 @@ func (f *Framer) flushQuiet() {
 func (f *Framer) flushLocked() {
 	var recs []Record
 	if f.masker != nil {
-		recs = f.frameLocked(f.mask.flush(f.masker))
+		held := f.mask.flush(f.masker)
+		if f.capture != nil {
+			f.capture.Write(held)
+		}
+		recs = f.frameLocked(held)
 	}
 	if len(f.pending) > 0 {
 		recs = append(recs, Record{TS: time.Now().UTC(), Host: f.host, Stream: f.stream, Data: f.pending})

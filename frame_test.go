@@ -118,6 +118,46 @@ func TestFramerRebuildExact(t *testing.T) {
 	}
 }
 
+// The capture gets every byte the records are made of, masked as they are,
+// in order: what Rebuild makes of all the records emitted, once the Framer
+// is closed, whatever the chunks and however a secret is split.
+func TestFramerCapture(t *testing.T) {
+	rng := rand.New(rand.NewSource(2))
+	const secret = "hunter2hunter2"
+	for n := 0; n < 200; n++ {
+		var input []byte
+		for len(input) < rng.Intn(5000) {
+			switch rng.Intn(12) {
+			case 0:
+				input = append(input, '\n')
+			case 1:
+				input = append(input, secret[:1+rng.Intn(len(secret))]...)
+			default:
+				input = append(input, byte('a'+rng.Intn(26)))
+			}
+		}
+		var s sink
+		var capture bytes.Buffer
+		f := gaffer.NewFramer("h", gaffer.Stdout, 1+rng.Intn(300), time.Hour, s.emit)
+		f.SetMasker(gaffer.NewMasker(secret))
+		f.SetCapture(&capture)
+		for rest := input; len(rest) > 0; {
+			k := 1 + rng.Intn(len(rest))
+			f.Write(rest[:k])
+			rest = rest[k:]
+		}
+		f.Close()
+		var want bytes.Buffer
+		gaffer.Rebuild(&want, s.all())
+		if !bytes.Equal(capture.Bytes(), want.Bytes()) {
+			t.Fatalf("case %d: captured %q, the records hold %q", n, capture.Bytes(), want.Bytes())
+		}
+		if bytes.Contains(capture.Bytes(), []byte(secret)) {
+			t.Fatalf("case %d: the capture shows the secret", n)
+		}
+	}
+}
+
 // Records own their bytes: the caller reuses its read buffer, records of
 // one write share a buffer, and still no record's Data changes after it was
 // emitted, through later writes or through appends to a neighbour's Data.
@@ -236,5 +276,28 @@ func TestGrowReadBuffer(t *testing.T) {
 		if got := len(gaffer.GrowReadBuffer(make([]byte, c.size), c.n)); got != c.want {
 			t.Errorf("GrowReadBuffer(%d bytes, read %d) = %d bytes, want %d", c.size, c.n, got, c.want)
 		}
+	}
+}
+
+// BenchmarkFramer frames `seq`-like output (short lines) and 200-byte lines
+// in the chunks an executor reads: ns per line, the framer alone.
+func BenchmarkFramer(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		line int
+	}{{"seq", 7}, {"200B", 200}} {
+		b.Run(bc.name, func(b *testing.B) {
+			line := strings.Repeat("x", bc.line-1) + "\n"
+			chunk := []byte(strings.Repeat(line, gaffer.MaxReadBuffer/len(line)))
+			lines := bytes.Count(chunk, []byte("\n"))
+			f := gaffer.NewFramer("h", gaffer.Stdout, 0, time.Hour, func([]gaffer.Record) {})
+			defer f.Close()
+			b.SetBytes(int64(len(chunk)))
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				f.Write(chunk)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*lines), "ns/line")
+		})
 	}
 }

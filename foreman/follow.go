@@ -3,7 +3,6 @@ package foreman
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"path"
@@ -72,7 +71,7 @@ func (f *Foreman) runFollow(ctx context.Context, aj *activeJob, i int, host *gaf
 
 	// The worker's capture is checked against the archive at the end, as a
 	// command's is; not when the job drops old parts of its log.
-	sum := sha256.New()
+	sum := newCheckSum()
 	// Nor after a restart: the archive holds what the last process got.
 	fr.out = aj.log.emit
 	check := job.Retain == "" && resume == nil
@@ -96,7 +95,7 @@ func (f *Foreman) runFollow(ctx context.Context, aj *activeJob, i int, host *gaf
 		st.State, st.Since, st.Message = gaffer.FollowStopped, &ended, ""
 	}, false)
 	if check {
-		aj.addCheck(host.Name, sum, sha256.New())
+		aj.addCheck(host.Name, sum, newCheckSum())
 	}
 
 	switch {
