@@ -2,7 +2,6 @@ package web
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -378,9 +377,16 @@ func (s *Server) sseLog(w http.ResponseWriter, r *http.Request, job *gaffer.Job)
 	w.WriteHeader(http.StatusOK)
 
 	bw := bufio.NewWriterSize(dw, streamBuffer)
+	ping := s.PingInterval
+	if ping <= 0 {
+		ping = 15 * time.Second
+	}
+	bound := newWaitBound(ctx, ping)
+	defer bound.stop()
 	lastWrite := time.Now()
 	flush := func() error {
 		lastWrite = time.Now()
+		bound.reset()
 		if err := bw.Flush(); err != nil {
 			return err
 		}
@@ -399,10 +405,6 @@ func (s *Server) sseLog(w http.ResponseWriter, r *http.Request, job *gaffer.Job)
 	}
 	if flush() != nil {
 		return
-	}
-	ping := s.PingInterval
-	if ping <= 0 {
-		ping = 15 * time.Second
 	}
 	var enc *encLog // the shared encoded log, for a viewer of all of it
 	if cur.filter.Zero() && cur.until == 0 {
@@ -479,14 +481,12 @@ func (s *Server) sseLog(w http.ResponseWriter, r *http.Request, job *gaffer.Job)
 		if woke {
 			pause.wait(ctx)
 		}
-		wctx, cancel := context.WithTimeout(ctx, ping)
-		err = s.Jobs.WaitLog(wctx, job.ID, cur.after)
-		cancel()
+		passed := bound.wait(s.Jobs, job.ID, cur.after)
 		if ctx.Err() != nil {
 			return
 		}
-		woke = wctx.Err() == nil
-		if err != nil && wctx.Err() != nil {
+		woke = !passed
+		if passed {
 			bw.WriteString(": ping\n\n")
 			if flush() != nil {
 				return
@@ -592,6 +592,8 @@ func (s *Server) ndjsonLog(w http.ResponseWriter, r *http.Request, job *gaffer.J
 	}
 	var pause idle
 	woke := false
+	bound := newWaitBound(ctx, 15*time.Second)
+	defer bound.stop()
 	for {
 		var moved, end bool
 		var err error
@@ -644,12 +646,10 @@ func (s *Server) ndjsonLog(w http.ResponseWriter, r *http.Request, job *gaffer.J
 		if woke {
 			pause.wait(ctx)
 		}
-		wctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-		s.Jobs.WaitLog(wctx, job.ID, cur.after)
-		cancel()
+		passed := bound.wait(s.Jobs, job.ID, cur.after)
 		if ctx.Err() != nil {
 			return
 		}
-		woke = wctx.Err() == nil
+		woke = !passed
 	}
 }
