@@ -308,7 +308,8 @@ type LiveLog interface {
 
 // InProcessLiveLog is a LiveLog held in the server's own memory: its
 // Append copies the records and never waits on I/O, so a job's writer calls
-// it in line rather than queueing copies for a goroutine to append.
+// it in line rather than queueing copies for a goroutine to append; nor
+// does its Read, which readers call without a timeout.
 type InProcessLiveLog interface {
 	LiveLog
 	InProcess()

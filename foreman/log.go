@@ -253,7 +253,8 @@ func (f *Foreman) ReadLog(ctx context.Context, id int64, after int64, limit int)
 	return nil, job.Status.Done(), nil
 }
 
-// readLive reads the live log within liveReadTimeout, unless it is known
+// readLive reads the live log within liveReadTimeout (an in-process one
+// needs no bound), unless it is known
 // not to keep up: this instance's own appender for the job lags, or did not
 // close it when the job ended, or a read failed within the last
 // liveReadPause.
@@ -266,8 +267,14 @@ func (f *Foreman) readLive(ctx context.Context, id int64, after int64, limit int
 	if time.Now().UnixNano() < f.liveDownUntil.Load() {
 		return nil, false, errLiveSkipped
 	}
-	rctx, cancel := context.WithTimeout(ctx, liveReadTimeout)
-	defer cancel()
+	rctx := ctx
+	if _, inProcess := f.cfg.Live.(gaffer.InProcessLiveLog); !inProcess {
+		// (An in-process read never waits: no timer for each of them,
+		// which a thousand viewers make after every batch.)
+		var cancel context.CancelFunc
+		rctx, cancel = context.WithTimeout(ctx, liveReadTimeout)
+		defer cancel()
+	}
 	recs, end, err := f.cfg.Live.Read(rctx, id, after, limit)
 	if gaffer.ErrorCode(err) == gaffer.EINTERNAL && ctx.Err() == nil {
 		if prev := f.liveDownUntil.Swap(time.Now().Add(liveReadPause).UnixNano()); time.Now().UnixNano() >= prev {
