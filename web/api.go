@@ -393,7 +393,8 @@ func (s *Server) sseLog(w http.ResponseWriter, r *http.Request, job *gaffer.Job)
 		return dw.Flush()
 	}
 	bw.WriteString("retry: 2000\n\n")
-	lastStatus := s.writeStatus(bw, job, nil)
+	jobData, _ := json.Marshal(job)
+	lastStatus := writeStatus(bw, jobData, nil)
 	var lineEnc gaffer.JSONEncoder
 	writeLines := func(recs []gaffer.Record) { writeRecords(bw, &lineEnc, recs, true) }
 	writeLines(first)
@@ -447,8 +448,8 @@ func (s *Server) sseLog(w http.ResponseWriter, r *http.Request, job *gaffer.Job)
 		// Status changes come with a system line (run started, run ended),
 		// of any host: the filter may have dropped it.
 		if cur.system || end {
-			if j, err := s.Jobs.Job(ctx, job.ID); err == nil {
-				lastStatus = s.writeStatus(bw, j, lastStatus)
+			if j, data, err := enc.job(ctx, s.Jobs, job.ID, cur.after, end); err == nil {
+				lastStatus = writeStatus(bw, data, lastStatus)
 				if end {
 					data, _ := json.Marshal(map[string]gaffer.Status{"status": j.Status})
 					writeEvent(bw, 0, "end", data)
@@ -495,9 +496,9 @@ func (s *Server) sseLog(w http.ResponseWriter, r *http.Request, job *gaffer.Job)
 	}
 }
 
-// writeStatus sends a status event when the job differs from what was sent.
-func (s *Server) writeStatus(bw *bufio.Writer, job *gaffer.Job, last []byte) []byte {
-	data, _ := json.Marshal(job)
+// writeStatus sends a status event when the job (its JSON) differs from
+// what was sent.
+func writeStatus(bw *bufio.Writer, data, last []byte) []byte {
 	if string(data) != string(last) {
 		writeEvent(bw, 0, "status", data)
 	}

@@ -105,6 +105,8 @@ type encLog struct {
 	bytes   int
 	// filling is closed when the viewer reading past head is done.
 	filling chan struct{}
+
+	status encStatus // encstatus.go
 }
 
 // encChunk is one read of the log, encoded.

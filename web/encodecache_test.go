@@ -2,14 +2,17 @@ package web_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/gaffer-dev/gaffer"
 	"github.com/gaffer-dev/gaffer/internal/sse"
 	"github.com/gaffer-dev/gaffer/web"
 )
@@ -221,5 +224,48 @@ func TestSharedEncoding200Viewers(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Error(err)
+	}
+}
+
+// countingLog counts Job calls.
+type countingLog struct {
+	*fakeLog
+	jobs atomic.Int64
+}
+
+func (c *countingLog) Job(ctx context.Context, id int64) (*gaffer.Job, error) {
+	c.jobs.Add(1)
+	return c.fakeLog.Job(ctx, id)
+}
+
+// Viewers at one position share the job's status as well as its lines: a
+// read with a system line (a run started or ended) costs one job lookup for
+// all of them, not one each, and each still gets the status and, at the
+// end, the final one.
+func TestSharedEncodingSharesStatus(t *testing.T) {
+	const viewers = 50
+	c := &countingLog{fakeLog: newFakeLog(0, false)}
+	c.page = 1000
+	srv := encServer(t, c, true)
+	vs := make([]*byteViewer, viewers)
+	for i := range vs {
+		vs[i] = openBytes(t, srv, "/api/jobs/1/log", "Accept", "text/event-stream")
+	}
+	opened := c.jobs.Load() // each request looks its job up once
+	c.add(100)              // a read of 100 records, system ones among them
+	for _, v := range vs {
+		v.untilSeq(t, 100)
+	}
+	c.finish()
+	for i, v := range vs {
+		b := v.rest(t)
+		if !bytes.Contains(b, []byte(`event: end`+"\n"+`data: {"status":"succeeded"}`)) {
+			t.Fatalf("viewer %d: no end event with the final status:\n%s", i, b[max(0, len(b)-300):])
+		}
+	}
+	// One lookup for the read with system lines, one at the end; a few
+	// more where viewers raced past each other is fine, one each is not.
+	if n := c.jobs.Load() - opened; n > viewers/5 {
+		t.Errorf("%d job lookups for %d viewers of one log", n, viewers)
 	}
 }
