@@ -412,6 +412,7 @@ func (s *Server) sseLog(w http.ResponseWriter, r *http.Request, job *gaffer.Job)
 		enc = s.enc.acquire(job.ID)
 		defer s.enc.release(enc)
 	}
+	cur.follows = true
 	var pause idle
 	woke := false // the last WaitLog returned before its timeout
 	for {

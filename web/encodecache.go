@@ -180,17 +180,27 @@ func (l *encLog) next(ctx context.Context, jobs JobService, c *logCursor) (sp en
 	for {
 		l.mu.RLock()
 		sp, state := l.find(c.after)
+		head := l.head
 		l.mu.RUnlock()
+		served := c.servedHead
+		c.servedHead = false
 		switch state {
 		case ringHas:
 			c.after = sp.lastSeq()
 			c.system = sp.c.lastSystem > sp.c.first+int64(sp.from)-1
+			c.servedHead = c.after == head
 			return sp, nil, true, sp.c.end, nil
 		case ringEnded:
 			return encSpan{}, nil, false, true, nil
 		case ringBehind:
 			recs, moved, end, err = c.next(ctx)
 			return encSpan{}, recs, moved, end, err
+		case ringHead:
+			if served && c.follows {
+				// Just given the newest records: the caller's WaitLog
+				// finds out whether more came, without a read.
+				return encSpan{}, nil, false, false, nil
+			}
 		}
 		// At the ring's end or past it: read on, unless a viewer does.
 		l.mu.Lock()
@@ -299,6 +309,7 @@ func (l *encLog) fill(ctx context.Context, jobs JobService, c *logCursor) (encSp
 	}
 	ch := encodeChunk(recs, end)
 	c.after = ch.last
+	c.servedHead = true
 	l.mu.Lock()
 	if l.head == from {
 		l.chunks = append(l.chunks, ch)

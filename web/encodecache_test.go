@@ -227,15 +227,53 @@ func TestSharedEncoding200Viewers(t *testing.T) {
 	}
 }
 
-// countingLog counts Job calls.
+// countingLog counts Job and ReadLog calls.
 type countingLog struct {
 	*fakeLog
-	jobs atomic.Int64
+	jobs, reads atomic.Int64
 }
 
 func (c *countingLog) Job(ctx context.Context, id int64) (*gaffer.Job, error) {
 	c.jobs.Add(1)
 	return c.fakeLog.Job(ctx, id)
+}
+
+func (c *countingLog) ReadLog(ctx context.Context, id, after int64, limit int) ([]gaffer.Record, bool, error) {
+	c.reads.Add(1)
+	return c.fakeLog.ReadLog(ctx, id, after, limit)
+}
+
+// Viewers that the ring just gave its newest records wait for more rather
+// than each reading the log's end to find nothing: reads are about one per
+// batch, not one per viewer per batch; every viewer still gets every
+// record, in order, and the end.
+func TestSharedEncodingReadsOncePerBatch(t *testing.T) {
+	const viewers, batches = 50, 20
+	c := &countingLog{fakeLog: newFakeLog(0, false)}
+	srv := encServer(t, c, true)
+	vs := make([]*byteViewer, viewers)
+	for i := range vs {
+		vs[i] = openBytes(t, srv, "/api/jobs/1/log", "Accept", "text/event-stream")
+	}
+	time.Sleep(100 * time.Millisecond) // let every viewer reach its first wait
+	start := c.reads.Load()
+	for b := 1; b <= batches; b++ {
+		c.add(10)
+		for _, v := range vs {
+			v.untilSeq(t, int64(10*b))
+		}
+	}
+	reads := c.reads.Load() - start
+	c.finish()
+	for i, v := range vs {
+		if b := v.rest(t); !bytes.Contains(b, []byte("event: end")) {
+			t.Fatalf("viewer %d: no end", i)
+		}
+	}
+	if reads > viewers*batches/4 {
+		t.Errorf("%d reads for %d batches to %d viewers", reads, batches, viewers)
+	}
+	t.Logf("%d reads for %d batches to %d viewers", reads, batches, viewers)
 }
 
 // Viewers at one position share the job's status as well as its lines: a

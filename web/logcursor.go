@@ -23,6 +23,12 @@ type logCursor struct {
 	// last call, matching or not, so the job's status may have changed.
 	system bool
 	buf    []gaffer.Record
+	// follows: the caller waits (WaitLog) when a read finds nothing, and
+	// WaitLog returns at once if there is more. servedHead: the ring's
+	// last answer ended at its newest record. Then the next answer is
+	// "nothing yet" without a read (encLog.next): a thousand viewers of a
+	// busy job each made an empty read after every batch.
+	follows, servedHead bool
 }
 
 func newCursor(jobs JobService, id int64, filter gaffer.LogFilter, after int64) *logCursor {
