@@ -104,17 +104,22 @@ func TestFramerRebuildExact(t *testing.T) {
 		}
 		var s sink
 		f := gaffer.NewFramer("h", gaffer.Stderr, 1+rng.Intn(300), time.Hour, s.emit)
-		for rest := input; len(rest) > 0; {
-			k := 1 + rng.Intn(len(rest))
-			f.Write(rest[:k])
-			rest = rest[k:]
-		}
+		writePieces(f, input, rng)
 		f.Close()
 		var buf bytes.Buffer
 		gaffer.Rebuild(&buf, s.all())
 		if !bytes.Equal(buf.Bytes(), input) {
 			t.Fatalf("case %d: rebuilt %d bytes, want %d", n, buf.Len(), len(input))
 		}
+	}
+}
+
+// writePieces writes input to f in pieces of random lengths.
+func writePieces(f *gaffer.Framer, input []byte, rng *rand.Rand) {
+	for rest := input; len(rest) > 0; {
+		k := 1 + rng.Intn(len(rest))
+		f.Write(rest[:k])
+		rest = rest[k:]
 	}
 }
 
@@ -126,7 +131,7 @@ func TestFramerCapture(t *testing.T) {
 	const secret = "hunter2hunter2"
 	for n := 0; n < 200; n++ {
 		var input []byte
-		for len(input) < rng.Intn(5000) {
+		for size := rng.Intn(5000); len(input) < size; {
 			switch rng.Intn(12) {
 			case 0:
 				input = append(input, '\n')
@@ -141,11 +146,7 @@ func TestFramerCapture(t *testing.T) {
 		f := gaffer.NewFramer("h", gaffer.Stdout, 1+rng.Intn(300), time.Hour, s.emit)
 		f.SetMasker(gaffer.NewMasker(secret))
 		f.SetCapture(&capture)
-		for rest := input; len(rest) > 0; {
-			k := 1 + rng.Intn(len(rest))
-			f.Write(rest[:k])
-			rest = rest[k:]
-		}
+		writePieces(f, input, rng)
 		f.Close()
 		var want bytes.Buffer
 		gaffer.Rebuild(&want, s.all())

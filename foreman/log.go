@@ -254,10 +254,9 @@ func (f *Foreman) ReadLog(ctx context.Context, id int64, after int64, limit int)
 }
 
 // readLive reads the live log within liveReadTimeout (an in-process one
-// needs no bound), unless it is known
-// not to keep up: this instance's own appender for the job lags, or did not
-// close it when the job ended, or a read failed within the last
-// liveReadPause.
+// needs no bound), unless it is known not to keep up: this instance's own
+// appender for the job lags, or did not close it when the job ended, or a
+// read failed within the last liveReadPause.
 func (f *Foreman) readLive(ctx context.Context, id int64, after int64, limit int) ([]gaffer.Record, bool, error) {
 	if aj := f.activeJob(id); aj != nil && !aj.log.live.healthy() {
 		return nil, false, errLiveSkipped
