@@ -3,6 +3,7 @@ package gaffer
 import (
 	"bytes"
 	"io"
+	"slices"
 	"sync"
 	"time"
 )
@@ -34,13 +35,15 @@ type Framer struct {
 	masker  *Masker
 	capture io.Writer
 
-	mu      sync.Mutex
-	pending []byte // start of an unfinished line, shorter than max (in buf)
-	buf     []byte // the chunk being framed, reused
-	recs    []Record
-	mask    maskState
-	timer   *time.Timer
-	closed  bool
+	mu       sync.Mutex
+	pending  []byte // start of an unfinished line, shorter than max (in buf)
+	buf      []byte // the chunk being framed, reused
+	recs     []Record
+	keepBuf  bufferUse
+	keepRecs bufferUse
+	mask     maskState
+	timer    *time.Timer
+	closed   bool
 }
 
 // NewFramer returns a Framer that sends records to emit. max <= 0 means
@@ -87,7 +90,7 @@ func (f *Framer) Write(p []byte) (int, error) {
 	if recs := f.frameLocked(p); len(recs) > 0 {
 		f.emit(recs)
 	}
-	if len(f.pending) > 0 || len(f.mask.held) > 0 {
+	if len(f.pending) > 0 || len(f.mask.held) > 0 || f.holdsBig() {
 		if f.timer == nil {
 			f.timer = time.AfterFunc(f.quiet, f.flushQuiet)
 		} else {
@@ -114,7 +117,9 @@ func (f *Framer) frameLocked(p []byte) []Record {
 	copy(buf[len(f.pending):], p)
 	f.buf = buf
 	f.pending = nil
-	recs := f.recs[:0]
+	// Room for a record per line up front: one allocation at most, not a
+	// chain of copies as the slice doubles. (Cutting long lines may add a few.)
+	recs := slices.Grow(f.recs[:0], bytes.Count(buf, newline)+1)
 	add := func(data []byte, nl bool) {
 		recs = append(recs, Record{TS: now, Host: f.host, Stream: f.stream, Data: data[:len(data):len(data)], NL: nl})
 	}
@@ -144,12 +149,12 @@ func (f *Framer) frameLocked(p []byte) []Record {
 	// one that grew far past the usual (a burst of tiny lines, a huge
 	// pending line), nor a big one once the output slows to a trickle, so
 	// that a stream that went quiet holds little until its run ends.
-	if keepBuffer(cap(recs), len(recs), 1024, maxKeptRecords) {
+	if f.keepRecs.keep(cap(recs), len(recs), smallRecords, maxKeptRecords) {
 		f.recs = recs
 	} else {
 		f.recs = nil
 	}
-	if !keepBuffer(cap(buf), n, 64<<10, 2*MaxReadBuffer+2*f.max) {
+	if !f.keepBuf.keep(cap(buf), n, smallBuffer, 2*MaxReadBuffer+2*f.max) {
 		f.buf = nil
 		if len(f.pending) > 0 {
 			f.pending = bytes.Clone(f.pending)
@@ -158,12 +163,41 @@ func (f *Framer) frameLocked(p []byte) []Record {
 	return recs
 }
 
-// keepBuffer reports whether a buffer of capacity c, of which this chunk used n,
-// is worth keeping: small ones always, up to most; bigger ones while a
-// chunk fills a quarter of them.
-func keepBuffer(c, n, small, most int) bool {
-	return c <= small || c <= most && n >= c/4
+// bufferUse decides whether a reused buffer is worth keeping, from how the
+// chunks use it.
+type bufferUse struct {
+	low int // chunks in a row that used under a quarter of it
 }
+
+// lowChunks is how many chunks in a row may use under a quarter of a big
+// buffer before it goes: reads over SSH mix full buffers with single
+// packets, and a big buffer let go at the first small chunk is grown again
+// at the next big one.
+const lowChunks = 16
+
+// keep reports whether a buffer of capacity c, of which this chunk used n,
+// is worth keeping: small ones always; bigger ones, up to most, until
+// lowChunks chunks in a row used under a quarter of them.
+func (u *bufferUse) keep(c, n, small, most int) bool {
+	switch {
+	case c <= small || c <= most && n >= c/4:
+		u.low = 0
+		return true
+	case c <= most && u.low+1 < lowChunks:
+		u.low++
+		return true
+	}
+	u.low = 0
+	return false
+}
+
+var newline = []byte{'\n'}
+
+// Buffers a Framer always keeps: what a trickle of output needs.
+const (
+	smallRecords = 1024
+	smallBuffer  = 64 << 10
+)
 
 // maxKeptRecords bounds the record slice a Framer keeps between chunks:
 // a full read of one-byte lines.
@@ -206,13 +240,23 @@ func GrowReadBuffer(buf []byte, n int) []byte {
 	return buf
 }
 
+// flushQuiet runs once the stream has been quiet for f.quiet: it shows an
+// unfinished line, and lets big buffers go, so that a stream that printed a
+// burst and went quiet holds little until its run ends.
 func (f *Framer) flushQuiet() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if !f.closed {
 		f.flushLocked()
+		if f.holdsBig() {
+			f.recs, f.buf = nil, nil
+			f.keepRecs, f.keepBuf = bufferUse{}, bufferUse{}
+		}
 	}
 }
+
+// holdsBig reports whether f keeps buffers bigger than a quiet stream needs.
+func (f *Framer) holdsBig() bool { return cap(f.recs) > smallRecords || cap(f.buf) > smallBuffer }
 
 func (f *Framer) flushLocked() {
 	var recs []Record

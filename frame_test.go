@@ -220,6 +220,20 @@ func TestFramerAllocatesNothingPerChunk(t *testing.T) {
 	}
 }
 
+// Reads over SSH come in mixed sizes: a full read buffer, then what one
+// packet brought. The buffers a big chunk grew are kept through the small
+// ones between, not let go and grown again (a copy per doubling, and write
+// barriers for every Record moved).
+func TestFramerKeepsBuffersThroughMixedChunks(t *testing.T) {
+	f := gaffer.NewFramer("h", gaffer.Stdout, 0, time.Hour, func([]gaffer.Record) {})
+	big := []byte(strings.Repeat("1234567\n", gaffer.MaxReadBuffer/8))
+	small := big[:32<<10]
+	f.Write(big)
+	if n := testing.AllocsPerRun(50, func() { f.Write(big); f.Write(small); f.Write(small); f.Write(big) }); n != 0 {
+		t.Errorf("%v allocations per big and small chunks, want 0", n)
+	}
+}
+
 func TestDeriveStatus(t *testing.T) {
 	run := func(ss ...gaffer.Status) []*gaffer.Run {
 		var rs []*gaffer.Run
@@ -281,22 +295,35 @@ func TestGrowReadBuffer(t *testing.T) {
 }
 
 // BenchmarkFramer frames `seq`-like output (short lines) and 200-byte lines
-// in the chunks an executor reads: ns per line, the framer alone.
+// in the chunks an executor reads, full read buffers or (mixed) a full one
+// then two of an SSH packet's size: ns per line, the framer alone.
 func BenchmarkFramer(b *testing.B) {
 	for _, bc := range []struct {
-		name string
-		line int
-	}{{"seq", 7}, {"200B", 200}} {
+		name  string
+		line  int
+		mixed bool
+	}{{"seq", 7, false}, {"seq-mixed", 7, true}, {"200B", 200, false}} {
 		b.Run(bc.name, func(b *testing.B) {
 			line := strings.Repeat("x", bc.line-1) + "\n"
-			chunk := []byte(strings.Repeat(line, gaffer.MaxReadBuffer/len(line)))
-			lines := bytes.Count(chunk, []byte("\n"))
+			big := []byte(strings.Repeat(line, gaffer.MaxReadBuffer/len(line)))
+			chunks := [][]byte{big}
+			if bc.mixed {
+				small := big[:32<<10]
+				chunks = append(chunks, small, small)
+			}
+			lines, size := 0, 0
+			for _, c := range chunks {
+				lines += bytes.Count(c, []byte("\n"))
+				size += len(c)
+			}
 			f := gaffer.NewFramer("h", gaffer.Stdout, 0, time.Hour, func([]gaffer.Record) {})
 			defer f.Close()
-			b.SetBytes(int64(len(chunk)))
+			b.SetBytes(int64(size))
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				f.Write(chunk)
+				for _, c := range chunks {
+					f.Write(c)
+				}
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*lines), "ns/line")
 		})
