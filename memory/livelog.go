@@ -82,6 +82,11 @@ type buffer struct {
 	srcs    []source
 	srcIdx  map[source]uint32
 	lastSrc uint32
+
+	// spare is the segment trim dropped last, for newSegment to fill
+	// again: a buffer at its limit then allocates nothing. It is counted
+	// in size. Reads copy records out, so no reader holds its bytes.
+	spare *segment
 }
 
 type source struct {
@@ -92,7 +97,7 @@ type source struct {
 
 // segment holds consecutive records, seqs first, first+1, …: their data back
 // to back in data, the rest in meta. Its capacities are fixed when it is
-// made, so its size never changes and readers can keep slices of data.
+// made, so its size never changes.
 type segment struct {
 	first int64
 	data  []byte
@@ -180,7 +185,7 @@ func (l *LiveLog) Append(ctx context.Context, jobID int64, recs []gaffer.Record)
 		b.skipTo(first)
 	}
 	b.put(recs, l.segBytes)
-	b.trim(l.maxBytes)
+	b.trim(l.maxBytes, l.segBytes)
 	l.total += b.size - size
 	if l.total > l.budget {
 		l.trimBudget()
@@ -252,11 +257,33 @@ func (b *buffer) newSegment(rest []gaffer.Record, segBytes int) *segment {
 		more := spare / (mean + metaSize)
 		n, data = n+more, data+more*mean
 	}
-	// Grow, unlike make, rounds the capacities up to the size the
-	// allocator really gives, so they are counted and usable.
-	s := &segment{first: rest[0].Seq, data: slices.Grow([]byte(nil), data), meta: slices.Grow([]meta(nil), n)}
+	s := b.reuse(room, n, data, len(rest[0].Data))
+	if s == nil {
+		// Grow, unlike make, rounds the capacities up to the size the
+		// allocator really gives, so they are counted and usable.
+		s = &segment{data: slices.Grow([]byte(nil), data), meta: slices.Grow([]meta(nil), n)}
+		b.size += s.bytes()
+	}
+	s.first = rest[0].Seq
 	b.segs = append(b.segs, s)
-	b.size += s.bytes()
+	return s
+}
+
+// reuse returns the spare segment, emptied, if it is not far bigger than
+// room (the allocator rounds sizes up) and shaped for records like these
+// (n of them, data bytes in all, the first firstLen): at least half the
+// room wanted for each part. Otherwise it lets the spare go and returns nil.
+func (b *buffer) reuse(room, n, data, firstLen int) *segment {
+	s := b.spare
+	if s == nil {
+		return nil
+	}
+	b.spare = nil
+	if s.bytes() > 2*(room+segOverhead) || cap(s.data) < max(data/2, firstLen) || cap(s.meta) < max(n/2, 1) {
+		b.size -= s.bytes()
+		return nil
+	}
+	s.data, s.meta = s.data[:0], s.meta[:0]
 	return s
 }
 
@@ -277,43 +304,68 @@ func (b *buffer) source(k source) uint32 {
 }
 
 // trim drops the oldest segments until the buffer fits maxBytes, keeping
-// the newest segment whatever its size.
-func (b *buffer) trim(maxBytes int) {
+// the newest segment whatever its size. The first dropped becomes the
+// spare, unless there is one; and a buffer within a segment of its limit
+// gets one ready, since its next segment will need the room.
+func (b *buffer) trim(maxBytes, segBytes int) {
 	for b.size > maxBytes && len(b.segs) > 1 {
-		b.dropOldest()
+		b.dropOldest(true)
+	}
+	if b.spare == nil && b.size+segBytes > maxBytes && len(b.segs) > 1 {
+		b.dropOldest(true)
 	}
 }
 
-// dropOldest drops the oldest segment and returns its size.
-func (b *buffer) dropOldest() int {
+// dropOldest drops the oldest segment and returns the bytes it gave back:
+// none when it became the spare (only if keep is set and there is none).
+func (b *buffer) dropOldest(keep bool) int {
 	s := b.segs[0]
-	b.segs[0] = nil
-	b.segs = b.segs[1:]
+	// Shifted down, not resliced: appends then reuse the array.
+	b.segs = slices.Delete(b.segs, 0, 1)
 	if len(b.segs) > 0 {
 		b.first = b.segs[0].first
 	} else {
 		b.first = b.last + 1
 	}
+	if keep && b.spare == nil {
+		b.spare = s
+		return 0
+	}
 	b.size -= s.bytes()
 	return s.bytes()
 }
 
-// trimBudget drops the oldest segments of the largest buffers until all
-// buffers fit the budget together, or each holds only its newest segment.
-// It looks at every job per segment dropped: there are few running jobs,
-// and a segment is a chunk of output, not a line.
+// dropSpare lets the spare segment go and returns its size.
+func (b *buffer) dropSpare() int {
+	if b.spare == nil {
+		return 0
+	}
+	n := b.spare.bytes()
+	b.spare = nil
+	b.size -= n
+	return n
+}
+
+// trimBudget drops the spares and oldest segments of the largest buffers
+// until all buffers fit the budget together, or each holds only its newest
+// segment. It looks at every job per segment dropped: there are few running
+// jobs, and a segment is a chunk of output, not a line.
 func (l *LiveLog) trimBudget() {
 	for l.total > l.budget {
 		var largest *buffer
 		for _, b := range l.jobs {
-			if len(b.segs) > 1 && (largest == nil || b.size > largest.size) {
+			if (len(b.segs) > 1 || b.spare != nil) && (largest == nil || b.size > largest.size) {
 				largest = b
 			}
 		}
 		if largest == nil {
 			return
 		}
-		l.total -= largest.dropOldest()
+		if largest.spare != nil {
+			l.total -= largest.dropSpare()
+		} else {
+			l.total -= largest.dropOldest(false)
+		}
 	}
 }
 
@@ -334,7 +386,7 @@ func (b *buffer) broadcast() {
 }
 
 // record rebuilds record j of s. Its Data shares the segment's array,
-// whose bytes never change: a later trim only lets it go.
+// which a trim may give to new records: Read copies it out.
 func (b *buffer) record(s *segment, j int) gaffer.Record {
 	m := s.meta[j]
 	start := uint32(0)
@@ -388,7 +440,23 @@ func (l *LiveLog) Read(ctx context.Context, jobID int64, after int64, limit int)
 			next++
 		}
 	}
+	ownData(recs)
 	return recs, b.closed && next-1 == b.last, nil
+}
+
+// ownData gives recs a copy of their data, one allocation for all: the
+// segments they were read from may be filled again after a trim.
+func ownData(recs []gaffer.Record) {
+	n := 0
+	for i := range recs {
+		n += len(recs[i].Data)
+	}
+	data := make([]byte, 0, n)
+	for i := range recs {
+		start := len(data)
+		data = append(data, recs[i].Data...)
+		recs[i].Data = data[start:len(data):len(data)]
+	}
 }
 
 // Wait blocks until a record with seq > after exists, the log is closed or

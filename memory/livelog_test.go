@@ -50,6 +50,9 @@ func TestLiveLog_Bounded(t *testing.T) {
 				t.Fatalf("after seq %d: segment %d starts at seq %d", b.last, i, s.first)
 			}
 		}
+		if b.spare != nil {
+			alloc += b.spare.bytes()
+		}
 		if b.size > maxBytes {
 			t.Fatalf("after seq %d the buffer holds %d bytes, limit %d", b.last, b.size, maxBytes)
 		} else if b.size != alloc || l.total != alloc {
@@ -129,6 +132,40 @@ func TestLiveLog_ReadIsCopy(t *testing.T) {
 	if len(got) != 2 || got[0].Seq != 1 || got[1].Seq != 2 || string(got[0].Data) != "data" {
 		t.Fatalf("records read earlier changed: %+v", got)
 	}
+}
+
+// TestLiveLog_ReusesTrimmedSegments: a buffer at its limit puts new records
+// into the segment it just trimmed, not a new one: a fast stream of short
+// lines would otherwise allocate, zero and collect its whole output, 64 KiB
+// at a time. An Append's one allocation is the wake-up channel.
+func TestLiveLog_ReusesTrimmedSegments(t *testing.T) {
+	ctx := context.Background()
+	const maxBytes, batch, batches = 1 << 20, 100, 30 // 3 000 short lines: more than a segment
+	l := NewLiveLog(maxBytes, 0)
+	if err := l.Create(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	recs := make([]gaffer.Record, batch)
+	ts, data := time.Now(), []byte("1234567")
+	appendBatches := func() {
+		for range batches {
+			last := l.jobs[1].last
+			for i := range recs {
+				recs[i] = gaffer.Record{Seq: last + 1 + int64(i), TS: ts, Host: "h", Stream: gaffer.Stdout, Data: data, NL: true}
+			}
+			if err := l.Append(ctx, 1, recs); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for l.jobs[1].size < maxBytes-2*maxSegBytes {
+		appendBatches()
+	}
+	appendBatches()
+	if n := testing.AllocsPerRun(20, appendBatches); n != batches {
+		t.Errorf("%v allocations for %d appends at the limit, want %d (their wake-up channels)", n, batches, batches)
+	}
+	checkTotal(t, l)
 }
 
 func TestLiveLog_CreateTwice(t *testing.T) {
