@@ -83,10 +83,12 @@ type buffer struct {
 	srcIdx  map[source]uint32
 	lastSrc uint32
 
-	// spare is the segment trim dropped last, for newSegment to fill
-	// again: a buffer at its limit then allocates nothing. It is counted
-	// in size. Reads copy records out, so no reader holds its bytes.
-	spare *segment
+	// spares are segments trim dropped, for newSegment to fill again: a
+	// buffer at its limit then allocates nothing. They hold at most an
+	// eighth of the limit (spareBytes), counted in size. Reads copy
+	// records out, so no reader holds their bytes.
+	spares     []*segment
+	spareBytes int
 }
 
 type source struct {
@@ -185,7 +187,7 @@ func (l *LiveLog) Append(ctx context.Context, jobID int64, recs []gaffer.Record)
 		b.skipTo(first)
 	}
 	b.put(recs, l.segBytes)
-	b.trim(l.maxBytes, l.segBytes)
+	b.trim(l.maxBytes)
 	l.total += b.size - size
 	if l.total > l.budget {
 		l.trimBudget()
@@ -269,24 +271,6 @@ func (b *buffer) newSegment(rest []gaffer.Record, segBytes int) *segment {
 	return s
 }
 
-// reuse returns the spare segment, emptied, if it is not far bigger than
-// room (the allocator rounds sizes up) and shaped for records like these
-// (n of them, data bytes in all, the first firstLen): at least half the
-// room wanted for each part. Otherwise it lets the spare go and returns nil.
-func (b *buffer) reuse(room, n, data, firstLen int) *segment {
-	s := b.spare
-	if s == nil {
-		return nil
-	}
-	b.spare = nil
-	if s.bytes() > 2*(room+segOverhead) || cap(s.data) < max(data/2, firstLen) || cap(s.meta) < max(n/2, 1) {
-		b.size -= s.bytes()
-		return nil
-	}
-	s.data, s.meta = s.data[:0], s.meta[:0]
-	return s
-}
-
 // source returns the index of k in srcs, adding it if new.
 func (b *buffer) source(k source) uint32 {
 	if int(b.lastSrc) < len(b.srcs) && b.srcs[b.lastSrc] == k {
@@ -303,22 +287,41 @@ func (b *buffer) source(k source) uint32 {
 	return i
 }
 
-// trim drops the oldest segments until the buffer fits maxBytes, keeping
-// the newest segment whatever its size. The first dropped becomes the
-// spare, unless there is one; and a buffer within a segment of its limit
-// gets one ready, since its next segment will need the room.
-func (b *buffer) trim(maxBytes, segBytes int) {
-	for b.size > maxBytes && len(b.segs) > 1 {
-		b.dropOldest(true)
+// reuse returns a spare segment, emptied, if it is not far bigger than
+// room (the allocator rounds sizes up) and shaped for records like these
+// (n of them, data bytes in all, the first firstLen): at least half the
+// room wanted for each part. Otherwise it lets the spare go and returns nil.
+func (b *buffer) reuse(room, n, data, firstLen int) *segment {
+	if len(b.spares) == 0 {
+		return nil
 	}
-	if b.spare == nil && b.size+segBytes > maxBytes && len(b.segs) > 1 {
-		b.dropOldest(true)
+	s := b.spares[len(b.spares)-1]
+	b.spares[len(b.spares)-1] = nil
+	b.spares = b.spares[:len(b.spares)-1]
+	b.spareBytes -= s.bytes()
+	if s.bytes() > 2*(room+segOverhead) || cap(s.data) < max(data/2, firstLen) || cap(s.meta) < max(n/2, 1) {
+		b.size -= s.bytes()
+		return nil
+	}
+	s.data, s.meta = s.data[:0], s.meta[:0]
+	return s
+}
+
+// trim drops the oldest segments until the buffer, spares aside, fits
+// maxBytes less an eighth for the spares, keeping the newest segment
+// whatever its size. Dropped segments become spares while they fit in
+// that eighth.
+func (b *buffer) trim(maxBytes int) {
+	spareMax := maxBytes / 8
+	for b.size-b.spareBytes > maxBytes-spareMax && len(b.segs) > 1 {
+		b.dropOldest(spareMax)
 	}
 }
 
 // dropOldest drops the oldest segment and returns the bytes it gave back:
-// none when it became the spare (only if keep is set and there is none).
-func (b *buffer) dropOldest(keep bool) int {
+// none when it became a spare, which it does if the spares stay within
+// spareMax.
+func (b *buffer) dropOldest(spareMax int) int {
 	s := b.segs[0]
 	// Shifted down, not resliced: appends then reuse the array.
 	b.segs = slices.Delete(b.segs, 0, 1)
@@ -327,21 +330,21 @@ func (b *buffer) dropOldest(keep bool) int {
 	} else {
 		b.first = b.last + 1
 	}
-	if keep && b.spare == nil {
-		b.spare = s
+	if b.spareBytes+s.bytes() <= spareMax {
+		b.spares = append(b.spares, s)
+		b.spareBytes += s.bytes()
 		return 0
 	}
 	b.size -= s.bytes()
 	return s.bytes()
 }
 
-// dropSpare lets the spare segment go and returns its size.
-func (b *buffer) dropSpare() int {
-	if b.spare == nil {
-		return 0
-	}
-	n := b.spare.bytes()
-	b.spare = nil
+// dropSpares lets the spare segments go and returns their size.
+func (b *buffer) dropSpares() int {
+	n := b.spareBytes
+	clear(b.spares)
+	b.spares = b.spares[:0]
+	b.spareBytes = 0
 	b.size -= n
 	return n
 }
@@ -354,17 +357,17 @@ func (l *LiveLog) trimBudget() {
 	for l.total > l.budget {
 		var largest *buffer
 		for _, b := range l.jobs {
-			if (len(b.segs) > 1 || b.spare != nil) && (largest == nil || b.size > largest.size) {
+			if (len(b.segs) > 1 || b.spareBytes > 0) && (largest == nil || b.size > largest.size) {
 				largest = b
 			}
 		}
 		if largest == nil {
 			return
 		}
-		if largest.spare != nil {
-			l.total -= largest.dropSpare()
+		if largest.spareBytes > 0 {
+			l.total -= largest.dropSpares()
 		} else {
-			l.total -= largest.dropOldest(false)
+			l.total -= largest.dropOldest(0)
 		}
 	}
 }

@@ -50,9 +50,14 @@ func TestLiveLog_Bounded(t *testing.T) {
 				t.Fatalf("after seq %d: segment %d starts at seq %d", b.last, i, s.first)
 			}
 		}
-		if b.spare != nil {
-			alloc += b.spare.bytes()
+		spares := 0
+		for _, s := range b.spares {
+			spares += s.bytes()
 		}
+		if spares != b.spareBytes {
+			t.Fatalf("after seq %d: spares hold %d bytes, counted %d", b.last, spares, b.spareBytes)
+		}
+		alloc += spares
 		if b.size > maxBytes {
 			t.Fatalf("after seq %d the buffer holds %d bytes, limit %d", b.last, b.size, maxBytes)
 		} else if b.size != alloc || l.total != alloc {
