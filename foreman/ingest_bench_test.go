@@ -23,7 +23,7 @@ func BenchmarkIngest(b *testing.B) {
 		name  string
 		line  int
 		chunk int
-	}{{"seq", 7, 32 << 10}, {"200B", 200, 32 << 10}} {
+	}{{"seq", 7, 32 << 10}, {"seq-256K", 7, 256 << 10}, {"200B", 200, 32 << 10}} {
 		b.Run(bc.name, func(b *testing.B) {
 			line := strings.Repeat("x", bc.line-1) + "\n"
 			chunk := []byte(strings.Repeat(line, bc.chunk/len(line)))
