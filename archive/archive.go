@@ -262,6 +262,9 @@ func (a *Archive) Read(ctx context.Context, jobID int64, after int64, limit int)
 			last = true
 			break
 		}
+		if recs == nil {
+			recs = make([]gaffer.Record, 0, b.readCap(after, limit))
+		}
 		recs, whole = b.appendRecords(recs, after, limit, &size, &names)
 	}
 	if n := len(recs); n > 0 {

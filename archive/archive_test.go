@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -647,6 +648,43 @@ func BenchmarkRead(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkReadFollow reads a log of short lines from start to end as a
+// viewer that fell behind the live buffer does: Reads of up to 1000
+// records, each after the last. The log is batch-shaped, as the server
+// writes it: 4096 lines of one host and time per Write.
+func BenchmarkReadFollow(b *testing.B) {
+	const n, batch = 200_000, 4096
+	a, _ := newArchive(b)
+	w, err := a.Create(ctx, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	recs := make([]gaffer.Record, 0, batch)
+	ts := time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC)
+	for seq := int64(1); seq <= n; seq++ {
+		recs = append(recs, gaffer.Record{Seq: seq, TS: ts, Host: "web-1", Stream: gaffer.Stdout, Data: []byte(strconv.FormatInt(seq, 10)), NL: true})
+		if len(recs) == batch || seq == n {
+			if err := w.Write(recs); err != nil {
+				b.Fatal(err)
+			}
+			recs, ts = recs[:0], ts.Add(time.Millisecond)
+		}
+	}
+	finish(b, w, true)
+	b.ReportAllocs()
+	for b.Loop() {
+		var after int64
+		for after < n {
+			got, _, err := a.Read(ctx, 1, after, 1000)
+			if err != nil || len(got) == 0 {
+				b.Fatal(len(got), err)
+			}
+			after = got[len(got)-1].Seq
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/record")
 }
 
 // collector numbers records emitted by framers, as the server's writer does.

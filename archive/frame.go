@@ -314,6 +314,22 @@ func (b *block) selects(filter gaffer.LogFilter) bool {
 		(filter.File == "" || string(b.file) == filter.File)
 }
 
+// readCap is the room for a Read's records, guessed from the size of this
+// frame's records after `after`: those that fit gaffer.MaxReadBytes at
+// that size, and a few more. One allocation for the Read, not a chain of
+// copies as the slice grows frame by frame (with a write barrier for each
+// Record moved).
+func (b *block) readCap(after int64, limit int) int {
+	n, data := b.n, len(b.data)
+	if first := after + 1 - b.seq; first > 0 && first < int64(n) {
+		// The records before `after`: at the mean size, not walked.
+		data -= int(int64(data) * first / int64(n))
+		n -= int(first)
+	}
+	per := data/max(n, 1) + len(b.file) + 96 // gaffer.Record.Size
+	return min(limit, gaffer.MaxReadBytes/per+8)
+}
+
 // appendRecords appends to recs the records left with seq > after, while
 // recs holds fewer than limit and *size (their Size, added up) is under
 // gaffer.MaxReadBytes, as Records that own their data: one allocation for
