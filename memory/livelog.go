@@ -432,8 +432,12 @@ func (l *LiveLog) Read(ctx context.Context, jobID int64, after int64, limit int)
 	next := after + 1
 	// The segment holding next: the last one starting at or before it.
 	i := sort.Search(len(b.segs), func(i int) bool { return b.segs[i].first > next }) - 1
-	// (A small start: the slice grows to what the byte bound allows.)
-	recs := make([]gaffer.Record, 0, min(int64(limit), b.last-after, 64))
+	// Room for what is there, up to what the byte bound allows at the
+	// size of this segment's records: one allocation, not a chain of
+	// copies as the slice grows.
+	s := b.segs[i]
+	per := len(s.data)/max(len(s.meta), 1) + 96 // gaffer.Record.Size, but for the file
+	recs := make([]gaffer.Record, 0, min(int64(limit), b.last-after, int64(gaffer.MaxReadBytes/per+8)))
 	size := 0
 	for ; i < len(b.segs) && len(recs) < limit && size < gaffer.MaxReadBytes; i++ {
 		s := b.segs[i]
