@@ -721,13 +721,18 @@ func (f *Foreman) endRun(aj *activeJob, i int, status gaffer.Status, code *int, 
 	if runCopy.StartedAt != nil {
 		msg += fmt.Sprintf(" (%s)", now.Sub(*runCopy.StartedAt).Round(time.Millisecond))
 	}
-	aj.log.system(runCopy.Host, msg)
+	// The run's output is durable before its end is stored, and its end
+	// is stored before the line that says so: that line sends every
+	// viewer's stream a status event, and one on another instance reads
+	// the run from the store. (The line itself is made durable with the
+	// next sync: another run's end, or the job's.)
 	aj.log.sync()
 	sctx, cancel := f.storeCtx()
 	defer cancel()
 	if err := f.cfg.Store.UpdateRun(sctx, jobID, &runCopy); err != nil {
 		f.log.Error("record run end", "job", jobID, "host", runCopy.Host, "err", err)
 	}
+	aj.log.system(runCopy.Host, msg)
 	f.stats.runFinished(status)
 
 	// The job's status follows from its runs; store it when it changes.
