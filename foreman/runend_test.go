@@ -12,9 +12,10 @@ import (
 
 // storeAtRunEnd is a live log that, when a run's end line arrives, looks the
 // job up in the store, as a viewer on another instance does when that line
-// makes its stream send a status event.
+// makes its stream send a status event. It is in-process, so the job's
+// writer appends in line: the line is seen before the job ends.
 type storeAtRunEnd struct {
-	gaffer.LiveLog
+	gaffer.InProcessLiveLog
 	store gaffer.JobStore
 
 	mu   sync.Mutex
@@ -25,16 +26,19 @@ func (l *storeAtRunEnd) Append(ctx context.Context, jobID int64, recs []gaffer.R
 	for i := range recs {
 		if recs[i].Stream == gaffer.System && strings.HasPrefix(string(recs[i].Data), "exit status") {
 			job, err := l.store.FindJob(ctx, jobID)
+			if err != nil {
+				return err
+			}
 			l.mu.Lock()
 			for _, r := range job.Runs {
-				if err == nil && r.Host == recs[i].Host {
+				if r.Host == recs[i].Host {
 					l.seen[r.Host] = r.Status
 				}
 			}
 			l.mu.Unlock()
 		}
 	}
-	return l.LiveLog.Append(ctx, jobID, recs)
+	return l.InProcessLiveLog.Append(ctx, jobID, recs)
 }
 
 // A run's end line comes after its end is stored: a viewer that the line
@@ -43,7 +47,7 @@ func TestRunEndStoredBeforeItsLine(t *testing.T) {
 	exec := &fakeExec{results: map[string]gaffer.Result{"h": {ExitCode: 0}}, output: "hello\n"}
 	var live *storeAtRunEnd
 	f := newForemanWith(t, exec, func(cfg *foreman.Config) {
-		live = &storeAtRunEnd{LiveLog: cfg.Live, store: cfg.Store, seen: map[string]gaffer.Status{}}
+		live = &storeAtRunEnd{InProcessLiveLog: cfg.Live.(gaffer.InProcessLiveLog), store: cfg.Store, seen: map[string]gaffer.Status{}}
 		cfg.Live = live
 	})
 	job, err := f.Start(context.Background(), gaffer.JobRequest{Command: "x", Hosts: []string{"h"}}, "test")
