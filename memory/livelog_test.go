@@ -2,6 +2,7 @@ package memory
 
 import (
 	"context"
+	"fmt"
 	"runtime"
 	"testing"
 	"time"
@@ -171,6 +172,56 @@ func TestLiveLog_ReusesTrimmedSegments(t *testing.T) {
 		t.Errorf("%v allocations for %d appends at the limit, want %d (their wake-up channels)", n, batches, batches)
 	}
 	checkTotal(t, l)
+}
+
+// TestLiveLog_ReadKeepsThroughReuse: records read before their segment is
+// trimmed and filled again keep their bytes (Read copies them out).
+func TestLiveLog_ReadKeepsThroughReuse(t *testing.T) {
+	ctx := context.Background()
+	const maxBytes = 256 << 10
+	l := NewLiveLog(maxBytes, 0)
+	if err := l.Create(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	text := func(seq int64) string { return fmt.Sprintf("line %07d", seq) }
+	var seq int64
+	appendLines := func(n int) {
+		t.Helper()
+		batch := make([]gaffer.Record, n)
+		for i := range batch {
+			seq++
+			batch[i] = gaffer.Record{Seq: seq, Host: "h", Stream: gaffer.Stdout, Data: []byte(text(seq)), NL: true}
+		}
+		if err := l.Append(ctx, 1, batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for len(l.jobs[1].spares) == 0 {
+		appendLines(100)
+	}
+	// Every record held: some of their segments become spares and are
+	// filled again by what follows.
+	var got []gaffer.Record
+	for after := l.jobs[1].first - 1; after < seq; {
+		recs, _, err := l.Read(ctx, 1, after, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, recs...)
+		after = recs[len(recs)-1].Seq
+	}
+	// Far past the buffer's size: every segment is trimmed.
+	for range 4 * maxBytes / 100 / 16 {
+		appendLines(100)
+	}
+	if l.jobs[1].first <= got[len(got)-1].Seq {
+		t.Fatalf("the records read were not trimmed (first %d)", l.jobs[1].first)
+	}
+	for _, r := range got {
+		if string(r.Data) != text(r.Seq) {
+			t.Fatalf("record %d read before its segment was reused now holds %q", r.Seq, r.Data)
+		}
+	}
 }
 
 func TestLiveLog_CreateTwice(t *testing.T) {
