@@ -206,19 +206,24 @@ const maxKeptRecords = MaxReadBuffer / 2
 // CloneRecords returns a copy of recs that owns its data (one allocation
 // for all of it): for a sink that keeps what a Framer emits.
 func CloneRecords(recs []Record) []Record {
+	out := slices.Clone(recs)
+	OwnData(out)
+	return out
+}
+
+// OwnData gives recs their own copy of their data, in place: one
+// allocation for all of it.
+func OwnData(recs []Record) {
 	n := 0
 	for i := range recs {
 		n += len(recs[i].Data)
 	}
 	data := make([]byte, 0, n)
-	out := make([]Record, len(recs))
 	for i := range recs {
-		out[i] = recs[i]
 		start := len(data)
 		data = append(data, recs[i].Data...)
-		out[i].Data = data[start:len(data):len(data)]
+		recs[i].Data = data[start:len(data):len(data)]
 	}
-	return out
 }
 
 // Executors read a stream's output for a Framer into a buffer that starts

@@ -208,7 +208,15 @@ func (r *Record) UnmarshalJSON(b []byte) error {
 func (r *Record) Text() string { return strings.ToValidUTF8(string(r.Data), "\uFFFD") }
 
 // Size is an estimate of the memory a record holds, for buffer limits.
-func (r *Record) Size() int { return len(r.Data) + len(r.File) + 96 } // 96: about the Record itself
+func (r *Record) Size() int { return len(r.Data) + len(r.File) + recordOverhead }
+
+// recordOverhead is about the Record itself, in Size.
+const recordOverhead = 96
+
+// ReadRoom is how many records of about size bytes of data and file name
+// one read holds (MaxReadBytes, by Size), and a few more: the room to make
+// for a read's records at once, rather than growing the slice as it fills.
+func ReadRoom(size int) int { return MaxReadBytes/(size+recordOverhead) + 8 }
 
 // SameSource reports whether r and o come from the same host, stream and
 // file. The records of one batch share those strings, so the usual answer

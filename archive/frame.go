@@ -326,8 +326,7 @@ func (b *block) readCap(after int64, limit int) int {
 		data -= int(int64(data) * first / int64(n))
 		n -= int(first)
 	}
-	per := data/max(n, 1) + len(b.file) + 96 // gaffer.Record.Size
-	return min(limit, gaffer.MaxReadBytes/per+8)
+	return min(limit, gaffer.ReadRoom(data/max(n, 1)+len(b.file)))
 }
 
 // appendRecords appends to recs the records left with seq > after, while

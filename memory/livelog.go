@@ -436,8 +436,7 @@ func (l *LiveLog) Read(ctx context.Context, jobID int64, after int64, limit int)
 	// size of this segment's records: one allocation, not a chain of
 	// copies as the slice grows.
 	s := b.segs[i]
-	per := len(s.data)/max(len(s.meta), 1) + 96 // gaffer.Record.Size, but for the file
-	recs := make([]gaffer.Record, 0, min(int64(limit), b.last-after, int64(gaffer.MaxReadBytes/per+8)))
+	recs := make([]gaffer.Record, 0, min(int64(limit), b.last-after, int64(gaffer.ReadRoom(len(s.data)/max(len(s.meta), 1)))))
 	size := 0
 	for ; i < len(b.segs) && len(recs) < limit && size < gaffer.MaxReadBytes; i++ {
 		s := b.segs[i]
@@ -447,23 +446,9 @@ func (l *LiveLog) Read(ctx context.Context, jobID int64, after int64, limit int)
 			next++
 		}
 	}
-	ownData(recs)
+	// The segments they were read from may be filled again after a trim.
+	gaffer.OwnData(recs)
 	return recs, b.closed && next-1 == b.last, nil
-}
-
-// ownData gives recs a copy of their data, one allocation for all: the
-// segments they were read from may be filled again after a trim.
-func ownData(recs []gaffer.Record) {
-	n := 0
-	for i := range recs {
-		n += len(recs[i].Data)
-	}
-	data := make([]byte, 0, n)
-	for i := range recs {
-		start := len(data)
-		data = append(data, recs[i].Data...)
-		recs[i].Data = data[start:len(data):len(data)]
-	}
 }
 
 // Wait blocks until a record with seq > after exists, the log is closed or

@@ -112,7 +112,8 @@ func TestLiveLog_KeepsNewest(t *testing.T) {
 }
 
 // TestLiveLog_ReadIsCopy checks that records returned by Read are unaffected
-// by later trims, which zero the buffer's dropped slots.
+// by later appends and trims (TestLiveLog_ReadKeepsThroughReuse: and by
+// their segment being filled again).
 func TestLiveLog_ReadIsCopy(t *testing.T) {
 	ctx := context.Background()
 	l := NewLiveLog(300, 0)
