@@ -79,6 +79,7 @@ while [ ! -e 'GATE2' ]; do sleep 0.02; done`)
 		t.Errorf("bold coloured spans: %q", got)
 	}
 	v.clickLine(5, false)
+	v.waitJS("the click on 5", `location.hash === "#L5"`)
 	v.clickLine(9, true)
 	if h := evalJS[string](v, `location.hash`); h != "#L5-L9" {
 		t.Errorf("after a click on 5 and a shift-click on 9 the fragment is %q", h)
@@ -286,4 +287,50 @@ func TestBrowserColourLookBack(t *testing.T) {
 		}
 	}
 	b.checkClean("colour look-back")
+}
+
+// A reader copying a line of a running job keeps the selection while new
+// lines scroll the view (the rows that stay are not taken out and put back).
+func TestBrowserSelectionSurvivesNewLines(t *testing.T) {
+	ts := startServer(t)
+	b := newBrowser(t)
+	b.login(ts)
+	gate := filepath.Join(t.TempDir(), "go")
+	t.Cleanup(func() { os.WriteFile(gate, nil, 0o644) })
+	job := ts.startJob(t, gaffer.JobRequest{Hosts: []string{"local"}, Command: strings.ReplaceAll(`i=0; while [ $i -lt 100 ]; do i=$((i+1)); echo "first $i"; done
+while [ ! -e 'GATE' ]; do sleep 0.02; done
+i=0; while [ $i -lt 5 ]; do i=$((i+1)); echo "then $i"; done
+while :; do sleep 1; done`, "GATE", gate)})
+	for deadline := time.Now().Add(browserWait); ; time.Sleep(50 * time.Millisecond) {
+		if recs := ts.ndjson(t, job.ID, "tail=1"); len(recs) == 1 && recs[0].Text() == "first 100" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the job did not print its first part")
+		}
+	}
+	v := b.newTab(t)
+	v.do(chromedp.EmulateViewport(1280, 800), chromedp.Navigate(fmt.Sprintf("%s/jobs/%d", ts.URL, job.ID)))
+	v.waitJS("the newest lines", `gafferViewer.state().following && gafferViewer.state().settled && document.querySelector('#log .line[data-seq="101"]')`)
+
+	const selectRow = `(function () {
+	  var t = document.querySelector('#log .line[data-seq="95"] .text'), r = document.createRange();
+	  r.selectNodeContents(t);
+	  getSelection().removeAllRanges();
+	  getSelection().addRange(r);
+	  return getSelection().toString();
+	})()`
+	if got := evalJS[string](v, selectRow); got != "first 94" {
+		t.Fatalf("selected %q, want the row's text", got)
+	}
+	if err := os.WriteFile(gate, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	v.waitJS("the new lines", `gafferViewer.state().settled && document.querySelector('#log .line[data-seq="106"]')`)
+	if rows := v.shownRows(); rows[len(rows)-1].Text != "then 5" {
+		t.Errorf("the view did not follow: it ends with %v", rows[len(rows)-1])
+	}
+	if got := evalJS[string](v, `getSelection().toString()`); got != "first 94" {
+		t.Errorf("after 5 new lines the selection is %q, want %q", got, "first 94")
+	}
 }

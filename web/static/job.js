@@ -626,7 +626,7 @@
     }
     var same = els.length === logEl.children.length;
     for (var j = 0; same && j < els.length; j++) same = logEl.children[j] === els[j];
-    if (!same) logEl.replaceChildren.apply(logEl, els);
+    if (!same) keepRows(els);
     rendered = next;
     if (!firstRowsAt && chain.length && els.length) firstRowsAt = performance.now();
     if (curHit && !hitFirst && !want && rendered.has("s" + curHit)) { hitFirst = performance.now(); searchEvent(searchGen, "shown"); }
@@ -639,6 +639,23 @@
     countEl.textContent = T ? (filter ? filterLabel() + ": " : "") + "rows " + fmt(a) + "–" + fmt(b) + " of " + fmt(T) : "no output yet";
     if (loading) countEl.textContent += " · loading…";
     if (want || incoming.length) schedule();
+  }
+
+  // Makes els the log's rows, leaving the rows that stay where they are:
+  // a row taken out and put back loses a click under way or a text
+  // selection in it, and a repaint can come between mousedown and mouseup.
+  function keepRows(els) {
+    var keep = new Set(els);
+    for (var c = logEl.firstChild; c;) {
+      var nx = c.nextSibling;
+      if (!keep.has(c)) logEl.removeChild(c);
+      c = nx;
+    }
+    var at = logEl.firstChild;
+    for (var j = 0; j < els.length; j++) {
+      if (at === els[j]) at = at.nextSibling;
+      else logEl.insertBefore(els[j], at);
+    }
   }
 
   // 1,234,567 (Intl.NumberFormat costs 150 ms to make on a first paint).
