@@ -211,6 +211,11 @@ func (a *Archive) Delete(jobID int64) error {
 // gaffer.MaxReadBytes, and whether the log is complete and nothing follows
 // them. ENOTFOUND if there is no log.
 func (a *Archive) Read(ctx context.Context, jobID int64, after int64, limit int) ([]gaffer.Record, bool, error) {
+	return a.ReadInto(ctx, jobID, after, limit, nil)
+}
+
+// ReadInto is Read, the records appended to buf[:0] (gaffer.ReaderInto).
+func (a *Archive) ReadInto(ctx context.Context, jobID int64, after int64, limit int, buf []gaffer.Record) ([]gaffer.Record, bool, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, false, err
 	}
@@ -263,7 +268,11 @@ func (a *Archive) Read(ctx context.Context, jobID int64, after int64, limit int)
 			break
 		}
 		if recs == nil {
-			recs = make([]gaffer.Record, 0, b.readCap(after, limit))
+			if n := b.readCap(after, limit); cap(buf) >= n {
+				recs = buf[:0]
+			} else {
+				recs = make([]gaffer.Record, 0, n)
+			}
 		}
 		recs, whole = b.appendRecords(recs, after, limit, &size, &names)
 	}

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"strconv"
 	"sync"
@@ -125,6 +126,40 @@ func TestReadRanges(t *testing.T) {
 		if wantEnd := first+int64(want) > n; end != wantEnd {
 			t.Fatalf("Read(after=%d, limit=%d) end = %v, want %v", s.after, s.limit, end, wantEnd)
 		}
+	}
+}
+
+// TestReadInto follows a log a batch at a time, passing each read's slice
+// back: the records are Read's, in that slice once it has room.
+func TestReadInto(t *testing.T) {
+	const n = 100_000
+	a, _ := newArchive(t)
+	writeNumbered(t, a, 1, n, true)
+	buf := make([]gaffer.Record, 3, 5000)
+	for i := range buf {
+		buf[i] = gaffer.Record{Seq: -1, Host: "junk", Data: []byte("junk")}
+	}
+	buf = buf[:0]
+	reused := 0
+	for after, limit := int64(0), 1; after < n; limit = limit*3%1999 + 1 {
+		want, wantEnd, err := a.Read(ctx, 1, after, limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, end, err := a.ReadInto(ctx, 1, after, limit, buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if end != wantEnd || !reflect.DeepEqual(got, want) {
+			t.Fatalf("ReadInto(after=%d, limit=%d) = %d records, end %v; Read gave %d, end %v", after, limit, len(got), end, len(want), wantEnd)
+		}
+		if &got[:1][0] == &buf[:1][0] {
+			reused++
+		}
+		buf, after = got, got[len(got)-1].Seq
+	}
+	if reused == 0 {
+		t.Error("no read filled the slice passed")
 	}
 }
 
@@ -673,18 +708,28 @@ func BenchmarkReadFollow(b *testing.B) {
 		}
 	}
 	finish(b, w, true)
-	b.ReportAllocs()
-	for b.Loop() {
-		var after int64
-		for after < n {
-			got, _, err := a.Read(ctx, 1, after, 1000)
-			if err != nil || len(got) == 0 {
-				b.Fatal(len(got), err)
+	// read: a new slice for every read; into: each read's slice passed
+	// back (ReadInto), as a viewer's cursor does.
+	for _, into := range []bool{false, true} {
+		b.Run(map[bool]string{false: "read", true: "into"}[into], func(b *testing.B) {
+			b.ReportAllocs()
+			var buf []gaffer.Record
+			for b.Loop() {
+				var after int64
+				for after < n {
+					got, _, err := a.ReadInto(ctx, 1, after, 1000, buf)
+					if err != nil || len(got) == 0 {
+						b.Fatal(len(got), err)
+					}
+					if into {
+						buf = got
+					}
+					after = got[len(got)-1].Seq
+				}
 			}
-			after = got[len(got)-1].Seq
-		}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/record")
+		})
 	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/record")
 }
 
 // collector numbers records emitted by framers, as the server's writer does.

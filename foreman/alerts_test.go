@@ -67,7 +67,7 @@ func (e *gatedExec) Exec(ctx context.Context, h *gaffer.Host, spec gaffer.ExecSp
 func waitLine(t *testing.T, f *foreman.Foreman, id int64, s string) gaffer.Record {
 	t.Helper()
 	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		recs, _, err := f.ReadLog(context.Background(), id, 0, 1000)
+		recs, _, err := f.ReadLog(context.Background(), id, 0, 1000, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

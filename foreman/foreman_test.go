@@ -111,7 +111,7 @@ func allLines(t *testing.T, f *foreman.Foreman, id int64) []gaffer.Record {
 	t.Helper()
 	var all []gaffer.Record
 	for after := int64(0); ; {
-		recs, end, err := f.ReadLog(context.Background(), id, after, 100)
+		recs, end, err := f.ReadLog(context.Background(), id, after, 100, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -204,9 +204,11 @@ var errLiveSkipped = errors.New("the live log is not keeping up; reading the arc
 // complete with nothing after them. If records after `after` are lost (the
 // archive could not be written and the live buffer dropped them), it
 // returns a *gaffer.GapError saying which; the reader goes on after them.
-func (f *Foreman) ReadLog(ctx context.Context, id int64, after int64, limit int) ([]gaffer.Record, bool, error) {
+// buf, when not nil, may hold the records returned (see gaffer.ReaderInto):
+// a reader going through a log passes back the slice of its last read.
+func (f *Foreman) ReadLog(ctx context.Context, id int64, after int64, limit int, buf []gaffer.Record) ([]gaffer.Record, bool, error) {
 	after = f.keptAfter(id, max(after, 0))
-	recs, end, lerr := f.readLive(ctx, id, after, limit)
+	recs, end, lerr := f.readLive(ctx, id, after, limit, buf)
 	// next is the first seq after `after` that the live buffer holds, when
 	// that is past a hole.
 	var next int64
@@ -226,7 +228,7 @@ func (f *Foreman) ReadLog(ctx context.Context, id int64, after int64, limit int)
 		return nil, false, ctx.Err()
 	}
 
-	arecs, aend, aerr := f.cfg.Archive.Read(ctx, id, after, limit)
+	arecs, aend, aerr := readInto(ctx, f.cfg.Archive, id, after, limit, buf)
 	if aerr != nil && gaffer.ErrorCode(aerr) != gaffer.ENOTFOUND {
 		return nil, false, aerr
 	}
@@ -257,7 +259,7 @@ func (f *Foreman) ReadLog(ctx context.Context, id int64, after int64, limit int)
 // needs no bound), unless it is known not to keep up: this instance's own
 // appender for the job lags, or did not close it when the job ended, or a
 // read failed within the last liveReadPause.
-func (f *Foreman) readLive(ctx context.Context, id int64, after int64, limit int) ([]gaffer.Record, bool, error) {
+func (f *Foreman) readLive(ctx context.Context, id int64, after int64, limit int, buf []gaffer.Record) ([]gaffer.Record, bool, error) {
 	if aj := f.activeJob(id); aj != nil && !aj.log.live.healthy() {
 		return nil, false, errLiveSkipped
 	} else if _, ok := f.liveUnclosed.Load(id); ok {
@@ -274,13 +276,24 @@ func (f *Foreman) readLive(ctx context.Context, id int64, after int64, limit int
 		rctx, cancel = context.WithTimeout(ctx, liveReadTimeout)
 		defer cancel()
 	}
-	recs, end, err := f.cfg.Live.Read(rctx, id, after, limit)
+	recs, end, err := readInto(rctx, f.cfg.Live, id, after, limit, buf)
 	if gaffer.ErrorCode(err) == gaffer.EINTERNAL && ctx.Err() == nil {
 		if prev := f.liveDownUntil.Swap(time.Now().Add(liveReadPause).UnixNano()); time.Now().UnixNano() >= prev {
 			f.log.Warn("live log read failed; readers use the archive for a while", "job", id, "err", err)
 		}
 	}
 	return recs, end, err
+}
+
+// readInto reads from the archive or the live log into buf where the store
+// can (gaffer.ReaderInto).
+func readInto(ctx context.Context, s interface {
+	Read(ctx context.Context, jobID int64, after int64, limit int) ([]gaffer.Record, bool, error)
+}, id, after int64, limit int, buf []gaffer.Record) ([]gaffer.Record, bool, error) {
+	if ri, ok := s.(gaffer.ReaderInto); ok && buf != nil {
+		return ri.ReadInto(ctx, id, after, limit, buf)
+	}
+	return s.Read(ctx, id, after, limit)
 }
 
 // lostWhy says why the archive lacks records of job id, if this instance

@@ -55,6 +55,12 @@ func Run(t *testing.T, open func(t *testing.T) gaffer.LiveLog) {
 		{"Trim", testTrim},
 		{"ConcurrentReaders", testConcurrentReaders},
 	}
+	if _, ok := open(t).(gaffer.ReaderInto); ok {
+		tests = append(tests, struct {
+			name string
+			fn   func(t *testing.T, l gaffer.LiveLog)
+		}{"ReadInto", testReadInto})
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.fn(t, open(t))
@@ -132,6 +138,47 @@ func testReadAfter(t *testing.T, l gaffer.LiveLog) {
 			}
 			assertSeqs(t, got, tt.first, tt.n)
 		})
+	}
+}
+
+// testReadInto: a log that reads into the caller's slice returns what
+// Read does, in that slice when it has room.
+func testReadInto(t *testing.T, l gaffer.LiveLog) {
+	ri := l.(gaffer.ReaderInto)
+	ctx := context.Background()
+	mustCreate(t, l, 1)
+	mustAppend(t, l, 1, recs(1, 100))
+	junk := gaffer.Record{Seq: 999, Host: "junk", Stream: gaffer.Stderr, Data: []byte("junk")}
+	for _, tt := range []struct {
+		after int64
+		limit int
+		room  int // the capacity of the slice passed
+	}{
+		{0, 10, 2000}, {40, 1000, 2000}, {99, 10, 2000}, {100, 10, 2000}, {0, 1000, 1}, {20, 5, 0},
+	} {
+		t.Run(fmt.Sprintf("after=%d,limit=%d,room=%d", tt.after, tt.limit, tt.room), func(t *testing.T) {
+			want, wantEnd, err := l.Read(ctx, 1, tt.after, tt.limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			buf := append(make([]gaffer.Record, 0, tt.room), junk, junk)[:0]
+			if tt.room == 0 {
+				buf = nil
+			}
+			got, end, err := ri.ReadInto(ctx, 1, tt.after, tt.limit, buf)
+			if err != nil || end != wantEnd || len(got) != len(want) {
+				t.Fatalf("ReadInto = %d records, end %v, %v; Read gave %d, end %v", len(got), end, err, len(want), wantEnd)
+			}
+			for i := range want {
+				assertRecord(t, got[i], want[i])
+			}
+			if len(got) > 0 && tt.room >= 1000 && &got[:1][0] != &buf[:1][0] {
+				t.Error("the records were not read into the slice passed, which had room for them")
+			}
+		})
+	}
+	if _, _, err := ri.ReadInto(ctx, 404, 0, 10, make([]gaffer.Record, 0, 10)); gaffer.ErrorCode(err) != gaffer.ENOTFOUND {
+		t.Errorf("ReadInto of a job with no log: %v, want ENOTFOUND", err)
 	}
 }
 

@@ -411,6 +411,11 @@ func (b *buffer) record(s *segment, j int) gaffer.Record {
 // ETRIMMED if the record after `after` was dropped, ENOTFOUND if there is no
 // such job.
 func (l *LiveLog) Read(ctx context.Context, jobID int64, after int64, limit int) ([]gaffer.Record, bool, error) {
+	return l.ReadInto(ctx, jobID, after, limit, nil)
+}
+
+// ReadInto is Read, the records appended to buf[:0] (gaffer.ReaderInto).
+func (l *LiveLog) ReadInto(ctx context.Context, jobID int64, after int64, limit int, buf []gaffer.Record) ([]gaffer.Record, bool, error) {
 	if limit <= 0 {
 		limit = DefaultReadLimit
 	}
@@ -436,7 +441,10 @@ func (l *LiveLog) Read(ctx context.Context, jobID int64, after int64, limit int)
 	// size of this segment's records: one allocation, not a chain of
 	// copies as the slice grows.
 	s := b.segs[i]
-	recs := make([]gaffer.Record, 0, min(int64(limit), b.last-after, int64(gaffer.ReadRoom(len(s.data)/max(len(s.meta), 1)))))
+	recs := buf[:0]
+	if n := min(int64(limit), b.last-after, int64(gaffer.ReadRoom(len(s.data)/max(len(s.meta), 1)))); int64(cap(buf)) < n {
+		recs = make([]gaffer.Record, 0, n)
+	}
 	size := 0
 	for ; i < len(b.segs) && len(recs) < limit && size < gaffer.MaxReadBytes; i++ {
 		s := b.segs[i]

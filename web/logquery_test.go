@@ -112,10 +112,12 @@ func (f *fakeLog) Job(ctx context.Context, id int64) (*gaffer.Job, error) {
 	return j, nil
 }
 
-func (f *fakeLog) ReadLog(ctx context.Context, id, after int64, limit int) ([]gaffer.Record, bool, error) {
+// ReadLog fills buf as the server's does, so that a reader keeping records
+// past its next read would see them overwritten in these tests too.
+func (f *fakeLog) ReadLog(ctx context.Context, id, after int64, limit int, buf []gaffer.Record) ([]gaffer.Record, bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	var out []gaffer.Record
+	out := buf[:0]
 	for _, r := range f.recs[min(int(after), len(f.recs)):] {
 		if len(out) >= min(limit, f.page) {
 			break
