@@ -1,6 +1,11 @@
 package archive
 
-import "os"
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+)
 
 // WriteIndexV1 replaces a complete log's stream index by one as the
 // first format wrote it: streams named by host and stream only, even
@@ -36,4 +41,23 @@ func KeptFiles(a *Archive) int {
 	a.kept.mu.Lock()
 	defer a.kept.mu.Unlock()
 	return len(a.kept.files)
+}
+
+// RecordSyncs records the base names of the data files synced until the
+// test ends.
+func RecordSyncs(t interface{ Cleanup(func()) }) func() []string {
+	var mu sync.Mutex
+	var names []string
+	t.Cleanup(func() { syncFile = (*os.File).Sync })
+	syncFile = func(f *os.File) error {
+		mu.Lock()
+		names = append(names, filepath.Base(f.Name()))
+		mu.Unlock()
+		return f.Sync()
+	}
+	return func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(names)
+	}
 }

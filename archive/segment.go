@@ -309,6 +309,11 @@ func (w *Writer) rollDue(t time.Time) bool {
 // totals there first, and an entry for each stream's first record in the
 // new segment: Summary subtracts what went before a segment from those.
 func (w *Writer) roll() error {
+	// The segment ends: its data is made durable now, since a Sync syncs
+	// only the file being written.
+	if err := syncFile(w.log); err != nil {
+		return fmt.Errorf("sync log of job %d: %w", w.jobID, err)
+	}
 	if _, err := w.sdx.Write(w.sb.mark(w.sbuf[:0], w.off, true)); err != nil {
 		return fmt.Errorf("write log stream index of job %d: %w", w.jobID, err)
 	}

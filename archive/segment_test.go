@@ -538,3 +538,34 @@ func BenchmarkWriteRetained(b *testing.B) {
 		})
 	}
 }
+
+// TestRetainedSyncCoversEverySegment: a Sync makes durable every segment
+// written since the last one, not only the segment being written (a
+// segment closed at a roll kept its data in the page cache only).
+func TestRetainedSyncCoversEverySegment(t *testing.T) {
+	a, dir := newArchive(t)
+	synced := archive.RecordSyncs(t)
+	w, err := a.CreateRetained(ctx, 1, gaffer.Retention{Bytes: 8 * archive.MinSegmentBytes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := bytes.Repeat([]byte("x"), 1000)
+	for seq := int64(1); seq <= 300; seq++ {
+		if err := w.Write([]gaffer.Record{{Seq: seq, Host: "web-1", Stream: gaffer.Stdout, Data: data, NL: true}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	segs := segmentNames(t, dir)
+	if len(segs) < 3 {
+		t.Fatalf("%d segments; the test needs a few", len(segs))
+	}
+	for _, name := range segs {
+		if !slices.Contains(synced(), name) {
+			t.Errorf("segment %s was not synced (synced: %v)", name, synced())
+		}
+	}
+	finish(t, w, true)
+}

@@ -30,9 +30,13 @@ type Writer struct {
 	last            int64 // seq of the last record written
 	buf, ibuf, sbuf []byte
 	err             error // the first write error: the files can no longer be trusted
-	dirSynced       bool
-	completed       bool
-	closed          bool
+	// written is where the kernel was last asked to start writing the
+	// data file to disk (startWriteback): the Sync at a run's end then
+	// waits for the last few MiB, not for all of a big log.
+	written   int64
+	dirSynced bool
+	completed bool
+	closed    bool
 }
 
 // Write appends records. Their seqs must increase, and continue after the
@@ -109,6 +113,12 @@ func (w *Writer) write(recs []gaffer.Record) error {
 	w.off += int64(len(buf))
 	w.n += int64(len(recs))
 	w.last = last
+	if w.off-w.written >= writebackEvery {
+		base := w.fileBase()
+		from := max(w.written, base)
+		startWriteback(w.log, from-base, w.off-from)
+		w.written = w.off
+	}
 	if len(ibuf) > 0 {
 		if _, err := w.idx.Write(ibuf); err != nil {
 			w.err = fmt.Errorf("write log index of job %d: %w", w.jobID, err)
@@ -122,6 +132,23 @@ func (w *Writer) write(recs []gaffer.Record) error {
 		}
 	}
 	return nil
+}
+
+// syncFile makes a file's data durable (a variable so that tests can see
+// which files were synced).
+var syncFile = (*os.File).Sync
+
+// writebackEvery is how much data the writer lets pile up in the page
+// cache before it starts writing it out.
+const writebackEvery = 4 << 20
+
+// fileBase is the offset in the log where the data file being written
+// starts (a segment's; 0 for a log in a single file).
+func (w *Writer) fileBase() int64 {
+	if w.seg == nil {
+		return 0
+	}
+	return w.seg.segs[len(w.seg.segs)-1].base
 }
 
 func (w *Writer) usable() error {
@@ -145,7 +172,7 @@ func (w *Writer) Sync() error {
 }
 
 func (w *Writer) sync() error {
-	if err := w.log.Sync(); err != nil {
+	if err := syncFile(w.log); err != nil {
 		return fmt.Errorf("sync log of job %d: %w", w.jobID, err)
 	} else if err := w.idx.Sync(); err != nil {
 		return fmt.Errorf("sync log index of job %d: %w", w.jobID, err)
@@ -183,7 +210,7 @@ func (w *Writer) Complete() error {
 	if _, err := w.sdx.Write(w.sb.mark(w.sbuf[:0], w.off, true)); err != nil {
 		return fmt.Errorf("complete log of job %d: %w", w.jobID, err)
 	}
-	if err := w.log.Sync(); err != nil {
+	if err := syncFile(w.log); err != nil {
 		return fmt.Errorf("complete log of job %d: %w", w.jobID, err)
 	} else if err := w.idx.Sync(); err != nil {
 		return fmt.Errorf("complete log of job %d: %w", w.jobID, err)
