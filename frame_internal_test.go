@@ -1,6 +1,9 @@
 package gaffer
 
 import (
+	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -14,14 +17,14 @@ func TestFramerLetsBigBuffersGo(t *testing.T) {
 	burst := []byte(strings.Repeat("1234567\n", 32<<10)) // 256 KiB, 32 768 lines
 	f.Write(burst)
 	f.Write(burst)
-	if cap(f.recs) < 32<<10 || cap(f.buf) < len(burst) {
-		t.Fatalf("during a burst: kept %d records and %d bytes, want the chunk's", cap(f.recs), cap(f.buf))
+	if cap(f.recs) < emitBatch || cap(f.buf) < len(burst) {
+		t.Fatalf("during a burst: kept %d records and %d bytes, want a batch's and the chunk's", cap(f.recs), cap(f.buf))
 	}
 	if f.timer == nil {
 		t.Fatal("no quiet timer armed after a burst")
 	}
 	for i := range lowChunks {
-		if cap(f.recs) < 32<<10 {
+		if cap(f.recs) < emitBatch || cap(f.buf) < len(burst) {
 			t.Fatalf("let the buffers go after %d small chunks, want %d", i, lowChunks)
 		}
 		f.Write([]byte("one line\n"))
@@ -49,5 +52,37 @@ func TestFramerLetsBigBuffersGo(t *testing.T) {
 	f.Close()
 	if strings.Join(got, "|") != "half a line|tail" {
 		t.Errorf("records %q", got)
+	}
+}
+
+// A chunk of many short lines reaches emit a batch at a time, every line
+// once and in order, the last batch holding what is left.
+func TestFramerEmitsBatches(t *testing.T) {
+	var sizes []int
+	var lines []string
+	f := NewFramer("h", Stdout, 0, time.Hour, func(recs []Record) {
+		sizes = append(sizes, len(recs))
+		for i := range recs {
+			lines = append(lines, string(recs[i].Data))
+		}
+	})
+	var chunk strings.Builder
+	const n = 2*emitBatch + 100
+	for i := range n {
+		fmt.Fprintf(&chunk, "%d\n", i)
+	}
+	f.Write([]byte(chunk.String() + "par"))
+	f.Write([]byte("t\n"))
+	f.Close()
+	if want := []int{emitBatch, emitBatch, 100, 1}; !slices.Equal(sizes, want) {
+		t.Errorf("emitted batches of %v records, want %v", sizes, want)
+	}
+	for i := range n {
+		if lines[i] != strconv.Itoa(i) {
+			t.Fatalf("record %d is %q", i, lines[i])
+		}
+	}
+	if lines[n] != "part" || len(lines) != n+1 {
+		t.Errorf("%d records, the last %q", len(lines), lines[len(lines)-1])
 	}
 }
