@@ -18,7 +18,8 @@ const (
 // Framer cuts one output stream into records: one per line, "\r" kept, lines
 // longer than max split into records with NL false, and a trailing partial
 // line flushed once the stream has been quiet for a short time. Emit is
-// called with complete lines at once, never held back for a batch.
+// called with complete lines at once, never held back for a batch, and
+// with at most emitBatch records at a time.
 // A Framer is safe for use by one writer plus its own flush timer.
 //
 // The records passed to emit, and their data, are valid only during the
@@ -102,10 +103,11 @@ func (f *Framer) Write(p []byte) (int, error) {
 
 // frameLocked cuts p, after what is pending, into records: it emits them
 // emitBatch at a time and returns the last ones, for the caller to emit.
-// The records of one call share the Framer's buffer (pending moved to its start, p copied
-// after it, newlines left between records): a chunk costs no allocation
-// once the buffers have grown to the chunks' size. Each record's Data is
-// capped at its own length, so appending to one never writes into the next.
+// The records of one call share the Framer's buffer (pending moved to its
+// start, p copied after it, newlines left between records): a chunk costs
+// no allocation once the buffers have grown to the chunks' size. Each
+// record's Data is capped at its own length, so appending to one never
+// writes into the next.
 func (f *Framer) frameLocked(p []byte) []Record {
 	now := time.Now().UTC()
 	n := len(f.pending) + len(p)
