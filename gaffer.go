@@ -208,7 +208,11 @@ func (r *Record) UnmarshalJSON(b []byte) error {
 func (r *Record) Text() string { return strings.ToValidUTF8(string(r.Data), "\uFFFD") }
 
 // Size is an estimate of the memory a record holds, for buffer limits.
-func (r *Record) Size() int { return len(r.Data) + len(r.File) + recordOverhead }
+func (r *Record) Size() int { return RecordSize(len(r.Data), len(r.File)) }
+
+// RecordSize is the Size of a record of data bytes and a file name of file
+// bytes, for a reader that counts records it has not made yet.
+func RecordSize(data, file int) int { return data + file + recordOverhead }
 
 // recordOverhead is about the Record itself, in Size.
 const recordOverhead = 96

@@ -349,7 +349,7 @@ func (b *block) appendRecords(recs []gaffer.Record, after int64, limit int, size
 		}
 		b.dp += l
 		b.i++
-		*size += l + len(b.file) + 96 // gaffer.Record.Size
+		*size += gaffer.RecordSize(l, len(b.file))
 	}
 	if b.i == i0 {
 		return recs, false
