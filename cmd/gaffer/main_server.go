@@ -137,7 +137,7 @@ func (m *Main) Open(ctx context.Context) error {
 		return fmt.Errorf("no hosts: give --inventory FILE or --ssh-config FILE (%s)", why)
 	}
 	// Each host carries its route (ProxyJump): one executor reaches them all.
-	m.SSH = &sshexec.Executor{KnownHostsFile: expandHome(c.knownHosts), Logger: m.Logger}
+	m.SSH = &sshexec.Executor{KnownHostsFile: expandHome(c.knownHosts), ConnectTimeout: c.connectTimeout, Logger: m.Logger}
 	// Host-key approval, when the store keeps host keys: unknown keys are
 	// listed for an admin instead of failing for good; the managed
 	// known_hosts file mirrors the approved ones.

@@ -20,29 +20,30 @@ import (
 	"github.com/gaffer-dev/gaffer/inventory"
 	"github.com/gaffer-dev/gaffer/localexec"
 	"github.com/gaffer-dev/gaffer/memory"
+	"github.com/gaffer-dev/gaffer/sshexec"
 	"github.com/gaffer-dev/gaffer/web"
 )
 
 // serveConfig is what the flags of `gaffer serve` say.
 type serveConfig struct {
-	listen, dataDir, inventory, knownHosts, adminToken string
-	databaseURL, redisURL                              string
-	resetToken                                         bool
-	local                                              localFlag // auto, true or false (localhost.go)
-	maxRunningJobs, maxConcurrency, maxStreamsPerUser  int
-	logLevel                                           string
-	shutdownGrace, liveLinger, leaseTTL                time.Duration
-	liveBuffer, liveBudget                             int
-	maxStreams                                         int
-	streamWriteTimeout                                 time.Duration
-	archiveDir, instance, redisPrefix, sshConfig       string
-	localEnv                                           []string // localexec.Executor.Env
-	tlsCert, tlsKey, publicURL                         string
-	tlsSelfSigned                                      bool
-	secretFile                                         string
-	managedKnownHosts                                  string
-	retain, retainEvery                                time.Duration
-	retainJobs                                         int
+	listen, dataDir, inventory, knownHosts, adminToken  string
+	databaseURL, redisURL                               string
+	resetToken                                          bool
+	local                                               localFlag // auto, true or false (localhost.go)
+	maxRunningJobs, maxConcurrency, maxStreamsPerUser   int
+	logLevel                                            string
+	shutdownGrace, liveLinger, leaseTTL, connectTimeout time.Duration
+	liveBuffer, liveBudget                              int
+	maxStreams                                          int
+	streamWriteTimeout                                  time.Duration
+	archiveDir, instance, redisPrefix, sshConfig        string
+	localEnv                                            []string // localexec.Executor.Env
+	tlsCert, tlsKey, publicURL                          string
+	tlsSelfSigned                                       bool
+	secretFile                                          string
+	managedKnownHosts                                   string
+	retain, retainEvery                                 time.Duration
+	retainJobs                                          int
 }
 
 // store is a job store that also keeps the server's settings.
@@ -103,6 +104,7 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 	fs.StringVar(&c.archiveDir, "archive-dir", "", "directory of finished and running job logs (default: DATA_DIR/archive); with several instances, one directory they all mount")
 	fs.StringVar(&c.redisPrefix, "redis-prefix", "gaffer:", "prefix of every Redis key, so deployments can share a Redis")
 	fs.StringVar(&c.instance, "instance", "", "this server's name among instances sharing a database (default: HOSTNAME-PID)")
+	fs.DurationVar(&c.connectTimeout, "connect-timeout", sshexec.DefaultConnectTimeout, "how long connecting to a host may take (TCP, SSH handshake and login, for the host and for each jump host) before its run fails")
 	fs.DurationVar(&c.leaseTTL, "lease-ttl", foreman.DefaultLeaseTTL, "with a shared database: how long an instance may be silent before its running jobs are marked interrupted (failover takes about this long)")
 	fs.StringVar(&c.secretFile, "secret-file", "", "file of secret values, one a line, masked as *** in every job's output")
 	fs.IntVar(&c.maxStreams, "max-streams", web.DefaultMaxStreams, "most log streams (SSE, NDJSON follow) open at once; past it viewers are answered 503 with Retry-After. Each needs a file descriptor (ulimit -n)")
@@ -136,6 +138,9 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 	}
 	if c.retainJobs < 0 {
 		return c, fmt.Errorf("--retain-jobs %d: give how many finished jobs to keep, e.g. 10000 (0 keeps every job)", c.retainJobs)
+	}
+	if c.connectTimeout <= 0 {
+		return c, fmt.Errorf("--connect-timeout %s: give a duration above zero, e.g. 10s", c.connectTimeout)
 	}
 	if c.retainEvery <= 0 {
 		return c, fmt.Errorf("--retain-interval %s: give a duration above zero, e.g. 10m", c.retainEvery)

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gaffer-dev/gaffer"
 	"github.com/gaffer-dev/gaffer/internal/sshtest"
@@ -81,6 +82,39 @@ func TestSSHEndToEnd(t *testing.T) {
 	j = ts.waitJob(t, job.ID)
 	if r := j.Runs[0]; r.Status != gaffer.StatusFailed || r.Signal != "KILL" || r.ExitCode != nil {
 		t.Errorf("killed run: %+v", r)
+	}
+}
+
+// --connect-timeout bounds the handshake with a host that takes the TCP
+// connection and never speaks SSH: its run fails saying so.
+func TestSSHConnectTimeoutFlag(t *testing.T) {
+	sshd := sshtest.Start(t, sshtest.Options{Hosts: 1})
+	p := sshtest.StartProxy(t, sshd.Addrs[0])
+	p.Stall()
+	h := sshd.Hosts()[0]
+	h.Name, h.Address, h.Port = "mute", "127.0.0.1", p.Port()
+	ts := startServer(t, "--inventory", writeInventory(t, []gaffer.Host{h}, ""), "--known-hosts", sshd.KnownHosts, "--connect-timeout", "1500ms")
+	job := ts.startJob(t, gaffer.JobRequest{Hosts: []string{"mute"}, Command: "echo never"})
+	r := ts.waitJob(t, job.ID).Runs[0]
+	if want := "ssh handshake with mute (" + p.Addr() + ") failed: timed out after 1.5s"; r.Status != gaffer.StatusFailed || r.Error != want {
+		t.Fatalf("run: %s %q, want failed %q", r.Status, r.Error, want)
+	}
+}
+
+// A connect timeout that is not a duration above zero stops the server
+// before it starts, naming the flag.
+func TestConnectTimeoutFlagErrors(t *testing.T) {
+	for _, tt := range []struct{ arg, err string }{
+		{"0s", "--connect-timeout 0s: give a duration above zero, e.g. 10s"},
+		{"-1s", "--connect-timeout -1s: give a duration above zero"},
+		{"soon", `invalid value "soon" for flag -connect-timeout`},
+	} {
+		if _, err := parseServeFlags([]string{"--connect-timeout", tt.arg}, io.Discard); err == nil || !strings.Contains(err.Error(), tt.err) {
+			t.Errorf("--connect-timeout %s: error %v, want one saying %q", tt.arg, err, tt.err)
+		}
+	}
+	if c, err := parseServeFlags(nil, io.Discard); err != nil || c.connectTimeout != 10*time.Second {
+		t.Errorf("default: %v, %v; want 10s", c.connectTimeout, err)
 	}
 }
 
