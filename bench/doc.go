@@ -74,7 +74,11 @@
 // a viewer of that job reads and the `end`, encoded before timing with
 // gaffer.Record.AppendJSON, served by a bare net/http server on 127.0.0.1
 // in 64 KiB flushed writes to the same client (readSSE, parseRecord, the
-// row's line check), request → `end`, best of 3. With
+// row's line check), request → `end`, best of 3; and then the same while
+// the bare read of the row's command runs alongside, timed until both are
+// done (metric <row>-both-ratio): what one viewer's row costs this machine
+// with a server that costs nothing, the ratio's real ceiling when the
+// client and sshd share the server's cores. With
 // GAFFER_BENCH_CPUPROFILE=FILE, the embedded server writes a CPU profile of
 // its whole life (all its rows) to FILE, through
 // `gaffer serve`'s GAFFER_CPUPROFILE variable (unset: no profile); read it
