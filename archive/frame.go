@@ -6,6 +6,7 @@ package archive
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"hash/crc32"
 	"io"
@@ -354,8 +355,8 @@ func (b *block) appendRecords(recs []gaffer.Record, after int64, limit int, size
 	if b.i == i0 {
 		return recs, false
 	}
-	data := make([]byte, b.dp-dp0)
-	copy(data, b.data[dp0:b.dp])
+	// (Clone does not zero the memory it copies into, as make would.)
+	data := bytes.Clone(b.data[dp0:b.dp])
 	names.set(b.host, b.stream, b.file)
 	var ts time.Time
 	if b.ts != 0 {

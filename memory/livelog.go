@@ -10,6 +10,7 @@
 package memory
 
 import (
+	"bytes"
 	"context"
 	"math"
 	"slices"
@@ -388,6 +389,28 @@ func (b *buffer) broadcast() {
 	b.changed = make(chan struct{})
 }
 
+// ownData gives recs, records j0, j0+1, … of s, a copy of their data: the
+// segment may be filled again after a trim. Their data lie one after the
+// other in the segment, so one copy of that span serves them all, and
+// bytes.Clone does not zero its memory before copying into it (a slice
+// made for the copy would be zeroed first: a second pass over the bytes).
+func ownData(s *segment, j0 int, recs []gaffer.Record) {
+	if len(recs) == 0 {
+		return
+	}
+	lo := uint32(0)
+	if j0 > 0 {
+		lo = s.meta[j0-1].end
+	}
+	own := bytes.Clone(s.data[lo:s.meta[j0+len(recs)-1].end])
+	start := uint32(0)
+	for k := range recs {
+		end := s.meta[j0+k].end - lo
+		recs[k].Data = own[start:end:end]
+		start = end
+	}
+}
+
 // record rebuilds record j of s. Its Data shares the segment's array,
 // which a trim may give to new records: Read copies it out.
 func (b *buffer) record(s *segment, j int) gaffer.Record {
@@ -448,14 +471,14 @@ func (l *LiveLog) ReadInto(ctx context.Context, jobID int64, after int64, limit 
 	size := 0
 	for ; i < len(b.segs) && len(recs) < limit && size < gaffer.MaxReadBytes; i++ {
 		s := b.segs[i]
-		for j := int(next - s.first); j < len(s.meta) && len(recs) < limit && size < gaffer.MaxReadBytes; j++ {
+		j0, k0 := int(next-s.first), len(recs)
+		for j := j0; j < len(s.meta) && len(recs) < limit && size < gaffer.MaxReadBytes; j++ {
 			recs = append(recs, b.record(s, j))
 			size += recs[len(recs)-1].Size()
 			next++
 		}
+		ownData(s, j0, recs[k0:])
 	}
-	// The segments they were read from may be filled again after a trim.
-	gaffer.OwnData(recs)
 	return recs, b.closed && next-1 == b.last, nil
 }
 
