@@ -222,23 +222,17 @@ const maxKeptRecords = MaxReadBuffer / 2
 // for all of it): for a sink that keeps what a Framer emits.
 func CloneRecords(recs []Record) []Record {
 	out := slices.Clone(recs)
-	OwnData(out)
-	return out
-}
-
-// OwnData gives recs their own copy of their data, in place: one
-// allocation for all of it.
-func OwnData(recs []Record) {
 	n := 0
-	for i := range recs {
-		n += len(recs[i].Data)
+	for i := range out {
+		n += len(out[i].Data)
 	}
 	data := make([]byte, 0, n)
-	for i := range recs {
+	for i := range out {
 		start := len(data)
-		data = append(data, recs[i].Data...)
-		recs[i].Data = data[start:len(data):len(data)]
+		data = append(data, out[i].Data...)
+		out[i].Data = data[start:len(data):len(data)]
 	}
+	return out
 }
 
 // Executors read a stream's output for a Framer into a buffer that starts
