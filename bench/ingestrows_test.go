@@ -81,15 +81,22 @@ var ingestRowSpecs = []ingestRowSpec{
 	{"shared-200B-viewer", "same through PostgreSQL + Redis, one viewer", true, true, true, 0},
 }
 
-// ingestRowRun sums one row's measurements over the iterations.
+// rowRuns is how often each row runs per iteration: its best is reported,
+// as the limit's is (best of 3), so that one row's bad luck on a shared
+// machine is not set against the limit's best; every run's ratio is shown.
+const rowRuns = 3
+
+// ingestRowRun sums one row's measurements over the iterations: each
+// iteration's best of rowRuns (with that run's CPU figures).
 type ingestRowRun struct {
 	dur       time.Duration // POST → job done, or POST → end
 	serverCPU time.Duration // during dur
 	viewerCPU time.Duration
 	afterCPU  time.Duration // the server's after it: the end-of-job check
 	afterWall time.Duration
-	wire      wireRun // viewer rows: the SSE bytes alone
-	both      wireRun // viewer rows: the bare read and the SSE bytes at once
+	wire      wireRun         // viewer rows: the SSE bytes alone
+	both      wireRun         // viewer rows: the bare read and the SSE bytes at once
+	all       []time.Duration // every run's dur, all iterations
 }
 
 // BenchmarkIngestRows prints issue 11's ingest rows, each beside the bare
@@ -129,7 +136,14 @@ func BenchmarkIngestRows(b *testing.B) {
 			if spec.wide {
 				command, lines, width, size = rowsWideCommand, rowsWideLines, rowsWideWidth, wideBytes
 			}
-			r := ingestRow(b, srv, command, lines, width, size, spec.viewer)
+			r := ingestRowRun{dur: time.Duration(math.MaxInt64)}
+			for range rowRuns {
+				ri := ingestRow(b, srv, command, lines, width, size, spec.viewer)
+				runs[k].all = append(runs[k].all, ri.dur)
+				if ri.dur < r.dur {
+					r = ri
+				}
+			}
 			runs[k].dur += r.dur
 			runs[k].serverCPU += r.serverCPU
 			runs[k].viewerCPU += r.viewerCPU
@@ -158,8 +172,8 @@ func BenchmarkIngestRows(b *testing.B) {
 	b.ReportMetric(seqLPS, "bare-seq-lines/s")
 	b.ReportMetric(wideMBs, "bare-200B-MB/s")
 	var table strings.Builder
-	fmt.Fprintf(&table, "issue 11 ingest rows (per run; limit: bare x/crypto/ssh + bufio.Scanner, dial → exit, best of 3, this run):\n")
-	fmt.Fprintf(&table, "| work | Gaffer | limit, same run | ratio | target | server CPU during | server CPU after (end-of-job check) |\n|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(&table, "issue 11 ingest rows (per run; Gaffer: best of %d, each run's ratio beside it; limit: bare x/crypto/ssh + bufio.Scanner, dial → exit, best of 3, this run):\n", rowRuns)
+	fmt.Fprintf(&table, "| work | Gaffer | limit, same run | ratio | every run's ratio | target | server CPU during | server CPU after (end-of-job check) |\n|---|---|---|---|---|---|---|---|\n")
 	for k, spec := range ingestRowSpecs {
 		if !rowWanted(spec.key) {
 			continue
@@ -167,6 +181,14 @@ func BenchmarkIngestRows(b *testing.B) {
 		r := runs[k]
 		var gaffer, limit string
 		var ratio float64
+		bare := bareSeq
+		if spec.wide {
+			bare = bareWide
+		}
+		each := make([]string, len(r.all))
+		for i, d := range r.all {
+			each[i] = fmt.Sprintf("%.2f", bare.Seconds()/n/d.Seconds())
+		}
 		if spec.wide {
 			rate := float64(wideBytes) * n / mb / r.dur.Seconds()
 			ratio = rate / wideMBs
@@ -189,8 +211,8 @@ func BenchmarkIngestRows(b *testing.B) {
 		if spec.viewer {
 			cpu += fmt.Sprintf(" (viewer %.2f s)", r.viewerCPU.Seconds()/n)
 		}
-		fmt.Fprintf(&table, "| %s | %s | %s | **%.2f** | %s | %s | %.2f s over %.1f s |\n",
-			spec.name, gaffer, limit, ratio, target, cpu, r.afterCPU.Seconds()/n, r.afterWall.Seconds()/n)
+		fmt.Fprintf(&table, "| %s | %s | %s | **%.2f** | %s | %s | %s | %.2f s over %.1f s |\n",
+			spec.name, gaffer, limit, ratio, strings.Join(each, ", "), target, cpu, r.afterCPU.Seconds()/n, r.afterWall.Seconds()/n)
 	}
 	wireHead := false
 	for k, spec := range ingestRowSpecs {
