@@ -328,13 +328,15 @@ type InProcessLiveLog interface {
 }
 
 // ReaderInto is an Archive or a LiveLog whose reads can fill the caller's
-// slice. A viewer reads a log a batch at a time; a slice of a thousand
+// memory. A viewer reads a log a batch at a time; a slice of a thousand
 // records made for each read (zeroed, then collected) was a fifth of its
-// CPU.
+// CPU, and a fresh copy of each read's bytes most of the rest.
 type ReaderInto interface {
-	// ReadInto is Read, the records appended to buf[:0]. What buf held is
-	// overwritten: the caller is done with the records of its last read.
-	ReadInto(ctx context.Context, jobID int64, after int64, limit int, buf []Record) (recs []Record, end bool, err error)
+	// ReadInto is Read into buf: the records go to buf.Recs[:0], their
+	// Data to buf.Data[:0], each grown as needed and kept in buf for the
+	// next read. What buf held is overwritten: the
+	// caller is done with the records of its last read and their data.
+	ReadInto(ctx context.Context, jobID int64, after int64, limit int, buf *ReadBuffer) (recs []Record, end bool, err error)
 }
 
 // Archive stores whole job logs durably and reads any range of them by seq.

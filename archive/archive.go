@@ -211,11 +211,11 @@ func (a *Archive) Delete(jobID int64) error {
 // gaffer.MaxReadBytes, and whether the log is complete and nothing follows
 // them. ENOTFOUND if there is no log.
 func (a *Archive) Read(ctx context.Context, jobID int64, after int64, limit int) ([]gaffer.Record, bool, error) {
-	return a.ReadInto(ctx, jobID, after, limit, nil)
+	return a.ReadInto(ctx, jobID, after, limit, new(gaffer.ReadBuffer))
 }
 
-// ReadInto is Read, the records appended to buf[:0] (gaffer.ReaderInto).
-func (a *Archive) ReadInto(ctx context.Context, jobID int64, after int64, limit int, buf []gaffer.Record) ([]gaffer.Record, bool, error) {
+// ReadInto is Read into buf's memory (gaffer.ReaderInto).
+func (a *Archive) ReadInto(ctx context.Context, jobID int64, after int64, limit int, buf *gaffer.ReadBuffer) ([]gaffer.Record, bool, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, false, err
 	}
@@ -268,13 +268,17 @@ func (a *Archive) ReadInto(ctx context.Context, jobID int64, after int64, limit 
 			break
 		}
 		if recs == nil {
-			if n := b.readCap(after, limit); cap(buf) >= n {
-				recs = buf[:0]
+			if n := b.readCap(after, limit); cap(buf.Recs) >= n {
+				recs = buf.Recs[:0]
 			} else {
 				recs = make([]gaffer.Record, 0, n)
 			}
+			buf.Data = buf.Data[:0]
 		}
-		recs, whole = b.appendRecords(recs, after, limit, &size, &names)
+		recs, whole = b.appendRecords(recs, after, limit, &size, &names, buf)
+	}
+	if recs != nil {
+		buf.Recs = recs
 	}
 	if n := len(recs); n > 0 {
 		// The next read starts in the frame read last, or after it.

@@ -129,37 +129,49 @@ func TestReadRanges(t *testing.T) {
 	}
 }
 
-// TestReadInto follows a log a batch at a time, passing each read's slice
-// back: the records are Read's, in that slice once it has room.
+// TestReadInto follows a log a batch at a time, passing the same buffer to
+// each read: the records are Read's, in the buffer's slice once it has
+// room, their data in its memory once that has room.
 func TestReadInto(t *testing.T) {
 	const n = 100_000
 	a, _ := newArchive(t)
 	writeNumbered(t, a, 1, n, true)
-	buf := make([]gaffer.Record, 3, 5000)
-	for i := range buf {
-		buf[i] = gaffer.Record{Seq: -1, Host: "junk", Data: []byte("junk")}
+	var buf gaffer.ReadBuffer
+	buf.Recs = make([]gaffer.Record, 3, 5000)
+	for i := range buf.Recs {
+		buf.Recs[i] = gaffer.Record{Seq: -1, Host: "junk", Data: []byte("junk")}
 	}
-	buf = buf[:0]
-	reused := 0
+	buf.Recs = buf.Recs[:0]
+	reused, dataReused := 0, 0
 	for after, limit := int64(0), 1; after < n; limit = limit*3%1999 + 1 {
 		want, wantEnd, err := a.Read(ctx, 1, after, limit)
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, end, err := a.ReadInto(ctx, 1, after, limit, buf)
+		recs0, data0 := buf.Recs[:1], buf.Data[:min(1, cap(buf.Data))]
+		got, end, err := a.ReadInto(ctx, 1, after, limit, &buf)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if end != wantEnd || !reflect.DeepEqual(got, want) {
 			t.Fatalf("ReadInto(after=%d, limit=%d) = %d records, end %v; Read gave %d, end %v", after, limit, len(got), end, len(want), wantEnd)
 		}
-		if &got[:1][0] == &buf[:1][0] {
+		if &got[:1][0] == &recs0[0] {
 			reused++
 		}
-		buf, after = got, got[len(got)-1].Seq
+		if len(got[0].Data) > 0 && len(data0) > 0 && &got[0].Data[0] == &data0[0] {
+			dataReused++
+		}
+		if &got[:1][0] != &buf.Recs[:1][0] {
+			t.Fatal("the records read are not the buffer's")
+		}
+		after = got[len(got)-1].Seq
 	}
 	if reused == 0 {
 		t.Error("no read filled the slice passed")
+	}
+	if dataReused == 0 {
+		t.Error("no read copied its data into the buffer's memory")
 	}
 }
 
@@ -685,50 +697,62 @@ func BenchmarkRead(b *testing.B) {
 	}
 }
 
-// BenchmarkReadFollow reads a log of short lines from start to end as a
-// viewer that fell behind the live buffer does: Reads of up to 1000
-// records, each after the last. The log is batch-shaped, as the server
-// writes it: 4096 lines of one host and time per Write.
+// BenchmarkReadFollow reads a log from start to end as a viewer that fell
+// behind the live buffer does: Reads of up to 1000 records, each after the
+// last. The log is batch-shaped, as the server writes it: seq's short
+// lines, 4096 of one host and time per Write, or lines of 200 B, 1300 per
+// Write.
 func BenchmarkReadFollow(b *testing.B) {
-	const n, batch = 200_000, 4096
-	a, _ := newArchive(b)
-	w, err := a.Create(ctx, 1)
-	if err != nil {
-		b.Fatal(err)
-	}
-	recs := make([]gaffer.Record, 0, batch)
-	ts := time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC)
-	for seq := int64(1); seq <= n; seq++ {
-		recs = append(recs, gaffer.Record{Seq: seq, TS: ts, Host: "web-1", Stream: gaffer.Stdout, Data: []byte(strconv.FormatInt(seq, 10)), NL: true})
-		if len(recs) == batch || seq == n {
-			if err := w.Write(recs); err != nil {
-				b.Fatal(err)
-			}
-			recs, ts = recs[:0], ts.Add(time.Millisecond)
+	const n = 200_000
+	ts0 := time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC)
+	wide := bytes.Repeat([]byte("0"), 199)
+	for _, shape := range []struct {
+		name  string
+		batch int
+		data  func(seq int64) []byte
+	}{
+		{"seq", 4096, func(seq int64) []byte { return []byte(strconv.FormatInt(seq, 10)) }},
+		{"200B", 1300, func(int64) []byte { return wide }}, // a 256 KiB chunk's lines
+	} {
+		a, _ := newArchive(b)
+		w, err := a.Create(ctx, 1)
+		if err != nil {
+			b.Fatal(err)
 		}
-	}
-	finish(b, w, true)
-	// read: a new slice for every read; into: each read's slice passed
-	// back (ReadInto), as a viewer's cursor does.
-	for _, into := range []bool{false, true} {
-		b.Run(map[bool]string{false: "read", true: "into"}[into], func(b *testing.B) {
-			b.ReportAllocs()
-			var buf []gaffer.Record
-			for b.Loop() {
-				var after int64
-				for after < n {
-					got, _, err := a.ReadInto(ctx, 1, after, 1000, buf)
-					if err != nil || len(got) == 0 {
-						b.Fatal(len(got), err)
-					}
-					if into {
-						buf = got
-					}
-					after = got[len(got)-1].Seq
+		recs := make([]gaffer.Record, 0, shape.batch)
+		ts := ts0
+		for seq := int64(1); seq <= n; seq++ {
+			recs = append(recs, gaffer.Record{Seq: seq, TS: ts, Host: "web-1", Stream: gaffer.Stdout, Data: shape.data(seq), NL: true})
+			if len(recs) == shape.batch || seq == n {
+				if err := w.Write(recs); err != nil {
+					b.Fatal(err)
 				}
+				recs, ts = recs[:0], ts.Add(time.Millisecond)
 			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/record")
-		})
+		}
+		finish(b, w, true)
+		// read: a new buffer for every read; into: one buffer for all the
+		// reads (ReadInto), as a viewer's cursor does.
+		for _, into := range []bool{false, true} {
+			b.Run(shape.name+"/"+map[bool]string{false: "read", true: "into"}[into], func(b *testing.B) {
+				b.ReportAllocs()
+				var buf gaffer.ReadBuffer
+				for b.Loop() {
+					var after int64
+					for after < n {
+						if !into {
+							buf = gaffer.ReadBuffer{}
+						}
+						got, _, err := a.ReadInto(ctx, 1, after, 1000, &buf)
+						if err != nil || len(got) == 0 {
+							b.Fatal(len(got), err)
+						}
+						after = got[len(got)-1].Seq
+					}
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/record")
+			})
+		}
 	}
 }
 

@@ -6,7 +6,6 @@ package archive
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/binary"
 	"hash/crc32"
 	"io"
@@ -332,9 +331,9 @@ func (b *block) readCap(after int64, limit int) int {
 
 // appendRecords appends to recs the records left with seq > after, while
 // recs holds fewer than limit and *size (their Size, added up) is under
-// gaffer.MaxReadBytes, as Records that own their data: one allocation for
-// all of it. It reports whether it went to the frame's end.
-func (b *block) appendRecords(recs []gaffer.Record, after int64, limit int, size *int, names *names) ([]gaffer.Record, bool) {
+// gaffer.MaxReadBytes, as Records that own their data: one copy of it all
+// into buf's memory. It reports whether it went to the frame's end.
+func (b *block) appendRecords(recs []gaffer.Record, after int64, limit int, size *int, names *names, buf *gaffer.ReadBuffer) ([]gaffer.Record, bool) {
 	if after >= b.last() {
 		b.i = b.n
 		return recs, true
@@ -355,8 +354,7 @@ func (b *block) appendRecords(recs []gaffer.Record, after int64, limit int, size
 	if b.i == i0 {
 		return recs, false
 	}
-	// (Clone does not zero the memory it copies into, as make would.)
-	data := bytes.Clone(b.data[dp0:b.dp])
+	data := buf.CopyData(b.data[dp0:b.dp])
 	names.set(b.host, b.stream, b.file)
 	var ts time.Time
 	if b.ts != 0 {

@@ -64,7 +64,7 @@ func FuzzDecodeFrame(f *testing.F) {
 		for i := range recs {
 			c, _ := decodeFrame(body, headerSize)
 			size := 0
-			got, whole := c.appendRecords(nil, recs[i].Seq-1, math.MaxInt, &size, &nm)
+			got, whole := c.appendRecords(nil, recs[i].Seq-1, math.MaxInt, &size, &nm, new(gaffer.ReadBuffer))
 			if len(got) == 0 || !sameRecords(got, recs[i:i+len(got)]) || whole != (i+len(got) == len(recs)) {
 				t.Fatalf("appendRecords(after %d) = %d records, whole %v", recs[i].Seq-1, len(got), whole)
 			}

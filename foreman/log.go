@@ -204,9 +204,10 @@ var errLiveSkipped = errors.New("the live log is not keeping up; reading the arc
 // complete with nothing after them. If records after `after` are lost (the
 // archive could not be written and the live buffer dropped them), it
 // returns a *gaffer.GapError saying which; the reader goes on after them.
-// buf, when not nil, may hold the records returned (see gaffer.ReaderInto):
-// a reader going through a log passes back the slice of its last read.
-func (f *Foreman) ReadLog(ctx context.Context, id int64, after int64, limit int, buf []gaffer.Record) ([]gaffer.Record, bool, error) {
+// buf, when not nil, may hold the records returned and their data (see
+// gaffer.ReaderInto): a reader going through a log passes the same buffer
+// to each read.
+func (f *Foreman) ReadLog(ctx context.Context, id int64, after int64, limit int, buf *gaffer.ReadBuffer) ([]gaffer.Record, bool, error) {
 	after = f.keptAfter(id, max(after, 0))
 	recs, end, lerr := f.readLive(ctx, id, after, limit, buf)
 	// next is the first seq after `after` that the live buffer holds, when
@@ -259,7 +260,7 @@ func (f *Foreman) ReadLog(ctx context.Context, id int64, after int64, limit int,
 // needs no bound), unless it is known not to keep up: this instance's own
 // appender for the job lags, or did not close it when the job ended, or a
 // read failed within the last liveReadPause.
-func (f *Foreman) readLive(ctx context.Context, id int64, after int64, limit int, buf []gaffer.Record) ([]gaffer.Record, bool, error) {
+func (f *Foreman) readLive(ctx context.Context, id int64, after int64, limit int, buf *gaffer.ReadBuffer) ([]gaffer.Record, bool, error) {
 	if aj := f.activeJob(id); aj != nil && !aj.log.live.healthy() {
 		return nil, false, errLiveSkipped
 	} else if _, ok := f.liveUnclosed.Load(id); ok {
@@ -286,10 +287,10 @@ func (f *Foreman) readLive(ctx context.Context, id int64, after int64, limit int
 }
 
 // readInto reads from the archive or the live log into buf where the store
-// can (gaffer.ReaderInto).
+// can (gaffer.ReaderInto) and buf is not nil.
 func readInto(ctx context.Context, s interface {
 	Read(ctx context.Context, jobID int64, after int64, limit int) ([]gaffer.Record, bool, error)
-}, id, after int64, limit int, buf []gaffer.Record) ([]gaffer.Record, bool, error) {
+}, id, after int64, limit int, buf *gaffer.ReadBuffer) ([]gaffer.Record, bool, error) {
 	if ri, ok := s.(gaffer.ReaderInto); ok && buf != nil {
 		return ri.ReadInto(ctx, id, after, limit, buf)
 	}

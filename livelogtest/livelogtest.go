@@ -141,8 +141,8 @@ func testReadAfter(t *testing.T, l gaffer.LiveLog) {
 	}
 }
 
-// testReadInto: a log that reads into the caller's slice returns what
-// Read does, in that slice when it has room.
+// testReadInto: a log that reads into the caller's buffer returns what
+// Read does, in the buffer's slice and memory when they have room.
 func testReadInto(t *testing.T, l gaffer.LiveLog) {
 	ri := l.(gaffer.ReaderInto)
 	ctx := context.Background()
@@ -152,7 +152,7 @@ func testReadInto(t *testing.T, l gaffer.LiveLog) {
 	for _, tt := range []struct {
 		after int64
 		limit int
-		room  int // the capacity of the slice passed
+		room  int // the capacity of the buffer's slice, and of its memory
 	}{
 		{0, 10, 2000}, {40, 1000, 2000}, {99, 10, 2000}, {100, 10, 2000}, {0, 1000, 1}, {20, 5, 0},
 	} {
@@ -161,23 +161,33 @@ func testReadInto(t *testing.T, l gaffer.LiveLog) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			buf := append(make([]gaffer.Record, 0, tt.room), junk, junk)[:0]
-			if tt.room == 0 {
-				buf = nil
+			var buf gaffer.ReadBuffer
+			if tt.room > 0 {
+				buf.Recs = append(make([]gaffer.Record, 0, tt.room), junk, junk)[:0]
+				buf.Data = append(make([]byte, 0, 100*tt.room), "junk"...)
 			}
-			got, end, err := ri.ReadInto(ctx, 1, tt.after, tt.limit, buf)
+			recs0, data0 := buf.Recs[:min(1, cap(buf.Recs))], buf.Data[:min(1, cap(buf.Data))]
+			got, end, err := ri.ReadInto(ctx, 1, tt.after, tt.limit, &buf)
 			if err != nil || end != wantEnd || len(got) != len(want) {
 				t.Fatalf("ReadInto = %d records, end %v, %v; Read gave %d, end %v", len(got), end, err, len(want), wantEnd)
 			}
 			for i := range want {
 				assertRecord(t, got[i], want[i])
 			}
-			if len(got) > 0 && tt.room >= 1000 && &got[:1][0] != &buf[:1][0] {
-				t.Error("the records were not read into the slice passed, which had room for them")
+			if len(got) > 0 && tt.room >= 1000 {
+				if &got[0] != &recs0[0] {
+					t.Error("the records were not read into the buffer's slice, which had room for them")
+				}
+				if &got[0].Data[0] != &data0[0] {
+					t.Error("the records' data were not copied into the buffer's memory, which had room for them")
+				}
+			}
+			if len(got) > 0 && &got[0] != &buf.Recs[:1][0] {
+				t.Error("the records read are not in buf.Recs")
 			}
 		})
 	}
-	if _, _, err := ri.ReadInto(ctx, 404, 0, 10, make([]gaffer.Record, 0, 10)); gaffer.ErrorCode(err) != gaffer.ENOTFOUND {
+	if _, _, err := ri.ReadInto(ctx, 404, 0, 10, &gaffer.ReadBuffer{}); gaffer.ErrorCode(err) != gaffer.ENOTFOUND {
 		t.Errorf("ReadInto of a job with no log: %v, want ENOTFOUND", err)
 	}
 }

@@ -10,7 +10,6 @@
 package memory
 
 import (
-	"bytes"
 	"context"
 	"math"
 	"slices"
@@ -389,12 +388,11 @@ func (b *buffer) broadcast() {
 	b.changed = make(chan struct{})
 }
 
-// ownData gives recs, records j0, j0+1, … of s, a copy of their data: the
-// segment may be filled again after a trim. Their data lie one after the
-// other in the segment, so one copy of that span serves them all, and
-// bytes.Clone does not zero its memory before copying into it (a slice
-// made for the copy would be zeroed first: a second pass over the bytes).
-func ownData(s *segment, j0 int, recs []gaffer.Record) {
+// ownData gives recs, records j0, j0+1, … of s, a copy of their data in
+// buf's memory: the segment may be filled again after a trim. Their data
+// lie one after the other in the segment, so one copy of that span serves
+// them all.
+func ownData(s *segment, j0 int, recs []gaffer.Record, buf *gaffer.ReadBuffer) {
 	if len(recs) == 0 {
 		return
 	}
@@ -402,7 +400,7 @@ func ownData(s *segment, j0 int, recs []gaffer.Record) {
 	if j0 > 0 {
 		lo = s.meta[j0-1].end
 	}
-	own := bytes.Clone(s.data[lo:s.meta[j0+len(recs)-1].end])
+	own := buf.CopyData(s.data[lo:s.meta[j0+len(recs)-1].end])
 	start := uint32(0)
 	for k := range recs {
 		end := s.meta[j0+k].end - lo
@@ -434,11 +432,11 @@ func (b *buffer) record(s *segment, j int) gaffer.Record {
 // ETRIMMED if the record after `after` was dropped, ENOTFOUND if there is no
 // such job.
 func (l *LiveLog) Read(ctx context.Context, jobID int64, after int64, limit int) ([]gaffer.Record, bool, error) {
-	return l.ReadInto(ctx, jobID, after, limit, nil)
+	return l.ReadInto(ctx, jobID, after, limit, new(gaffer.ReadBuffer))
 }
 
-// ReadInto is Read, the records appended to buf[:0] (gaffer.ReaderInto).
-func (l *LiveLog) ReadInto(ctx context.Context, jobID int64, after int64, limit int, buf []gaffer.Record) ([]gaffer.Record, bool, error) {
+// ReadInto is Read into buf's memory (gaffer.ReaderInto).
+func (l *LiveLog) ReadInto(ctx context.Context, jobID int64, after int64, limit int, buf *gaffer.ReadBuffer) ([]gaffer.Record, bool, error) {
 	if limit <= 0 {
 		limit = DefaultReadLimit
 	}
@@ -464,10 +462,11 @@ func (l *LiveLog) ReadInto(ctx context.Context, jobID int64, after int64, limit 
 	// size of this segment's records: one allocation, not a chain of
 	// copies as the slice grows.
 	s := b.segs[i]
-	recs := buf[:0]
-	if n := min(int64(limit), b.last-after, int64(gaffer.ReadRoom(len(s.data)/max(len(s.meta), 1)))); int64(cap(buf)) < n {
+	recs := buf.Recs[:0]
+	if n := min(int64(limit), b.last-after, int64(gaffer.ReadRoom(len(s.data)/max(len(s.meta), 1)))); int64(cap(recs)) < n {
 		recs = make([]gaffer.Record, 0, n)
 	}
+	buf.Data = buf.Data[:0]
 	size := 0
 	for ; i < len(b.segs) && len(recs) < limit && size < gaffer.MaxReadBytes; i++ {
 		s := b.segs[i]
@@ -477,8 +476,9 @@ func (l *LiveLog) ReadInto(ctx context.Context, jobID int64, after int64, limit 
 			size += recs[len(recs)-1].Size()
 			next++
 		}
-		ownData(s, j0, recs[k0:])
+		ownData(s, j0, recs[k0:], buf)
 	}
+	buf.Recs = recs
 	return recs, b.closed && next-1 == b.last, nil
 }
 

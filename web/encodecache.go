@@ -286,11 +286,10 @@ func (l *encLog) reset(at int64) {
 // failed read) too, the ring unchanged.
 func (l *encLog) fill(ctx context.Context, jobs JobService, c *logCursor) (encSpan, []gaffer.Record, bool, bool, error) {
 	from := c.after
-	recs, end, err := jobs.ReadLog(ctx, l.id, from, batchLimit, c.read)
+	recs, end, err := jobs.ReadLog(ctx, l.id, from, batchLimit, &c.read)
 	if err != nil {
 		return encSpan{}, nil, false, false, err
 	}
-	c.read = recs
 	if len(recs) == 0 {
 		if end {
 			l.mu.Lock()

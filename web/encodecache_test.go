@@ -238,7 +238,7 @@ func (c *countingLog) Job(ctx context.Context, id int64) (*gaffer.Job, error) {
 	return c.fakeLog.Job(ctx, id)
 }
 
-func (c *countingLog) ReadLog(ctx context.Context, id, after int64, limit int, buf []gaffer.Record) ([]gaffer.Record, bool, error) {
+func (c *countingLog) ReadLog(ctx context.Context, id, after int64, limit int, buf *gaffer.ReadBuffer) ([]gaffer.Record, bool, error) {
 	c.reads.Add(1)
 	return c.fakeLog.ReadLog(ctx, id, after, limit, buf)
 }

@@ -23,9 +23,9 @@ type logCursor struct {
 	// last call, matching or not, so the job's status may have changed.
 	system bool
 	buf    []gaffer.Record // the matching records of a filtered read
-	// read is the slice of the last ReadLog, for the next one to fill:
+	// read is the memory of the last ReadLog, for the next one to fill:
 	// the records a read returns are encoded before the next read.
-	read []gaffer.Record
+	read gaffer.ReadBuffer
 	// follows: the caller waits (WaitLog) when a read finds nothing, and
 	// WaitLog returns at once if there is more. servedHead: the ring's
 	// last answer ended at its newest record. Then the next answer is
@@ -76,11 +76,10 @@ func (c *logCursor) next(ctx context.Context) (recs []gaffer.Record, moved, end 
 		}
 	}
 	from := c.after
-	all, end, err := c.jobs.ReadLog(ctx, c.id, c.after, batchLimit, c.read)
+	all, end, err := c.jobs.ReadLog(ctx, c.id, c.after, batchLimit, &c.read)
 	if err != nil {
 		return nil, false, false, err
 	}
-	c.read = all
 	if c.filter.Zero() {
 		// Every record passes: the read's own slice, not a copy (a
 		// Record moved is a write barrier for each of its pointers).

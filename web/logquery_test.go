@@ -112,18 +112,25 @@ func (f *fakeLog) Job(ctx context.Context, id int64) (*gaffer.Job, error) {
 	return j, nil
 }
 
-// ReadLog fills buf as the server's does, so that a reader keeping records
-// past its next read would see them overwritten in these tests too.
-func (f *fakeLog) ReadLog(ctx context.Context, id, after int64, limit int, buf []gaffer.Record) ([]gaffer.Record, bool, error) {
+// ReadLog fills buf as the server's does, records and data, so that a
+// reader keeping records past its next read would see them overwritten in
+// these tests too.
+func (f *fakeLog) ReadLog(ctx context.Context, id, after int64, limit int, buf *gaffer.ReadBuffer) ([]gaffer.Record, bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	out := buf[:0]
+	if buf == nil {
+		buf = new(gaffer.ReadBuffer)
+	}
+	out := buf.Recs[:0]
+	buf.Data = buf.Data[:0]
 	for _, r := range f.recs[min(int(after), len(f.recs)):] {
 		if len(out) >= min(limit, f.page) {
 			break
 		}
+		r.Data = buf.CopyData(r.Data)
 		out = append(out, r)
 	}
+	buf.Recs = out
 	f.readLogRecs.Add(int64(len(out)))
 	last := after
 	if len(out) > 0 {

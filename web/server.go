@@ -27,9 +27,9 @@ type JobService interface {
 	Cancel(ctx context.Context, id int64) (*gaffer.Job, error)
 	Job(ctx context.Context, id int64) (*gaffer.Job, error)
 	Jobs(ctx context.Context, filter gaffer.JobFilter) ([]*gaffer.Job, error)
-	// ReadLog may return the records in buf (not nil: the slice of the
-	// caller's last read, whose records it is done with).
-	ReadLog(ctx context.Context, id, after int64, limit int, buf []gaffer.Record) ([]gaffer.Record, bool, error)
+	// ReadLog may return the records, and their data, in buf's memory
+	// (gaffer.ReaderInto): the caller is done with its last read's.
+	ReadLog(ctx context.Context, id, after int64, limit int, buf *gaffer.ReadBuffer) ([]gaffer.Record, bool, error)
 	WaitLog(ctx context.Context, id, after int64) error
 	RawLog(ctx context.Context, id int64, host string, stream gaffer.Stream, w io.Writer) error
 	// Reading a large log anywhere, from the archive (foreman/query.go).

@@ -41,7 +41,7 @@ func (stubJobs) Jobs(ctx context.Context, f gaffer.JobFilter) ([]*gaffer.Job, er
 	j, _ := stubJobs{}.Job(ctx, 1)
 	return []*gaffer.Job{j}, nil
 }
-func (stubJobs) ReadLog(ctx context.Context, id, after int64, limit int, _ []gaffer.Record) ([]gaffer.Record, bool, error) {
+func (stubJobs) ReadLog(ctx context.Context, id, after int64, limit int, _ *gaffer.ReadBuffer) ([]gaffer.Record, bool, error) {
 	return nil, true, nil
 }
 func (stubJobs) WaitLog(ctx context.Context, id, after int64) error { return nil }
@@ -238,7 +238,7 @@ type idleJobs struct{ stubJobs }
 func (idleJobs) Job(ctx context.Context, id int64) (*gaffer.Job, error) {
 	return &gaffer.Job{ID: id, Status: gaffer.StatusRunning}, nil
 }
-func (idleJobs) ReadLog(ctx context.Context, id, after int64, limit int, _ []gaffer.Record) ([]gaffer.Record, bool, error) {
+func (idleJobs) ReadLog(ctx context.Context, id, after int64, limit int, _ *gaffer.ReadBuffer) ([]gaffer.Record, bool, error) {
 	return nil, false, nil
 }
 func (idleJobs) WaitLog(ctx context.Context, id, after int64) error {
