@@ -230,7 +230,7 @@ func (a *Archive) ReadInto(ctx context.Context, jobID int64, after int64, limit 
 
 	// Seqs start at 1; the bounds keep after+1 from overflowing.
 	after = min(max(after, 0), math.MaxInt64-1)
-	off, hinted := a.hints.get(jobID, after+1)
+	off, held, hinted := a.hints.get(jobID, after+1)
 	if !hinted {
 		lf.openIndex(a.idxPath(jobID))
 		if off, err = lf.seek(after + 1); err != nil {
@@ -239,6 +239,10 @@ func (a *Archive) ReadInto(ctx context.Context, jobID int64, after int64, limit 
 	}
 	r := newFrameReader(lf.log, off)
 	defer r.release()
+	if held != nil && held.blk.off >= lf.start && held.blk.more() && held.blk.seq+int64(held.blk.i) == after+1 {
+		// The frame the last read stopped inside: no need to read it again.
+		r.resume(lf.log, held)
+	}
 	var (
 		recs  []gaffer.Record
 		size  int  // of the records, by Record.Size
@@ -281,12 +285,18 @@ func (a *Archive) ReadInto(ctx context.Context, jobID int64, after int64, limit 
 		buf.Recs = recs
 	}
 	if n := len(recs); n > 0 {
-		// The next read starts in the frame read last, or after it.
+		// The next read starts in the frame read last, held decoded, or
+		// after it.
 		next := r.off
+		var h *heldBlock
 		if whole {
 			next = r.end
+		} else {
+			h = r.keep(held)
 		}
-		a.hints.put(jobID, after+1, recs[n-1].Seq+1, next)
+		if !a.hints.put(jobID, after+1, recs[n-1].Seq+1, next, h) && h != nil {
+			r.buf = h.body // not kept: r keeps the buffer
+		}
 	}
 	end := lf.complete && whole && (last || r.end >= lf.size)
 	return recs, end, nil

@@ -34,7 +34,7 @@ func WriteIndexV1(a *Archive, jobID int64) error {
 
 // PlantReadHint makes a's next Read of seq in job start at off, as if a
 // Read had left off there.
-func PlantReadHint(a *Archive, jobID, seq, off int64) { a.hints.put(jobID, 0, seq, off) }
+func PlantReadHint(a *Archive, jobID, seq, off int64) { a.hints.put(jobID, 0, seq, off, nil) }
 
 // KeptFiles is the number of data files a kept open between Reads.
 func KeptFiles(a *Archive) int {

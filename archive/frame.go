@@ -440,11 +440,12 @@ func (f *frame) record(names *names) gaffer.Record {
 // written: whole (nextBlock), or record by record (next). Its buffer is
 // reused: what it returns is valid until the next call.
 type frameReader struct {
-	r   *bufio.Reader
-	off int64 // of the frame holding the next record next returns (the next frame's once none is left)
-	end int64 // after the last frame read
-	buf []byte
-	blk block
+	r       *bufio.Reader
+	off     int64 // of the frame holding the next record next returns (the next frame's once none is left)
+	end     int64 // after the last frame read
+	buf     []byte
+	blk     block
+	resumed bool // blk is a held frame, for nextBlock to return first
 }
 
 // newFrameReader returns a reader of the frames from off; release gives
@@ -474,7 +475,30 @@ func (r *frameReader) release() {
 // reset moves r to the frame at off, keeping its buffers.
 func (r *frameReader) reset(f io.ReaderAt, off int64) {
 	r.r.Reset(io.NewSectionReader(f, off, math.MaxInt64-off))
-	r.off, r.end, r.blk = off, off, block{}
+	r.off, r.end, r.blk, r.resumed = off, off, block{}, false
+}
+
+// resume makes h's frame, at its next record, the one nextBlock returns
+// first, and reads on from the end of it. h takes r's buffer in exchange,
+// as a spare for keep.
+func (r *frameReader) resume(f io.ReaderAt, h *heldBlock) {
+	r.reset(f, h.end)
+	r.buf, h.body = h.body, r.buf
+	r.off, r.blk, r.resumed = h.blk.off, h.blk, true
+	h.blk = block{}
+}
+
+// keep hands over the frame r is inside, decoded at its next record, with
+// the buffer it lies in; r takes spare's buffer (spare nil: none) instead.
+func (r *frameReader) keep(spare *heldBlock) *heldBlock {
+	h := spare
+	if h == nil {
+		h = new(heldBlock)
+	}
+	h.body, r.buf = r.buf, h.body
+	h.blk, h.end = r.blk, r.end
+	r.blk = block{}
+	return h
 }
 
 // recordsRead counts the records in the frames decoded, for tests of how
@@ -486,6 +510,12 @@ var recordsRead atomic.Int64
 // of the file, or a frame that is short, malformed or fails its CRC (torn
 // by a crash, or still being written).
 func (r *frameReader) nextBlock() (b *block, ok bool, err error) {
+	if r.resumed {
+		r.resumed = false
+		if r.blk.more() {
+			return &r.blk, true, nil
+		}
+	}
 	r.off, r.blk = r.end, block{}
 	var h [frameHeader]byte
 	if _, err := io.ReadFull(r.r, h[:]); err == io.EOF || err == io.ErrUnexpectedEOF {

@@ -184,3 +184,69 @@ func fileSize(t *testing.T, path string) int64 {
 	}
 	return fi.Size()
 }
+
+// TestFollowDecodesEachFrameOnce: a reader going through a log a read at a
+// time, each read ending inside a frame (1000 records of frames of 4096,
+// as a viewer behind the live buffer reads), decodes each frame once, not
+// once per read that touches it; and two readers interleaved, each at its
+// own place, both get every record in order.
+func TestFollowDecodesEachFrameOnce(t *testing.T) {
+	const n, batch = 100_000, 4096
+	ctx := context.Background()
+	a, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := a.create(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC)
+	for seq := int64(1); seq <= n; seq += batch {
+		recs := make([]gaffer.Record, 0, batch)
+		for s := seq; s < seq+batch && s <= n; s++ {
+			recs = append(recs, gaffer.Record{Seq: s, TS: t0, Host: "web-1", Stream: gaffer.Stdout, Data: strconv.AppendInt(nil, s, 10), NL: true})
+		}
+		if err := w.Write(recs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Complete(); err != nil {
+		t.Fatal(err)
+	}
+	type follower struct {
+		after int64
+		buf   gaffer.ReadBuffer
+	}
+	step := func(f *follower) {
+		t.Helper()
+		recs, _, err := a.ReadInto(ctx, 1, f.after, 1000, &f.buf)
+		if err != nil || len(recs) == 0 {
+			t.Fatalf("read after %d: %d records, %v", f.after, len(recs), err)
+		}
+		for _, r := range recs {
+			if r.Seq != f.after+1 || string(r.Data) != strconv.FormatInt(r.Seq, 10) {
+				t.Fatalf("read after %d: record %d %q, want %d", f.after, r.Seq, r.Data, f.after+1)
+			}
+			f.after = r.Seq
+		}
+	}
+
+	start := recordsRead.Load()
+	var one follower
+	for one.after < n {
+		step(&one)
+	}
+	if decoded := recordsRead.Load() - start; decoded > n+batch {
+		t.Errorf("following %d records decoded %d: frames decoded again for each read", n, decoded)
+	}
+
+	x, y := &follower{}, &follower{after: n / 3}
+	for x.after < n || y.after < n {
+		for _, f := range []*follower{x, y} {
+			if f.after < n {
+				step(f)
+			}
+		}
+	}
+}
