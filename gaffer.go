@@ -334,8 +334,8 @@ type InProcessLiveLog interface {
 type ReaderInto interface {
 	// ReadInto is Read into buf: the records go to buf.Recs[:0], their
 	// Data to buf.Data[:0], each grown as needed and kept in buf for the
-	// next read. What buf held is overwritten: the
-	// caller is done with the records of its last read and their data.
+	// next read. What buf held is overwritten: the caller is done with the
+	// records of its last read and their data.
 	ReadInto(ctx context.Context, jobID int64, after int64, limit int, buf *ReadBuffer) (recs []Record, end bool, err error)
 }
 

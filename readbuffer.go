@@ -14,7 +14,7 @@ type ReadBuffer struct {
 // keep it.
 func (b *ReadBuffer) CopyData(d []byte) []byte {
 	if len(b.Data)+len(d) > cap(b.Data) {
-		b.Data = make([]byte, 0, max(2*cap(b.Data), len(d), 4<<10))
+		b.Data = make([]byte, 0, max(2*cap(b.Data), len(d)))
 	}
 	n := len(b.Data)
 	b.Data = append(b.Data, d...)
