@@ -230,7 +230,7 @@ func (a *Archive) ReadInto(ctx context.Context, jobID int64, after int64, limit 
 
 	// Seqs start at 1; the bounds keep after+1 from overflowing.
 	after = min(max(after, 0), math.MaxInt64-1)
-	off, held, hinted := a.hints.get(jobID, after+1)
+	off, held, hinted, epoch := a.hints.get(jobID, after+1)
 	if !hinted {
 		lf.openIndex(a.idxPath(jobID))
 		if off, err = lf.seek(after + 1); err != nil {
@@ -294,7 +294,7 @@ func (a *Archive) ReadInto(ctx context.Context, jobID int64, after int64, limit 
 		} else {
 			h = r.keep(held)
 		}
-		if !a.hints.put(jobID, after+1, recs[n-1].Seq+1, next, h) && h != nil {
+		if !a.hints.put(jobID, after+1, recs[n-1].Seq+1, next, h, epoch) && h != nil {
 			r.buf = h.body // not kept: r keeps the buffer
 		}
 	}

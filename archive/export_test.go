@@ -34,7 +34,10 @@ func WriteIndexV1(a *Archive, jobID int64) error {
 
 // PlantReadHint makes a's next Read of seq in job start at off, as if a
 // Read had left off there.
-func PlantReadHint(a *Archive, jobID, seq, off int64) { a.hints.put(jobID, 0, seq, off, nil) }
+func PlantReadHint(a *Archive, jobID, seq, off int64) {
+	_, _, _, epoch := a.hints.get(jobID, -1)
+	a.hints.put(jobID, 0, seq, off, nil, epoch)
+}
 
 // KeptFiles is the number of data files a kept open between Reads.
 func KeptFiles(a *Archive) int {

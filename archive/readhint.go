@@ -12,6 +12,11 @@ type readHints struct {
 	mu        sync.Mutex
 	jobs      map[int64]*jobHints
 	heldBytes int // of the held frames' bodies
+	// epoch counts forgets: a read that took its hint before a forget
+	// (its log cut, recreated or deleted meanwhile) must not put back what
+	// it found in the old file. One count for all jobs keeps it bounded; a
+	// forget costs other reads in flight only their next hint.
+	epoch uint64
 }
 
 // hintsPerJob: readers of one log at different places (a few viewers
@@ -52,8 +57,8 @@ const maxHeldBytes = 8 << 20
 
 // get returns the offset of the frame holding seq, if a read left one, and
 // that frame decoded if it was kept: it is the caller's now, for put to
-// hand back.
-func (rh *readHints) get(jobID, seq int64) (int64, *heldBlock, bool) {
+// hand back. The epoch, hinted or not, is put's.
+func (rh *readHints) get(jobID, seq int64) (int64, *heldBlock, bool, uint64) {
 	rh.mu.Lock()
 	defer rh.mu.Unlock()
 	if j := rh.jobs[jobID]; j != nil {
@@ -61,20 +66,23 @@ func (rh *readHints) get(jobID, seq int64) (int64, *heldBlock, bool) {
 			if h := &j.h[i]; h.seq == seq {
 				held := h.held
 				rh.drop(h)
-				return h.off, held, true
+				return h.off, held, true, rh.epoch
 			}
 		}
 	}
-	return 0, nil, false
+	return 0, nil, false, rh.epoch
 }
 
 // put records that the frame at off holds seq, for the reader that asked
 // for from (its old hint, if it had one, is replaced), with the frame
 // decoded if held is not nil. It reports whether it kept held: not past
-// maxHeldBytes.
-func (rh *readHints) put(jobID, from, seq, off int64, held *heldBlock) bool {
+// maxHeldBytes, and no log forgotten since the get that returned epoch.
+func (rh *readHints) put(jobID, from, seq, off int64, held *heldBlock, epoch uint64) bool {
 	rh.mu.Lock()
 	defer rh.mu.Unlock()
+	if epoch != rh.epoch {
+		return false
+	}
 	if rh.jobs == nil || len(rh.jobs) >= maxHintJobs && rh.jobs[jobID] == nil {
 		rh.jobs, rh.heldBytes = map[int64]*jobHints{}, 0
 	}
@@ -115,6 +123,7 @@ func (rh *readHints) drop(h *readHint) {
 // forget drops a job's hints (its log was created, deleted or cut).
 func (rh *readHints) forget(jobID int64) {
 	rh.mu.Lock()
+	rh.epoch++
 	if j := rh.jobs[jobID]; j != nil {
 		for i := range j.h {
 			rh.drop(&j.h[i])
