@@ -25,44 +25,9 @@ import (
 // reading its lines back (bufio.Scanner), grep -c -F. Run it with
 // -benchtime 1x.
 func BenchmarkArchiveBatches(b *testing.B) {
-	for _, bc := range []struct {
-		name string
-		env  string
-		n    int
-		line func(rnd *rand.Rand, i int) string
-	}{
-		{"seq", "GAFFER_BENCH_SEQ", 5_000_000, func(_ *rand.Rand, i int) string { return strconv.Itoa(i) }},
-		{"200B", "GAFFER_BENCH_200", 1_000_000, line200},
-	} {
-		b.Run(bc.name, func(b *testing.B) {
-			n := bc.n
-			if s := os.Getenv(bc.env); s != "" {
-				var err error
-				if n, err = strconv.Atoi(s); err != nil {
-					b.Fatal(err)
-				}
-			}
-			// The output, cut as 32 KiB reads would cut it.
-			rnd := rand.New(rand.NewPCG(1, 2))
-			var batches [][]gaffer.Record
-			var chunks [][]byte
-			var batch []gaffer.Record
-			var chunk []byte
-			ts := time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC)
-			needle := n/2 + 1
-			for i := 1; i <= n; i++ {
-				text := bc.line(rnd, i)
-				if i == needle {
-					text = "FATAL needle-4711" + text[min(len(text), 17):]
-				}
-				batch = append(batch, gaffer.Record{Seq: int64(i), TS: ts, Host: "web-1", Stream: gaffer.Stdout, Data: []byte(text), NL: true})
-				chunk = append(append(chunk, text...), '\n')
-				if len(chunk) >= 32<<10 || i == n {
-					batches, chunks = append(batches, batch), append(chunks, chunk)
-					batch, chunk = nil, nil
-					ts = ts.Add(time.Millisecond)
-				}
-			}
+	for _, shape := range benchShapes {
+		b.Run(shape.name, func(b *testing.B) {
+			n, batches, chunks := shape.batches(b)
 			var output int64
 			for _, c := range chunks {
 				output += int64(len(c))
@@ -186,6 +151,53 @@ func BenchmarkArchiveBatches(b *testing.B) {
 			}
 		})
 	}
+}
+
+// benchShape is one output the archive benchmarks write: n lines made by
+// line, n overridden by the environment variable env.
+type benchShape struct {
+	name string
+	env  string
+	n    int
+	line func(rnd *rand.Rand, i int) string
+}
+
+var benchShapes = []benchShape{
+	{"seq", "GAFFER_BENCH_SEQ", 5_000_000, func(_ *rand.Rand, i int) string { return strconv.Itoa(i) }},
+	{"200B", "GAFFER_BENCH_200", 1_000_000, line200},
+}
+
+// batches returns the shape's output cut as 32 KiB reads would cut it: the
+// records of each read (one host and stream, one time), and its bytes. The
+// middle line holds the literal "needle-4711".
+func (bs benchShape) batches(b *testing.B) (n int, batches [][]gaffer.Record, chunks [][]byte) {
+	b.Helper()
+	n = bs.n
+	if s := os.Getenv(bs.env); s != "" {
+		var err error
+		if n, err = strconv.Atoi(s); err != nil {
+			b.Fatalf("%s: %v", bs.env, err)
+		}
+	}
+	rnd := rand.New(rand.NewPCG(1, 2))
+	var batch []gaffer.Record
+	var chunk []byte
+	ts := time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC)
+	needle := n/2 + 1
+	for i := 1; i <= n; i++ {
+		text := bs.line(rnd, i)
+		if i == needle {
+			text = "FATAL needle-4711" + text[min(len(text), 17):]
+		}
+		batch = append(batch, gaffer.Record{Seq: int64(i), TS: ts, Host: "web-1", Stream: gaffer.Stdout, Data: []byte(text), NL: true})
+		chunk = append(append(chunk, text...), '\n')
+		if len(chunk) >= 32<<10 || i == n {
+			batches, chunks = append(batches, batch), append(chunks, chunk)
+			batch, chunk = nil, nil
+			ts = ts.Add(time.Millisecond)
+		}
+	}
+	return n, batches, chunks
 }
 
 // line200 is a log line of 200 bytes with its newline.

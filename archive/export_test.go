@@ -64,3 +64,22 @@ func RecordSyncs(t interface{ Cleanup(func()) }) func() []string {
 		return slices.Clone(names)
 	}
 }
+
+// FrameBodies returns the bodies of the frames in job's plain data file,
+// in order, up to the first that is not whole and valid.
+func FrameBodies(a *Archive, jobID int64) ([][]byte, error) {
+	b, err := os.ReadFile(a.logPath(jobID))
+	if err != nil {
+		return nil, err
+	}
+	var bodies [][]byte
+	for off := headerSize; off < len(b); {
+		body, n := frameAt(b[off:])
+		if n <= 0 {
+			break
+		}
+		bodies = append(bodies, body)
+		off += n
+	}
+	return bodies, nil
+}
