@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"time"
 )
 
 // WriteIndexV1 replaces a complete log's stream index by one as the
@@ -37,6 +38,13 @@ func WriteIndexV1(a *Archive, jobID int64) error {
 func PlantReadHint(a *Archive, jobID, seq, off int64) {
 	_, _, _, epoch := a.hints.get(jobID, -1)
 	a.hints.put(jobID, 0, seq, off, nil, epoch)
+}
+
+// SetKeptIdle makes a close its kept files after d without a Read.
+func SetKeptIdle(a *Archive, d time.Duration) {
+	a.kept.mu.Lock()
+	a.kept.idle = d
+	a.kept.mu.Unlock()
 }
 
 // KeptFiles is the number of data files a kept open between Reads.

@@ -17,7 +17,10 @@ import (
 type keptFiles struct {
 	mu    sync.Mutex
 	files map[int64]*keptFile
-	swept time.Time // when idle files were last closed
+	swept time.Time     // when idle files were last closed
+	idle  time.Duration // keptFileIdle unless a test sets it
+	// timer sweeps while files are kept, whether Reads come or not.
+	timer *time.Timer
 }
 
 type keptFile struct {
@@ -33,9 +36,9 @@ const (
 	// maxKeptFiles bounds the files kept open; the least recently used
 	// idle one makes room.
 	maxKeptFiles = 64
-	// keptFileIdle: a file no Read used for this long is closed at the
-	// next Read of any log, so that a log deleted by another instance
-	// does not hold its space long.
+	// keptFileIdle: a file no Read used for this long is closed (at the
+	// next Read of any log, or by a timer within twice this), so that a
+	// log deleted by another instance does not hold its space long.
 	keptFileIdle = 30 * time.Second
 )
 
@@ -45,7 +48,7 @@ func (k *keptFiles) acquire(id int64) *keptFile {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	now := time.Now()
-	if now.Sub(k.swept) > keptFileIdle {
+	if now.Sub(k.swept) > k.idleFor() {
 		k.sweepLocked(now)
 	}
 	kf := k.files[id]
@@ -56,14 +59,42 @@ func (k *keptFiles) acquire(id int64) *keptFile {
 	return kf
 }
 
+func (k *keptFiles) idleFor() time.Duration {
+	if k.idle > 0 {
+		return k.idle
+	}
+	return keptFileIdle
+}
+
 // sweepLocked closes the files no Read used for keptFileIdle.
 func (k *keptFiles) sweepLocked(now time.Time) {
 	k.swept = now
 	for i, c := range k.files {
-		if c.refs == 0 && now.Sub(c.used) > keptFileIdle {
+		if c.refs == 0 && now.Sub(c.used) > k.idleFor() {
 			k.dropLocked(i, c)
 		}
 	}
+}
+
+// sweepLater has the timer sweep after the idle time, if it is not set
+// already: with no Read to come, a log deleted elsewhere would otherwise
+// hold its space until this process ends.
+func (k *keptFiles) sweepLater() {
+	if k.timer == nil {
+		k.timer = time.AfterFunc(k.idleFor(), k.sweepTimer)
+	}
+}
+
+// sweepTimer sweeps, and again later while files are kept.
+func (k *keptFiles) sweepTimer() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.sweepLocked(time.Now())
+	if len(k.files) == 0 {
+		k.timer = nil
+		return
+	}
+	k.timer.Reset(k.idleFor())
 }
 
 // keep keeps f, just opened for a Read of job id, and returns it acquired.
@@ -94,6 +125,7 @@ func (k *keptFiles) keep(id int64, f *os.File, complete bool, size int64) *keptF
 	}
 	k.sweepLocked(now)
 	k.files[id] = kf
+	k.sweepLater()
 	return kf
 }
 

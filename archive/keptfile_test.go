@@ -3,7 +3,9 @@ package archive_test
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/gaffer-dev/gaffer"
 	"github.com/gaffer-dev/gaffer/archive"
@@ -49,6 +51,53 @@ func TestKeptFilesAreBoundedAndForgotten(t *testing.T) {
 	if n := archive.KeptFiles(a); n != 63 {
 		t.Errorf("%d files kept after Delete, want 63", n)
 	}
+}
+
+// A log deleted by another instance (a shared archive) gives its disk
+// space back even if no Read comes here after: the kept file is closed
+// once idle, by a timer, not only at the next Read.
+func TestKeptFileOfLogDeletedElsewhereIsClosed(t *testing.T) {
+	a, dir := newArchive(t)
+	const idle = 50 * time.Millisecond
+	archive.SetKeptIdle(a, idle)
+	writeNumbered(t, a, 1, 10, true)
+	if _, _, err := a.Read(ctx, 1, 0, 100); err != nil {
+		t.Fatal(err)
+	}
+	other, err := archive.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := other.Delete(1); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(100 * idle)
+	for deletedOpen(t, dir) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the deleted log's data file is still open %v after it was deleted elsewhere (idle %v), with no Read since", 100*idle, idle)
+		}
+		time.Sleep(idle / 5)
+	}
+	if n := archive.KeptFiles(a); n != 0 {
+		t.Errorf("%d files kept, want 0", n)
+	}
+}
+
+// deletedOpen counts this process's open files in dir that were deleted.
+func deletedOpen(t *testing.T, dir string) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range ents {
+		target, err := os.Readlink(filepath.Join("/proc/self/fd", e.Name()))
+		if err == nil && strings.HasPrefix(target, dir+"/") && strings.HasSuffix(target, " (deleted)") {
+			n++
+		}
+	}
+	return n
 }
 
 // A kept partial file shows what is written after it was opened, and its
