@@ -27,41 +27,19 @@ import (
 func BenchmarkArchiveBatches(b *testing.B) {
 	for _, shape := range benchShapes {
 		b.Run(shape.name, func(b *testing.B) {
-			n, batches, chunks := shape.batches(b)
-			var output int64
-			for _, c := range chunks {
-				output += int64(len(c))
-			}
+			n, batches, chunks, output := shape.batches(b)
 			mb := float64(output) / 1e6
 
 			for b.Loop() {
-				dir := b.TempDir()
-				a, err := archive.Open(filepath.Join(dir, "logs"))
-				if err != nil {
-					b.Fatal(err)
-				}
-
 				// Write, and the raw write of the same bytes.
-				w, err := a.Create(ctx, 1)
-				if err != nil {
-					b.Fatal(err)
-				}
-				start, cpu0 := time.Now(), cpuTime(b)
-				for _, recs := range batches {
-					if err := w.Write(recs); err != nil {
-						b.Fatal(err)
-					}
-				}
-				if err := w.Complete(); err != nil {
-					b.Fatal(err)
-				}
-				write, writeCPU := time.Since(start), cpuTime(b)-cpu0
+				dir := b.TempDir()
+				a, write, writeCPU := writeBatches(b, filepath.Join(dir, "logs"), batches)
 				raw := filepath.Join(dir, "raw.txt")
 				f, err := os.Create(raw)
 				if err != nil {
 					b.Fatal(err)
 				}
-				start = time.Now()
+				start := time.Now()
 				for _, c := range chunks {
 					if _, err := f.Write(c); err != nil {
 						b.Fatal(err)
@@ -90,23 +68,7 @@ func BenchmarkArchiveBatches(b *testing.B) {
 				}
 
 				// Read the whole log, and read the raw lines.
-				start, cpu0 = time.Now(), cpuTime(b)
-				got := 0
-				for after := int64(0); ; {
-					recs, end, err := a.Read(ctx, 1, after, 0)
-					if err != nil {
-						b.Fatal(err)
-					}
-					got += len(recs)
-					if end {
-						break
-					}
-					after = recs[len(recs)-1].Seq
-				}
-				read, readCPU := time.Since(start), cpuTime(b)-cpu0
-				if got != n {
-					b.Fatalf("read %d records of %d", got, n)
-				}
+				read, readCPU := readWhole(b, a, n)
 				rf, err := os.Open(raw)
 				if err != nil {
 					b.Fatal(err)
@@ -121,7 +83,7 @@ func BenchmarkArchiveBatches(b *testing.B) {
 				rf.Close()
 
 				// Search a rare literal, and grep -c -F it.
-				start, cpu0 = time.Now(), cpuTime(b)
+				start, cpu0 := time.Now(), cpuTime(b)
 				res, err := a.Search(ctx, 1, gaffer.SearchQuery{Pattern: "needle-4711", Case: true}, func(*gaffer.Record) error { return nil })
 				if err != nil || res.Matches != 1 {
 					b.Fatalf("search: %+v, %v", res, err)
@@ -168,9 +130,9 @@ var benchShapes = []benchShape{
 }
 
 // batches returns the shape's output cut as 32 KiB reads would cut it: the
-// records of each read (one host and stream, one time), and its bytes. The
-// middle line holds the literal "needle-4711".
-func (bs benchShape) batches(b *testing.B) (n int, batches [][]gaffer.Record, chunks [][]byte) {
+// records of each read (one host and stream, one time), its bytes, and
+// their total. The middle line holds the literal "needle-4711".
+func (bs benchShape) batches(b *testing.B) (n int, batches [][]gaffer.Record, chunks [][]byte, output int64) {
 	b.Helper()
 	n = bs.n
 	if s := os.Getenv(bs.env); s != "" {
@@ -192,12 +154,61 @@ func (bs benchShape) batches(b *testing.B) (n int, batches [][]gaffer.Record, ch
 		batch = append(batch, gaffer.Record{Seq: int64(i), TS: ts, Host: "web-1", Stream: gaffer.Stdout, Data: []byte(text), NL: true})
 		chunk = append(append(chunk, text...), '\n')
 		if len(chunk) >= 32<<10 || i == n {
+			output += int64(len(chunk))
 			batches, chunks = append(batches, batch), append(chunks, chunk)
 			batch, chunk = nil, nil
 			ts = ts.Add(time.Millisecond)
 		}
 	}
-	return n, batches, chunks
+	return n, batches, chunks, output
+}
+
+// writeBatches writes batches as job 1's complete log in a new archive in
+// dir, and returns it with the time and CPU time the writing took.
+func writeBatches(b *testing.B, dir string, batches [][]gaffer.Record) (*archive.Archive, time.Duration, time.Duration) {
+	b.Helper()
+	a, err := archive.Open(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	w, err := a.Create(ctx, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	start, cpu0 := time.Now(), cpuTime(b)
+	for _, recs := range batches {
+		if err := w.Write(recs); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := w.Complete(); err != nil {
+		b.Fatal(err)
+	}
+	return a, time.Since(start), cpuTime(b) - cpu0
+}
+
+// readWhole reads job 1's log of n records with Read, page by page, and
+// returns the time and CPU time it took.
+func readWhole(b *testing.B, a *archive.Archive, n int) (time.Duration, time.Duration) {
+	b.Helper()
+	start, cpu0 := time.Now(), cpuTime(b)
+	got := 0
+	for after := int64(0); ; {
+		recs, end, err := a.Read(ctx, 1, after, 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		got += len(recs)
+		if end {
+			break
+		}
+		after = recs[len(recs)-1].Seq
+	}
+	read, readCPU := time.Since(start), cpuTime(b)-cpu0
+	if got != n {
+		b.Fatalf("read %d records of %d", got, n)
+	}
+	return read, readCPU
 }
 
 // line200 is a log line of 200 bytes with its newline.

@@ -22,48 +22,11 @@ import (
 func BenchmarkArchiveZstd(b *testing.B) {
 	for _, shape := range benchShapes {
 		b.Run(shape.name, func(b *testing.B) {
-			n, batches, chunks := shape.batches(b)
-			var output int64
-			for _, c := range chunks {
-				output += int64(len(c))
-			}
+			n, batches, _, output := shape.batches(b)
 			mb := float64(output) / 1e6
 			for b.Loop() {
-				a, err := archive.Open(filepath.Join(b.TempDir(), "logs"))
-				if err != nil {
-					b.Fatal(err)
-				}
-				w, err := a.Create(ctx, 1)
-				if err != nil {
-					b.Fatal(err)
-				}
-				cpu0 := cpuTime(b)
-				for _, recs := range batches {
-					if err := w.Write(recs); err != nil {
-						b.Fatal(err)
-					}
-				}
-				if err := w.Complete(); err != nil {
-					b.Fatal(err)
-				}
-				writeCPU := cpuTime(b) - cpu0
-				cpu0 = cpuTime(b)
-				got := 0
-				for after := int64(0); ; {
-					recs, end, err := a.Read(ctx, 1, after, 0)
-					if err != nil {
-						b.Fatal(err)
-					}
-					got += len(recs)
-					if end {
-						break
-					}
-					after = recs[len(recs)-1].Seq
-				}
-				readCPU := cpuTime(b) - cpu0
-				if got != n {
-					b.Fatalf("read %d records of %d", got, n)
-				}
+				a, _, writeCPU := writeBatches(b, filepath.Join(b.TempDir(), "logs"), batches)
+				_, readCPU := readWhole(b, a, n)
 				bodies, err := archive.FrameBodies(a, 1)
 				if err != nil {
 					b.Fatal(err)
