@@ -70,7 +70,11 @@
 // run's ratio beside it (a shared machine's noise shows there). It
 // also reports the server's CPU during each row and after it (until the
 // server is quiet: the end-of-job archive check), and checks the archived
-// log's summary. Under the table, each viewer row gets its wire bound, "the
+// log's summary. Both servers keep only their newest finished job
+// (--retain-jobs 1), and each run waits, untimed, for the one before it to
+// be deleted with its log: the page cache holds one or two runs' archives,
+// not all of them, so a row's figure does not depend on how many rows ran
+// before it (see rowsRetain). Under the table, each viewer row gets its wire bound, "the
 // SSE bytes alone" (metrics <row>-wire-s and <row>-wire-ratio, the ratio
 // to the bare read that the format and client alone allow): the line events
 // a viewer of that job reads and the `end`, encoded before timing with

@@ -128,6 +128,7 @@ type server struct {
 	cmd     *exec.Cmd
 	logPath string
 	done    chan struct{}
+	lastJob int64 // waitRetained's: the newest finished job
 }
 
 // startServer runs `gaffer serve --local=false` on a free port with its own

@@ -86,7 +86,7 @@ type sharedServer struct {
 // startSharedServer starts `gaffer serve` on a fresh database, a unique
 // Redis prefix and its own archive directory; the prefix's keys are deleted
 // at the end.
-func startSharedServer(b *testing.B, bin string, s *sshtest.Server) *sharedServer {
+func startSharedServer(b *testing.B, bin string, s *sshtest.Server, extra ...string) *sharedServer {
 	b.Helper()
 	redisURL := benchRedisURL()
 	opt, err := goredis.ParseURL(redisURL)
@@ -118,9 +118,9 @@ func startSharedServer(b *testing.B, bin string, s *sshtest.Server) *sharedServe
 	db := benchDatabaseURL(b)
 	archive := filepath.Join(b.TempDir(), "archive")
 	inv := writeInventory(b, s, []string{hostName}, "")
-	srv := startServer(b, bin, inv, s.KnownHosts,
-		"--instance", "bench", "--database-url", db, "--redis-url", redisURL,
-		"--redis-prefix", prefix, "--archive-dir", archive)
+	args := append([]string{"--instance", "bench", "--database-url", db, "--redis-url", redisURL,
+		"--redis-prefix", prefix, "--archive-dir", archive}, extra...)
+	srv := startServer(b, bin, inv, s.KnownHosts, args...)
 	return &sharedServer{server: srv, redis: rc, prefix: prefix}
 }
 
