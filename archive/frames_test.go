@@ -25,43 +25,26 @@ func TestQueriesReadFewFrames(t *testing.T) {
 		}
 	}
 	ctx := context.Background()
-	a, err := Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := a.create(1)
-	if err != nil {
-		t.Fatal(err)
-	}
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	for seq := int64(1); seq <= n; seq += 1000 {
-		batch := make([]gaffer.Record, 1000)
-		for i := range batch {
-			s := seq + int64(i)
-			host, stream := "busy", gaffer.Stdout
-			switch {
-			case s%5000 == 17:
-				host = "rare"
-			case s%3 == 0:
-				host, stream = "other", gaffer.Stderr
-			case s%20_000 < 300 && s%2 == 0:
-				host = "burst"
-			}
-			batch[i] = gaffer.Record{Seq: s, TS: t0.Add(time.Duration(s) * time.Millisecond), Host: host, Stream: stream, Data: fmt.Appendf(nil, "line %d", s)}
-			if host == "busy" { // followed files: one busy, one rare
-				batch[i].File = "/var/log/app.log"
-				if s%2000 == 1001 {
-					batch[i].File = "/var/log/rare.log"
-				}
+	a := writeComplete(t, n, 1000, func(s int64) gaffer.Record {
+		host, stream := "busy", gaffer.Stdout
+		switch {
+		case s%5000 == 17:
+			host = "rare"
+		case s%3 == 0:
+			host, stream = "other", gaffer.Stderr
+		case s%20_000 < 300 && s%2 == 0:
+			host = "burst"
+		}
+		r := gaffer.Record{Seq: s, TS: t0.Add(time.Duration(s) * time.Millisecond), Host: host, Stream: stream, Data: fmt.Appendf(nil, "line %d", s)}
+		if host == "busy" { // followed files: one busy, one rare
+			r.File = "/var/log/app.log"
+			if s%2000 == 1001 {
+				r.File = "/var/log/rare.log"
 			}
 		}
-		if err := w.Write(batch); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Complete(); err != nil {
-		t.Fatal(err)
-	}
+		return r
+	})
 
 	frames := func(name string, q func() error) int64 {
 		t.Helper()
@@ -193,27 +176,10 @@ func fileSize(t *testing.T, path string) int64 {
 func TestFollowDecodesEachFrameOnce(t *testing.T) {
 	const n, batch = 100_000, 4096
 	ctx := context.Background()
-	a, err := Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := a.create(1)
-	if err != nil {
-		t.Fatal(err)
-	}
 	t0 := time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC)
-	for seq := int64(1); seq <= n; seq += batch {
-		recs := make([]gaffer.Record, 0, batch)
-		for s := seq; s < seq+batch && s <= n; s++ {
-			recs = append(recs, gaffer.Record{Seq: s, TS: t0, Host: "web-1", Stream: gaffer.Stdout, Data: strconv.AppendInt(nil, s, 10), NL: true})
-		}
-		if err := w.Write(recs); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Complete(); err != nil {
-		t.Fatal(err)
-	}
+	a := writeComplete(t, n, batch, func(s int64) gaffer.Record {
+		return gaffer.Record{Seq: s, TS: t0, Host: "web-1", Stream: gaffer.Stdout, Data: strconv.AppendInt(nil, s, 10), NL: true}
+	})
 	type follower struct {
 		after int64
 		buf   gaffer.ReadBuffer

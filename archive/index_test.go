@@ -18,31 +18,14 @@ func TestSeekScansLittle(t *testing.T) {
 	const n = 100_000
 	for _, batched := range []bool{false, true} {
 		t.Run(fmt.Sprintf("batched=%v", batched), func(t *testing.T) {
-			a, err := Open(t.TempDir())
-			if err != nil {
-				t.Fatal(err)
-			}
-			w, err := a.create(1)
-			if err != nil {
-				t.Fatal(err)
-			}
 			t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-			for seq := int64(1); seq <= n; seq += 1000 {
-				batch := make([]gaffer.Record, 1000)
-				for i := range batch {
-					s := seq + int64(i)
-					batch[i] = gaffer.Record{Seq: s, Host: "h", Stream: gaffer.Stdout, Data: fmt.Appendf(nil, "line %d", s)}
-					if !batched {
-						batch[i].TS = t0.Add(time.Duration(s))
-					}
+			a := writeComplete(t, n, 1000, func(s int64) gaffer.Record {
+				r := gaffer.Record{Seq: s, Host: "h", Stream: gaffer.Stdout, Data: fmt.Appendf(nil, "line %d", s)}
+				if !batched {
+					r.TS = t0.Add(time.Duration(s))
 				}
-				if err := w.Write(batch); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if err := w.Complete(); err != nil {
-				t.Fatal(err)
-			}
+				return r
+			})
 
 			lf, err := a.open(1)
 			if err != nil {
@@ -87,4 +70,31 @@ func TestSeekScansLittle(t *testing.T) {
 			}
 		})
 	}
+}
+
+// writeComplete writes records 1..n, made by rec, as job 1's complete log in
+// a new archive, batch records to a Write, and returns the archive.
+func writeComplete(t *testing.T, n, batch int64, rec func(seq int64) gaffer.Record) *Archive {
+	t.Helper()
+	a, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := a.create(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for seq := int64(1); seq <= n; seq += batch {
+		recs := make([]gaffer.Record, 0, batch)
+		for s := seq; s < seq+batch && s <= n; s++ {
+			recs = append(recs, rec(s))
+		}
+		if err := w.Write(recs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Complete(); err != nil {
+		t.Fatal(err)
+	}
+	return a
 }
