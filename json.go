@@ -58,6 +58,10 @@ type JSONEncoder struct {
 	host   string
 	stream Stream
 	shared []byte // appendShared of the last record
+
+	seqOK  bool
+	seq    int64
+	digits []byte // seq in decimal
 }
 
 // Append appends r's JSON to b.
@@ -67,9 +71,39 @@ func (e *JSONEncoder) Append(b []byte, r *Record) []byte {
 		e.shared = r.appendShared(e.shared[:0])
 	}
 	b = append(b, `{"seq":`...)
-	b = strconv.AppendInt(b, r.Seq, 10)
+	b = e.AppendSeq(b, r.Seq)
 	b = append(b, e.shared...)
 	return r.appendOwn(b)
+}
+
+// AppendSeq appends seq in decimal, as strconv.AppendInt does. A viewer's
+// records follow one another, so it keeps the last seq's digits and counts
+// them up in place; an SSE event writes its seq twice (id and JSON), and
+// formatting it was 14 % of a server's CPU for a viewer of short lines.
+func (e *JSONEncoder) AppendSeq(b []byte, seq int64) []byte {
+	switch {
+	case e.seqOK && seq == e.seq:
+	case e.seqOK && seq > 1 && seq-1 == e.seq && incDecimal(e.digits):
+		e.seq = seq
+	default:
+		e.seqOK, e.seq = true, seq
+		e.digits = strconv.AppendInt(e.digits[:0], seq, 10)
+	}
+	return append(b, e.digits...)
+}
+
+// incDecimal adds one to the positive decimal number d in place. It
+// reports false when the sum needs another digit (d was all nines); d is
+// then to be written again.
+func incDecimal(d []byte) bool {
+	for i := len(d) - 1; i >= 0; i-- {
+		if d[i] != '9' {
+			d[i]++
+			return true
+		}
+		d[i] = '0'
+	}
+	return false
 }
 
 const hexDigits = "0123456789abcdef"

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"math/rand"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -88,6 +90,33 @@ func TestJSONEncoderIsAppendJSON(t *testing.T) {
 	}
 }
 
+// AppendSeq writes what strconv writes for any sequence of seqs: counting
+// up across carries (9 → 10, 999999 → 1000000), the same seq twice (id and
+// JSON of one event), jumps either way, zero, negatives and the extremes;
+// and Append's seq is AppendSeq's.
+func TestJSONEncoderSeq(t *testing.T) {
+	var seqs []int64
+	for s := int64(1); s <= 1200; s++ {
+		seqs = append(seqs, s, s)
+	}
+	for s := int64(999_990); s <= 1_000_010; s++ {
+		seqs = append(seqs, s)
+	}
+	seqs = append(seqs, 5, 4, 3, 0, 1, 0, -1, 0, -10, -9, -8, 99, 100, 98, 99, 100, 101,
+		math.MaxInt64-1, math.MaxInt64, math.MinInt64, math.MinInt64+1, 1)
+	var enc gaffer.JSONEncoder
+	for i, s := range seqs {
+		want := strconv.AppendInt([]byte("x"), s, 10)
+		if got := enc.AppendSeq([]byte("x"), s); !bytes.Equal(got, want) {
+			t.Fatalf("seq %d (after %v): AppendSeq %q, want %q", s, seqs[max(0, i-3):i], got, want)
+		}
+		rec := gaffer.Record{Seq: s, Host: "h", Stream: gaffer.Stdout, Data: []byte("t")}
+		if got, want := enc.Append(nil, &rec), rec.AppendJSON(nil); !bytes.Equal(got, want) {
+			t.Fatalf("seq %d: encoder %s, AppendJSON %s", s, got, want)
+		}
+	}
+}
+
 // BenchmarkJSONEncoder: a chunk's lines (same ts, host, stream) of 8 and
 // 200 bytes of plain text, as a viewer encodes them.
 func BenchmarkJSONEncoder(b *testing.B) {
@@ -100,6 +129,7 @@ func BenchmarkJSONEncoder(b *testing.B) {
 			b.SetBytes(int64(width))
 			b.ReportAllocs()
 			for i := 0; i < b.N; i++ {
+				rec.Seq++ // a viewer's records follow one another
 				buf = enc.Append(buf[:0], &rec)
 			}
 		})

@@ -3,7 +3,6 @@ package web
 import (
 	"context"
 	"io"
-	"strconv"
 	"sync"
 	"sync/atomic"
 
@@ -357,7 +356,7 @@ func encodeChunk(recs []gaffer.Record, end bool) *encChunk {
 // returns where its JSON starts.
 func appendLineEvent(b []byte, enc *gaffer.JSONEncoder, r *gaffer.Record) ([]byte, int) {
 	b = append(b, "id: "...)
-	b = strconv.AppendInt(b, r.Seq, 10)
+	b = enc.AppendSeq(b, r.Seq)
 	b = append(b, "\nevent: line\ndata: "...)
 	js := len(b)
 	b = enc.Append(b, r)

@@ -3,6 +3,9 @@ package web
 import (
 	"bufio"
 	"bytes"
+	"fmt"
+	"io"
+	"strconv"
 	"testing"
 	"time"
 
@@ -59,5 +62,32 @@ func TestWriteRecordsWritesAReadAtOnce(t *testing.T) {
 		if got.writes > 4 {
 			t.Errorf("sse=%v: %d writes for %d bytes in two reads, want at most 4", sse, got.writes, got.Len())
 		}
+	}
+}
+
+// BenchmarkWriteRecords: a viewer's SSE events for a read of 1000 records
+// that follow one another, of `seq`'s short lines and of 200 bytes.
+func BenchmarkWriteRecords(b *testing.B) {
+	t0 := time.Date(2026, 12, 2, 6, 0, 0, 1, time.UTC)
+	for _, shape := range []struct {
+		name string
+		text func(seq int64) []byte
+	}{
+		{"seq", func(seq int64) []byte { return strconv.AppendInt(nil, seq, 10) }},
+		{"200B", func(seq int64) []byte { return fmt.Appendf(nil, "%0199d", seq) }},
+	} {
+		b.Run(shape.name, func(b *testing.B) {
+			recs := make([]gaffer.Record, 1000)
+			for i := range recs {
+				seq := int64(1_000_000 + i)
+				recs[i] = gaffer.Record{Seq: seq, TS: t0, Host: "web-1", Stream: gaffer.Stdout, Data: shape.text(seq), NL: true}
+			}
+			var enc gaffer.JSONEncoder
+			b.ReportAllocs()
+			for b.Loop() {
+				writeRecords(io.Discard, &enc, recs, true)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(recs)), "ns/record")
+		})
 	}
 }
