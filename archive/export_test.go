@@ -36,7 +36,9 @@ func WriteIndexV1(a *Archive, jobID int64) error {
 // PlantReadHint makes a's next Read of seq in job start at off, as if a
 // Read had left off there.
 func PlantReadHint(a *Archive, jobID, seq, off int64) {
-	_, _, _, epoch := a.hints.get(jobID, -1)
+	a.hints.mu.Lock()
+	epoch := a.hints.epoch
+	a.hints.mu.Unlock()
 	a.hints.put(jobID, 0, seq, off, nil, epoch)
 }
 
