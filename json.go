@@ -111,10 +111,22 @@ const hexDigits = "0123456789abcdef"
 // appendJSONString writes s as a JSON string. Invalid UTF-8 becomes one
 // U+FFFD per run of bad bytes, as strings.ToValidUTF8 does for Record.Text.
 func appendJSONString(b []byte, s []byte) []byte {
+	// Most text needs no escape: find that out first, and copy it whole.
+	i := 0
+	for i+8 <= len(s) && plain8(binary.LittleEndian.Uint64(s[i:])) {
+		i += 8
+	}
+	for i < len(s) && plainByte[s[i]] {
+		i++
+	}
 	b = append(b, '"')
+	if i == len(s) {
+		b = append(b, s...)
+		return append(b, '"')
+	}
 	start := 0
 	invalid := false
-	for i := 0; i < len(s); {
+	for i < len(s) {
 		if i+8 <= len(s) && plain8(binary.LittleEndian.Uint64(s[i:])) {
 			i += 8
 			invalid = false
@@ -170,6 +182,15 @@ func appendJSONString(b []byte, s []byte) []byte {
 	b = append(b, s[start:]...)
 	return append(b, '"')
 }
+
+// plainByte[c] says whether byte c goes into a JSON string as it is (see
+// plain8).
+var plainByte = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 // plain8 reports whether the 8 bytes in w all go into a JSON string as
 // they are: ASCII, not a control character, not '"' nor '\\'. Each test
