@@ -349,6 +349,7 @@ func (s *Server) sseLog(w http.ResponseWriter, r *http.Request, job *gaffer.Job)
 	if resume {
 		p.filter, err = parseFilter(r.URL.Query(), job, false)
 		p.after = readAfter(r)
+		p.batch, _ = boolParam(r.URL.Query().Get("batch"), "batch")
 	} else {
 		p, err = parseLogParams(r.URL.Query(), job, formSSE)
 	}
@@ -396,7 +397,11 @@ func (s *Server) sseLog(w http.ResponseWriter, r *http.Request, job *gaffer.Job)
 	jobData, _ := json.Marshal(job)
 	lastStatus := writeStatus(bw, jobData, nil)
 	var lineEnc gaffer.JSONEncoder
-	writeLines := func(recs []gaffer.Record) { writeRecords(bw, &lineEnc, recs, true) }
+	form := lineEvents
+	if p.batch {
+		form = linesEvents
+	}
+	writeLines := func(recs []gaffer.Record) { writeRecords(bw, &lineEnc, recs, form) }
 	writeLines(first)
 	// lastID is the id the viewer has: marking where a range starts, or
 	// how far a filter has read, lets a reconnect go on from there.
@@ -408,7 +413,7 @@ func (s *Server) sseLog(w http.ResponseWriter, r *http.Request, job *gaffer.Job)
 		return
 	}
 	var enc *encLog // the shared encoded log, for a viewer of all of it
-	if cur.filter.Zero() && cur.until == 0 {
+	if cur.filter.Zero() && cur.until == 0 && !p.batch {
 		enc = s.enc.acquire(job.ID)
 		defer s.enc.release(enc)
 	}
@@ -569,7 +574,7 @@ func (s *Server) ndjsonLog(w http.ResponseWriter, r *http.Request, job *gaffer.J
 	bw := bufio.NewWriterSize(dw, streamBuffer)
 	defer bw.Flush()
 	var lineEnc gaffer.JSONEncoder
-	writeLines := func(recs []gaffer.Record) { writeRecords(bw, &lineEnc, recs, false) }
+	writeLines := func(recs []gaffer.Record) { writeRecords(bw, &lineEnc, recs, ndjsonLines) }
 	writeLines(first)
 	if rangeDone {
 		if !p.follow || p.tail == 0 {

@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"io"
+	"strconv"
 	"sync"
 	"sync/atomic"
 
@@ -363,6 +364,23 @@ func appendLineEvent(b []byte, enc *gaffer.JSONEncoder, r *gaffer.Record) ([]byt
 	return append(b, "\n\n"...), js
 }
 
+// appendLinesEvents appends recs as lines events (gaffer.JSONEncoder.AppendLines),
+// each with its last record's seq as its id (a reconnect goes on after it).
+// The id comes after the data, where the run's end is known: an event's
+// fields may come in any order.
+func appendLinesEvents(b []byte, enc *gaffer.JSONEncoder, recs []gaffer.Record) []byte {
+	for len(recs) > 0 {
+		var n int
+		b = append(b, "event: lines\ndata: "...)
+		b, n = enc.AppendLines(b, recs)
+		b = append(b, "\nid: "...)
+		b = strconv.AppendInt(b, recs[n-1].Seq, 10)
+		b = append(b, "\n\n"...)
+		recs = recs[n:]
+	}
+	return b
+}
+
 // eventBufs hold a read's encoded events for a viewer that encodes them
 // itself (alone on its job, or filtered): they go to the connection in one
 // write, not one per streamBuffer, and the buffer goes back to the pool, so
@@ -372,18 +390,31 @@ var eventBufs = sync.Pool{New: func() any { return new([]byte) }}
 // maxPooledEvents bounds the buffers kept in eventBufs.
 const maxPooledEvents = 1 << 20
 
-// writeRecords writes recs to w as line events (sse) or NDJSON lines, in
-// one write.
-func writeRecords(w io.Writer, enc *gaffer.JSONEncoder, recs []gaffer.Record, sse bool) {
+// recordsForm is how writeRecords writes records.
+type recordsForm int
+
+const (
+	lineEvents  recordsForm = iota // SSE, a line event per record
+	linesEvents                    // SSE, a lines event per run (batch=1)
+	ndjsonLines                    // NDJSON, a line per record
+)
+
+// writeRecords writes recs to w in form, in one write.
+func writeRecords(w io.Writer, enc *gaffer.JSONEncoder, recs []gaffer.Record, form recordsForm) {
 	if len(recs) == 0 {
 		return
 	}
 	bp := eventBufs.Get().(*[]byte)
 	b := (*bp)[:0]
-	for i := range recs {
-		if sse {
+	switch form {
+	case lineEvents:
+		for i := range recs {
 			b, _ = appendLineEvent(b, enc, &recs[i])
-		} else {
+		}
+	case linesEvents:
+		b = appendLinesEvents(b, enc, recs)
+	case ndjsonLines:
+		for i := range recs {
 			b = append(enc.Append(b, &recs[i]), '\n')
 		}
 	}

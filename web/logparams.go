@@ -39,6 +39,7 @@ type logParams struct {
 	before int64     // 0: not given
 	limit  int       // 0: no limit
 	follow bool
+	batch  bool // SSE: a lines event per run of records, not a line event per record
 }
 
 // ranged reports whether the request reads from somewhere other than a
@@ -100,6 +101,12 @@ func parseLogParams(q url.Values, job *gaffer.Job, form logForm) (logParams, err
 		return p, gaffer.Errorf(gaffer.EINVALID, "follow=1 is not available with format=raw: use the NDJSON or event-stream log to follow a job")
 	case p.follow && p.before > 0 && form == formNDJSON:
 		return p, gaffer.Errorf(gaffer.EINVALID, "follow=1 cannot be combined with before: before=SEQ reads a page of older records")
+	}
+	if p.batch, err = boolParam(q.Get("batch"), "batch"); err != nil {
+		return p, err
+	}
+	if p.batch && form != formSSE {
+		return p, gaffer.Errorf(gaffer.EINVALID, "batch=1 is for the event stream (Accept: text/event-stream): NDJSON and raw logs hold no events to batch")
 	}
 	return p, nil
 }

@@ -314,6 +314,15 @@ func readSSE(t *testing.T, r *sse.Reader, n int) (recs []gaffer.Record, end bool
 				t.Fatalf("event id %q for seq %d", ev.ID, rec.Seq)
 			}
 			recs = append(recs, rec)
+		case "lines":
+			var err error
+			k := len(recs)
+			if recs, err = gaffer.DecodeLines(recs, ev.Data); err != nil {
+				t.Fatal(err)
+			}
+			if ev.ID != fmt.Sprint(recs[len(recs)-1].Seq) {
+				t.Fatalf("lines event id %q for seqs %d..%d", ev.ID, recs[k].Seq, recs[len(recs)-1].Seq)
+			}
 		case "end":
 			return recs, true
 		case "notice", "gap":

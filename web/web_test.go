@@ -207,6 +207,8 @@ func TestBadRequests(t *testing.T) {
 		{"GET", "/api/jobs?status=done", ``, 400, "invalid", "status"},
 		{"GET", "/api/jobs?limit=-1", ``, 400, "invalid", "limit"},
 		{"GET", "/api/jobs/1/log?format=raw&host=x", ``, 400, "invalid", "not a host of job 1"},
+		{"GET", "/api/jobs/1/log?format=sse&batch=yes", ``, 400, "invalid", `batch="yes" must be 1 or 0`},
+		{"GET", "/api/jobs/1/log?batch=1", ``, 400, "invalid", "batch=1 is for the event stream"},
 		{"DELETE", "/api/jobs", ``, 405, "method_not_allowed", "DELETE is not allowed"},
 		{"GET", "/api/jobs/1/cancel", ``, 405, "method_not_allowed", "use POST"},
 		{"GET", "/api/nothing", ``, 404, "not_found", "no page"},

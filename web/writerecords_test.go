@@ -35,15 +35,29 @@ func TestWriteRecordsWritesAReadAtOnce(t *testing.T) {
 			Stream: gaffer.Stdout, Data: []byte("line \"of\" output"), NL: true}
 	}
 	recs[500].Stream = gaffer.System
-	for _, sse := range []bool{true, false} {
+	for _, form := range []recordsForm{lineEvents, linesEvents, ndjsonLines} {
 		var want bytes.Buffer
 		wb := bufio.NewWriter(&want)
-		for i := range recs {
-			data := recs[i].AppendJSON(nil)
-			if sse {
-				writeEvent(wb, recs[i].Seq, "line", data)
-			} else {
-				wb.Write(append(data, '\n'))
+		for i := 0; i < len(recs); {
+			switch form {
+			case lineEvents:
+				writeEvent(wb, recs[i].Seq, "line", recs[i].AppendJSON(nil))
+				i++
+			case linesEvents:
+				// The runs of each read: ts changes every 300 records,
+				// the stream at 500, and a run does not span two reads.
+				read := recs[:400]
+				if i >= 400 {
+					read = recs
+				}
+				end := i + gaffer.LinesRun(read[i:])
+				var enc gaffer.JSONEncoder
+				data, _ := enc.AppendLines(nil, recs[i:end])
+				fmt.Fprintf(wb, "event: lines\ndata: %s\nid: %d\n\n", data, recs[end-1].Seq)
+				i = end
+			case ndjsonLines:
+				wb.Write(append(recs[i].AppendJSON(nil), '\n'))
+				i++
 			}
 		}
 		wb.Flush()
@@ -52,21 +66,22 @@ func TestWriteRecordsWritesAReadAtOnce(t *testing.T) {
 		bw := bufio.NewWriterSize(&got, streamBuffer)
 		bw.WriteString("retry: 2000\n\n") // something buffered before
 		var enc gaffer.JSONEncoder
-		writeRecords(bw, &enc, recs[:400], sse)
-		writeRecords(bw, &enc, recs[400:], sse)
+		writeRecords(bw, &enc, recs[:400], form)
+		writeRecords(bw, &enc, recs[400:], form)
 		bw.Flush()
-		if !bytes.Equal(bytes.TrimPrefix(got.Bytes(), []byte("retry: 2000\n\n")), want.Bytes()) {
-			t.Fatalf("sse=%v: the records' bytes differ from writeEvent's", sse)
+		if g := bytes.TrimPrefix(got.Bytes(), []byte("retry: 2000\n\n")); !bytes.Equal(g, want.Bytes()) {
+			t.Fatalf("form %d: the records' bytes differ from writeEvent's:\n%q\nwant\n%q", form, g, want.Bytes())
 		}
 		// Two reads: each fills up what was buffered, then goes out whole.
 		if got.writes > 4 {
-			t.Errorf("sse=%v: %d writes for %d bytes in two reads, want at most 4", sse, got.writes, got.Len())
+			t.Errorf("form %d: %d writes for %d bytes in two reads, want at most 4", form, got.writes, got.Len())
 		}
 	}
 }
 
 // BenchmarkWriteRecords: a viewer's SSE events for a read of 1000 records
-// that follow one another, of `seq`'s short lines and of 200 bytes.
+// that follow one another, of `seq`'s short lines and of 200 bytes, as line
+// events and as lines events (batch=1).
 func BenchmarkWriteRecords(b *testing.B) {
 	t0 := time.Date(2026, 12, 2, 6, 0, 0, 1, time.UTC)
 	for _, shape := range []struct {
@@ -76,18 +91,23 @@ func BenchmarkWriteRecords(b *testing.B) {
 		{"seq", func(seq int64) []byte { return strconv.AppendInt(nil, seq, 10) }},
 		{"200B", func(seq int64) []byte { return fmt.Appendf(nil, "%0199d", seq) }},
 	} {
-		b.Run(shape.name, func(b *testing.B) {
-			recs := make([]gaffer.Record, 1000)
-			for i := range recs {
-				seq := int64(1_000_000 + i)
-				recs[i] = gaffer.Record{Seq: seq, TS: t0, Host: "web-1", Stream: gaffer.Stdout, Data: shape.text(seq), NL: true}
-			}
-			var enc gaffer.JSONEncoder
-			b.ReportAllocs()
-			for b.Loop() {
-				writeRecords(io.Discard, &enc, recs, true)
-			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(recs)), "ns/record")
-		})
+		recs := make([]gaffer.Record, 1000)
+		for i := range recs {
+			seq := int64(1_000_000 + i)
+			recs[i] = gaffer.Record{Seq: seq, TS: t0, Host: "web-1", Stream: gaffer.Stdout, Data: shape.text(seq), NL: true}
+		}
+		for _, form := range []struct {
+			name string
+			form recordsForm
+		}{{"line", lineEvents}, {"lines", linesEvents}} {
+			b.Run(shape.name+"/"+form.name, func(b *testing.B) {
+				var enc gaffer.JSONEncoder
+				b.ReportAllocs()
+				for b.Loop() {
+					writeRecords(io.Discard, &enc, recs, form.form)
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(recs)), "ns/record")
+			})
+		}
 	}
 }
