@@ -222,6 +222,46 @@ type ingestCheck struct {
 	partial []byte // the start of a line cut into records
 	errs    []string
 	nerrs   int
+
+	// digits is next in decimal, counted up line by line: most lines are
+	// checked by comparing bytes, not parsing them (5 M lines parsed cost
+	// the viewer's process, which shares the server's cores, 0.3 s).
+	digits []byte
+	digOf  int64 // the number digits holds (0: none)
+}
+
+// expected reports whether text is the line expected next, next in
+// decimal (zero-padded to width if set), without parsing it.
+func (v *ingestCheck) expected(text []byte) bool {
+	switch {
+	case v.digOf == v.next:
+	case v.digOf > 0 && v.digOf+1 == v.next:
+		i := len(v.digits) - 1
+		for ; i >= 0 && v.digits[i] == '9'; i-- {
+			v.digits[i] = '0'
+		}
+		if i < 0 {
+			v.digits = append([]byte{'1'}, v.digits...)
+		} else {
+			v.digits[i]++
+		}
+		v.digOf = v.next
+	default:
+		v.digits, v.digOf = strconv.AppendInt(v.digits[:0], v.next, 10), v.next
+	}
+	if v.width > 0 {
+		pad := v.width - len(v.digits)
+		if len(text) != v.width || pad < 0 {
+			return false
+		}
+		for _, c := range text[:pad] {
+			if c != '0' {
+				return false
+			}
+		}
+		text = text[pad:]
+	}
+	return bytes.Equal(text, v.digits)
 }
 
 func (v *ingestCheck) fail(format string, args ...any) {
@@ -250,6 +290,10 @@ func (v *ingestCheck) add(r record) {
 			v.partial = text[:0]
 		}
 		v.stdout++
+		if v.expected(text) {
+			v.next++
+			return
+		}
 		if v.width > 0 {
 			if len(text) != v.width {
 				v.fail("stdout line %d is %d bytes long, want %d", v.stdout, len(text), v.width)

@@ -27,6 +27,7 @@ import (
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 
+	"github.com/gaffer-dev/gaffer"
 	"github.com/gaffer-dev/gaffer/internal/sshtest"
 )
 
@@ -384,6 +385,115 @@ func parseRecordFast(data []byte) (r record, ok bool) {
 	return r, len(s) == 1 && s[0] == '}'
 }
 
+// linesParser parses lines events (gaffer.JSONEncoder.AppendLines) for
+// readSSE, keeping its slice of texts from one event to the next.
+type linesParser struct {
+	texts [][]byte
+}
+
+// parse calls fn for each record of a lines event's data. The shape the
+// server writes, with strings that need no decoding, is read in one pass
+// as parseRecordFast reads a record (and checked whole before the first
+// record goes to fn); anything else goes through gaffer.DecodeLines.
+func (p *linesParser) parse(data []byte, fn func(record) error) error {
+	var r record
+	var nl bool
+	ok := false
+	p.texts, r, nl, ok = parseLinesFast(p.texts[:0], data)
+	if !ok {
+		recs, err := gaffer.DecodeLines(nil, data)
+		if err != nil {
+			return err
+		}
+		for i := range recs {
+			rec := &recs[i]
+			err := fn(record{Seq: rec.Seq, TS: rec.TS.AppendFormat(nil, time.RFC3339Nano), Stream: []byte(rec.Stream),
+				Text: rec.Data, Partial: !rec.NL})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	first := r.Seq
+	for i, text := range p.texts {
+		r.Seq, r.Text = first+int64(i), text
+		r.Partial = i == len(p.texts)-1 && !nl
+		if err := fn(r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// parseLinesFast reads a lines object of exactly the shape the server
+// writes, its texts appended to texts (aliasing data); ok false otherwise.
+func parseLinesFast(texts [][]byte, data []byte) (_ [][]byte, r record, nl, ok bool) {
+	s, ok := bytes.CutPrefix(data, []byte(`{"seq":`))
+	if !ok {
+		return texts, r, false, false
+	}
+	i := 0
+	for i < len(s) && i < 18 && '0' <= s[i] && s[i] <= '9' {
+		r.Seq = r.Seq*10 + int64(s[i]-'0')
+		i++
+	}
+	if i == 0 || (s[0] == '0' && i > 1) {
+		return texts, r, false, false
+	}
+	if s, ok = bytes.CutPrefix(s[i:], []byte(`,"ts":"`)); !ok {
+		return texts, r, false, false
+	}
+	if r.TS, s, ok = plainString(s); !ok || r.Seq < 1 {
+		return texts, r, false, false
+	}
+	if _, err := time.Parse(time.RFC3339Nano, string(r.TS)); err != nil {
+		return texts, r, false, false // one parse per event, as DecodeLines checks it
+	}
+	if s, ok = bytes.CutPrefix(s, []byte(`,"host":"`)); !ok {
+		return texts, r, false, false
+	}
+	if _, s, ok = plainString(s); !ok {
+		return texts, r, false, false
+	}
+	if s, ok = bytes.CutPrefix(s, []byte(`,"stream":"`)); !ok {
+		return texts, r, false, false
+	}
+	if r.Stream, s, ok = plainString(s); !ok {
+		return texts, r, false, false
+	}
+	if rest, isFile := bytes.CutPrefix(s, []byte(`,"file":"`)); isFile {
+		if _, s, ok = plainString(rest); !ok {
+			return texts, r, false, false
+		}
+	}
+	if s, ok = bytes.CutPrefix(s, []byte(`,"lines":["`)); !ok {
+		return texts, r, false, false
+	}
+	for {
+		var text []byte
+		if text, s, ok = plainString(s); !ok {
+			return texts, r, false, false
+		}
+		texts = append(texts, text)
+		if len(s) > 1 && s[0] == ',' && s[1] == '"' {
+			s = s[2:]
+			continue
+		}
+		break
+	}
+	switch {
+	case bytes.HasPrefix(s, []byte(`],"nl":true`)):
+		s, nl = s[len(`],"nl":true`):], true
+	case bytes.HasPrefix(s, []byte(`],"nl":false`)):
+		s = s[len(`],"nl":false`):]
+	default:
+		return texts, r, false, false
+	}
+	s = bytes.TrimPrefix(s, []byte(`,"alert":true`))
+	return texts, r, nl, len(s) == 1 && s[0] == '}'
+}
+
 // Word-at-a-time constants for plainString.
 const (
 	ones  = 0x0101010101010101
@@ -500,7 +610,16 @@ var followBuffer = 1 << 20
 // it arrived (see arrivalReader). A non-nil slow reads the connection through it,
 // making a viewer that cannot keep up.
 func (s *server) follow(ctx context.Context, id int64, onLine func(r record, at time.Time) error, slow *slowReader) (sseResult, error) {
-	resp, err := s.request(ctx, "GET", fmt.Sprintf("/api/jobs/%d/log", id), nil, "Accept", "text/event-stream")
+	return s.followQuery(ctx, id, "", onLine, slow)
+}
+
+// followQuery is follow with query (e.g. "batch=1") in the URL.
+func (s *server) followQuery(ctx context.Context, id int64, query string, onLine func(r record, at time.Time) error, slow *slowReader) (sseResult, error) {
+	path := fmt.Sprintf("/api/jobs/%d/log", id)
+	if query != "" {
+		path += "?" + query
+	}
+	resp, err := s.request(ctx, "GET", path, nil, "Accept", "text/event-stream")
 	if err != nil {
 		return sseResult{}, err
 	}
@@ -543,6 +662,7 @@ func readSSE(ctx context.Context, body io.Reader, onLine func(r record, at time.
 	br := bufio.NewReaderSize(ar, followBuffer)
 	var event []byte
 	var data []byte
+	var lines linesParser
 	for {
 		line, err := br.ReadSlice('\n')
 		if errors.Is(err, bufio.ErrBufferFull) {
@@ -578,6 +698,18 @@ func readSSE(ctx context.Context, body io.Reader, onLine func(r record, at time.
 					if err := onLine(r, at); err != nil {
 						return res, err
 					}
+				}
+			case "lines":
+				at := ar.at
+				err := lines.parse(data, func(r record) error {
+					res.Lines++
+					if onLine != nil {
+						return onLine(r, at)
+					}
+					return nil
+				})
+				if err != nil {
+					return res, err
 				}
 			case "end":
 				res.End = time.Now()

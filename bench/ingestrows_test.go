@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -69,16 +70,19 @@ type ingestRowSpec struct {
 	shared    bool
 	wide      bool
 	viewer    bool
+	batch     bool    // the viewer asks for lines events (?batch=1)
 	target    float64 // the issue's ratio to reach
 }
 
 var ingestRowSpecs = []ingestRowSpec{
-	{"seq", "`seq 1 5000000`, no viewer (POST → job done)", false, false, false, 0.5},
-	{"seq-viewer", "`seq 1 5000000`, one live SSE viewer (POST → `end`)", false, false, true, 0.4},
-	{"200B", "1 M lines of 200 B, no viewer", false, true, false, 0.8},
-	{"200B-viewer", "1 M lines of 200 B, one live viewer", false, true, true, 0.7},
-	{"shared-200B", "same through PostgreSQL + Redis, no viewer", true, true, false, 0.5},
-	{"shared-200B-viewer", "same through PostgreSQL + Redis, one viewer", true, true, true, 0},
+	{"seq", "`seq 1 5000000`, no viewer (POST → job done)", false, false, false, false, 0.5},
+	{"seq-viewer", "`seq 1 5000000`, one live SSE viewer (POST → `end`)", false, false, true, false, 0.4},
+	{"seq-batch", "same, the viewer reading lines events (`?batch=1`, as the CLI does)", false, false, true, true, 0.4},
+	{"200B", "1 M lines of 200 B, no viewer", false, true, false, false, 0.8},
+	{"200B-viewer", "1 M lines of 200 B, one live viewer", false, true, true, false, 0.7},
+	{"200B-batch", "same, the viewer reading lines events (`?batch=1`)", false, true, true, true, 0.7},
+	{"shared-200B", "same through PostgreSQL + Redis, no viewer", true, true, false, false, 0.5},
+	{"shared-200B-viewer", "same through PostgreSQL + Redis, one viewer", true, true, true, false, 0},
 }
 
 // rowsRetain has the servers keep only the newest finished job, deleting
@@ -149,7 +153,7 @@ func BenchmarkIngestRows(b *testing.B) {
 			}
 			r := ingestRowRun{dur: time.Duration(math.MaxInt64)}
 			for range rowRuns {
-				ri := ingestRow(b, srv, command, lines, width, size, spec.viewer)
+				ri := ingestRow(b, srv, command, lines, width, size, spec)
 				b.StopTimer()
 				srv.waitRetained(b, ri.job)
 				b.StartTimer()
@@ -165,7 +169,7 @@ func BenchmarkIngestRows(b *testing.B) {
 			runs[k].afterWall += r.afterWall
 			if spec.viewer {
 				b.StopTimer()
-				events := wire.get(lines, width)
+				events := wire.get(lines, width, spec.batch)
 				b.StartTimer()
 				w := wireBest(b, events, lines, width, nil)
 				runs[k].wire.dur += w.dur
@@ -235,9 +239,10 @@ func BenchmarkIngestRows(b *testing.B) {
 		}
 		if !wireHead {
 			wireHead = true
-			fmt.Fprintf(&table, "\nSSE bytes alone: the row's line events and `end`, encoded before timing (gaffer.Record.AppendJSON), "+
+			fmt.Fprintf(&table, "\nSSE bytes alone: the row's line events (batch rows: lines events, a run per 32 KiB of output) and `end`, "+
+				"encoded before timing (gaffer.Record.AppendJSON, gaffer.JSONEncoder.AppendLines), "+
 				"served by a bare net/http server on 127.0.0.1 in 64 KiB flushed writes → the same client "+
-				"(readSSE + parseRecord + the row's line check), request → `end`, best of 3, this run:\n")
+				"(readSSE + parseRecord or linesParser + the row's line check), request → `end`, best of 3, this run:\n")
 		}
 		r := runs[k]
 		bare := bareSeq
@@ -275,15 +280,23 @@ type wireRun struct {
 type wireEvents struct {
 	lines  int64
 	width  int
+	batch  bool
 	events []byte
 }
+
+// wireRunBytes is how much output a lines event of the wire bound holds:
+// what one read of the SSH channel brings the server (a 32 KiB packet),
+// whose lines share their ts and so one event.
+const wireRunBytes = 32 << 10
 
 // get returns the SSE stream a viewer of a job printing lines lines of
 // width (0: seq's numbers) reads: the line events as the server writes them
 // (web's appendLineEvent: id, event, data of gaffer.Record.AppendJSON; ts
-// fixed, host hostName, stream stdout) and the end event.
-func (w *wireEvents) get(lines int64, width int) []byte {
-	if w.events != nil && w.lines == lines && w.width == width {
+// fixed, host hostName, stream stdout), or with batch its lines events
+// (web's appendLinesEvents: event, data of gaffer.JSONEncoder.AppendLines,
+// id; a run per wireRunBytes of output), and the end event.
+func (w *wireEvents) get(lines int64, width int, batch bool) []byte {
+	if w.events != nil && w.lines == lines && w.width == width && w.batch == batch {
 		return w.events
 	}
 	w.free()
@@ -294,7 +307,7 @@ func (w *wireEvents) get(lines int64, width int) []byte {
 		NL:     true,
 	}
 	text := make([]byte, 0, max(width, 20))
-	event := func(b []byte, seq int64) []byte {
+	setText := func(seq int64) {
 		text = strconv.AppendInt(text[:0], seq, 10)
 		if pad := width - len(text); pad > 0 {
 			text = append(text, make([]byte, pad)...)
@@ -303,6 +316,9 @@ func (w *wireEvents) get(lines int64, width int) []byte {
 				text[i] = '0'
 			}
 		}
+	}
+	event := func(b []byte, seq int64) []byte {
+		setText(seq)
 		rec.Seq, rec.Data = seq, text
 		b = append(b, "id: "...)
 		b = strconv.AppendInt(b, seq, 10)
@@ -311,12 +327,48 @@ func (w *wireEvents) get(lines int64, width int) []byte {
 		return append(b, "\n\n"...)
 	}
 	const end = "event: end\ndata: {\"status\":\"succeeded\"}\n\n"
-	// The last event is the longest: one allocation.
-	b := make([]byte, 0, int64(len(event(nil, lines)))*lines+int64(len(end)))
-	for seq := int64(1); seq <= lines; seq++ {
-		b = event(b, seq)
+	var b []byte
+	if batch {
+		var enc gaffer.JSONEncoder
+		var run []gaffer.Record
+		var data []byte // the run's texts, each ended by '\n'
+		first := int64(1)
+		flush := func(next int64) {
+			run = run[:0]
+			for off, seq := 0, first; off < len(data); seq++ {
+				k := bytes.IndexByte(data[off:], '\n')
+				r := rec
+				r.Seq, r.Data = seq, data[off:off+k]
+				run = append(run, r)
+				off += k + 1
+			}
+			b = append(b, "event: lines\ndata: "...)
+			var n int
+			if b, n = enc.AppendLines(b, run); n != len(run) {
+				panic("a wire run is not one lines event")
+			}
+			b = append(b, "\nid: "...)
+			b = strconv.AppendInt(b, run[n-1].Seq, 10)
+			b = append(b, "\n\n"...)
+			data, first = data[:0], next
+		}
+		for seq := int64(1); seq <= lines; seq++ {
+			setText(seq)
+			if len(data)+len(text)+1 > wireRunBytes {
+				flush(seq)
+			}
+			data = append(data, text...)
+			data = append(data, '\n')
+		}
+		flush(lines + 1)
+	} else {
+		// The last event is the longest: one allocation.
+		b = make([]byte, 0, int64(len(event(nil, lines)))*lines+int64(len(end)))
+		for seq := int64(1); seq <= lines; seq++ {
+			b = event(b, seq)
+		}
 	}
-	w.lines, w.width, w.events = lines, width, append(b, end...)
+	w.lines, w.width, w.batch, w.events = lines, width, batch, append(b, end...)
 	return w.events
 }
 
@@ -441,17 +493,21 @@ func bareScan(b *testing.B, s *sshtest.Server, command string, lines int64) int6
 // set; no viewer) or to one SSE viewer's `end` event (every line checked),
 // then checks the archived log's summary and waits for the server to go
 // quiet, counting the CPU its after-work (the end-of-job check) takes.
-func ingestRow(b *testing.B, srv *server, command string, lines int64, width int, size int64, viewer bool) ingestRowRun {
+func ingestRow(b *testing.B, srv *server, command string, lines int64, width int, size int64, spec ingestRowSpec) ingestRowRun {
 	b.Helper()
 	var r ingestRowRun
 	cpu0, self0 := procCPU(srv.PID), selfCPU()
 	t0 := time.Now()
 	j := srv.startJob(b, command)
 	r.job = j.ID
-	if viewer {
+	if spec.viewer {
 		ctx, cancel := context.WithTimeout(context.Background(), rowTimeout)
 		v := &ingestCheck{next: 1, width: width}
-		res, err := srv.follow(ctx, j.ID, func(rec record, _ time.Time) error { v.add(rec); return nil }, nil)
+		query := ""
+		if spec.batch {
+			query = "batch=1"
+		}
+		res, err := srv.followQuery(ctx, j.ID, query, func(rec record, _ time.Time) error { v.add(rec); return nil }, nil)
 		cancel()
 		if err != nil {
 			b.Fatalf("viewer of job %d: %v (%d stdout lines seen; %s)\nserver log:\n%s", j.ID, err, v.stdout, v.problems(), srv.log())

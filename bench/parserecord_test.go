@@ -182,3 +182,128 @@ func TestParseRecordRandomText(t *testing.T) {
 		}
 	}
 }
+
+// linesWant decodes a lines event with gaffer.DecodeLines: what
+// linesParser must hand on, record by record.
+func linesWant(t *testing.T, data []byte) []record {
+	t.Helper()
+	recs, err := gaffer.DecodeLines(nil, data)
+	if err != nil {
+		t.Fatalf("DecodeLines(%s): %v", data, err)
+	}
+	var want []record
+	for _, r := range recs {
+		want = append(want, record{Seq: r.Seq, TS: r.TS.AppendFormat(nil, time.RFC3339Nano), Stream: []byte(r.Stream),
+			Text: r.Data, Partial: !r.NL})
+	}
+	return want
+}
+
+// parseLinesAll runs data through a linesParser, copying each record.
+func parseLinesAll(p *linesParser, data []byte) ([]record, error) {
+	var got []record
+	err := p.parse(data, func(r record) error {
+		got = append(got, record{Seq: r.Seq, TS: bytes.Clone(r.TS), Stream: bytes.Clone(r.Stream), Text: bytes.Clone(r.Text), Partial: r.Partial})
+		return nil
+	})
+	return got, err
+}
+
+// TestParseLinesMatchesDecodeLines: lines events of random runs (texts of
+// random bytes, file, alert, a last line without a newline) parse as
+// gaffer.DecodeLines reads them, on the one-pass path and off it, and the
+// parser's slice of texts carries nothing from one event to the next.
+func TestParseLinesMatchesDecodeLines(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	ts := time.Date(2026, 12, 3, 2, 0, 0, 123456789, time.UTC)
+	pick := []string{"a", "0", " ", `"`, `\`, "\x00", "\n", "\xff", "é", "🚀", "\u2028", ",", "]", `","`}
+	var p linesParser
+	fast := 0
+	for i := range 3000 {
+		n := 1 + rng.IntN(30)
+		recs := make([]gaffer.Record, n)
+		special := rng.IntN(2) == 0
+		for k := range recs {
+			var text []byte
+			for range rng.IntN(20) {
+				if special && rng.IntN(6) == 0 {
+					text = append(text, pick[rng.IntN(len(pick))]...)
+				} else {
+					text = append(text, byte('a'+rng.IntN(26)))
+				}
+			}
+			recs[k] = gaffer.Record{Seq: int64(i*100 + k + 1), TS: ts, Host: hostName, Stream: gaffer.Stdout, Data: text, NL: true}
+		}
+		recs[n-1].NL = rng.IntN(2) == 0
+		alert, file := rng.IntN(3) == 0, rng.IntN(3) == 0
+		for k := range recs {
+			recs[k].Alert = alert
+			if file {
+				recs[k].File = "/var/log/x.log"
+			}
+		}
+		var enc gaffer.JSONEncoder
+		data, took := enc.AppendLines(nil, recs)
+		if took != n {
+			t.Fatalf("one run of %d records took %d", n, took)
+		}
+		if _, _, _, ok := parseLinesFast(nil, data); ok {
+			fast++
+		}
+		got, err := parseLinesAll(&p, data)
+		if want := linesWant(t, data); err != nil || len(got) != len(want) {
+			t.Fatalf("parse(%q) = %d records, %v; want %d", data, len(got), err, len(want))
+		} else {
+			for k := range want {
+				if !sameRecord(got[k], want[k]) {
+					t.Fatalf("parse(%q) record %d = %+v, want %+v", data, k, got[k], want[k])
+				}
+			}
+		}
+	}
+	if fast < 1000 || fast > 2000 {
+		t.Errorf("%d of 3000 events on the one-pass path: both paths should be taken", fast)
+	}
+}
+
+// FuzzParseLines: whatever an event's data holds, linesParser hands on
+// what gaffer.DecodeLines decodes, or fails as it does, never a part.
+func FuzzParseLines(f *testing.F) {
+	for _, s := range []string{
+		`{"seq":1,"ts":"2026-12-03T02:00:00Z","host":"h1","stream":"stdout","lines":["1","2"],"nl":true}`,
+		`{"seq":7,"ts":"2026-12-03T02:00:00Z","host":"h1","stream":"stdout","file":"/f","lines":["a\"b",""],"nl":false,"alert":true}`,
+		`{"seq":7,"ts":"x","host":"h1","stream":"stdout","lines":["a"],"nl":true}`,
+		`{"seq":7,"ts":"2026-12-03T02:00:00Z","host":"h1","stream":"stdout","lines":[],"nl":true}`,
+		`{"seq":0,"lines":["a"]}`, `{"seq":1,"lines":["a","b"`, `{}`, ``,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var p linesParser
+		got, err := parseLinesAll(&p, data)
+		recs, werr := gaffer.DecodeLines(nil, data)
+		if (err == nil) != (werr == nil) {
+			t.Fatalf("parse(%q): %v; DecodeLines: %v", data, err, werr)
+		}
+		if err != nil {
+			if len(got) > 0 {
+				t.Fatalf("parse(%q) failed after handing on %d records", data, len(got))
+			}
+			return
+		}
+		want := linesWant(t, data)
+		if len(got) != len(recs) || len(got) != len(want) {
+			t.Fatalf("parse(%q): %d records, want %d", data, len(got), len(want))
+		}
+		for k := range want {
+			// The ts as sent or as decoded and written again: the same time.
+			gt, _ := time.Parse(time.RFC3339Nano, string(got[k].TS))
+			wt, _ := time.Parse(time.RFC3339Nano, string(want[k].TS))
+			g, w := got[k], want[k]
+			g.TS, w.TS = nil, nil
+			if !sameRecord(g, w) || !gt.Equal(wt) {
+				t.Fatalf("parse(%q) record %d = %+v, want %+v", data, k, got[k], want[k])
+			}
+		}
+	})
+}
