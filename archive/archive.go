@@ -72,7 +72,6 @@
 package archive
 
 import (
-	"bufio"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -313,7 +312,9 @@ func (a *Archive) Raw(ctx context.Context, jobID int64, host string, stream gaff
 
 	r := newFrameReader(lf.log, lf.start)
 	defer r.release()
-	bw := bufio.NewWriterSize(w, 64<<10)
+	// A frame's bytes are gathered and go out in one write: up to 64 KiB
+	// of data and its newlines; small frames fill buf up to rawFlush.
+	var buf []byte
 	for i := 0; ; i++ {
 		if i%256 == 0 {
 			if err := ctx.Err(); err != nil {
@@ -328,23 +329,24 @@ func (a *Archive) Raw(ctx context.Context, jobID int64, host string, stream gaff
 		} else if string(b.host) != host || string(b.stream) != string(stream) {
 			continue
 		}
-		for b.more() {
-			f := b.next()
+		if buf = b.appendRaw(buf); len(buf) >= rawFlush {
 			// Stop at the first failed write (a viewer gone), not at the end.
-			if _, err := bw.Write(f.data); err != nil {
+			if _, err := w.Write(buf); err != nil {
 				return fmt.Errorf("write raw log of job %d: %w", jobID, err)
-			} else if f.nl {
-				if err := bw.WriteByte('\n'); err != nil {
-					return fmt.Errorf("write raw log of job %d: %w", jobID, err)
-				}
 			}
+			buf = buf[:0]
 		}
 	}
-	if err := bw.Flush(); err != nil {
-		return fmt.Errorf("write raw log of job %d: %w", jobID, err)
+	if len(buf) > 0 {
+		if _, err := w.Write(buf); err != nil {
+			return fmt.Errorf("write raw log of job %d: %w", jobID, err)
+		}
 	}
 	return nil
 }
+
+// rawFlush is how many bytes Raw gathers before it writes them.
+const rawFlush = 64 << 10
 
 // logFile is one job's log opened for reading.
 type logFile struct {

@@ -287,6 +287,33 @@ func (b *block) next() frame {
 	return f
 }
 
+// appendRaw appends the bytes of the records next has left to dst, each
+// with its newline if it had one (the stream as the host wrote it), and
+// uses them up: one loop over the lengths, not a frame per record.
+func (b *block) appendRaw(dst []byte) []byte {
+	if !b.batch() {
+		if b.i < b.n {
+			dst = append(dst, b.data...)
+			if b.flags&flagNL != 0 {
+				dst = append(dst, '\n')
+			}
+			b.i = b.n
+		}
+		return dst
+	}
+	for ; b.i < b.n; b.i++ {
+		v, k := uvarint(b.lens, b.lp)
+		l := int(v >> lenShift)
+		dst = append(dst, b.data[b.dp:b.dp+l]...)
+		if v&lenNL != 0 {
+			dst = append(dst, '\n')
+		}
+		b.lp += k
+		b.dp += l
+	}
+	return dst
+}
+
 // skipTo skips the records before seq.
 func (b *block) skipTo(seq int64) {
 	for b.i < b.n && b.seq+int64(b.i) < seq {
