@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 	"unicode/utf16"
 	"unicode/utf8"
 
@@ -47,6 +48,8 @@ type logHandler struct {
 type recordDecoder struct {
 	rec                                logRecord
 	ts, host, stream, file, text, long []byte
+	lines                              []gaffer.Record // a lines event's
+	json                               []byte          // a record of it, as JSON
 }
 
 var (
@@ -133,6 +136,28 @@ func (d *recordDecoder) decodeRecord(data []byte) (*logRecord, error) {
 		err = errNotRecord
 	}
 	return got, err
+}
+
+// decodeLines decodes an SSE lines event's data (a run of records in one
+// object, see gaffer.JSONEncoder.AppendLines); the records are valid until
+// the next call.
+func (d *recordDecoder) decodeLines(data []byte) ([]gaffer.Record, error) {
+	recs, err := gaffer.DecodeLines(d.lines[:0], data)
+	d.lines = recs
+	return recs, err
+}
+
+// fromRecord makes r the decoder's record, with its JSON as a line event
+// or NDJSON line has it (for -o json); both are valid until the next
+// record is decoded.
+func (d *recordDecoder) fromRecord(r *gaffer.Record) (*logRecord, []byte) {
+	d.ts = r.TS.UTC().AppendFormat(d.ts[:0], time.RFC3339Nano)
+	d.host = append(d.host[:0], r.Host...)
+	d.stream = append(d.stream[:0], r.Stream...)
+	d.file = append(d.file[:0], r.File...)
+	d.rec = logRecord{Seq: r.Seq, TS: d.ts, Host: d.host, Stream: d.stream, File: d.file, Text: r.Data, NL: r.NL, Alert: r.Alert}
+	d.json = r.AppendJSON(d.json[:0])
+	return &d.rec, d.json
 }
 
 // wireLine is every line a log stream may hold, for encoding/json.
