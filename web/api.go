@@ -401,8 +401,15 @@ func (s *Server) sseLog(w http.ResponseWriter, r *http.Request, job *gaffer.Job)
 	if p.batch {
 		form = linesEvents
 	}
-	writeLines := func(recs []gaffer.Record) { writeRecords(bw, &lineEnc, recs, form) }
+	// Records go out through pend: a viewer behind the log gathers a few
+	// reads before it writes (see pendingEvents); anything else written to
+	// bw goes after them (send first).
+	var pend pendingEvents
+	defer pend.writeTo(io.Discard) // the buffer back to the pool
+	writeLines := func(recs []gaffer.Record) { pend.add(&lineEnc, recs, form) }
+	send := func() { pend.writeTo(bw) }
 	writeLines(first)
+	send()
 	// lastID is the id the viewer has: marking where a range starts, or
 	// how far a filter has read, lets a reconnect go on from there.
 	lastID := cur.after
@@ -422,6 +429,13 @@ func (s *Server) sseLog(w http.ResponseWriter, r *http.Request, job *gaffer.Job)
 	woke := false // the last WaitLog returned before its timeout
 	for {
 		sp, recs, moved, end, err := enc.next(ctx, s.Jobs, cur)
+		if (len(recs) == 0 && sp.n() == 0 || err != nil) && pend.len() > 0 {
+			// Caught up (or failed): what was gathered goes out now.
+			send()
+			if flush() != nil {
+				return
+			}
+		}
 		var gap *gaffer.GapError
 		if errors.As(err, &gap) {
 			// Lost records: say so and go on after them (the event's id
@@ -448,6 +462,7 @@ func (s *Server) sseLog(w http.ResponseWriter, r *http.Request, job *gaffer.Job)
 			lastID = recs[len(recs)-1].Seq
 		}
 		if sp.n() > 0 {
+			send()
 			bw.Write(sp.sse())
 			lastID = sp.lastSeq()
 		}
@@ -455,6 +470,9 @@ func (s *Server) sseLog(w http.ResponseWriter, r *http.Request, job *gaffer.Job)
 		// of any host: the filter may have dropped it.
 		if cur.system || end {
 			if j, data, err := enc.job(ctx, s.Jobs, job.ID, cur.after, end); err == nil {
+				if end || string(data) != string(lastStatus) {
+					send() // the records before the event
+				}
 				lastStatus = writeStatus(bw, data, lastStatus)
 				if end {
 					data, _ := json.Marshal(map[string]gaffer.Status{"status": j.Status})
@@ -462,7 +480,11 @@ func (s *Server) sseLog(w http.ResponseWriter, r *http.Request, job *gaffer.Job)
 				}
 			}
 		}
-		if len(recs) > 0 || sp.n() > 0 || end {
+		// Behind the log (this read brought records, more may be there at
+		// once): gather them, a few milliseconds at most.
+		gather := moved && !end && pend.len() > 0 && pend.len() < pendingBytes && time.Since(lastWrite) < pendingWait
+		if (len(recs) > 0 || sp.n() > 0 || end) && !gather {
+			send()
 			if flush() != nil || end {
 				return
 			}
@@ -472,6 +494,7 @@ func (s *Server) sseLog(w http.ResponseWriter, r *http.Request, job *gaffer.Job)
 			woke = false
 			if time.Since(lastWrite) > ping {
 				// A filter that drops all of a busy log sends nothing.
+				send()
 				lastID = writeMark(bw, cur.after)
 				if flush() != nil {
 					return
@@ -501,6 +524,10 @@ func (s *Server) sseLog(w http.ResponseWriter, r *http.Request, job *gaffer.Job)
 		}
 	}
 }
+
+// pendingWait bounds how long a viewer behind the log gathers reads
+// before it writes them (pendingBytes bounds how much).
+const pendingWait = 5 * time.Millisecond
 
 // writeStatus sends a status event when the job (its JSON) differs from
 // what was sent.

@@ -404,8 +404,32 @@ func writeRecords(w io.Writer, enc *gaffer.JSONEncoder, recs []gaffer.Record, fo
 	if len(recs) == 0 {
 		return
 	}
-	bp := eventBufs.Get().(*[]byte)
-	b := (*bp)[:0]
+	var p pendingEvents
+	p.add(enc, recs, form)
+	p.writeTo(w)
+}
+
+// pendingEvents holds encoded records not yet written: a viewer behind the
+// log reads on at once, and its reads go out together (one write per
+// pendingBytes, not per read: for lines events a read of short lines is a
+// few KiB). The buffer comes from eventBufs and goes back when written.
+type pendingEvents struct {
+	bp *[]byte
+}
+
+// pendingBytes is how much a viewer behind gathers before it writes.
+const pendingBytes = 32 << 10
+
+// add encodes recs in form after what is pending.
+func (p *pendingEvents) add(enc *gaffer.JSONEncoder, recs []gaffer.Record, form recordsForm) {
+	if len(recs) == 0 {
+		return
+	}
+	if p.bp == nil {
+		p.bp = eventBufs.Get().(*[]byte)
+		*p.bp = (*p.bp)[:0]
+	}
+	b := *p.bp
 	switch form {
 	case lineEvents:
 		for i := range recs {
@@ -418,9 +442,28 @@ func writeRecords(w io.Writer, enc *gaffer.JSONEncoder, recs []gaffer.Record, fo
 			b = append(enc.Append(b, &recs[i]), '\n')
 		}
 	}
-	w.Write(b)
-	if cap(b) <= maxPooledEvents {
-		*bp = b
-		eventBufs.Put(bp)
+	*p.bp = b
+}
+
+// len is how many bytes are pending.
+func (p *pendingEvents) len() int {
+	if p.bp == nil {
+		return 0
 	}
+	return len(*p.bp)
+}
+
+// writeTo writes what is pending to w in one write, and gives the buffer
+// back.
+func (p *pendingEvents) writeTo(w io.Writer) {
+	if p.bp == nil {
+		return
+	}
+	if b := *p.bp; len(b) > 0 {
+		w.Write(b)
+	}
+	if cap(*p.bp) <= maxPooledEvents {
+		eventBufs.Put(p.bp)
+	}
+	p.bp = nil
 }

@@ -4,11 +4,15 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"net"
+	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/gaffer-dev/gaffer"
 	"github.com/gaffer-dev/gaffer/internal/sse"
+	"github.com/gaffer-dev/gaffer/web"
 )
 
 // With batch=1 an event stream carries the same records as without, in
@@ -99,5 +103,64 @@ func TestSSEBatchIsSmaller(t *testing.T) {
 	lines, batched := size(""), size("?batch=1")
 	if batched*3 > lines {
 		t.Errorf("batched stream %d bytes, line events %d", batched, lines)
+	}
+}
+
+// countingListener counts the writes to the connections it accepts.
+type countingListener struct {
+	net.Listener
+	writes *atomic.Int64
+}
+
+func (l countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return countingConn{c, l.writes}, nil
+}
+
+type countingConn struct {
+	net.Conn
+	writes *atomic.Int64
+}
+
+func (c countingConn) Write(p []byte) (int, error) {
+	c.writes.Add(1)
+	return c.Conn.Write(p)
+}
+
+// A viewer far behind the log reads it a page at a time, and its pages of
+// lines events (a few KiB each for short lines) go out gathered, not in a
+// write each; what it gets is every record once.
+func TestSSEBatchGathersReads(t *testing.T) {
+	const n = 20000 // in reads of 97 records: 207 reads
+	f := newFakeLog(n, true)
+	f.mu.Lock()
+	for i := range f.recs {
+		// The output of one busy command: runs as long as the reads.
+		r := &f.recs[i]
+		r.TS, r.Host, r.Stream, r.File, r.NL = logBase.Add(time.Duration(i/1000)*time.Second), "web-1", gaffer.Stdout, "", true
+	}
+	f.mu.Unlock()
+	s, err := web.New(f, newAuth(token), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.PingInterval = time.Minute
+	var writes atomic.Int64
+	srv := httptest.NewUnstartedServer(s)
+	srv.Listener = countingListener{srv.Listener, &writes}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	resp := get(t, srv, "/api/jobs/1/log?batch=1", "Accept", "text/event-stream")
+	defer resp.Body.Close()
+	got, end := readSSE(t, sse.NewReader(resp.Body), -1)
+	if want := f.all(); !end || !sameSeqs(got, want) {
+		t.Fatalf("%d records, end %v; want %d", len(got), end, len(want))
+	}
+	reads := (n + f.page - 1) / f.page
+	if w := writes.Load(); w > int64(reads/4) {
+		t.Errorf("%d writes to the connection for %d reads of the log, want at most %d", w, reads, reads/4)
 	}
 }
