@@ -55,18 +55,9 @@ func (e *JSONEncoder) AppendLines(b []byte, recs []Record) ([]byte, int) {
 		return b, 0
 	}
 	r0 := &recs[0]
-	if !e.valid || !r0.TS.Equal(e.ts) || r0.Host != e.host || r0.Stream != e.stream {
-		e.valid, e.ts, e.host, e.stream = true, r0.TS, r0.Host, r0.Stream
-		e.shared = r0.appendShared(e.shared[:0])
-	}
 	b = append(b, `{"seq":`...)
 	b = strconv.AppendInt(b, r0.Seq, 10)
-	b = append(b, e.shared...)
-	if r0.File != "" {
-		b = append(b, `,"file":`...)
-		b = appendJSONText(b, r0.File)
-	}
-	b = append(b, `,"lines":[`...)
+	b = e.AppendLinesHead(b, r0)
 	b = appendJSONString(b, r0.Data)
 	// One pass: the run is found as it is written.
 	n, size := 1, len(r0.Data)
@@ -75,15 +66,40 @@ func (e *JSONEncoder) AppendLines(b []byte, recs []Record) ([]byte, int) {
 		b = appendJSONString(b, recs[n].Data)
 		n++
 	}
-	if recs[n-1].NL {
+	return AppendLinesTail(b, recs[n-1].NL, r0.Alert), n
+}
+
+// AppendLinesHead appends what a lines object of a run that starts with r0
+// holds between its seq and its first text:
+// ,"ts":…,"host":…,"stream":…[,"file":…],"lines":[
+func (e *JSONEncoder) AppendLinesHead(b []byte, r0 *Record) []byte {
+	if !e.valid || !r0.TS.Equal(e.ts) || r0.Host != e.host || r0.Stream != e.stream {
+		e.valid, e.ts, e.host, e.stream = true, r0.TS, r0.Host, r0.Stream
+		e.shared = r0.appendShared(e.shared[:0])
+	}
+	b = append(b, e.shared...)
+	if r0.File != "" {
+		b = append(b, `,"file":`...)
+		b = appendJSONText(b, r0.File)
+	}
+	return append(b, `,"lines":[`...)
+}
+
+// AppendLinesText appends one text of a lines object (a JSON string).
+func AppendLinesText(b, data []byte) []byte { return appendJSONString(b, data) }
+
+// AppendLinesTail appends what follows a lines object's last text: nl is
+// the last record's, alert the run's.
+func AppendLinesTail(b []byte, nl, alert bool) []byte {
+	if nl {
 		b = append(b, `],"nl":true`...)
 	} else {
 		b = append(b, `],"nl":false`...)
 	}
-	if r0.Alert {
+	if alert {
 		b = append(b, `,"alert":true`...)
 	}
-	return append(b, '}'), n
+	return append(b, '}')
 }
 
 // linesJSON is a lines object for encoding/json.

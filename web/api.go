@@ -420,7 +420,7 @@ func (s *Server) sseLog(w http.ResponseWriter, r *http.Request, job *gaffer.Job)
 		return
 	}
 	var enc *encLog // the shared encoded log, for a viewer of all of it
-	if cur.filter.Zero() && cur.until == 0 && !p.batch {
+	if cur.filter.Zero() && cur.until == 0 {
 		enc = s.enc.acquire(job.ID)
 		defer s.enc.release(enc)
 	}
@@ -462,8 +462,12 @@ func (s *Server) sseLog(w http.ResponseWriter, r *http.Request, job *gaffer.Job)
 			lastID = recs[len(recs)-1].Seq
 		}
 		if sp.n() > 0 {
-			send()
-			bw.Write(sp.sse())
+			if p.batch {
+				pend.append(sp.appendLines)
+			} else {
+				send()
+				bw.Write(sp.sse())
+			}
 			lastID = sp.lastSeq()
 		}
 		// Status changes come with a system line (run started, run ended),

@@ -123,7 +123,26 @@ type encChunk struct {
 	ndOnce sync.Once
 	nd     []byte
 	ndOff  []int32
+
+	// Its lines events (batch=1 viewers), as runs of records: texts holds
+	// each record's text as JSON and a comma, tx[i] where record i's
+	// starts (tx[n]: the end).
+	runs  []encRun
+	texts []byte
+	tx    []int32
 }
+
+// encRun is a run of a chunk's records that go into one lines event
+// (gaffer.LinesRun).
+type encRun struct {
+	from, to int    // records [from, to) of the chunk
+	head     []byte // gaffer.JSONEncoder.AppendLinesHead
+	nl       bool   // of its last record
+	alert    bool
+}
+
+// bytes is what the chunk holds, for the ring's bounds.
+func (c *encChunk) bytes() int { return len(c.sse) + len(c.texts) }
 
 // encSpan is the records [from, to) of a chunk (indexes), read from the
 // ring; the zero span is none.
@@ -143,6 +162,29 @@ func (s encSpan) sse() []byte {
 		return nil
 	}
 	return s.c.sse[s.c.off[s.from]:s.c.off[s.to]]
+}
+
+// appendLines appends the span's records as lines events, as
+// appendLinesEvents writes them but for where runs end: at a chunk's end
+// here, at a read's end there.
+func (s encSpan) appendLines(b []byte) []byte {
+	c := s.c
+	for k := range c.runs {
+		r := &c.runs[k]
+		from, to := max(r.from, s.from), min(r.to, s.to)
+		if from >= to {
+			continue
+		}
+		b = append(b, "event: lines\ndata: {\"seq\":"...)
+		b = strconv.AppendInt(b, c.first+int64(from), 10)
+		b = append(b, r.head...)
+		b = append(b, c.texts[c.tx[from]:c.tx[to]-1]...) // less the last comma
+		b = gaffer.AppendLinesTail(b, to < r.to || r.nl, r.alert)
+		b = append(b, "\nid: "...)
+		b = strconv.AppendInt(b, c.first+int64(to)-1, 10)
+		b = append(b, "\n\n"...)
+	}
+	return b
 }
 
 // ndjson is records [i, j) of the span (relative to it), one JSON object
@@ -314,12 +356,12 @@ func (l *encLog) fill(ctx context.Context, jobs JobService, c *logCursor) (encSp
 	if l.head == from {
 		l.chunks = append(l.chunks, ch)
 		l.head, l.ended = ch.last, end
-		l.bytes += len(ch.sse)
-		total := l.cache.total.Add(int64(len(ch.sse)))
+		l.bytes += ch.bytes()
+		total := l.cache.total.Add(int64(ch.bytes()))
 		// Drop the oldest chunks past the bounds, keeping the newest.
 		drop := 0
 		for drop < len(l.chunks)-1 && (l.bytes > encodeJobBytes || total > encodeTotalBytes) {
-			n := len(l.chunks[drop].sse)
+			n := l.chunks[drop].bytes()
 			l.bytes -= n
 			total = l.cache.total.Add(-int64(n))
 			l.base = l.chunks[drop].last
@@ -350,7 +392,25 @@ func encodeChunk(recs []gaffer.Record, end bool) *encChunk {
 	}
 	ch.off[len(recs)] = int32(len(b))
 	ch.sse = b
+	encodeRuns(ch, recs)
 	return ch
+}
+
+// encodeRuns encodes the chunk's records as runs of lines events.
+func encodeRuns(ch *encChunk, recs []gaffer.Record) {
+	var enc gaffer.JSONEncoder
+	ch.tx = make([]int32, len(recs)+1)
+	ch.texts = make([]byte, 0, len(ch.sse)/4)
+	for i := 0; i < len(recs); {
+		n := gaffer.LinesRun(recs[i:])
+		ch.runs = append(ch.runs, encRun{from: i, to: i + n, head: enc.AppendLinesHead(nil, &recs[i]),
+			nl: recs[i+n-1].NL, alert: recs[i].Alert})
+		for end := i + n; i < end; i++ {
+			ch.tx[i] = int32(len(ch.texts))
+			ch.texts = append(gaffer.AppendLinesText(ch.texts, recs[i].Data), ',')
+		}
+	}
+	ch.tx[len(recs)] = int32(len(ch.texts))
 }
 
 // appendLineEvent appends r as a line event, as writeEvent writes it, and
@@ -425,24 +485,30 @@ func (p *pendingEvents) add(enc *gaffer.JSONEncoder, recs []gaffer.Record, form 
 	if len(recs) == 0 {
 		return
 	}
+	p.append(func(b []byte) []byte {
+		switch form {
+		case lineEvents:
+			for i := range recs {
+				b, _ = appendLineEvent(b, enc, &recs[i])
+			}
+		case linesEvents:
+			b = appendLinesEvents(b, enc, recs)
+		case ndjsonLines:
+			for i := range recs {
+				b = append(enc.Append(b, &recs[i]), '\n')
+			}
+		}
+		return b
+	})
+}
+
+// append has fn append to what is pending.
+func (p *pendingEvents) append(fn func([]byte) []byte) {
 	if p.bp == nil {
 		p.bp = eventBufs.Get().(*[]byte)
 		*p.bp = (*p.bp)[:0]
 	}
-	b := *p.bp
-	switch form {
-	case lineEvents:
-		for i := range recs {
-			b, _ = appendLineEvent(b, enc, &recs[i])
-		}
-	case linesEvents:
-		b = appendLinesEvents(b, enc, recs)
-	case ndjsonLines:
-		for i := range recs {
-			b = append(enc.Append(b, &recs[i]), '\n')
-		}
-	}
-	*p.bp = b
+	*p.bp = fn(*p.bp)
 }
 
 // len is how many bytes are pending.

@@ -164,3 +164,72 @@ func TestSSEBatchGathersReads(t *testing.T) {
 		t.Errorf("%d writes to the connection for %d reads of the log, want at most %d", w, reads, reads/4)
 	}
 }
+
+// Viewers with batch=1 read through the shared encoded log too: from the
+// ring's start, from inside a chunk and inside a run (Last-Event-ID), from
+// after= and a tail, each gets the records a viewer that encodes its own
+// gets, in lines events; and while the log grows, the log is read about
+// once per batch, not once per viewer.
+func TestSharedEncodingLines(t *testing.T) {
+	const n = 1000 // in reads of 97 records (fakeLog.page)
+	f := newFakeLog(n, false)
+	f.mu.Lock()
+	for i := range f.recs {
+		f.recs[i].TS = logBase.Add(time.Duration(i/40) * time.Second)
+	}
+	f.mu.Unlock()
+	c := &countingLog{fakeLog: f} // the shared server's reads
+	shared, own := encServer(t, c, true), encServer(t, f, false)
+	paths := []struct{ path, lastID string }{
+		{"/api/jobs/1/log?batch=1", ""},
+		{"/api/jobs/1/log?batch=1", "150"}, // inside the second read of 97, inside a run
+		{"/api/jobs/1/log?batch=1&after=97", ""},
+		{"/api/jobs/1/log?batch=1&tail=30", ""},
+	}
+	first := openBytes(t, shared, "/api/jobs/1/log?batch=1", "Accept", "text/event-stream")
+	first.untilSeq(t, n)
+	var sv, ov []*byteViewer
+	for _, p := range paths {
+		hdr := []string{"Accept", "text/event-stream"}
+		if p.lastID != "" {
+			hdr = append(hdr, "Last-Event-ID", p.lastID)
+		}
+		s := openBytes(t, shared, p.path, hdr...)
+		s.untilSeq(t, n)
+		o := openBytes(t, own, p.path, hdr...)
+		o.untilSeq(t, n)
+		sv, ov = append(sv, s), append(ov, o)
+	}
+	// Live: batches of 10 to the viewers of the shared log, a read each.
+	start := c.reads.Load()
+	const batches = 20
+	for b := 1; b <= batches; b++ {
+		c.add(10)
+		for _, v := range append([]*byteViewer{first}, sv...) {
+			v.untilSeq(t, int64(n+10*b))
+		}
+	}
+	if reads := c.reads.Load() - start; reads > int64(batches*(len(sv)+1)/2) {
+		t.Errorf("%d reads for %d batches to %d viewers", reads, batches, len(sv)+1)
+	}
+	c.finish()
+	records := func(raw []byte) []gaffer.Record {
+		recs, end := readSSE(t, sse.NewReader(bytes.NewReader(raw)), -1)
+		if !end {
+			t.Fatal("no end event")
+		}
+		return recs
+	}
+	for i, p := range paths {
+		got, want := records(sv[i].rest(t)), records(ov[i].rest(t))
+		if !sameSeqs(got, want) || len(want) == 0 {
+			t.Errorf("%s (Last-Event-ID %q): %d records %v through the shared log, %d %v without", p.path, p.lastID, len(got), short(got), len(want), short(want))
+		}
+		if bytes.Contains(sv[i].raw.Bytes(), []byte("event: line\n")) {
+			t.Errorf("%s: a line event in a batched stream", p.path)
+		}
+	}
+	if got, want := records(first.rest(t)), c.all(); !sameSeqs(got, want) {
+		t.Errorf("the viewer that filled the shared log: %d records, want %d", len(got), len(want))
+	}
+}
