@@ -65,7 +65,9 @@
 // with the ratio (metric <row>-ratio): `seq 1 5000000` and 1 M lines of
 // 200 B (`seq -f '%0199.0f' 1 1000000`), each with no viewer (POST → the
 // job has finished_at) and with one live SSE viewer (POST → `end`, every
-// line checked), and the 200 B rows again through PostgreSQL + Redis. Each
+// line checked) of line events (an event per record, the default) and of
+// lines events (`?batch=1`, a run of records per event, as the CLI and the
+// log page read), and the 200 B rows again through PostgreSQL + Redis. Each
 // row runs 3 times and its best is reported, as the limit's is, with every
 // run's ratio beside it (a shared machine's noise shows there). It
 // also reports the server's CPU during each row and after it (until the
@@ -77,10 +79,12 @@
 // before it (see rowsRetain). Under the table, each viewer row gets its wire bound, "the
 // SSE bytes alone" (metrics <row>-wire-s and <row>-wire-ratio, the ratio
 // to the bare read that the format and client alone allow): the line events
-// a viewer of that job reads and the `end`, encoded before timing with
-// gaffer.Record.AppendJSON, served by a bare net/http server on 127.0.0.1
-// in 64 KiB flushed writes to the same client (readSSE, parseRecord, the
-// row's line check), request → `end`, best of 3; and then the same while
+// (or lines events, a run per 32 KiB of output, as one read of the SSH
+// channel brings them) a viewer of that job reads and the `end`, encoded
+// before timing with gaffer.Record.AppendJSON (gaffer.JSONEncoder.AppendLines),
+// served by a bare net/http server on 127.0.0.1 in 64 KiB flushed writes to
+// the same client (readSSE, parseRecord or linesParser, the row's line
+// check), request → `end`, best of 3; and then the same while
 // the bare read of the row's command runs alongside, timed until both are
 // done (metric <row>-both-ratio): what one viewer's row costs this machine
 // with a server that costs nothing, the ratio's real ceiling when the

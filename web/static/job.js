@@ -427,7 +427,8 @@
   function connect() {
     closeStream();
     if (ended) return;
-    var url = base + (received > 0 ? "?after=" + received : "");
+    // batch=1: a run of records in one lines event, not an event each.
+    var url = base + "?batch=1" + (received > 0 ? "&after=" + received : "");
     var s = es = new EventSource(url);
     s.addEventListener("open", function () {
       if (es !== s) return;
@@ -439,6 +440,18 @@
       var n = Number(ev.lastEventId);
       if (n > received) received = n;
       incoming.push(ev.data);
+      if (!scheduled) schedule();
+    });
+    s.addEventListener("lines", function (ev) {
+      var n = Number(ev.lastEventId);
+      if (n > received) received = n;
+      var b = JSON.parse(ev.data), last = b.lines.length - 1;
+      for (var i = 0; i <= last; i++) {
+        var r = { seq: b.seq + i, ts: b.ts, host: b.host, stream: b.stream, text: b.lines[i], nl: i < last || b.nl };
+        if (b.file !== undefined) r.file = b.file;
+        if (b.alert) r.alert = true;
+        incoming.push(r);
+      }
       if (!scheduled) schedule();
     });
     // Records the server lost: a line of its own where they were.
