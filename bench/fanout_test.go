@@ -157,7 +157,7 @@ func fanout(b *testing.B, a, bb *server, rc *goredis.Client, n int, load fanoutL
 			defer wg.Done()
 			var lat, parsed []time.Duration
 			first, out, next := true, int64(0), int64(1)
-			res, err := bb.follow(ctx, j.ID, func(r record, at time.Time) error {
+			res, err := bb.followQuery(ctx, j.ID, fanoutQuery, func(r record, at time.Time) error {
 				if first {
 					first = false
 					connected.Done()
@@ -247,6 +247,11 @@ func fanout(b *testing.B, a, bb *server, rc *goredis.Client, n int, load fanoutL
 // fanoutGoal is issue 11's goal for 1 000 viewers × 1 000 lines/s, p99.
 const fanoutGoal = 50 * time.Millisecond
 
+// fanoutQuery is the viewers' query: "batch=1" (lines events, as the log
+// page and the CLI read) with GAFFER_BENCH_FANOUT_BATCH=1; line events
+// otherwise.
+var fanoutQuery string
+
 // fanoutRSSGoal is issue 11's goal for gaffer's memory with 10 000 viewers.
 const fanoutRSSGoal = 1 << 30
 
@@ -265,7 +270,8 @@ const fanoutRSSGoal = 1 << 30
 //
 // GAFFER_BENCH_FANOUT_PROFILE=dir makes each server write a CPU profile of
 // its whole life to dir/<embedded|a|b|many>.pprof (gaffer serve's
-// GAFFER_CPUPROFILE).
+// GAFFER_CPUPROFILE). GAFFER_BENCH_FANOUT_BATCH=1 has the viewers read
+// lines events (batch=1), as the log page and the CLI do.
 func BenchmarkSharedViewers(b *testing.B) {
 	viewers := 1000
 	if v, err := strconv.Atoi(os.Getenv("GAFFER_BENCH_VIEWERS")); err == nil && v > 0 {
@@ -274,6 +280,11 @@ func BenchmarkSharedViewers(b *testing.B) {
 	many := 10000
 	if v, err := strconv.Atoi(os.Getenv("GAFFER_BENCH_MANY_VIEWERS")); err == nil && v > 0 {
 		many = v
+	}
+	if os.Getenv("GAFFER_BENCH_FANOUT_BATCH") == "1" {
+		fanoutQuery = "batch=1"
+		defer func() { fanoutQuery = "" }()
+		b.Logf("the viewers read lines events (batch=1)")
 	}
 	raiseNoFile(b)
 	bin := gafferBinary(b)
