@@ -66,6 +66,23 @@ func (v *byteViewer) untilSeq(t *testing.T, seq int64) {
 	}
 }
 
+// openEach opens path as an event stream (from Last-Event-ID lastID, if
+// not "") on each server, in turn, and reads each up to seq n.
+func openEach(t *testing.T, n int64, path, lastID string, srvs ...*httptest.Server) []*byteViewer {
+	t.Helper()
+	hdr := []string{"Accept", "text/event-stream"}
+	if lastID != "" {
+		hdr = append(hdr, "Last-Event-ID", lastID)
+	}
+	var vs []*byteViewer
+	for _, srv := range srvs {
+		v := openBytes(t, srv, path, hdr...)
+		v.untilSeq(t, n)
+		vs = append(vs, v)
+	}
+	return vs
+}
+
 // rest reads to the end event and the end of the body, and returns every
 // byte of the stream.
 func (v *byteViewer) rest(t *testing.T) []byte {
@@ -98,19 +115,8 @@ func TestSharedEncodingIsByteForByte(t *testing.T) {
 	first.untilSeq(t, n)
 	var sv, ov []*byteViewer
 	for _, p := range paths {
-		hdr := []string{"Accept", "text/event-stream"}
-		if p.lastID != "" {
-			hdr = append(hdr, "Last-Event-ID", p.lastID)
-		}
-		for _, vs := range []*[]*byteViewer{&sv, &ov} {
-			srv := shared
-			if vs == &ov {
-				srv = own
-			}
-			v := openBytes(t, srv, p.path, hdr...)
-			v.untilSeq(t, n)
-			*vs = append(*vs, v)
-		}
+		vs := openEach(t, n, p.path, p.lastID, shared, own)
+		sv, ov = append(sv, vs[0]), append(ov, vs[1])
 	}
 	f.add(250)
 	f.finish()

@@ -190,15 +190,8 @@ func TestSharedEncodingLines(t *testing.T) {
 	first.untilSeq(t, n)
 	var sv, ov []*byteViewer
 	for _, p := range paths {
-		hdr := []string{"Accept", "text/event-stream"}
-		if p.lastID != "" {
-			hdr = append(hdr, "Last-Event-ID", p.lastID)
-		}
-		s := openBytes(t, shared, p.path, hdr...)
-		s.untilSeq(t, n)
-		o := openBytes(t, own, p.path, hdr...)
-		o.untilSeq(t, n)
-		sv, ov = append(sv, s), append(ov, o)
+		vs := openEach(t, n, p.path, p.lastID, shared, own)
+		sv, ov = append(sv, vs[0]), append(ov, vs[1])
 	}
 	// Live: batches of 10 to the viewers of the shared log, a read each.
 	start := c.reads.Load()
