@@ -85,8 +85,9 @@ func (e *JSONEncoder) AppendLinesHead(b []byte, r0 *Record) []byte {
 	return append(b, `,"lines":[`...)
 }
 
-// AppendLinesText appends one text of a lines object (a JSON string).
-func AppendLinesText(b, data []byte) []byte { return appendJSONString(b, data) }
+// AppendJSONString appends s as a JSON string, as a record's text is
+// written (invalid UTF-8 as U+FFFD; no raw control byte, U+2028 or U+2029).
+func AppendJSONString(b, s []byte) []byte { return appendJSONString(b, s) }
 
 // AppendLinesTail appends what follows a lines object's last text: nl is
 // the last record's, alert the run's.

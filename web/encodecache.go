@@ -406,7 +406,7 @@ func encodeRuns(ch *encChunk, recs []gaffer.Record) {
 			nl: recs[i+n-1].NL, alert: recs[i].Alert})
 		for end := i + n; i < end; i++ {
 			ch.tx[i] = int32(len(ch.texts))
-			ch.texts = append(gaffer.AppendLinesText(ch.texts, recs[i].Data), ',')
+			ch.texts = append(gaffer.AppendJSONString(ch.texts, recs[i].Data), ',')
 		}
 	}
 	ch.tx[len(recs)] = int32(len(ch.texts))

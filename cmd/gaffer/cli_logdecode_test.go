@@ -123,3 +123,74 @@ func BenchmarkLogsPrint(b *testing.B) {
 		p.finish()
 	}
 }
+
+// FuzzDecodeLines: a lines event's data decodes by hand (parseLinesFast)
+// only to what gaffer.DecodeLines makes of it, the records of any run the
+// server writes take the hand path, and each record's JSON for -o json
+// (appendRecordJSON) is what the server writes of that record.
+func FuzzDecodeLines(f *testing.F) {
+	for _, s := range []string{
+		`{"seq":1,"ts":"2026-11-25T22:01:02.123456789Z","host":"web-1","stream":"stdout","lines":["a","b"],"nl":true}`,
+		`{"seq":7,"ts":"2026-11-25T22:01:02Z","host":"h","stream":"stderr","file":"/f","lines":["a\"b\\c\u00e9\ud83d\ude00\ud800\n","\u2028",""],"nl":false,"alert":true}`,
+		`{"seq":0,"ts":"2026-11-25T22:01:02Z","host":"h","stream":"s","lines":["a"],"nl":true}`,
+		`{"seq":3,"ts":"x","host":"h","stream":"s","lines":["a"],"nl":true}`,
+		`{"seq":3,"ts":"2026-11-25T22:01:02Z","host":"h","stream":"s","lines":[],"nl":true}`,
+		`{"seq":3,"ts":"2026-11-25T22:01:02Z","host":"h","stream":"s","lines":["a",],"nl":true}`,
+		`{"seq":3,"ts":"2026-11-25T22:01:02Z","host":"h","stream":"s","lines":["bad` + "\xff" + `"],"nl":true}`,
+	} {
+		f.Add([]byte(s), int64(0), false)
+	}
+	f.Add([]byte("one\ntwo\n\xff\"\\\x00"), int64(1764108062123456789), true)
+	f.Fuzz(func(t *testing.T, data []byte, nanos int64, alert bool) {
+		var d recordDecoder
+		if fast, ok := d.parseLinesFast(data); ok {
+			want, err := gaffer.DecodeLines(nil, data)
+			if err != nil {
+				t.Fatalf("fast parser took %q, DecodeLines says %v", data, err)
+			}
+			checkLinesRecords(t, data, fast, want)
+		}
+		// data's lines as one run, as the server writes it.
+		var recs []gaffer.Record
+		for i, l := range bytes.Split(data, []byte("\n")) {
+			recs = append(recs, gaffer.Record{Seq: int64(i + 1), TS: time.Unix(0, nanos).UTC(), Host: "web-1", Stream: gaffer.Stdout,
+				Data: l, NL: true, Alert: alert})
+		}
+		recs[len(recs)-1].NL = false
+		var enc gaffer.JSONEncoder
+		obj, n := enc.AppendLines(nil, recs)
+		if n != len(recs) {
+			return // longer than one run
+		}
+		got, ok := d.parseLinesFast(obj)
+		if !ok {
+			t.Fatalf("fast parser refused %q", obj)
+		}
+		want, _ := gaffer.DecodeLines(nil, obj)
+		checkLinesRecords(t, obj, got, want)
+		for i := range got {
+			back := recs[i]
+			back.Data = []byte(strings.ToValidUTF8(string(back.Data), "\uFFFD"))
+			if js, w := appendRecordJSON(nil, &got[i]), back.AppendJSON(nil); !bytes.Equal(js, w) {
+				t.Fatalf("record %d's JSON %s, the server's %s", i, js, w)
+			}
+		}
+	})
+}
+
+// checkLinesRecords compares the hand-decoded records of a lines event
+// with DecodeLines's.
+func checkLinesRecords(t *testing.T, data []byte, got []logRecord, want []gaffer.Record) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%q: %d records by hand, %d by DecodeLines", data, len(got), len(want))
+	}
+	for i := range want {
+		g, w := &got[i], &want[i]
+		ts, err := time.Parse(time.RFC3339Nano, string(g.TS))
+		if g.Seq != w.Seq || err != nil || !ts.Equal(w.TS) || string(g.Host) != w.Host || string(g.Stream) != string(w.Stream) ||
+			string(g.File) != w.File || string(g.Text) != string(w.Data) || g.NL != w.NL || g.Alert != w.Alert {
+			t.Fatalf("%q record %d:\nhand %+v\njson %+v", data, i, *g, *w)
+		}
+	}
+}

@@ -216,6 +216,9 @@ type followHandler struct {
 	logHandler
 	status func(*gaffer.Job)
 	idle   func()
+	// json: record uses each record's JSON (its line argument), which a
+	// record of a lines event has only when asked for (nil otherwise).
+	json bool
 }
 
 // follow streams a job's log from seq after+1 until its end event,
@@ -323,8 +326,12 @@ func (c *client) followOnce(ctx context.Context, id int64, after int64, query ur
 				}
 				after = recs[i].Seq
 				if h.record != nil {
-					rec, line := d.fromRecord(&recs[i])
-					if herr = h.record(rec, line); herr != nil {
+					var line []byte
+					if h.json {
+						d.json = appendRecordJSON(d.json[:0], &recs[i])
+						line = d.json
+					}
+					if herr = h.record(&recs[i], line); herr != nil {
 						break
 					}
 				}

@@ -40,7 +40,7 @@ func TestFollowReadsLinesEvents(t *testing.T) {
 			jsons = append(jsons, string(line))
 			return nil
 		},
-	}})
+	}, json: true})
 	if err != nil || status != gaffer.StatusSucceeded {
 		t.Fatalf("follow: %q, %v", status, err)
 	}

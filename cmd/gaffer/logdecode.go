@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"time"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -48,7 +49,8 @@ type logHandler struct {
 type recordDecoder struct {
 	rec                                logRecord
 	ts, host, stream, file, text, long []byte
-	lines                              []gaffer.Record // a lines event's
+	lines                              []gaffer.Record // a lines event's, decoded by encoding/json
+	lrecs                              []logRecord     // a lines event's
 	json                               []byte          // a record of it, as JSON
 }
 
@@ -139,25 +141,136 @@ func (d *recordDecoder) decodeRecord(data []byte) (*logRecord, error) {
 }
 
 // decodeLines decodes an SSE lines event's data (a run of records in one
-// object, see gaffer.JSONEncoder.AppendLines); the records are valid until
+// object, see gaffer.JSONEncoder.AppendLines). The shape the server writes
+// is parsed by hand, its texts pointing into data unless they had escapes;
+// any other goes through gaffer.DecodeLines. The records are valid until
 // the next call.
-func (d *recordDecoder) decodeLines(data []byte) ([]gaffer.Record, error) {
+func (d *recordDecoder) decodeLines(data []byte) ([]logRecord, error) {
+	if recs, ok := d.parseLinesFast(data); ok {
+		return recs, nil
+	}
 	recs, err := gaffer.DecodeLines(d.lines[:0], data)
 	d.lines = recs
-	return recs, err
+	if err != nil {
+		return nil, err
+	}
+	out := d.lrecs[:0]
+	for i := range recs {
+		r := &recs[i]
+		out = append(out, logRecord{Seq: r.Seq, TS: r.TS.UTC().AppendFormat(nil, time.RFC3339Nano), Host: []byte(r.Host),
+			Stream: []byte(r.Stream), File: []byte(r.File), Text: r.Data, NL: r.NL, Alert: r.Alert})
+	}
+	d.lrecs = out
+	return out, nil
 }
 
-// fromRecord makes r the decoder's record, with its JSON as a line event
-// or NDJSON line has it (for -o json); both are valid until the next
-// record is decoded.
-func (d *recordDecoder) fromRecord(r *gaffer.Record) (*logRecord, []byte) {
-	d.ts = r.TS.UTC().AppendFormat(d.ts[:0], time.RFC3339Nano)
-	d.host = append(d.host[:0], r.Host...)
-	d.stream = append(d.stream[:0], r.Stream...)
-	d.file = append(d.file[:0], r.File...)
-	d.rec = logRecord{Seq: r.Seq, TS: d.ts, Host: d.host, Stream: d.stream, File: d.file, Text: r.Data, NL: r.NL, Alert: r.Alert}
-	d.json = r.AppendJSON(d.json[:0])
-	return &d.rec, d.json
+// parseLinesFast decodes a lines object written exactly as AppendLines
+// writes it: {"seq":N,"ts":"…","host":"…","stream":"…"[,"file":"…"],
+// "lines":["…",…],"nl":BOOL[,"alert":true]}. As parseFast, it accepts
+// nothing encoding/json would read differently (FuzzDecodeLines); false
+// means "use encoding/json".
+func (d *recordDecoder) parseLinesFast(b []byte) ([]logRecord, bool) {
+	i, ok := expect(b, 0, `{"seq":`)
+	if !ok {
+		return nil, false
+	}
+	start := i
+	var seq int64
+	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+		seq = seq*10 + int64(b[i]-'0')
+		i++
+	}
+	if n := i - start; n == 0 || n > 18 || (n > 1 && b[start] == '0') || seq < 1 {
+		return nil, false
+	}
+	var r logRecord
+	if i, ok = expect(b, i, `,"ts":`); !ok {
+		return nil, false
+	}
+	if r.TS, i, ok = parseString(b, i, nil); !ok {
+		return nil, false
+	}
+	if _, err := time.Parse(time.RFC3339Nano, string(r.TS)); err != nil {
+		return nil, false // as DecodeLines would refuse it
+	}
+	if i, ok = expect(b, i, `,"host":`); !ok {
+		return nil, false
+	}
+	if r.Host, i, ok = parseString(b, i, nil); !ok {
+		return nil, false
+	}
+	if i, ok = expect(b, i, `,"stream":`); !ok {
+		return nil, false
+	}
+	if r.Stream, i, ok = parseString(b, i, nil); !ok {
+		return nil, false
+	}
+	if j, ok := expect(b, i, `,"file":`); ok {
+		if r.File, i, ok = parseString(b, j, nil); !ok {
+			return nil, false
+		}
+	}
+	if i, ok = expect(b, i, `,"lines":[`); !ok {
+		return nil, false
+	}
+	out := d.lrecs[:0]
+	for {
+		var text []byte
+		if text, i, ok = parseString(b, i, nil); !ok {
+			return nil, false
+		}
+		r.Seq, r.Text, r.NL = seq+int64(len(out)), text, true
+		out = append(out, r)
+		if j, more := expect(b, i, `,`); more {
+			i = j
+			continue
+		}
+		break
+	}
+	d.lrecs = out
+	last := &out[len(out)-1]
+	switch string(b[i:]) {
+	case `],"nl":true}`:
+	case `],"nl":false}`:
+		last.NL = false
+	case `],"nl":true,"alert":true}`, `],"nl":false,"alert":true}`:
+		last.NL = string(b[i:]) == `],"nl":true,"alert":true}`
+		for k := range out {
+			out[k].Alert = true
+		}
+	default:
+		return nil, false
+	}
+	return out, true
+}
+
+// appendRecordJSON appends r as the server writes a record's JSON
+// (gaffer.Record.AppendJSON): what -o json prints of a record that came
+// in a lines event.
+func appendRecordJSON(b []byte, r *logRecord) []byte {
+	b = append(b, `{"seq":`...)
+	b = strconv.AppendInt(b, r.Seq, 10)
+	b = append(b, `,"ts":`...)
+	b = gaffer.AppendJSONString(b, r.TS)
+	b = append(b, `,"host":`...)
+	b = gaffer.AppendJSONString(b, r.Host)
+	b = append(b, `,"stream":`...)
+	b = gaffer.AppendJSONString(b, r.Stream)
+	if len(r.File) > 0 {
+		b = append(b, `,"file":`...)
+		b = gaffer.AppendJSONString(b, r.File)
+	}
+	b = append(b, `,"text":`...)
+	b = gaffer.AppendJSONString(b, r.Text)
+	if r.NL {
+		b = append(b, `,"nl":true`...)
+	} else {
+		b = append(b, `,"nl":false`...)
+	}
+	if r.Alert {
+		b = append(b, `,"alert":true`...)
+	}
+	return append(b, '}')
 }
 
 // wireLine is every line a log stream may hold, for encoding/json.

@@ -220,6 +220,7 @@ func logs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	status, err := c.follow(ctx, o.id, last, q, followHandler{
 		logHandler: logHandler{record: out.followed, gap: out.gap},
 		idle:       out.flush,
+		json:       out.json,
 	})
 	if ferr := out.finish(); err == nil {
 		err = ferr
