@@ -406,6 +406,10 @@ func (s *Server) sseLog(w http.ResponseWriter, r *http.Request, job *gaffer.Job)
 	// bw goes after them (send first).
 	var pend pendingEvents
 	defer pend.writeTo(io.Discard) // the buffer back to the pool
+	gatherWait := pendingWait
+	if s.gatherWait > 0 {
+		gatherWait = s.gatherWait
+	}
 	writeLines := func(recs []gaffer.Record) { pend.add(&lineEnc, recs, form) }
 	send := func() { pend.writeTo(bw) }
 	writeLines(first)
@@ -486,7 +490,7 @@ func (s *Server) sseLog(w http.ResponseWriter, r *http.Request, job *gaffer.Job)
 		}
 		// Behind the log (this read brought records, more may be there at
 		// once): gather them, a few milliseconds at most.
-		gather := moved && !end && pend.len() > 0 && pend.len() < pendingBytes && time.Since(lastWrite) < pendingWait
+		gather := moved && !end && pend.len() > 0 && pend.len() < pendingBytes && time.Since(lastWrite) < gatherWait
 		if (len(recs) > 0 || sp.n() > 0 || end) && !gather {
 			send()
 			if flush() != nil || end {

@@ -148,6 +148,9 @@ func TestSSEBatchGathersReads(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.PingInterval = time.Minute
+	// Only the bound by bytes: a loaded machine's pauses between reads
+	// would otherwise end gatherings early (the bound by time).
+	web.GatherFor(s, time.Minute)
 	var writes atomic.Int64
 	srv := httptest.NewUnstartedServer(s)
 	srv.Listener = countingListener{srv.Listener, &writes}

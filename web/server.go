@@ -110,6 +110,8 @@ type Server struct {
 	streamCreds streamCreds
 	// enc holds the log streams' encoded records (encodecache.go).
 	enc encodeCache
+	// gatherWait overrides pendingWait when > 0 (tests).
+	gatherWait time.Duration
 }
 
 // Defaults of Server's settings.
