@@ -920,6 +920,12 @@ func (f *Foreman) Cancel(ctx context.Context, id int64) (*gaffer.Job, error) {
 		}
 		return f.cfg.Store.FindJob(ctx, id)
 	}
+	// Its status is final only once finishJob runs: it has ended, and is
+	// being finished (its end stored, its log completed). A finished job
+	// is a conflict, as the store says of one that left this instance.
+	if j := aj.snapshot(); j.Status.Done() {
+		return nil, gaffer.Errorf(gaffer.ECONFLICT, "job %d is already %s", id, j.Status)
+	}
 	aj.cancel(errCanceled)
 	return aj.snapshot(), nil
 }
