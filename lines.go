@@ -11,7 +11,7 @@ import (
 
 // A lines object carries a run of records that differ only in their text,
 // in one JSON object: the viewer's SSE `lines` event (?batch=1). A line
-// event costs about 130 bytes for an 8-byte line (id, event name, seq, ts,
+// event costs about 140 bytes for an 8-byte line (id, event name, seq, ts,
 // host, stream, nl), which a viewer of a fast job must read and parse; in
 // a lines object that line costs its text, quoted, and a comma.
 //
@@ -28,7 +28,8 @@ const MaxLinesBytes = MaxReadBytes
 // LinesRun returns how many records at the start of recs go into one lines
 // object: consecutive seqs, the same ts (instant), host, stream, file and
 // alert, every one but the last ending with a newline, at most
-// MaxLinesBytes of text past the first. 0 for no records.
+// MaxLinesBytes of text in all (or the first alone, if longer). 0 for no
+// records.
 func LinesRun(recs []Record) int {
 	if len(recs) == 0 {
 		return 0
