@@ -244,23 +244,25 @@ func TestProcesses(t *testing.T) {
 	if err := sess.Start("sleep " + marker); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for len(s.ProcessesWith(t, marker)) == 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("sleep %s not listed: %q", marker, s.Processes(t))
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 	// "PID PGID ARGS": the sleep, and maybe the shell that started it.
-	pgid := ""
-	for _, p := range s.ProcessesWith(t, marker) {
-		f := strings.Fields(p)
-		if len(f) == 4 && f[2] == "sleep" && f[3] == marker {
-			pgid = f[1]
+	// Wait for the sleep itself: the shell's forked child is listed as
+	// "sh -c sleep …" until it has exec'd (a CI run saw only the shells).
+	sleepPGID := func() string {
+		for _, p := range s.ProcessesWith(t, marker) {
+			if f := strings.Fields(p); len(f) == 4 && f[2] == "sleep" && f[3] == marker {
+				return f[1]
+			}
 		}
+		return ""
 	}
-	if pgid == "" {
-		t.Fatalf("no line PID PGID sleep %s in %q", marker, s.ProcessesWith(t, marker))
+	pgid := ""
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if pgid = sleepPGID(); pgid != "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no line PID PGID sleep %s in %q", marker, s.Processes(t))
+		}
 	}
 	run(t, c, "kill -s KILL -- -"+pgid)
 	s.WaitNoProcessesWith(t, marker)
