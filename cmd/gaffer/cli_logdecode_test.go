@@ -127,7 +127,7 @@ func BenchmarkLogsPrint(b *testing.B) {
 // FuzzDecodeLines: a lines event's data decodes by hand (parseLinesFast)
 // only to what gaffer.DecodeLines makes of it, the records of any run the
 // server writes take the hand path, and each record's JSON for -o json
-// (appendRecordJSON) is what the server writes of that record.
+// (recordJSON) is what the server writes of that record.
 func FuzzDecodeLines(f *testing.F) {
 	for _, s := range []string{
 		`{"seq":1,"ts":"2026-11-25T22:01:02.123456789Z","host":"web-1","stream":"stdout","lines":["a","b"],"nl":true}`,
@@ -171,7 +171,7 @@ func FuzzDecodeLines(f *testing.F) {
 		for i := range got {
 			back := recs[i]
 			back.Data = []byte(strings.ToValidUTF8(string(back.Data), "\uFFFD"))
-			if js, w := appendRecordJSON(nil, &got[i]), back.AppendJSON(nil); !bytes.Equal(js, w) {
+			if js, w := d.recordJSON(&got[i]), back.AppendJSON(nil); !bytes.Equal(js, w) {
 				t.Fatalf("record %d's JSON %s, the server's %s", i, js, w)
 			}
 		}

@@ -328,8 +328,7 @@ func (c *client) followOnce(ctx context.Context, id int64, after int64, query ur
 				if h.record != nil {
 					var line []byte
 					if h.json {
-						d.json = appendRecordJSON(d.json[:0], &recs[i])
-						line = d.json
+						line = d.recordJSON(&recs[i])
 					}
 					if herr = h.record(&recs[i], line); herr != nil {
 						break

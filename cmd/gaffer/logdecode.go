@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
 	"time"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -52,6 +51,8 @@ type recordDecoder struct {
 	lines                              []gaffer.Record // a lines event's, decoded by encoding/json
 	lrecs                              []logRecord     // a lines event's
 	json                               []byte          // a record of it, as JSON
+	run                                gaffer.Record   // what its records share (recordJSON)
+	runOK                              bool
 }
 
 var (
@@ -146,6 +147,7 @@ func (d *recordDecoder) decodeRecord(data []byte) (*logRecord, error) {
 // any other goes through gaffer.DecodeLines. The records are valid until
 // the next call.
 func (d *recordDecoder) decodeLines(data []byte) ([]logRecord, error) {
+	d.runOK = false
 	if recs, ok := d.parseLinesFast(data); ok {
 		return recs, nil
 	}
@@ -170,6 +172,7 @@ func (d *recordDecoder) decodeLines(data []byte) ([]logRecord, error) {
 // nothing encoding/json would read differently (FuzzDecodeLines); false
 // means "use encoding/json".
 func (d *recordDecoder) parseLinesFast(b []byte) ([]logRecord, bool) {
+	d.runOK = false // a new event: recordJSON takes what its records share again
 	i, ok := expect(b, 0, `{"seq":`)
 	if !ok {
 		return nil, false
@@ -244,33 +247,19 @@ func (d *recordDecoder) parseLinesFast(b []byte) ([]logRecord, bool) {
 	return out, true
 }
 
-// appendRecordJSON appends r as the server writes a record's JSON
-// (gaffer.Record.AppendJSON): what -o json prints of a record that came
-// in a lines event.
-func appendRecordJSON(b []byte, r *logRecord) []byte {
-	b = append(b, `{"seq":`...)
-	b = strconv.AppendInt(b, r.Seq, 10)
-	b = append(b, `,"ts":`...)
-	b = gaffer.AppendJSONString(b, r.TS)
-	b = append(b, `,"host":`...)
-	b = gaffer.AppendJSONString(b, r.Host)
-	b = append(b, `,"stream":`...)
-	b = gaffer.AppendJSONString(b, r.Stream)
-	if len(r.File) > 0 {
-		b = append(b, `,"file":`...)
-		b = gaffer.AppendJSONString(b, r.File)
+// recordJSON returns r, a record of the last lines event decoded, as the
+// server writes a record's JSON (gaffer.Record.AppendJSON): what -o json
+// prints of it. The event's records share their ts, host, stream, file
+// and alert, taken once per event. Valid until the next call.
+func (d *recordDecoder) recordJSON(r *logRecord) []byte {
+	if !d.runOK {
+		ts, _ := time.Parse(time.RFC3339Nano, string(r.TS))
+		d.run = gaffer.Record{TS: ts, Host: string(r.Host), Stream: gaffer.Stream(r.Stream), File: string(r.File), Alert: r.Alert}
+		d.runOK = true
 	}
-	b = append(b, `,"text":`...)
-	b = gaffer.AppendJSONString(b, r.Text)
-	if r.NL {
-		b = append(b, `,"nl":true`...)
-	} else {
-		b = append(b, `,"nl":false`...)
-	}
-	if r.Alert {
-		b = append(b, `,"alert":true`...)
-	}
-	return append(b, '}')
+	d.run.Seq, d.run.Data, d.run.NL = r.Seq, r.Text, r.NL
+	d.json = d.run.AppendJSON(d.json[:0])
+	return d.json
 }
 
 // wireLine is every line a log stream may hold, for encoding/json.
