@@ -35,6 +35,7 @@ func encodeAllLines(t *testing.T, recs []gaffer.Record) (objs [][]byte, runs []i
 func checkLinesRoundTrip(t *testing.T, recs []gaffer.Record) []int {
 	t.Helper()
 	objs, runs := encodeAllLines(t, recs)
+	checkLinesRead(t, recs, objs)
 	var back []gaffer.Record
 	for _, o := range objs {
 		if !json.Valid(o) {
@@ -60,6 +61,42 @@ func checkLinesRoundTrip(t *testing.T, recs []gaffer.Record) []int {
 		}
 	}
 	return runs
+}
+
+// checkLinesRead checks that recs read into gaffer.Lines make the lines
+// objects objs, span for span, and give recs back: filled a record at a
+// time (AddRecords), and by a reader that begins every record anew (as at
+// each frame of the archive).
+func checkLinesRead(t *testing.T, recs []gaffer.Record, objs [][]byte) {
+	t.Helper()
+	var l, each gaffer.Lines
+	l.Reset()
+	l.AddRecords(recs)
+	for i := range recs {
+		r := &recs[i]
+		each.Begin(r.Seq, r.TS, r.Host, r.Stream, r.File)
+		each.Add(r.Data, r.NL, r.Alert)
+	}
+	var enc gaffer.JSONEncoder
+	for _, l := range []*gaffer.Lines{&l, &each} {
+		if len(l.Spans) != len(objs) || l.Len() != len(recs) {
+			t.Fatalf("%d spans of %d records, want %d of %d", len(l.Spans), l.Len(), len(objs), len(recs))
+		}
+		for k := range l.Spans {
+			if got := enc.AppendLinesSpan(nil, l, k); !bytes.Equal(got, objs[k]) {
+				t.Fatalf("span %d: %s, want %s", k, got, objs[k])
+			}
+		}
+		back := l.Records(nil)
+		for i := range recs {
+			if got, want := back[i].AppendJSON(nil), recs[i].AppendJSON(nil); !bytes.Equal(got, want) {
+				t.Fatalf("record %d back: %s, want %s", i, got, want)
+			}
+		}
+		if n := len(recs); n > 0 && l.Last() != recs[n-1].Seq {
+			t.Fatalf("Last %d, want %d", l.Last(), recs[n-1].Seq)
+		}
+	}
 }
 
 // A run ends where a record differs in anything but its text, where seqs
