@@ -215,15 +215,32 @@ func (a *Archive) Read(ctx context.Context, jobID int64, after int64, limit int)
 
 // ReadInto is Read into buf's memory (gaffer.ReaderInto).
 func (a *Archive) ReadInto(ctx context.Context, jobID int64, after int64, limit int, buf *gaffer.ReadBuffer) ([]gaffer.Record, bool, error) {
-	if err := ctx.Err(); err != nil {
+	s := recordSink{buf: buf, limit: readLimit(limit)}
+	end, err := a.read(ctx, jobID, after, &s)
+	if err != nil {
 		return nil, false, err
 	}
-	if limit <= 0 {
-		limit = DefaultReadLimit
+	if s.recs != nil {
+		buf.Recs = s.recs
+	}
+	return s.recs, end, nil
+}
+
+// ReadLines is Read into l (gaffer.LinesReader).
+func (a *Archive) ReadLines(ctx context.Context, jobID int64, after int64, limit int, l *gaffer.Lines) (bool, error) {
+	l.Reset()
+	return a.read(ctx, jobID, after, &linesSink{l: l, limit: readLimit(limit)})
+}
+
+// read reads the records after `after` into sink, frame by frame, while
+// it has room, and reports whether the log is complete with them.
+func (a *Archive) read(ctx context.Context, jobID int64, after int64, sink readSink) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
 	}
 	lf, err := a.openKept(jobID)
 	if err != nil {
-		return nil, false, err
+		return false, err
 	}
 	defer lf.close()
 
@@ -233,7 +250,7 @@ func (a *Archive) ReadInto(ctx context.Context, jobID int64, after int64, limit 
 	if !hinted {
 		lf.openIndex(a.idxPath(jobID))
 		if off, err = lf.seek(after + 1); err != nil {
-			return nil, false, fmt.Errorf("read log of job %d: %w", jobID, err)
+			return false, fmt.Errorf("read log of job %d: %w", jobID, err)
 		}
 	}
 	r := newFrameReader(lf.log, off)
@@ -243,16 +260,13 @@ func (a *Archive) ReadInto(ctx context.Context, jobID int64, after int64, limit 
 		r.resume(lf.log, held)
 	}
 	var (
-		recs  []gaffer.Record
-		size  int  // of the records, by Record.Size
 		last  bool // the scan hit the end of the valid frames
 		whole = true
-		names names
 	)
-	for len(recs) < limit && size < gaffer.MaxReadBytes {
+	for sink.room() {
 		b, ok, err := r.nextBlock()
 		if err != nil {
-			return nil, false, fmt.Errorf("read log of job %d: %w", jobID, err)
+			return false, fmt.Errorf("read log of job %d: %w", jobID, err)
 		}
 		if hinted {
 			hinted = false
@@ -260,7 +274,7 @@ func (a *Archive) ReadInto(ctx context.Context, jobID int64, after int64, limit 
 				// Not the frame the hint promised: search the index.
 				lf.openIndex(a.idxPath(jobID))
 				if off, err = lf.seek(after + 1); err != nil {
-					return nil, false, fmt.Errorf("read log of job %d: %w", jobID, err)
+					return false, fmt.Errorf("read log of job %d: %w", jobID, err)
 				}
 				r.reset(lf.log, off)
 				continue
@@ -270,20 +284,9 @@ func (a *Archive) ReadInto(ctx context.Context, jobID int64, after int64, limit 
 			last = true
 			break
 		}
-		if recs == nil {
-			if n := b.readCap(after, limit); cap(buf.Recs) >= n {
-				recs = buf.Recs[:0]
-			} else {
-				recs = make([]gaffer.Record, 0, n)
-			}
-			buf.Data = buf.Data[:0]
-		}
-		recs, whole = b.appendRecords(recs, after, limit, &size, &names, buf)
+		whole = sink.take(b, after)
 	}
-	if recs != nil {
-		buf.Recs = recs
-	}
-	if n := len(recs); n > 0 {
+	if lastSeq := sink.last(); lastSeq > 0 {
 		// The next read starts in the frame read last, held decoded, or
 		// after it.
 		next := r.off
@@ -293,13 +296,80 @@ func (a *Archive) ReadInto(ctx context.Context, jobID int64, after int64, limit 
 		} else {
 			h = r.keep(held)
 		}
-		if !a.hints.put(jobID, after+1, recs[n-1].Seq+1, next, h, epoch) && h != nil {
+		if !a.hints.put(jobID, after+1, lastSeq+1, next, h, epoch) && h != nil {
 			r.buf = h.body // not kept: r keeps the buffer
 		}
 	}
-	end := lf.complete && whole && (last || r.end >= lf.size)
-	return recs, end, nil
+	return lf.complete && whole && (last || r.end >= lf.size), nil
 }
+
+// readLimit is a read's limit: DefaultReadLimit for none.
+func readLimit(limit int) int {
+	if limit <= 0 {
+		return DefaultReadLimit
+	}
+	return limit
+}
+
+// readSink takes a read's records, frame by frame.
+type readSink interface {
+	room() bool // it takes more records
+	// take takes the frame's records after `after` that it has room for,
+	// and reports whether it took them to the frame's end.
+	take(b *block, after int64) bool
+	last() int64 // the seq of the last record taken; 0: none
+}
+
+// recordSink takes records as Records, into buf's memory.
+type recordSink struct {
+	buf   *gaffer.ReadBuffer
+	limit int
+	recs  []gaffer.Record
+	size  int // of the records, by Record.Size
+	names names
+}
+
+func (s *recordSink) room() bool {
+	return len(s.recs) < s.limit && s.size < gaffer.MaxReadBytes
+}
+
+func (s *recordSink) take(b *block, after int64) bool {
+	if s.recs == nil {
+		if n := b.readCap(after, s.limit); cap(s.buf.Recs) >= n {
+			s.recs = s.buf.Recs[:0]
+		} else {
+			s.recs = make([]gaffer.Record, 0, n)
+		}
+		s.buf.Data = s.buf.Data[:0]
+	}
+	var whole bool
+	s.recs, whole = b.appendRecords(s.recs, after, s.limit, &s.size, &s.names, s.buf)
+	return whole
+}
+
+func (s *recordSink) last() int64 {
+	if len(s.recs) == 0 {
+		return 0
+	}
+	return s.recs[len(s.recs)-1].Seq
+}
+
+// linesSink takes records into gaffer.Lines.
+type linesSink struct {
+	l     *gaffer.Lines
+	limit int
+	names names
+}
+
+func (s *linesSink) room() bool {
+	return s.l.Len() < s.limit && !s.l.Full()
+}
+
+func (s *linesSink) take(b *block, after int64) bool {
+	return b.appendLines(s.l, after, s.limit, &s.names)
+}
+
+func (s *linesSink) last() int64 { return s.l.Last() }
 
 // Raw writes the exact bytes host wrote to stream: each record's data, plus
 // "\n" where the line ended. It streams the log, holding one record at a time.

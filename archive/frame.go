@@ -405,6 +405,38 @@ func (b *block) appendRecords(recs []gaffer.Record, after int64, limit int, size
 	return recs, b.i == b.n
 }
 
+// appendLines adds to l the records left with seq > after, while l holds
+// fewer than limit and is not Full (the first of them in any case), and
+// reports whether it went to the frame's end. One Begin per frame: its
+// records share their source.
+func (b *block) appendLines(l *gaffer.Lines, after int64, limit int, names *names) bool {
+	if after >= b.last() {
+		b.i = b.n
+		return true
+	}
+	b.skipTo(after + 1)
+	names.set(b.host, b.stream, b.file)
+	var ts time.Time
+	if b.ts != 0 {
+		ts = time.Unix(0, b.ts).UTC()
+	}
+	l.Begin(b.seq+int64(b.i), ts, names.host, gaffer.Stream(names.stream), names.file)
+	if !b.batch() {
+		l.Add(b.data, b.flags&flagNL != 0, b.flags&flagAlert != 0)
+		b.i = b.n
+		return true
+	}
+	for first := true; b.i < b.n && (first || l.Len() < limit && !l.Full()); first = false {
+		v, k := uvarint(b.lens, b.lp)
+		n := int(v >> lenShift)
+		l.Add(b.data[b.dp:b.dp+n:b.dp+n], v&lenNL != 0, v&lenAlert != 0)
+		b.lp += k
+		b.dp += n
+		b.i++
+	}
+	return b.i == b.n
+}
+
 // frame is one record of a frame. Its slices point into the frame's
 // bytes.
 type frame struct {

@@ -61,6 +61,12 @@ func Run(t *testing.T, open func(t *testing.T) gaffer.LiveLog) {
 			fn   func(t *testing.T, l gaffer.LiveLog)
 		}{"ReadInto", testReadInto})
 	}
+	if _, ok := open(t).(gaffer.LinesReader); ok {
+		tests = append(tests, struct {
+			name string
+			fn   func(t *testing.T, l gaffer.LiveLog)
+		}{"ReadLines", testReadLines})
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.fn(t, open(t))
@@ -189,6 +195,81 @@ func testReadInto(t *testing.T, l gaffer.LiveLog) {
 	}
 	if _, _, err := ri.ReadInto(ctx, 404, 0, 10, &gaffer.ReadBuffer{}); gaffer.ErrorCode(err) != gaffer.ENOTFOUND {
 		t.Errorf("ReadInto of a job with no log: %v, want ENOTFOUND", err)
+	}
+}
+
+// testReadLines: ReadLines reads what Read does, as lines: every record
+// after `after` in order (sources, times, alerts and a line without a
+// newline kept), up to limit or a full Lines, at least one, and the same
+// end and errors.
+func testReadLines(t *testing.T, l gaffer.LiveLog) {
+	lr := l.(gaffer.LinesReader)
+	ctx := context.Background()
+	mustCreate(t, l, 1)
+	var all []gaffer.Record
+	t0 := time.Date(2026, 12, 3, 5, 0, 0, 0, time.UTC)
+	for k := range 30 {
+		batch := recs(int64(len(all)+1), 1+k*k%50)
+		for i := range batch {
+			r := &batch[i]
+			// Time changes more often than the source, and back.
+			r.TS = t0.Add(time.Duration(k%3) * time.Millisecond)
+			r.Host = fmt.Sprintf("web-%d", k/4%3)
+			r.Stream = []gaffer.Stream{gaffer.Stdout, gaffer.Stderr}[k/8%2]
+			r.NL = r.Seq%11 != 0
+			r.Alert = r.Seq%7 == 0
+			if k%5 == 0 {
+				r.File = "/var/log/app.log"
+			}
+		}
+		mustAppend(t, l, 1, batch)
+		all = append(all, batch...)
+	}
+	mustClose(t, l, 1)
+	n := int64(len(all))
+	var ln gaffer.Lines
+	for _, tt := range []struct {
+		after int64
+		limit int
+	}{{0, 1}, {0, 10}, {0, 1000}, {0, 0}, {17, 3}, {n - 5, 1000}, {n - 1, 1}, {n, 10}, {n + 3, 10}} {
+		end, err := lr.ReadLines(ctx, 1, tt.after, tt.limit, &ln)
+		if gaffer.ErrorCode(err) == gaffer.ETRIMMED {
+			continue // a small buffer: the suite is neutral about sizes
+		} else if err != nil {
+			t.Fatalf("ReadLines(after=%d, limit=%d): %v", tt.after, tt.limit, err)
+		}
+		got := ln.Records(nil)
+		from := min(tt.after, n)
+		if tt.after < n && len(got) == 0 || tt.limit > 0 && len(got) > tt.limit || from+int64(len(got)) > n {
+			t.Fatalf("ReadLines(after=%d, limit=%d) = %d records", tt.after, tt.limit, len(got))
+		}
+		for i := range got {
+			assertRecord(t, got[i], all[from+int64(i)])
+		}
+		last := from + int64(len(got))
+		if last < n && len(got) != tt.limit && !ln.Full() && (tt.limit > 0 || len(got) < 1000) {
+			t.Fatalf("ReadLines(after=%d, limit=%d) stopped at %d with room left", tt.after, tt.limit, last)
+		}
+		if end != (last == n) {
+			t.Fatalf("ReadLines(after=%d, limit=%d) to %d: end %v", tt.after, tt.limit, last, end)
+		}
+	}
+	if _, err := lr.ReadLines(ctx, 404, 0, 10, &ln); gaffer.ErrorCode(err) != gaffer.ENOTFOUND {
+		t.Errorf("ReadLines of a job with no log: %v, want ENOTFOUND", err)
+	}
+	// A trimmed read fails as Read does.
+	mustCreate(t, l, 2)
+	big := recs(1, 400)
+	for i := range big {
+		big[i].Data = bytes.Repeat([]byte("x"), 64<<10)
+	}
+	for _, r := range big {
+		mustAppend(t, l, 2, []gaffer.Record{r})
+	}
+	_, _, rerr := l.Read(ctx, 2, 0, 10)
+	_, err := lr.ReadLines(ctx, 2, 0, 10, &ln)
+	if gaffer.ErrorCode(err) != gaffer.ErrorCode(rerr) {
+		t.Errorf("ReadLines of a trimmed start: %v; Read: %v", err, rerr)
 	}
 }
 

@@ -437,27 +437,14 @@ func (l *LiveLog) Read(ctx context.Context, jobID int64, after int64, limit int)
 
 // ReadInto is Read into buf's memory (gaffer.ReaderInto).
 func (l *LiveLog) ReadInto(ctx context.Context, jobID int64, after int64, limit int, buf *gaffer.ReadBuffer) ([]gaffer.Record, bool, error) {
-	if limit <= 0 {
-		limit = DefaultReadLimit
-	}
-	if after < 0 {
-		after = 0
-	}
-
+	limit, after = readBounds(limit, after)
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	b, ok := l.jobs[jobID]
-	if !ok {
-		return nil, false, notFound(jobID)
-	} else if after+1 < b.first {
-		return nil, false, &gaffer.TrimmedError{JobID: jobID, After: after, First: b.first}
-	} else if after >= b.last {
-		return nil, b.closed, nil
+	b, i, done, end, err := l.locate(jobID, after)
+	if done {
+		return nil, end, err
 	}
-
 	next := after + 1
-	// The segment holding next: the last one starting at or before it.
-	i := sort.Search(len(b.segs), func(i int) bool { return b.segs[i].first > next }) - 1
 	// Room for what is there, up to what the byte bound allows at the
 	// size of this segment's records: one allocation, not a chain of
 	// copies as the slice grows.
@@ -480,6 +467,69 @@ func (l *LiveLog) ReadInto(ctx context.Context, jobID int64, after int64, limit 
 	}
 	buf.Recs = recs
 	return recs, b.closed && next-1 == b.last, nil
+}
+
+// ReadLines is Read into ln (gaffer.LinesReader): a Begin where the
+// source or time changes, an Add per record, no Record made.
+func (l *LiveLog) ReadLines(ctx context.Context, jobID int64, after int64, limit int, ln *gaffer.Lines) (bool, error) {
+	limit, after = readBounds(limit, after)
+	ln.Reset()
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	b, i, done, end, err := l.locate(jobID, after)
+	if done {
+		return end, err
+	}
+	next := after + 1
+	src, ts := ^uint32(0), int64(0)
+	for ; i < len(b.segs) && ln.Len() < limit && !ln.Full(); i++ {
+		s := b.segs[i]
+		start := uint32(0)
+		if j := int(next - s.first); j > 0 {
+			start = s.meta[j-1].end
+		}
+		for j := int(next - s.first); j < len(s.meta) && ln.Len() < limit && !ln.Full(); j++ {
+			m := s.meta[j]
+			if m.src>>2 != src || m.ts != ts {
+				src, ts = m.src>>2, m.ts
+				var t time.Time
+				if ts != noTime {
+					t = time.Unix(0, ts).UTC()
+				}
+				c := b.srcs[src]
+				ln.Begin(next, t, c.host, c.stream, c.file)
+			}
+			ln.Add(s.data[start:m.end], m.src&srcNL != 0, m.src&srcAlert != 0)
+			start = m.end
+			next++
+		}
+	}
+	return b.closed && next-1 == b.last, nil
+}
+
+// readBounds are a read's limit (DefaultReadLimit for none) and after.
+func readBounds(limit int, after int64) (int, int64) {
+	if limit <= 0 {
+		limit = DefaultReadLimit
+	}
+	return limit, max(after, 0)
+}
+
+// locate finds the records after `after` of job jobID: its buffer and the
+// index of the segment holding the first, or done with what a read
+// returns when there is none (the end, or an error). l.mu held.
+func (l *LiveLog) locate(jobID, after int64) (b *buffer, seg int, done, end bool, err error) {
+	b, ok := l.jobs[jobID]
+	switch {
+	case !ok:
+		return nil, 0, true, false, notFound(jobID)
+	case after+1 < b.first:
+		return nil, 0, true, false, &gaffer.TrimmedError{JobID: jobID, After: after, First: b.first}
+	case after >= b.last:
+		return nil, 0, true, b.closed, nil
+	}
+	// The segment holding after+1: the last one starting at or before it.
+	return b, sort.Search(len(b.segs), func(i int) bool { return b.segs[i].first > after+1 }) - 1, false, false, nil
 }
 
 // Wait blocks until a record with seq > after exists, the log is closed or
