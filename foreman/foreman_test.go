@@ -107,6 +107,8 @@ func waitDone(t *testing.T, f *foreman.Foreman, id int64) *gaffer.Job {
 	return nil
 }
 
+// allLines reads the job's whole log, and checks that reading it as lines
+// (ReadLogLines, as a viewer of lines events does) gives the same records.
 func allLines(t *testing.T, f *foreman.Foreman, id int64) []gaffer.Record {
 	t.Helper()
 	var all []gaffer.Record
@@ -120,9 +122,37 @@ func allLines(t *testing.T, f *foreman.Foreman, id int64) []gaffer.Record {
 			after = recs[len(recs)-1].Seq
 		}
 		if end {
-			return all
+			break
 		}
 	}
+	var lines []gaffer.Record
+	var l gaffer.Lines
+	for after := int64(0); ; {
+		end, err := f.ReadLogLines(context.Background(), id, after, 0, &l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := len(lines)
+		lines = l.Records(lines)
+		for i := n; i < len(lines); i++ {
+			lines[i].Data = append([]byte(nil), lines[i].Data...) // l is read into again
+		}
+		if l.Len() > 0 {
+			after = l.Last()
+		}
+		if end {
+			break
+		}
+	}
+	if len(lines) != len(all) {
+		t.Fatalf("ReadLogLines read %d records, ReadLog %d", len(lines), len(all))
+	}
+	for i := range all {
+		if got, want := lines[i].AppendJSON(nil), all[i].AppendJSON(nil); string(got) != string(want) {
+			t.Fatalf("ReadLogLines read %s, ReadLog %s", got, want)
+		}
+	}
+	return all
 }
 
 // Run results map to run statuses, the job's status follows from them, and

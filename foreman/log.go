@@ -208,66 +208,83 @@ var errLiveSkipped = errors.New("the live log is not keeping up; reading the arc
 // gaffer.ReaderInto): a reader going through a log passes the same buffer
 // to each read.
 func (f *Foreman) ReadLog(ctx context.Context, id int64, after int64, limit int, buf *gaffer.ReadBuffer) ([]gaffer.Record, bool, error) {
+	r := recordRead{limit: limit, buf: buf}
+	end, err := f.readLog(ctx, id, after, &r)
+	return r.recs, end, err
+}
+
+// ReadLogLines is ReadLog into l (gaffer.Lines), which holds the records
+// read (none on an error): a viewer of lines events reads the log this way,
+// without a Record per line, from stores that can (gaffer.LinesReader).
+func (f *Foreman) ReadLogLines(ctx context.Context, id int64, after int64, limit int, l *gaffer.Lines) (bool, error) {
+	return f.readLog(ctx, id, after, &linesRead{limit: limit, l: l})
+}
+
+// readLog is ReadLog into r.
+func (f *Foreman) readLog(ctx context.Context, id int64, after int64, r logRead) (bool, error) {
 	after = f.keptAfter(id, max(after, 0))
-	recs, end, lerr := f.readLive(ctx, id, after, limit, buf)
+	first, end, lerr := f.readLive(ctx, id, after, r)
 	// next is the first seq after `after` that the live buffer holds, when
 	// that is past a hole.
 	var next int64
 	var te *gaffer.TrimmedError
 	switch {
-	case lerr == nil && len(recs) > 0 && recs[0].Seq == after+1:
-		return recs, end, nil
-	case lerr == nil && len(recs) > 0:
-		next = recs[0].Seq
+	case lerr == nil && first == after+1:
+		return end, nil
+	case lerr == nil && first > 0:
+		next = first
 	case lerr == nil:
 		// Nothing more yet, or the end. (A live log that lags is not
 		// read: see readLive.)
-		return nil, end, nil
+		return end, nil
 	case errors.As(lerr, &te):
 		next = te.First
 	case ctx.Err() != nil:
-		return nil, false, ctx.Err()
+		r.reset()
+		return false, ctx.Err()
 	}
 
-	arecs, aend, aerr := readInto(ctx, f.cfg.Archive, id, after, limit, buf)
+	afirst, aend, aerr := r.from(ctx, f.cfg.Archive, id, after)
 	if aerr != nil && gaffer.ErrorCode(aerr) != gaffer.ENOTFOUND {
-		return nil, false, aerr
+		r.reset()
+		return false, aerr
 	}
-	if len(arecs) > 0 {
+	if afirst > 0 {
 		// An archive cut short by a failure ends before the live buffer's
 		// records: those come next, after the gap.
-		return arecs, aend && next <= arecs[len(arecs)-1].Seq, nil
+		return aend && next <= r.last(), nil
 	}
+	r.reset()
 	if next > after+1 {
-		return nil, false, &gaffer.GapError{From: after + 1, To: next - 1, Why: f.lostWhy(id)}
+		return false, &gaffer.GapError{From: after + 1, To: next - 1, Why: f.lostWhy(id)}
 	}
 	if aend || gaffer.ErrorCode(lerr) != gaffer.ENOTFOUND {
 		// Complete; or nothing more yet; or the live log is unreachable
 		// and the reader tries again.
-		return nil, aend, nil
+		return aend, nil
 	}
 	// No live buffer and nothing more in an archive that was never
 	// completed (the server that ran the job died): the log ends there
 	// once the job is over.
 	job, jerr := f.Job(ctx, id)
 	if jerr != nil {
-		return nil, false, jerr
+		return false, jerr
 	}
-	return nil, job.Status.Done(), nil
+	return job.Status.Done(), nil
 }
 
-// readLive reads the live log within liveReadTimeout (an in-process one
-// needs no bound), unless it is known not to keep up: this instance's own
-// appender for the job lags, or did not close it when the job ended, or a
-// read failed within the last liveReadPause.
-func (f *Foreman) readLive(ctx context.Context, id int64, after int64, limit int, buf *gaffer.ReadBuffer) ([]gaffer.Record, bool, error) {
+// readLive reads the live log into r within liveReadTimeout (an
+// in-process one needs no bound), unless it is known not to keep up: this
+// instance's own appender for the job lags, or did not close it when the
+// job ended, or a read failed within the last liveReadPause.
+func (f *Foreman) readLive(ctx context.Context, id int64, after int64, r logRead) (first int64, end bool, err error) {
 	if aj := f.activeJob(id); aj != nil && !aj.log.live.healthy() {
-		return nil, false, errLiveSkipped
+		return 0, false, errLiveSkipped
 	} else if _, ok := f.liveUnclosed.Load(id); ok {
-		return nil, false, errLiveSkipped
+		return 0, false, errLiveSkipped
 	}
 	if time.Now().UnixNano() < f.liveDownUntil.Load() {
-		return nil, false, errLiveSkipped
+		return 0, false, errLiveSkipped
 	}
 	rctx := ctx
 	if _, inProcess := f.cfg.Live.(gaffer.InProcessLiveLog); !inProcess {
@@ -277,25 +294,81 @@ func (f *Foreman) readLive(ctx context.Context, id int64, after int64, limit int
 		rctx, cancel = context.WithTimeout(ctx, liveReadTimeout)
 		defer cancel()
 	}
-	recs, end, err := readInto(rctx, f.cfg.Live, id, after, limit, buf)
+	first, end, err = r.from(rctx, f.cfg.Live, id, after)
 	if gaffer.ErrorCode(err) == gaffer.EINTERNAL && ctx.Err() == nil {
 		if prev := f.liveDownUntil.Swap(time.Now().Add(liveReadPause).UnixNano()); time.Now().UnixNano() >= prev {
 			f.log.Warn("live log read failed; readers use the archive for a while", "job", id, "err", err)
 		}
 	}
-	return recs, end, err
+	return first, end, err
 }
 
-// readInto reads from the archive or the live log into buf where the store
-// can (gaffer.ReaderInto) and buf is not nil.
-func readInto(ctx context.Context, s interface {
+// logStore is what ReadLog reads: the live log or the archive.
+type logStore interface {
 	Read(ctx context.Context, jobID int64, after int64, limit int) ([]gaffer.Record, bool, error)
-}, id, after int64, limit int, buf *gaffer.ReadBuffer) ([]gaffer.Record, bool, error) {
-	if ri, ok := s.(gaffer.ReaderInto); ok && buf != nil {
-		return ri.ReadInto(ctx, id, after, limit, buf)
-	}
-	return s.Read(ctx, id, after, limit)
 }
+
+// logRead is one kind of read of a log into the reader's memory.
+type logRead interface {
+	// from reads s after `after`, replacing what the read held, and
+	// returns the seq of the first record read (0: none).
+	from(ctx context.Context, s logStore, id, after int64) (first int64, end bool, err error)
+	last() int64 // the seq of the last record read
+	reset()      // the read holds nothing
+}
+
+// recordRead reads Records, into buf where the store can
+// (gaffer.ReaderInto) and buf is not nil.
+type recordRead struct {
+	limit int
+	buf   *gaffer.ReadBuffer
+	recs  []gaffer.Record
+}
+
+func (r *recordRead) from(ctx context.Context, s logStore, id, after int64) (int64, bool, error) {
+	var end bool
+	var err error
+	if ri, ok := s.(gaffer.ReaderInto); ok && r.buf != nil {
+		r.recs, end, err = ri.ReadInto(ctx, id, after, r.limit, r.buf)
+	} else {
+		r.recs, end, err = s.Read(ctx, id, after, r.limit)
+	}
+	if len(r.recs) == 0 {
+		return 0, end, err
+	}
+	return r.recs[0].Seq, end, err
+}
+
+func (r *recordRead) last() int64 { return r.recs[len(r.recs)-1].Seq }
+func (r *recordRead) reset()      { r.recs = nil }
+
+// linesRead reads into l: through gaffer.LinesReader where the store is
+// one, else its Records into l.
+type linesRead struct {
+	limit int
+	l     *gaffer.Lines
+}
+
+func (r *linesRead) from(ctx context.Context, s logStore, id, after int64) (int64, bool, error) {
+	var end bool
+	var err error
+	if lr, ok := s.(gaffer.LinesReader); ok {
+		end, err = lr.ReadLines(ctx, id, after, r.limit, r.l)
+	} else {
+		var recs []gaffer.Record
+		recs, end, err = s.Read(ctx, id, after, r.limit)
+		r.l.Reset()
+		r.l.AddRecords(recs)
+	}
+	if err != nil || r.l.Len() == 0 {
+		r.l.Reset()
+		return 0, end, err
+	}
+	return r.l.Spans[0].Seq, end, nil
+}
+
+func (r *linesRead) last() int64 { return r.l.Last() }
+func (r *linesRead) reset()      { r.l.Reset() }
 
 // lostWhy says why the archive lacks records of job id, if this instance
 // knows.
