@@ -429,11 +429,29 @@ func (s *Server) sseLog(w http.ResponseWriter, r *http.Request, job *gaffer.Job)
 		defer s.enc.release(enc)
 	}
 	cur.follows = true
+	if p.batch && cur.filter.Zero() {
+		// Lines events of the whole log: read as lines, no Record per line
+		// (but through the ring, which holds Records, while it is shared).
+		cur.lines = new(gaffer.Lines)
+	}
 	var pause idle
 	woke := false // the last WaitLog returned before its timeout
 	for {
-		sp, recs, moved, end, err := enc.next(ctx, s.Jobs, cur)
-		if (len(recs) == 0 && sp.n() == 0 || err != nil) && pend.len() > 0 {
+		var (
+			sp         encSpan
+			recs       []gaffer.Record
+			lines      int // records read into cur.lines
+			moved, end bool
+			err        error
+		)
+		if cur.lines != nil && !enc.shared() {
+			moved, end, err = cur.nextLines(ctx)
+			lines = cur.lines.Len()
+		} else {
+			sp, recs, moved, end, err = enc.next(ctx, s.Jobs, cur)
+		}
+		got := len(recs) + sp.n() + lines
+		if (got == 0 || err != nil) && pend.len() > 0 {
 			// Caught up (or failed): what was gathered goes out now.
 			send()
 			if flush() != nil {
@@ -465,6 +483,10 @@ func (s *Server) sseLog(w http.ResponseWriter, r *http.Request, job *gaffer.Job)
 		if len(recs) > 0 {
 			lastID = recs[len(recs)-1].Seq
 		}
+		if lines > 0 {
+			pend.append(func(b []byte) []byte { return appendLinesSpans(b, &lineEnc, cur.lines) })
+			lastID = cur.lines.Last()
+		}
 		if sp.n() > 0 {
 			if p.batch {
 				pend.append(sp.appendLines)
@@ -491,7 +513,7 @@ func (s *Server) sseLog(w http.ResponseWriter, r *http.Request, job *gaffer.Job)
 		// Behind the log (this read brought records, more may be there at
 		// once): gather them, a few milliseconds at most.
 		gather := moved && !end && pend.len() > 0 && pend.len() < pendingBytes && time.Since(lastWrite) < gatherWait
-		if (len(recs) > 0 || sp.n() > 0 || end) && !gather {
+		if (got > 0 || end) && !gather {
 			send()
 			if flush() != nil || end {
 				return

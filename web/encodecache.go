@@ -213,7 +213,7 @@ func (s encSpan) ndjson(i, j int) []byte {
 // (recs), the cursor moved on past them either way. A nil ring (a
 // filtered or bounded reader, or the cache off) reads as c.next does.
 func (l *encLog) next(ctx context.Context, jobs JobService, c *logCursor) (sp encSpan, recs []gaffer.Record, moved, end bool, err error) {
-	if l == nil || l.viewers.Load() < l.minViewers {
+	if !l.shared() {
 		recs, moved, end, err = c.next(ctx)
 		return
 	}
@@ -275,6 +275,10 @@ func (l *encLog) next(ctx context.Context, jobs JobService, c *logCursor) (sp en
 		return sp, recs, moved, end, err
 	}
 }
+
+// shared reports whether the job's viewers read through the ring: enough
+// of them follow it.
+func (l *encLog) shared() bool { return l != nil && l.viewers.Load() >= l.minViewers }
 
 type ringState int
 

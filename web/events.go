@@ -40,6 +40,19 @@ func appendLinesEvents(b []byte, enc *gaffer.JSONEncoder, recs []gaffer.Record) 
 	return b
 }
 
+// appendLinesSpans appends l's spans as lines events, as appendLinesEvents
+// does records.
+func appendLinesSpans(b []byte, enc *gaffer.JSONEncoder, l *gaffer.Lines) []byte {
+	for k := range l.Spans {
+		b = append(b, "event: lines\ndata: "...)
+		b = enc.AppendLinesSpan(b, l, k)
+		b = append(b, "\nid: "...)
+		b = strconv.AppendInt(b, l.Spans[k].Seq+int64(l.Spans[k].N)-1, 10)
+		b = append(b, "\n\n"...)
+	}
+	return b
+}
+
 // eventBufs hold a read's encoded events for a viewer that encodes them
 // itself (alone on its job, or filtered): they go to the connection in one
 // write, not one per streamBuffer, and the buffer goes back to the pool, so

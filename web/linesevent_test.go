@@ -15,6 +15,50 @@ import (
 	"github.com/gaffer-dev/gaffer/web"
 )
 
+// A lone viewer of lines events of the whole log reads it as lines
+// (ReadLogLines), live and to its end, records and all their fields as
+// they are; a filtered one reads records.
+func TestSSEBatchReadsLines(t *testing.T) {
+	for _, tc := range []struct {
+		query string
+		lines bool
+	}{{"batch=1", true}, {"batch=1&after=250", true}, {"batch=1&host=web-1", false}} {
+		t.Run(tc.query, func(t *testing.T) {
+			f := newFakeLog(500, false)
+			srv := newLogServer(t, f)
+			resp := get(t, srv, "/api/jobs/1/log?"+tc.query, "Accept", "text/event-stream")
+			if resp.StatusCode != 200 {
+				t.Fatalf("%s", resp.Status)
+			}
+			defer resp.Body.Close()
+			r := sse.NewReader(resp.Body)
+			q := expect{}
+			if tc.query == "batch=1&after=250" {
+				q.after = 250
+			} else if !tc.lines {
+				q.host = "web-1"
+			}
+			got, _ := readSSE(t, r, len(q.of(f.all())))
+			f.add(200)
+			f.finish()
+			rest, end := readSSE(t, r, -1)
+			got = append(got, rest...)
+			want := q.of(f.all())
+			if !end || len(got) != len(want) {
+				t.Fatalf("%d records, end %v; want %d", len(got), end, len(want))
+			}
+			for i := range want {
+				if g, w := got[i].AppendJSON(nil), want[i].AppendJSON(nil); !bytes.Equal(g, w) {
+					t.Fatalf("record %d: %s, want %s", i, g, w)
+				}
+			}
+			if n := f.linesReads.Load(); (n > 0) != tc.lines {
+				t.Fatalf("%d reads as lines", n)
+			}
+		})
+	}
+}
+
 // With batch=1 an event stream carries the same records as without, in
 // lines events (runs of records that differ only in their text), each with
 // its last record's seq as id: whole, with a tail, filtered, from a

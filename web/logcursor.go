@@ -32,6 +32,8 @@ type logCursor struct {
 	// "nothing yet" without a read (encLog.next): a thousand viewers of a
 	// busy job each made an empty read after every batch.
 	follows, servedHead bool
+	// lines, when set, is the memory of nextLines's reads.
+	lines *gaffer.Lines
 }
 
 func newCursor(jobs JobService, id int64, filter gaffer.LogFilter, after int64) *logCursor {
@@ -111,6 +113,25 @@ func (c *logCursor) next(ctx context.Context) (recs []gaffer.Record, moved, end 
 	c.buf = out
 	return out, c.after != from, end, nil
 }
+
+// nextLines is next for a viewer of the whole log (no filter, no bound)
+// as lines events: the records read go to c.lines, not a Record each.
+func (c *logCursor) nextLines(ctx context.Context) (moved, end bool, err error) {
+	c.system = false
+	end, err = c.jobs.ReadLogLines(ctx, c.id, c.after, linesLimit, c.lines)
+	if err != nil || c.lines.Len() == 0 {
+		return false, end, err
+	}
+	c.after = c.lines.Last()
+	for k := range c.lines.Spans {
+		c.system = c.system || c.lines.Spans[k].Stream == gaffer.System
+	}
+	return true, end, nil
+}
+
+// linesLimit bounds a read of Lines by count; its bytes (gaffer.Lines.Full)
+// bound it first unless lines are nearly empty.
+const linesLimit = 4096
 
 // rangeRead reads the next matching records from the archive.
 func (c *logCursor) rangeRead(ctx context.Context) ([]gaffer.Record, bool, error) {

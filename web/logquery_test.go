@@ -34,6 +34,7 @@ type fakeLog struct {
 	changed chan struct{}
 
 	readLogRecs atomic.Int64 // records read through ReadLog
+	linesReads  atomic.Int64 // ReadLogLines calls
 	queries     atomic.Int64 // QueryLog calls
 }
 
@@ -110,6 +111,18 @@ func (f *fakeLog) Job(ctx context.Context, id int64) (*gaffer.Job, error) {
 		j.Runs = append(j.Runs, &gaffer.Run{Host: h, Status: st})
 	}
 	return j, nil
+}
+
+// ReadLogLines reads as ReadLog does, into l (the foreman's way for a
+// store that is no gaffer.LinesReader).
+func (f *fakeLog) ReadLogLines(ctx context.Context, id, after int64, limit int, l *gaffer.Lines) (bool, error) {
+	l.Reset()
+	f.linesReads.Add(1)
+	recs, end, err := f.ReadLog(ctx, id, after, limit, nil)
+	if err == nil {
+		l.AddRecords(recs)
+	}
+	return end, err
 }
 
 // ReadLog fills buf as the server's does, records and data, so that a

@@ -30,6 +30,9 @@ type JobService interface {
 	// ReadLog may return the records, and their data, in buf's memory
 	// (gaffer.ReaderInto): the caller is done with its last read's.
 	ReadLog(ctx context.Context, id, after int64, limit int, buf *gaffer.ReadBuffer) ([]gaffer.Record, bool, error)
+	// ReadLogLines is ReadLog into l, which holds the records read (none
+	// on an error): a viewer of lines events of the whole log reads so.
+	ReadLogLines(ctx context.Context, id, after int64, limit int, l *gaffer.Lines) (bool, error)
 	WaitLog(ctx context.Context, id, after int64) error
 	RawLog(ctx context.Context, id int64, host string, stream gaffer.Stream, w io.Writer) error
 	// Reading a large log anywhere, from the archive (foreman/query.go).

@@ -44,6 +44,10 @@ func (stubJobs) Jobs(ctx context.Context, f gaffer.JobFilter) ([]*gaffer.Job, er
 func (stubJobs) ReadLog(ctx context.Context, id, after int64, limit int, _ *gaffer.ReadBuffer) ([]gaffer.Record, bool, error) {
 	return nil, true, nil
 }
+func (stubJobs) ReadLogLines(ctx context.Context, id, after int64, limit int, l *gaffer.Lines) (bool, error) {
+	l.Reset()
+	return true, nil
+}
 func (stubJobs) WaitLog(ctx context.Context, id, after int64) error { return nil }
 func (stubJobs) RawLog(ctx context.Context, id int64, host string, stream gaffer.Stream, w io.Writer) error {
 	return nil
@@ -242,6 +246,10 @@ func (idleJobs) Job(ctx context.Context, id int64) (*gaffer.Job, error) {
 }
 func (idleJobs) ReadLog(ctx context.Context, id, after int64, limit int, _ *gaffer.ReadBuffer) ([]gaffer.Record, bool, error) {
 	return nil, false, nil
+}
+func (idleJobs) ReadLogLines(ctx context.Context, id, after int64, limit int, l *gaffer.Lines) (bool, error) {
+	l.Reset()
+	return false, nil
 }
 func (idleJobs) WaitLog(ctx context.Context, id, after int64) error {
 	<-ctx.Done()
