@@ -753,6 +753,20 @@ func BenchmarkReadFollow(b *testing.B) {
 				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/record")
 			})
 		}
+		// lines: into one gaffer.Lines (ReadLines), as a viewer of lines
+		// events reads.
+		b.Run(shape.name+"/lines", func(b *testing.B) {
+			b.ReportAllocs()
+			var l gaffer.Lines
+			for b.Loop() {
+				for after := int64(0); after < n; after = l.Last() {
+					if _, err := a.ReadLines(ctx, 1, after, 1<<12, &l); err != nil || l.Len() == 0 {
+						b.Fatal(l.Len(), err)
+					}
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/record")
+		})
 	}
 }
 

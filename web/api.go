@@ -445,8 +445,9 @@ func (s *Server) sseLog(w http.ResponseWriter, r *http.Request, job *gaffer.Job)
 			err        error
 		)
 		if cur.lines != nil && !enc.shared() {
-			moved, end, err = cur.nextLines(ctx)
-			lines = cur.lines.Len()
+			if moved, end, err = cur.nextLines(ctx); moved {
+				lines = cur.lines.Len()
+			}
 		} else {
 			sp, recs, moved, end, err = enc.next(ctx, s.Jobs, cur)
 		}
