@@ -229,7 +229,11 @@ func (a *Archive) ReadInto(ctx context.Context, jobID int64, after int64, limit 
 // ReadLines is Read into l (gaffer.LinesReader).
 func (a *Archive) ReadLines(ctx context.Context, jobID int64, after int64, limit int, l *gaffer.Lines) (bool, error) {
 	l.Reset()
-	return a.read(ctx, jobID, after, &linesSink{l: l, limit: readLimit(limit)})
+	end, err := a.read(ctx, jobID, after, &linesSink{l: l, limit: readLimit(limit)})
+	if err != nil {
+		l.Reset() // nothing read, as Read returns nothing
+	}
+	return end, err
 }
 
 // read reads the records after `after` into sink, frame by frame, while
