@@ -83,6 +83,7 @@ var ingestRowSpecs = []ingestRowSpec{
 	{"200B-batch", "same, the viewer reading lines events (`?batch=1`)", false, true, true, true, 0.7},
 	{"shared-200B", "same through PostgreSQL + Redis, no viewer", true, true, false, false, 0.5},
 	{"shared-200B-viewer", "same through PostgreSQL + Redis, one viewer", true, true, true, false, 0},
+	{"shared-200B-batch", "same through PostgreSQL + Redis, the viewer reading lines events", true, true, true, true, 0},
 }
 
 // rowsRetain has the servers keep only the newest finished job, deleting
