@@ -229,3 +229,21 @@ func FuzzLines(f *testing.F) {
 		checkLinesRoundTrip(t, recs)
 	})
 }
+
+// Reset keeps a read's memory for the next, but not text a long record
+// grew far past a read's bound: a viewer holds one read's worth.
+func TestLinesResetBoundsMemory(t *testing.T) {
+	var l gaffer.Lines
+	l.Begin(1, time.Time{}, "web-1", gaffer.Stdout, "")
+	l.Add(make([]byte, 100), true, false)
+	l.Reset()
+	if cap(l.Text) < 100 || l.Len() != 0 || len(l.Spans) != 0 {
+		t.Fatalf("after a small read: cap %d, %d records, %d spans; want the memory kept, nothing held", cap(l.Text), l.Len(), len(l.Spans))
+	}
+	l.Begin(2, time.Time{}, "web-1", gaffer.Stdout, "")
+	l.Add(make([]byte, 8*gaffer.MaxReadBytes), true, false)
+	l.Reset()
+	if cap(l.Text) > 4*gaffer.MaxReadBytes {
+		t.Fatalf("after a long record: cap %d kept", cap(l.Text))
+	}
+}

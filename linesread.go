@@ -46,7 +46,7 @@ type LinesSpan struct {
 
 // linesOverhead is what a record costs in Lines besides its text (its
 // entry in Ends, and a share of its span's), in Size: a read of Lines holds
-// about six times the short lines a read of Records does, so a viewer
+// four to six times the short lines a read of Records does, so a viewer
 // behind a fast job makes that many fewer reads.
 const linesOverhead = 16
 
@@ -59,8 +59,12 @@ type LinesReader interface {
 	ReadLines(ctx context.Context, jobID int64, after int64, limit int, l *Lines) (end bool, err error)
 }
 
-// Reset empties l, keeping its memory.
+// Reset empties l, keeping its memory, but for text grown far past a
+// read's bound by a long record: a viewer holds one read's worth.
 func (l *Lines) Reset() {
+	if cap(l.Text) > 4*MaxReadBytes {
+		l.Text = nil
+	}
 	l.Spans, l.Text, l.Ends, l.joins = l.Spans[:0], l.Text[:0], l.Ends[:0], false
 }
 
