@@ -539,6 +539,7 @@ func FuzzArchiveRoundTrip(f *testing.F) {
 				} else if wantEnd := complete && from+3 >= len(recs); end != wantEnd {
 					t.Fatalf("Read(after=%d, 3): end %v, want %v", after, end, wantEnd)
 				}
+				checkReadLines(t, a, after, 3, got, end)
 			}
 		}
 		type key struct {
@@ -610,10 +611,11 @@ func FuzzArchiveRoundTrip(f *testing.F) {
 			bySeq[r.Seq] = i
 		}
 		for _, after := range []int64{0, recs[len(recs)/2].Seq, recs[len(recs)-1].Seq - 1} {
-			got, _, err := a.Read(ctx, 1, after, 0)
+			got, end, err := a.Read(ctx, 1, after, 0)
 			if err != nil {
 				t.Fatalf("Read(after=%d) of a damaged log: %v", after, err)
 			}
+			checkReadLines(t, a, after, 0, got, end)
 			for j := range got {
 				i, ok := bySeq[got[j].Seq]
 				if !ok || !sameRecord(got[j], recs[i]) {
@@ -650,4 +652,24 @@ func FuzzArchiveRoundTrip(f *testing.F) {
 			t.Fatalf("after Seal of a log damaged at %d: %d records, want %d", at, len(got), intact)
 		}
 	})
+}
+
+// checkReadLines checks that ReadLines after `after`, with Read's limit,
+// reads what Read did: the same records (but for fewer at the end where the
+// two reads' byte bounds differ), and the same end.
+func checkReadLines(t *testing.T, a *archive.Archive, after int64, limit int, read []gaffer.Record, readEnd bool) {
+	t.Helper()
+	var l gaffer.Lines
+	end, err := a.ReadLines(ctx, 1, after, limit, &l)
+	if err != nil {
+		t.Fatalf("ReadLines(after=%d): %v", after, err)
+	}
+	got := l.Records(nil)
+	n := min(len(got), len(read))
+	if !sameRecords(got[:n], read[:n]) || len(got) > 0 != (len(read) > 0) {
+		t.Fatalf("ReadLines(after=%d) = %+v\nRead gave %+v", after, got, read)
+	}
+	if len(got) == len(read) && end != readEnd {
+		t.Fatalf("ReadLines(after=%d): end %v; Read's %v", after, end, readEnd)
+	}
 }
