@@ -174,14 +174,12 @@ func (s encSpan) appendLines(b []byte) []byte {
 		if from >= to {
 			continue
 		}
-		b = append(b, "event: lines\ndata: {\"seq\":"...)
+		b = append(b, linesEventHead+`{"seq":`...)
 		b = strconv.AppendInt(b, c.first+int64(from), 10)
 		b = append(b, r.head...)
 		b = append(b, c.texts[c.tx[from]:c.tx[to]-1]...) // less the last comma
 		b = gaffer.AppendLinesTail(b, to < r.to || r.nl, r.alert)
-		b = append(b, "\nid: "...)
-		b = strconv.AppendInt(b, c.first+int64(to)-1, 10)
-		b = append(b, "\n\n"...)
+		b = appendLinesEventEnd(b, c.first+int64(to)-1)
 	}
 	return b
 }

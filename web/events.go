@@ -30,11 +30,8 @@ func appendLineEvent(b []byte, enc *gaffer.JSONEncoder, r *gaffer.Record) ([]byt
 func appendLinesEvents(b []byte, enc *gaffer.JSONEncoder, recs []gaffer.Record) []byte {
 	for len(recs) > 0 {
 		var n int
-		b = append(b, "event: lines\ndata: "...)
-		b, n = enc.AppendLines(b, recs)
-		b = append(b, "\nid: "...)
-		b = strconv.AppendInt(b, recs[n-1].Seq, 10)
-		b = append(b, "\n\n"...)
+		b, n = enc.AppendLines(append(b, linesEventHead...), recs)
+		b = appendLinesEventEnd(b, recs[n-1].Seq)
 		recs = recs[n:]
 	}
 	return b
@@ -44,13 +41,23 @@ func appendLinesEvents(b []byte, enc *gaffer.JSONEncoder, recs []gaffer.Record) 
 // does records.
 func appendLinesSpans(b []byte, enc *gaffer.JSONEncoder, l *gaffer.Lines) []byte {
 	for k := range l.Spans {
-		b = append(b, "event: lines\ndata: "...)
-		b = enc.AppendLinesSpan(b, l, k)
-		b = append(b, "\nid: "...)
-		b = strconv.AppendInt(b, l.Spans[k].Seq+int64(l.Spans[k].N)-1, 10)
-		b = append(b, "\n\n"...)
+		b = enc.AppendLinesSpan(append(b, linesEventHead...), l, k)
+		b = appendLinesEventEnd(b, l.Spans[k].Seq+int64(l.Spans[k].N)-1)
 	}
 	return b
+}
+
+// linesEventHead is what a lines event has before its lines object; the
+// writers of lines events (above, and encSpan.appendLines) share it and
+// appendLinesEventEnd.
+const linesEventHead = "event: lines\ndata: "
+
+// appendLinesEventEnd ends a lines event after its lines object: its id,
+// the seq of its last record.
+func appendLinesEventEnd(b []byte, last int64) []byte {
+	b = append(b, "\nid: "...)
+	b = strconv.AppendInt(b, last, 10)
+	return append(b, "\n\n"...)
 }
 
 // eventBufs hold a read's encoded events for a viewer that encodes them
